@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The folder tree is the architecture (see ../shared/DESIGN.md §7). Unsafe code and C live only
+// in CSluiceLinux, SluiceURing and SluiceSharedMemory; every other module works with safe views.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceHTTP1", targets: ["SluiceHTTP1"]),
+        .library(name: "SluiceRouter", targets: ["SluiceRouter"]),
+        .library(name: "SluiceConfig", targets: ["SluiceConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+    ],
+    targets: [
+        // The executable: argument parsing, `serve` and `check`. Links jemalloc as the allocator.
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "SluiceSupervisor", "SluiceConfig", "SluiceURing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swift6,
+            linkerSettings: [.linkedLibrary("jemalloc")]),
+
+        // Processes: fork, pin, respawn, drain, admin endpoints.
+        .target(name: "SluiceSupervisor",
+                dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
+                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory"],
+                swiftSettings: swift6),
+        // The per-core io_uring loop and the request pipeline.
+        .target(name: "SluiceWorker",
+                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
+                               "SluiceConfig", "SluiceMetrics"],
+                swiftSettings: swift6),
+        // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
+        .target(name: "SluiceCoordinator",
+                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig"],
+                swiftSettings: swift6),
+
+        // Pure modules: no syscalls, no unsafe code.
+        .target(name: "SluiceHTTP1", swiftSettings: swift6),
+        .target(name: "SluiceRouter", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
+        .target(name: "SluiceConfig",
+                dependencies: ["SluiceRouter", "SluiceHTTP1", .product(name: "Yams", package: "Yams")],
+                swiftSettings: swift6),
+        .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
+
+        // The only modules with unsafe code.
+        .target(name: "SluiceURing", dependencies: ["CSluiceLinux"], swiftSettings: swift6),
+        .target(name: "SluiceSharedMemory",
+                dependencies: ["CSluiceLinux", .product(name: "Atomics", package: "swift-atomics")],
+                swiftSettings: swift6),
+        .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring")]),
+
+        .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
+        .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter"], swiftSettings: swift6),
+        .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics"],
+                    swiftSettings: swift6),
+    ]
+)

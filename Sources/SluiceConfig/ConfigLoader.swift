@@ -1,0 +1,589 @@
+import Glibc
+import SluiceHTTP1
+import SluiceRouter
+import Yams
+
+/// The outcome of loading a configuration.
+public struct LoadResult: Sendable {
+    /// The deployment, or nil when any diagnostic is an error.
+    public var deployment: Deployment?
+    /// Errors and warnings, in file order (sluice.yaml first, then each definition as the `apis`
+    /// list names it), then line order.
+    public var diagnostics: [Diagnostic]
+
+    public init(deployment: Deployment?, diagnostics: [Diagnostic]) {
+        self.deployment = deployment
+        self.diagnostics = diagnostics
+    }
+
+    public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+    public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+}
+
+/// Loads sluice.yaml and the API definitions it names into a validated `Deployment`.
+///
+/// Loading never stops at the first problem: it reports everything it can find, so that one run of
+/// `sluice check` lists every line to fix.
+public enum ConfigLoader {
+    /// Loads sluice.yaml at `path` and every API definition it names (relative to its folder).
+    ///
+    /// - Parameter allowedCPUs: the CPUs workers may be pinned to; nil asks the kernel
+    ///   (`sched_getaffinity`). Tests pass a fixed list.
+    public static func load(path: String, allowedCPUs: [Int]? = nil) -> LoadResult {
+        Loader(source: .disk, allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs()).load(path: path)
+    }
+
+    /// The same from in-memory files (used for the built-in demo and tests): `files` maps path →
+    /// contents; a definition's path is its `definition` joined to the folder of `path`.
+    public static func load(path: String, files: [String: String], allowedCPUs: [Int]? = nil) -> LoadResult {
+        Loader(source: .memory(files), allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs()).load(path: path)
+    }
+
+    /// The built-in demo that `sluice serve` with no `-c` runs: one API, stage `demo`, MOCK routes
+    /// under `http://HOST:8080/demo/...`.
+    public static func loadDemo(allowedCPUs: [Int]? = nil) -> LoadResult {
+        load(path: DemoConfiguration.configPath, files: DemoConfiguration.files, allowedCPUs: allowedCPUs)
+    }
+}
+
+/// Where files come from.
+enum FileSource {
+    case disk
+    case memory([String: String])
+
+    /// The file's text, or a message saying why it cannot be read.
+    func read(_ path: String) -> Result<String, FileReadError> {
+        switch self {
+        case .memory(let files):
+            guard let text = files[path] else { return .failure(FileReadError("no such file")) }
+            return .success(text)
+        case .disk:
+            return FileReading.readText(path)
+        }
+    }
+}
+
+struct FileReadError: Error {
+    var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+}
+
+/// Reads whole files with plain POSIX calls (configuration loading needs nothing more).
+enum FileReading {
+    /// Configuration files are small; anything bigger than this is a mistake (a log, a binary).
+    static let fileBytesMax = 64 << 20
+
+    static func readText(_ path: String) -> Result<String, FileReadError> {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return .failure(FileReadError(String(cString: strerror(errno)))) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(FileReadError(String(cString: strerror(errno))))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > fileBytesMax {
+                return .failure(FileReadError("the file is larger than \(fileBytesMax >> 20) MiB"))
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            return .failure(FileReadError("the file is not valid UTF-8"))
+        }
+        return .success(text)
+    }
+}
+
+/// One entry of `apis:` as written, before its definition is read.
+private struct APIEntry {
+    var name: String
+    var line: Int
+    var definition: String
+    var definitionLine: Int
+    var host: String?
+    var basePath: [String]
+    var mappedStage: String?
+    var mappedStageLine: Int
+    var stages: [(name: String, line: Int, variables: [String: String])]
+}
+
+/// One loading run; holds the diagnostics as they are found.
+private final class Loader {
+    let source: FileSource
+    let allowedCPUs: [Int]
+    let log = DiagnosticLog()
+
+    init(source: FileSource, allowedCPUs: [Int]) {
+        self.source = source
+        self.allowedCPUs = allowedCPUs.sorted()
+    }
+
+    func load(path: String) -> LoadResult {
+        log.register(file: path)
+        let deployment = buildDeployment(path: path)
+        return LoadResult(deployment: log.hasErrors ? nil : deployment, diagnostics: log.sorted)
+    }
+
+    private func buildDeployment(path: String) -> Deployment? {
+        let text: String
+        switch source.read(path) {
+        case .success(let contents): text = contents
+        case .failure(let error):
+            log.error(path, 0, "cannot read the configuration: \(error.message)")
+            return nil
+        }
+        guard let root = YAMLSupport.parse(text, file: path, log: log) else { return nil }
+        let reader = ConfigReader(file: path, log: log)
+        guard let entries = reader.mapping(root, "the configuration") else { return nil }
+
+        var deployment = Deployment()
+        var workersNode: Node?
+        var apiEntries: [APIEntry] = []
+        var sawAPIs = false
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "listen":
+                if let address = listenAddress(value, "listen", reader) { deployment.listen = address }
+            case "admin":
+                if let address = listenAddress(value, "admin", reader) { deployment.admin = address }
+            case "state_dir":
+                if let directory = reader.string(value, "state_dir") { deployment.stateDirectory = directory }
+            case "drain_timeout_ms":
+                if let milliseconds = reader.integer(value, "drain_timeout_ms", in: 0...3_600_000, unit: "ms") {
+                    deployment.drainTimeoutMilliseconds = milliseconds
+                }
+            case "limits":
+                deployment.limits = limits(value, reader)
+            case "workers":
+                workersNode = value
+            case "apis":
+                sawAPIs = true
+                apiEntries = apis(value, reader)
+            case "account_throttling", "usage_plans", "api_keys":
+                reader.notSupportedYet(key, key.text ?? "")
+            default:
+                reader.unknownKey(key, in: "")
+            }
+        }
+        if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
+            deployment.workers = plan
+        }
+        if !sawAPIs || apiEntries.isEmpty {
+            log.warning(path, sawAPIs ? (entries.first { $0.key.text == "apis" }?.key.line ?? 1) : 1,
+                        "no APIs are configured; every request answers 403")
+        }
+        checkMappings(apiEntries, file: path)
+        buildAPIs(apiEntries, configPath: path, into: &deployment)
+        return deployment
+    }
+
+    // MARK: Server settings
+
+    private func listenAddress(_ node: Node, _ key: String, _ reader: ConfigReader) -> ListenAddress? {
+        guard let text = reader.string(node, key) else { return nil }
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let error):
+            log.error(reader.file, node.line, "\(key): \(error.message)")
+            return nil
+        }
+    }
+
+    private func limits(_ node: Node, _ reader: ConfigReader) -> Limits {
+        var limits = Limits()
+        guard let entries = reader.mapping(node, "limits") else { return limits }
+        for (key, value) in entries {
+            let name = key.text ?? ""
+            let what = "limits.\(name)"
+            switch name {
+            case "request_head_bytes":
+                if let bytes = reader.integer(value, what, in: 1_024...1_048_576, unit: "bytes") {
+                    limits.request.headBytesMax = bytes
+                }
+            case "request_headers":
+                if let count = reader.integer(value, what, in: 1...10_000) { limits.request.headersMax = count }
+            case "request_body_bytes":
+                if let bytes = reader.integer(value, what, in: 0...1_073_741_824, unit: "bytes") {
+                    limits.request.bodyBytesMax = bytes
+                }
+            case "header_timeout_ms":
+                if let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") {
+                    limits.headerTimeoutMilliseconds = milliseconds
+                }
+            case "idle_timeout_ms":
+                if let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") {
+                    limits.idleTimeoutMilliseconds = milliseconds
+                }
+            default:
+                reader.unknownKey(key, in: "limits")
+            }
+        }
+        return limits
+    }
+
+    // MARK: APIs
+
+    private func apis(_ node: Node, _ reader: ConfigReader) -> [APIEntry] {
+        if node.isNull { return [] }
+        guard case .sequence(let list) = node else {
+            log.error(reader.file, node.line, "apis must be a list of APIs, not \(node.kindName)")
+            return []
+        }
+        var result: [APIEntry] = []
+        var names: [String: Int] = [:]
+        for item in list {
+            guard let entry = api(item, reader) else { continue }
+            if let first = names[entry.name] {
+                log.error(reader.file, entry.line, "API name '\(entry.name)' is already used at line \(first)")
+                continue
+            }
+            names[entry.name] = entry.line
+            result.append(entry)
+        }
+        return result
+    }
+
+    private func api(_ node: Node, _ reader: ConfigReader) -> APIEntry? {
+        guard let entries = reader.mapping(node, "an API") else { return nil }
+        var name: String?
+        var definition: String?
+        var definitionLine = node.line
+        var host: String?
+        var basePath: [String] = []
+        var mappedStage: String?
+        var mappedStageLine = node.line
+        var stages: [(name: String, line: Int, variables: [String: String])] = []
+        var sawStages = false
+        var valid = true
+
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "name":
+                guard let text = reader.string(value, "name") else { valid = false; break }
+                guard Self.isName(text, extraCharacters: "_-.") else {
+                    log.error(reader.file, value.line, "API name '\(text)' may only contain letters, digits, "
+                              + "'_', '-' and '.'")
+                    valid = false
+                    break
+                }
+                name = text
+            case "definition":
+                definition = reader.string(value, "definition")
+                definitionLine = value.line
+                valid = valid && definition != nil
+            case "host":
+                if value.isNull { break }
+                guard let text = reader.string(value, "host") else { valid = false; break }
+                guard Self.isHostName(text) else {
+                    log.error(reader.file, value.line, "host '\(text)' must be a host name such as api.example.com "
+                              + "(no scheme, port or path; no wildcards)")
+                    valid = false
+                    break
+                }
+                host = text.lowercased()
+            case "base_path":
+                if value.isNull { break }
+                guard let text = value.text else {
+                    log.error(reader.file, value.line, "base_path must be a string such as 'v1' or 'shop/v2'")
+                    valid = false
+                    break
+                }
+                // `/v1/`, `v1` and `/v1` are the same base path; `/`, `` and API Gateway's `(none)` are
+                // no base path at all.
+                let segments = text == "(none)" ? [] : text.split(separator: "/").map(String.init)
+                if let bad = segments.first(where: { segment in
+                    segment.contains { $0 == "{" || $0 == "}" || $0 == "?" || $0 == "#" || $0 == "%" || $0.isWhitespace }
+                }) {
+                    log.error(reader.file, value.line, "base_path segment '\(bad)' may not contain braces, '?', '#', "
+                              + "'%' or spaces")
+                    valid = false
+                    break
+                }
+                if text.contains("//") {
+                    log.error(reader.file, value.line, "base_path '\(text)' has an empty segment")
+                    valid = false
+                    break
+                }
+                basePath = segments
+            case "stage":
+                if value.isNull { break }
+                mappedStage = reader.string(value, "stage")
+                mappedStageLine = value.line
+                valid = valid && mappedStage != nil
+            case "stages":
+                sawStages = true
+                guard let stageEntries = reader.mapping(value, "stages") else { valid = false; break }
+                for (stageKey, stageValue) in stageEntries {
+                    guard let stageName = stageKey.text, Self.isName(stageName, extraCharacters: "_-") else {
+                        log.error(reader.file, stageKey.line, "stage name '\(stageKey.text ?? "?")' may only contain "
+                                  + "letters, digits, '_' and '-'")
+                        valid = false
+                        continue
+                    }
+                    guard let variables = stage(stageValue, name: stageName, reader) else {
+                        valid = false
+                        continue
+                    }
+                    stages.append((stageName, stageKey.line, variables))
+                }
+            default:
+                reader.unknownKey(key, in: "an API")
+            }
+        }
+        guard let name else {
+            if valid { log.error(reader.file, node.line, "an API needs a 'name'") }
+            return nil
+        }
+        guard let definition else {
+            if valid { log.error(reader.file, node.line, "API '\(name)' needs a 'definition' (an OpenAPI or Swagger file)") }
+            return nil
+        }
+        if stages.isEmpty && valid {
+            log.error(reader.file, node.line, "API '\(name)' needs at least one stage"
+                      + (sawStages ? "" : " ('stages: { prod: {} }')"))
+            return nil
+        }
+        if let mappedStage {
+            if !stages.contains(where: { $0.name == mappedStage }) {
+                log.error(reader.file, mappedStageLine, "stage '\(mappedStage)' is not one of API '\(name)''s stages "
+                          + "(\(stages.map(\.name).joined(separator: ", ")))")
+                return nil
+            }
+            let unreachable = stages.filter { $0.name != mappedStage }
+            if let first = unreachable.first {
+                log.warning(reader.file, first.line, "stage '\(first.name)' of API '\(name)' is not reachable: "
+                            + "'stage: \(mappedStage)' maps every URL of this API to stage \(mappedStage)")
+            }
+        }
+        guard valid else { return nil }
+        return APIEntry(name: name, line: node.line, definition: definition, definitionLine: definitionLine,
+                        host: host, basePath: basePath, mappedStage: mappedStage, mappedStageLine: mappedStageLine,
+                        stages: stages)
+    }
+
+    private func stage(_ node: Node, name: String, _ reader: ConfigReader) -> [String: String]? {
+        guard let entries = reader.mapping(node, "stage '\(name)'") else { return nil }
+        var variables: [String: String] = [:]
+        var valid = true
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "variables":
+                guard let pairs = reader.mapping(value, "variables") else { valid = false; continue }
+                for (variableKey, variableValue) in pairs {
+                    guard let variableName = variableKey.text, Self.isName(variableName, extraCharacters: "_") else {
+                        log.error(reader.file, variableKey.line, "stage variable name '\(variableKey.text ?? "?")' may "
+                                  + "only contain letters, digits and '_'")
+                        valid = false
+                        continue
+                    }
+                    guard let variableText = variableValue.text else {
+                        log.error(reader.file, variableValue.line, "stage variable '\(variableName)' must be a "
+                                  + "string, not \(variableValue.kindName)")
+                        valid = false
+                        continue
+                    }
+                    variables[variableName] = variableText
+                }
+            case "throttling", "cache", "method_settings":
+                reader.notSupportedYet(key, "stages.\(name).\(key.text ?? "")")
+            default:
+                reader.unknownKey(key, in: "stage '\(name)'")
+            }
+        }
+        return valid ? variables : nil
+    }
+
+    /// Two APIs may share a (host, base path) only when neither maps a stage and their stages
+    /// differ: otherwise one URL would mean two things (API Gateway refuses the same). URLs whose
+    /// prefixes merely nest (base path `v1` and a default-space stage named `v1`) are allowed, with
+    /// a warning: the longer prefix wins where both match.
+    private func checkMappings(_ entries: [APIEntry], file: String) {
+        struct Claim {
+            var api: String
+            var line: Int
+            var mapped: Bool
+            var stage: String
+        }
+        var claims: [String: [Claim]] = [:]
+        for entry in entries {
+            let key = "\(entry.host ?? "")|\(entry.basePath.joined(separator: "/"))"
+            let place = Self.describePlace(host: entry.host, basePath: entry.basePath)
+            for existing in claims[key] ?? [] {
+                if existing.mapped || entry.mappedStage != nil {
+                    log.error(file, entry.line, "API '\(entry.name)' is mapped to \(place), which API '\(existing.api)' "
+                              + "(line \(existing.line)) already maps\(existing.mapped ? " to stage \(existing.stage)" : "")")
+                    break
+                }
+                if let clash = entry.stages.first(where: { $0.name == existing.stage }) {
+                    log.error(file, clash.line, "stage '\(clash.name)' of API '\(entry.name)' at \(place) is already "
+                              + "mapped by API '\(existing.api)' (line \(existing.line))")
+                }
+            }
+            if let mapped = entry.mappedStage {
+                claims[key, default: []].append(Claim(api: entry.name, line: entry.line, mapped: true, stage: mapped))
+            } else {
+                for stage in entry.stages {
+                    claims[key, default: []].append(Claim(api: entry.name, line: entry.line, mapped: false,
+                                                          stage: stage.name))
+                }
+            }
+        }
+
+        // Nested prefixes across APIs: warn once per pair.
+        struct Mount {
+            var api: String
+            var host: String?
+            var prefix: [String]
+        }
+        var mounts: [Mount] = []
+        for entry in entries {
+            if entry.mappedStage != nil {
+                mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.basePath))
+            } else {
+                for stage in entry.stages {
+                    mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.basePath + [stage.name]))
+                }
+            }
+        }
+        var warned: Set<String> = []
+        for inner in mounts {
+            for outer in mounts where outer.api != inner.api && outer.host == inner.host
+                && outer.prefix.count < inner.prefix.count && Array(inner.prefix.prefix(outer.prefix.count)) == outer.prefix {
+                guard warned.insert("\(inner.api)|\(outer.api)").inserted,
+                      let line = entries.first(where: { $0.name == inner.api })?.line else { continue }
+                log.warning(file, line, "URLs under /\(inner.prefix.joined(separator: "/")) of API '\(inner.api)' "
+                            + "also fall under /\(outer.prefix.joined(separator: "/")) of API '\(outer.api)'; "
+                            + "where both match, API '\(inner.api)' (the longer prefix) answers")
+            }
+        }
+    }
+
+    private static func describePlace(host: String?, basePath: [String]) -> String {
+        let path = basePath.isEmpty ? "no base path" : "base path /\(basePath.joined(separator: "/"))"
+        return host.map { "host \($0), \(path)" } ?? "the default host, \(path)"
+    }
+
+    // MARK: Definitions and routes
+
+    private func buildAPIs(_ entries: [APIEntry], configPath: String, into deployment: inout Deployment) {
+        var imported: [String: [ImportedOperation]?] = [:]
+        var builder = RouteTableBuilder()
+        var operationLines: [(file: String, line: Int)] = []
+
+        for entry in entries {
+            let definitionPath = Self.join(folderOf: configPath, entry.definition)
+            if imported[definitionPath] == nil {
+                imported[definitionPath] = importDefinition(definitionPath, entry: entry, configPath: configPath)
+            }
+            guard let operations = imported[definitionPath] ?? nil else { continue }
+
+            let apiIndex = deployment.apis.count
+            deployment.apis.append(API(name: entry.name, host: entry.host,
+                                       basePath: entry.basePath.isEmpty ? nil : entry.basePath.joined(separator: "/"),
+                                       mappedStage: entry.mappedStage, definitionFile: definitionPath))
+            var stageIndices: [String: Int] = [:]
+            for stage in entry.stages {
+                stageIndices[stage.name] = deployment.stages.count
+                deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables))
+            }
+            let firstOperation = deployment.operations.count
+            for operation in operations {
+                deployment.operations.append(Operation(api: apiIndex, resourcePath: operation.pattern.description,
+                                                       method: operation.method.description,
+                                                       pathParameterNames: operation.pattern.parameterNames,
+                                                       integration: operation.integration))
+                operationLines.append((definitionPath, operation.line))
+            }
+
+            // Where this API's URLs live: one mount for a mapped stage, else one per stage.
+            let mounts: [(prefix: [String], stage: Int)] = entry.mappedStage.map { mapped in
+                [(entry.basePath, stageIndices[mapped]!)]
+            } ?? entry.stages.map { (entry.basePath + [$0.name], stageIndices[$0.name]!) }
+
+            var reported: Set<String> = []
+            for mount in mounts {
+                for (offset, operation) in operations.enumerated() {
+                    let target = RouteTarget(operation: firstOperation + offset, stage: mount.stage)
+                    guard let conflict = builder.add(host: entry.host, prefix: mount.prefix, pattern: operation.pattern,
+                                                     method: operation.method, target: target) else { continue }
+                    report(conflict, deployment: deployment, operationLines: operationLines, configPath: configPath,
+                           entries: entries, reported: &reported)
+                }
+            }
+        }
+        deployment.routes = builder.build()
+    }
+
+    private func report(_ conflict: RouteConflict, deployment: Deployment, operationLines: [(file: String, line: Int)],
+                        configPath: String, entries: [APIEntry], reported: inout Set<String>) {
+        let winner = deployment.operations[conflict.winner.operation]
+        let loser = deployment.operations[conflict.loser.operation]
+        if winner.api == loser.api {
+            // The same definition says the same thing twice (`/pets/{id}` and `/pets/{petId}` both
+            // with GET, or `/pets` and `/pets/`). Reported once, not once per stage.
+            let first = min(conflict.winner.operation, conflict.loser.operation)
+            let second = max(conflict.winner.operation, conflict.loser.operation)
+            guard reported.insert("\(first)|\(second)").inserted else { return }
+            let location = operationLines[second]
+            let other = deployment.operations[first]
+            log.error(location.file, location.line, "\(deployment.operations[second].method) "
+                      + "\(deployment.operations[second].resourcePath) matches the same requests as "
+                      + "\(other.method) \(other.resourcePath) (line \(operationLines[first].line))")
+            return
+        }
+        let loserStage = deployment.stages[conflict.loser.stage]
+        let winnerStage = deployment.stages[conflict.winner.stage]
+        let key = "\(conflict.loser.stage)|\(conflict.winner.stage)"
+        guard reported.insert(key).inserted else { return }
+        let loserAPI = deployment.apis[loser.api].name
+        let line = entries.first { $0.name == loserAPI }?.line ?? 0
+        log.warning(configPath, line, "\(loser.method) \(loser.resourcePath) of API '\(loserAPI)' stage "
+                    + "'\(loserStage.name)' is shadowed by API '\(deployment.apis[winner.api].name)' stage "
+                    + "'\(winnerStage.name)' (same URL); further shadowed routes between them are not listed")
+    }
+
+    private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String) -> [ImportedOperation]? {
+        let text: String
+        switch source.read(definitionPath) {
+        case .success(let contents): text = contents
+        case .failure(let error):
+            log.error(configPath, entry.definitionLine, "cannot read API definition '\(definitionPath)': "
+                      + error.message)
+            return nil
+        }
+        log.register(file: definitionPath)
+        guard let document = YAMLSupport.parse(text, file: definitionPath, log: log) else { return nil }
+        var importer = OpenAPIImport(file: definitionPath, log: log)
+        return importer.read(document)
+    }
+
+    /// `definition` relative to the folder of the configuration file, as the user would write it
+    /// on the command line: `deploy/sluice.yaml` + `petstore.yaml` → `deploy/petstore.yaml`.
+    static func join(folderOf configPath: String, _ relative: String) -> String {
+        if relative.hasPrefix("/") { return relative }
+        guard let slash = configPath.lastIndex(of: "/") else { return relative }
+        var name = Substring(relative)
+        while name.hasPrefix("./") { name = name.dropFirst(2) }
+        return String(configPath[...slash]) + name
+    }
+
+    private static func isName(_ text: String, extraCharacters: String) -> Bool {
+        !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                               || extraCharacters.unicodeScalars.contains(scalar))
+        }
+    }
+
+    /// Letters, digits, `-` and `.`, in labels that are not empty: a DNS name, or an IPv4 address.
+    private static func isHostName(_ text: String) -> Bool {
+        guard isName(text, extraCharacters: "-.") else { return false }
+        return !text.split(separator: ".", omittingEmptySubsequences: false).contains { $0.isEmpty }
+    }
+}

@@ -1,0 +1,267 @@
+import SluiceHTTP1
+import SluiceRouter
+
+/// A validated, immutable configuration: the server settings, every API with its stages and
+/// operations, and the compiled route table. Built once by `ConfigLoader`, then only read.
+public struct Deployment: Sendable {
+    /// The gateway's listener (`listen`).
+    public var listen: ListenAddress
+    /// The admin listener (`admin`), loopback by default.
+    public var admin: ListenAddress
+    /// `state_dir`: where durable state (the quota journal) will live. Not used yet.
+    public var stateDirectory: String
+    /// `drain_timeout_ms`: how long a graceful stop waits for in-flight requests.
+    public var drainTimeoutMilliseconds: Int
+    /// `limits`: request size limits and timeouts.
+    public var limits: Limits
+    /// `workers`: one tuning per worker slot, CPUs resolved.
+    public var workers: WorkerPlan
+    public var apis: [API]
+    public var stages: [Stage]
+    public var operations: [Operation]
+    /// Maps (Host, path, method) to (operation, stage) indices into the arrays above.
+    public var routes: RouteTable
+
+    public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
+                admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),
+                stateDirectory: String = "/var/lib/sluice", drainTimeoutMilliseconds: Int = 10_000,
+                limits: Limits = Limits(), workers: WorkerPlan = WorkerPlan(slots: []),
+                apis: [API] = [], stages: [Stage] = [], operations: [Operation] = [],
+                routes: RouteTable = RouteTable()) {
+        self.listen = listen
+        self.admin = admin
+        self.stateDirectory = stateDirectory
+        self.drainTimeoutMilliseconds = drainTimeoutMilliseconds
+        self.limits = limits
+        self.workers = workers
+        self.apis = apis
+        self.stages = stages
+        self.operations = operations
+        self.routes = routes
+    }
+}
+
+/// An address to listen on: `0.0.0.0:8080`, `127.0.0.1:0`, `[::]:8080`.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    /// A numeric IPv4 or IPv6 address (IPv6 without brackets).
+    public var host: String
+    /// 0 asks the kernel for an ephemeral port.
+    public var port: UInt16
+    public var isIPv6: Bool
+
+    public init(host: String, port: UInt16, isIPv6: Bool = false) {
+        self.host = host
+        self.port = port
+        self.isIPv6 = isIPv6
+    }
+
+    /// `host:port`, or `[host]:port` for IPv6, as written in sluice.yaml.
+    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// `limits:` in sluice.yaml. Defaults are API Gateway's figures.
+public struct Limits: Sendable, Equatable {
+    /// Head bytes, header count and body bytes enforced by the parser.
+    public var request: RequestLimits
+    /// The request head must arrive within this time after the connection or the previous
+    /// response; otherwise the client gets 408.
+    public var headerTimeoutMilliseconds: Int
+    /// A keep-alive connection with no request in progress is closed after this time.
+    public var idleTimeoutMilliseconds: Int
+
+    public init(request: RequestLimits = RequestLimits(), headerTimeoutMilliseconds: Int = 10_000,
+                idleTimeoutMilliseconds: Int = 60_000) {
+        self.request = request
+        self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+    }
+}
+
+/// The resolved worker layout: one entry per worker process, in slot order.
+public struct WorkerPlan: Sendable, Equatable {
+    public var slots: [WorkerTuning]
+
+    public init(slots: [WorkerTuning]) {
+        self.slots = slots
+    }
+}
+
+/// One worker's CPU and per-core sizes (`workers.defaults`, overridden by `workers.per_cpu`).
+public struct WorkerTuning: Sendable, Equatable {
+    /// The CPU the worker is pinned to.
+    public var cpu: Int
+    /// io_uring submission queue entries (power of two).
+    public var ringEntries: Int
+    /// Provided receive buffers in the buffer ring (power of two).
+    public var recvBuffers: Int
+    /// Bytes per receive buffer.
+    public var recvBufferBytes: Int
+    /// Concurrent connections the worker accepts; its connection pool is sized from this.
+    public var maxConnections: Int
+
+    public init(cpu: Int, ringEntries: Int = 4096, recvBuffers: Int = 4096, recvBufferBytes: Int = 16_384,
+                maxConnections: Int = 65_536) {
+        self.cpu = cpu
+        self.ringEntries = ringEntries
+        self.recvBuffers = recvBuffers
+        self.recvBufferBytes = recvBufferBytes
+        self.maxConnections = maxConnections
+    }
+}
+
+/// One API: an OpenAPI/Swagger definition and where its URLs are mounted.
+public struct API: Sendable {
+    /// `name` in sluice.yaml; unique.
+    public var name: String
+    /// The Host this API answers on (lowercase, no port), or nil for the default space.
+    public var host: String?
+    /// The base path's segments joined by `/`, without leading or trailing slash (`v1`,
+    /// `shop/v2`), or nil for none.
+    public var basePath: String?
+    /// When set, the URL has no stage segment and always means this stage (API Gateway's
+    /// custom-domain base path mapping).
+    public var mappedStage: String?
+    /// The definition file as diagnostics name it (joined to sluice.yaml's folder).
+    public var definitionFile: String
+
+    public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
+                definitionFile: String) {
+        self.name = name
+        self.host = host
+        self.basePath = basePath
+        self.mappedStage = mappedStage
+        self.definitionFile = definitionFile
+    }
+}
+
+/// One stage of an API.
+public struct Stage: Sendable {
+    /// Index into `Deployment.apis`.
+    public var api: Int
+    /// `[A-Za-z0-9_-]+`.
+    public var name: String
+    /// Stage variables (`$stageVariables.name` in templates and integration URIs).
+    public var variables: [String: String]
+
+    public init(api: Int, name: String, variables: [String: String] = [:]) {
+        self.api = api
+        self.name = name
+        self.variables = variables
+    }
+}
+
+/// One method of one resource of an API.
+public struct Operation: Sendable {
+    /// Index into `Deployment.apis`.
+    public var api: Int
+    /// The resource path as written in the definition, normalised: `/pets/{petId}`, `/`.
+    public var resourcePath: String
+    /// `GET`, `POST`, … or `ANY`.
+    public var method: String
+    /// The path parameters' names in path order; `RouteMatch.pathParameters` has their values in
+    /// the same order.
+    public var pathParameterNames: [String]
+    public var integration: Integration
+
+    public init(api: Int, resourcePath: String, method: String, pathParameterNames: [String] = [],
+                integration: Integration) {
+        self.api = api
+        self.resourcePath = resourcePath
+        self.method = method
+        self.pathParameterNames = pathParameterNames
+        self.integration = integration
+    }
+}
+
+/// What an operation does with a request.
+public enum Integration: Sendable {
+    case mock(MockIntegration)
+    /// A type Sluice cannot run yet or ever (AWS service integrations, HTTP/HTTP_PROXY/AWS_PROXY
+    /// until they land, or no integration at all): answers 500 {"message": "Internal server error"}.
+    /// The string says why, for logs.
+    case unsupported(String)
+}
+
+/// API Gateway's MOCK integration: the request template yields a status code, which selects one
+/// of the integration responses, whose template is the body.
+///
+/// Until mapping templates are evaluated, the selection is made once at load time and `response`
+/// holds the result. `requestTemplate` and `integrationResponses` keep everything a template engine
+/// needs to redo the selection per request later.
+public struct MockIntegration: Sendable {
+    /// The request template that was used (`application/json`, or else the only or first one).
+    public var requestTemplate: String?
+    /// The integration responses in definition order, `default` included.
+    public var integrationResponses: [IntegrationResponse]
+    /// The response as selected at load time.
+    public var response: MockResponse
+
+    public init(requestTemplate: String? = nil, integrationResponses: [IntegrationResponse] = [],
+                response: MockResponse) {
+        self.requestTemplate = requestTemplate
+        self.integrationResponses = integrationResponses
+        self.response = response
+    }
+}
+
+/// One entry of `x-amazon-apigateway-integration.responses`.
+public struct IntegrationResponse: Sendable {
+    /// The selection pattern (the entry's key), a regular expression matched against the whole
+    /// integration status code; nil for `default`.
+    public var selectionPattern: String?
+    /// The method response's status code.
+    public var statusCode: Int
+    /// Static headers from `responseParameters` (`method.response.header.NAME: "'value'"`), in
+    /// definition order. A static Content-Type here becomes `MockResponse.contentType`.
+    public var headers: [ResponseHeader]
+    /// `responseTemplates` in definition order, keyed by content type.
+    public var templates: [ResponseTemplate]
+
+    public init(selectionPattern: String?, statusCode: Int, headers: [ResponseHeader] = [],
+                templates: [ResponseTemplate] = []) {
+        self.selectionPattern = selectionPattern
+        self.statusCode = statusCode
+        self.headers = headers
+        self.templates = templates
+    }
+}
+
+/// A mapping template and the content type it produces.
+public struct ResponseTemplate: Sendable, Equatable {
+    public var contentType: String
+    public var template: String
+
+    public init(contentType: String, template: String) {
+        self.contentType = contentType
+        self.template = template
+    }
+}
+
+/// A complete response to send as is.
+public struct MockResponse: Sendable, Equatable {
+    public var status: Int
+    /// Static headers, in definition order (e.g. `Access-Control-Allow-Origin: *`).
+    public var headers: [ResponseHeader]
+    /// The Content-Type header's value: the template's content type, a static Content-Type
+    /// response parameter, or API Gateway's default `application/json`; nil sends none.
+    public var contentType: String?
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [ResponseHeader] = [], contentType: String? = nil, body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+/// A header name and value.
+public struct ResponseHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}

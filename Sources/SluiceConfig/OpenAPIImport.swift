@@ -1,0 +1,309 @@
+import SluiceRouter
+import Yams
+
+/// One method of one resource, as read from a definition, before it is given an index.
+struct ImportedOperation {
+    var pattern: RoutePattern
+    var method: RouteMethod
+    /// The line of the method's key (`get:`), where messages about the operation point.
+    var line: Int
+    var integration: Integration
+}
+
+/// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
+/// extensions into operations.
+///
+/// As lenient as API Gateway's importer: a missing `info.version` or `responses`, unknown keys and
+/// unknown extensions do not stop the import. What Sluice cannot run becomes a warning and an
+/// operation that answers 500; only a broken structure (a `paths` that is not a mapping, an invalid
+/// path template, an unresolvable `$ref`) is an error.
+///
+/// Swagger's `host`/`basePath` and OpenAPI's `servers` are ignored, as API Gateway's importer
+/// ignores them by default (`basepath=ignore`): where an API is mounted is sluice.yaml's business.
+struct OpenAPIImport {
+    let file: String
+    let log: DiagnosticLog
+
+    /// Extensions Sluice implements.
+    static let supportedExtensions: Set<String> = [
+        "x-amazon-apigateway-integration",
+        "x-amazon-apigateway-any-method",
+        "x-amazon-apigateway-integrations",
+    ]
+
+    /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
+    static let inertExtensions: Set<String> = [
+        "x-amazon-apigateway-documentation",
+        "x-amazon-apigateway-importexport-version",
+        "x-amazon-apigateway-tag-value",
+    ]
+
+    /// API Gateway features that later issues will implement.
+    static let plannedExtensions: Set<String> = [
+        "x-amazon-apigateway-api-key-source",
+        "x-amazon-apigateway-auth",
+        "x-amazon-apigateway-authorizer",
+        "x-amazon-apigateway-authtype",
+        "x-amazon-apigateway-binary-media-types",
+        "x-amazon-apigateway-cors",
+        "x-amazon-apigateway-endpoint-configuration",
+        "x-amazon-apigateway-gateway-responses",
+        "x-amazon-apigateway-minimum-compression-size",
+        "x-amazon-apigateway-policy",
+        "x-amazon-apigateway-request-validator",
+        "x-amazon-apigateway-request-validators",
+    ]
+
+    /// The operation keys OpenAPI allows in a path item; all but `trace` are routed.
+    static let operationKeys: Set<String> = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
+
+    /// Ignored extensions, counted so that each is reported once per file, at its first use.
+    private var ignoredExtensions: [(name: String, line: Int, count: Int)] = []
+    private var root: Node = .scalar(.init(""))
+
+    init(file: String, log: DiagnosticLog) {
+        self.file = file
+        self.log = log
+    }
+
+    /// Returns nil when an error was reported.
+    mutating func read(_ document: Node) -> [ImportedOperation]? {
+        root = document
+        guard let top = document.entries else {
+            log.error(file, document.line, "an API definition must be an OpenAPI or Swagger document (a mapping), "
+                      + "not \(document.kindName)")
+            return nil
+        }
+        func entry(_ name: String) -> (key: Node, value: Node)? { top.first { $0.key.text == name } }
+
+        if let version = entry("openapi") {
+            let text = version.value.text ?? ""
+            if !text.hasPrefix("3.") {
+                log.warning(file, version.value.line, "openapi version '\(text)' is not 3.0 or 3.1; reading the "
+                            + "document as OpenAPI 3.0")
+            }
+        } else if let version = entry("swagger") {
+            let text = version.value.text ?? ""
+            if text != "2.0" {
+                log.warning(file, version.value.line, "swagger version '\(text)' is not 2.0; reading the document "
+                            + "as Swagger 2.0")
+            }
+        } else {
+            log.warning(file, document.line, "neither 'openapi' nor 'swagger' is set; reading the document as "
+                        + "OpenAPI 3.0")
+        }
+
+        for (key, _) in top { noteExtension(key) }
+        scanSecuritySchemes(entry("components")?.value)
+        scanSecuritySchemes(entry("securityDefinitions")?.value, directly: true)
+
+        var operations: [ImportedOperation] = []
+        var valid = true
+        if let paths = entry("paths"), !paths.value.isNull {
+            guard let pathEntries = paths.value.entries else {
+                log.error(file, paths.value.line, "'paths' must be a mapping, not \(paths.value.kindName)")
+                return nil
+            }
+            for (pathKey, pathItem) in pathEntries {
+                guard readPathItem(pathKey, pathItem, into: &operations) else {
+                    valid = false
+                    continue
+                }
+            }
+            if pathEntries.isEmpty {
+                log.warning(file, paths.key.line, "'paths' is empty; the API has no routes")
+            }
+        } else {
+            log.warning(file, document.line, "the definition has no 'paths'; the API has no routes")
+        }
+
+        for use in ignoredExtensions { reportIgnoredExtension(use) }
+        return valid ? operations : nil
+    }
+
+    /// Reads one path item. Returns false when an error was reported.
+    private mutating func readPathItem(_ pathKey: Node, _ pathItemNode: Node,
+                                       into operations: inout [ImportedOperation]) -> Bool {
+        guard let pathText = pathKey.text else {
+            log.error(file, pathKey.line, "a path must be a string, not \(pathKey.kindName)")
+            return false
+        }
+        let pattern: RoutePattern
+        do {
+            pattern = try RoutePattern(parsing: pathText)
+        } catch {
+            log.error(file, pathKey.line, error.message)
+            return false
+        }
+        guard var item = resolve(pathItemNode, what: "path item '\(pathText)'") else { return false }
+        if item.isNull { item = .mapping(Node.Mapping([])) }
+        guard let itemEntries = item.entries else {
+            log.error(file, item.line, "path item '\(pathText)' must be a mapping, not \(item.kindName)")
+            return false
+        }
+
+        var valid = true
+        for (key, value) in itemEntries {
+            let name = key.text ?? ""
+            if let method = RouteMethod(openAPIKey: name) {
+                let label = "\(method) \(pattern)"
+                guard let integration = readOperation(value, label: label) else {
+                    valid = false
+                    continue
+                }
+                operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
+                                                    integration: integration))
+            } else if name == "trace" {
+                log.warning(file, key.line, "TRACE \(pattern): API Gateway does not route TRACE; the operation is "
+                            + "ignored")
+            } else {
+                noteExtension(key)
+            }
+        }
+        return valid
+    }
+
+    /// Reads one operation's integration. Returns nil when an error was reported.
+    private mutating func readOperation(_ operationNode: Node, label: String) -> Integration? {
+        guard var operation = resolve(operationNode, what: label) else { return nil }
+        if operation.isNull { operation = .mapping(Node.Mapping([])) }
+        guard let fields = operation.entries else {
+            log.error(file, operation.line, "\(label): an operation must be a mapping, not \(operation.kindName)")
+            return nil
+        }
+        var integrationEntry: (key: Node, value: Node)?
+        for field in fields {
+            if field.key.text == "x-amazon-apigateway-integration" {
+                integrationEntry = field
+            } else {
+                noteExtension(field.key)
+            }
+        }
+        guard let integrationEntry else {
+            // API Gateway's importer creates such a method without an integration; calling it fails
+            // with 500 at run time, and so does Sluice.
+            log.warning(file, operationNode.line, "\(label) has no x-amazon-apigateway-integration; answers 500")
+            return .unsupported("no integration")
+        }
+        guard let integration = resolve(integrationEntry.value, what: "\(label) integration") else { return nil }
+        guard let integrationFields = integration.entries else {
+            log.error(file, integration.line, "\(label): x-amazon-apigateway-integration must be a mapping, "
+                      + "not \(integration.kindName)")
+            return nil
+        }
+        let typeNode = integrationFields.first { $0.key.text == "type" }?.value
+        let line = typeNode?.line ?? integrationEntry.key.line
+        guard let typeText = typeNode?.text else {
+            log.warning(file, line, "\(label): the integration has no type; answers 500")
+            return .unsupported("integration without a type")
+        }
+        switch typeText.lowercased() {
+        case "mock":
+            let mock = MockImport(file: file, log: log).read(integrationFields, label: label, line: line)
+            return mock.map { .mock($0) }
+        case "http", "http_proxy", "aws_proxy":
+            let type = typeText.uppercased()
+            log.warning(file, line, "\(label): integration type \(type) is not supported yet; answers 500")
+            return .unsupported("integration type \(type) is not supported yet")
+        case "aws":
+            log.warning(file, line, "\(label): AWS service integrations are not supported; answers 500")
+            return .unsupported("AWS service integrations are not supported")
+        default:
+            log.warning(file, line, "\(label): unknown integration type '\(typeText)'; answers 500")
+            return .unsupported("unknown integration type \(typeText)")
+        }
+    }
+
+    /// Follows a local `$ref` (`#/components/...`); returns other nodes as they are. Reports and
+    /// returns nil when the reference cannot be followed.
+    private func resolve(_ node: Node, what: String) -> Node? {
+        var current = node
+        // A chain of references ends within a few hops; a cycle is a broken document.
+        for _ in 0..<16 {
+            guard let entries = current.entries, let reference = entries.first(where: { $0.key.text == "$ref" })
+            else { return current }
+            guard let target = reference.value.text, target.hasPrefix("#/") || target == "#" else {
+                log.error(file, reference.value.line, "\(what): only references within the same document "
+                          + "('#/...') are supported, not '\(reference.value.text ?? "?")'")
+                return nil
+            }
+            guard let resolved = Self.follow(pointer: target, in: root) else {
+                log.error(file, reference.value.line, "\(what): '$ref' target '\(target)' does not exist")
+                return nil
+            }
+            current = resolved
+        }
+        log.error(file, node.line, "\(what): '$ref' chain is too long or circular")
+        return nil
+    }
+
+    /// Resolves a JSON pointer (RFC 6901) in URI fragment form against the document.
+    static func follow(pointer: String, in document: Node) -> Node? {
+        var node = document
+        let tokens = pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false)
+        if pointer == "#" { return document }
+        for rawToken in tokens {
+            let token = percentDecoded(String(rawToken)).replacing("~1", with: "/").replacing("~0", with: "~")
+            switch node {
+            case .mapping:
+                guard let next = node.entries?.first(where: { $0.key.text == token })?.value else { return nil }
+                node = next
+            case .sequence(let sequence):
+                guard let index = Int(token), index >= 0, index < sequence.count else { return nil }
+                node = sequence[index]
+            default:
+                return nil
+            }
+        }
+        return node
+    }
+
+    private static func percentDecoded(_ text: String) -> String {
+        guard text.contains("%") else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Notes extension keys inside security schemes (authorizers), which sit one level below
+    /// `components.securitySchemes` (OpenAPI 3) or directly in `securityDefinitions` (Swagger 2).
+    private mutating func scanSecuritySchemes(_ node: Node?, directly: Bool = false) {
+        guard let node else { return }
+        var schemes = node
+        if !directly {
+            guard let found = node.entries?.first(where: { $0.key.text == "securitySchemes" })?.value else { return }
+            schemes = found
+        }
+        for (_, scheme) in schemes.entries ?? [] {
+            for (key, _) in scheme.entries ?? [] { noteExtension(key) }
+        }
+    }
+
+    /// Counts an `x-amazon-apigateway-*` key that Sluice does not act on; other keys pass.
+    private mutating func noteExtension(_ key: Node) {
+        guard let name = key.text, name.hasPrefix("x-amazon-apigateway-"),
+              !Self.supportedExtensions.contains(name), !Self.inertExtensions.contains(name) else { return }
+        if let index = ignoredExtensions.firstIndex(where: { $0.name == name }) {
+            ignoredExtensions[index].count += 1
+        } else {
+            ignoredExtensions.append((name, key.line, 1))
+        }
+    }
+
+    private func reportIgnoredExtension(_ use: (name: String, line: Int, count: Int)) {
+        let more = use.count > 1 ? " (\(use.count) uses in this file)" : ""
+        if Self.plannedExtensions.contains(use.name) {
+            log.warning(file, use.line, "\(use.name) is not supported yet and is ignored\(more)")
+        } else {
+            log.warning(file, use.line, "unknown extension \(use.name) is ignored\(more)")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/// Byte-level helpers for HTTP syntax, shared by the parsers here and usable by other modules
+/// (the router compares hosts, authorizers look up headers). Everything works on bytes: nothing
+/// here builds a `String` or allocates.
+public enum HTTPBytes {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let space: UInt8 = 0x20
+    static let tab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+    static let comma: UInt8 = 0x2C
+    static let semicolon: UInt8 = 0x3B
+    static let slash: UInt8 = 0x2F
+    static let question: UInt8 = 0x3F
+    static let asterisk: UInt8 = 0x2A
+    static let equals: UInt8 = 0x3D
+    static let quote: UInt8 = 0x22
+    static let backslash: UInt8 = 0x5C
+    static let delete: UInt8 = 0x7F
+
+    // The `tchar` set of RFC 9110 §5.6.2 as two 64-bit masks (bytes 0–63 and 64–127):
+    // "!" "#" "$" "%" "&" "'" "*" "+" "-" "." "^" "_" "`" "|" "~" DIGIT ALPHA.
+    // A unit test checks these against the RFC's list, byte by byte.
+    static let tokenMaskLow: UInt64 = 0x03FF_6CFA_0000_0000
+    static let tokenMaskHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+
+    /// Whether `byte` is a `tchar` (RFC 9110 §5.6.2), the characters of methods, header names and
+    /// transfer codings.
+    public static func isTokenByte(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (tokenMaskLow >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (tokenMaskHigh >> UInt64(byte &- 64)) & 1 == 1 }
+        return false
+    }
+
+    /// Whether `byte` may appear in a field value (RFC 9110 §5.5): VCHAR, obs-text, SP or HTAB.
+    /// Every other control character, NUL, CR and LF included, is refused.
+    public static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        (byte >= space && byte != delete) || byte == tab
+    }
+
+    /// Whether `byte` is SP or HTAB, the optional whitespace (OWS) around field values.
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == space || byte == tab
+    }
+
+    public static func isDigit(_ byte: UInt8) -> Bool {
+        byte &- 0x30 < 10
+    }
+
+    /// The value of a hexadecimal digit, or nil when `byte` is not one.
+    public static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case 0x30...0x39: Int(byte &- 0x30)
+        case 0x41...0x46: Int(byte &- 0x41 &+ 10)
+        case 0x61...0x66: Int(byte &- 0x61 &+ 10)
+        default: nil
+        }
+    }
+
+    /// ASCII lowercase of `byte`; bytes other than `A`–`Z` are returned unchanged.
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte &- 0x41 < 26 ? byte | 0x20 : byte
+    }
+
+    /// Whether `bytes[range]` equals `lowercasedName` ignoring ASCII case. `lowercasedName` must
+    /// already be lowercase (as the constants used for header names are), which halves the work.
+    public static func equalsIgnoringCase(
+        _ bytes: Span<UInt8>, _ range: Range<Int>, lowercased lowercasedName: Span<UInt8>
+    ) -> Bool {
+        guard range.count == lowercasedName.count else { return false }
+        var index = 0
+        while index < lowercasedName.count {
+            if lowercased(bytes[range.lowerBound + index]) != lowercasedName[index] { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// Whether `a[aRange]` equals `b[bRange]` ignoring ASCII case (both sides are folded).
+    public static func equalsIgnoringCase(
+        _ a: Span<UInt8>, _ aRange: Range<Int>, _ b: Span<UInt8>, _ bRange: Range<Int>
+    ) -> Bool {
+        guard aRange.count == bRange.count else { return false }
+        var index = 0
+        while index < aRange.count {
+            if lowercased(a[aRange.lowerBound + index]) != lowercased(b[bRange.lowerBound + index]) {
+                return false
+            }
+            index += 1
+        }
+        return true
+    }
+
+    /// Whether `bytes[range]` equals `expected` exactly (case-sensitive), as methods compare.
+    public static func equals(_ bytes: Span<UInt8>, _ range: Range<Int>, _ expected: Span<UInt8>) -> Bool {
+        guard range.count == expected.count else { return false }
+        var index = 0
+        while index < expected.count {
+            if bytes[range.lowerBound + index] != expected[index] { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// `range` without leading and trailing SP and HTAB.
+    public static func trimmingWhitespace(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper && isWhitespace(bytes[lower]) { lower += 1 }
+        while upper > lower && isWhitespace(bytes[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+}
+
+/// Walks the elements of a comma-separated field value (`#element` in RFC 9110 §5.6.1) without
+/// allocating: each call to `next` returns the next element with its surrounding whitespace
+/// trimmed. Empty elements (`a,,b`, a trailing comma) are returned as empty ranges so that the
+/// caller decides whether they are acceptable. Quoted strings are not special here: the fields
+/// this module interprets (`Connection`, `Content-Length`, `Transfer-Encoding`, `Expect`) carry
+/// none that matter for framing.
+public struct FieldListIterator {
+    private var position: Int
+    private let end: Int
+    private var finished = false
+
+    public init(_ range: Range<Int>) {
+        position = range.lowerBound
+        end = range.upperBound
+    }
+
+    public mutating func next(in bytes: Span<UInt8>) -> Range<Int>? {
+        if finished { return nil }
+        let start = position
+        while position < end && bytes[position] != HTTPBytes.comma { position += 1 }
+        let element = HTTPBytes.trimmingWhitespace(bytes, start..<position)
+        if position < end {
+            position += 1  // Skip the comma; an element (possibly empty) follows it.
+        } else {
+            finished = true
+        }
+        return element
+    }
+}

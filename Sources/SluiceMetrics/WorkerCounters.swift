@@ -1,0 +1,59 @@
+import SluiceSharedMemory
+
+/// The counters each worker keeps in shared memory, one row per worker slot. The raw values are
+/// the row's column numbers: append new counters at the end.
+public enum WorkerCounter: Int, CaseIterable, Sendable {
+    case requests
+    case responses1xx
+    case responses2xx
+    case responses3xx
+    case responses4xx
+    case responses5xx
+    case connectionsAccepted
+    case connectionsOpen
+    case connectionsRefused
+    case badRequests
+    case receiveBuffersLent
+
+    /// The response-class counter for a status code.
+    @inlinable
+    public static func responseClass(status: Int) -> WorkerCounter {
+        switch status {
+        case ..<200: .responses1xx
+        case ..<300: .responses2xx
+        case ..<400: .responses3xx
+        case ..<500: .responses4xx
+        default: .responses5xx
+        }
+    }
+}
+
+/// The supervisor maps this zone before forking; worker `slot` writes row `slot` only.
+public final class WorkerCounters: @unchecked Sendable {
+    public let table: CounterTable
+    public let slotCount: Int
+
+    public init(slots: Int) throws(ZoneError) {
+        slotCount = slots
+        table = try CounterTable(name: "worker-counters", rows: slots, countersPerRow: WorkerCounter.allCases.count)
+    }
+
+    @inlinable
+    public func add(slot: Int, _ counter: WorkerCounter, _ amount: UInt64 = 1) {
+        table.add(row: slot, counter: counter.rawValue, amount)
+    }
+
+    @inlinable
+    public func subtract(slot: Int, _ counter: WorkerCounter, _ amount: UInt64 = 1) {
+        table.subtract(row: slot, counter: counter.rawValue, amount)
+    }
+
+    @inlinable
+    public func set(slot: Int, _ counter: WorkerCounter, _ value: UInt64) {
+        table.set(row: slot, counter: counter.rawValue, value)
+    }
+
+    public func load(slot: Int, _ counter: WorkerCounter) -> UInt64 {
+        table.load(row: slot, counter: counter.rawValue)
+    }
+}

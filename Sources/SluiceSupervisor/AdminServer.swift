@@ -1,0 +1,158 @@
+import SluiceHTTP1
+import SluiceURing
+
+/// The admin listener, served by the supervisor's own ring: `GET /healthz` and `GET /metrics`.
+/// One request per connection (`Connection: close`), which is all that health checkers and
+/// Prometheus need; a bounded number of connections, each with bounded buffers.
+final class AdminServer {
+    static let connectionsMax = 32
+    static let requestBytesMax = 16_384
+    static let responseBytesMax = 4 << 20
+
+    struct AdminConnection {
+        var fd: Int32 = -1
+        var received = 0
+        var responseLength = 0
+        var sent = 0
+    }
+
+    let ring: Ring
+    let listener: Int32
+    let input: ByteSlab
+    let output: ByteSlab
+    var connections: [AdminConnection]
+    var parser: RequestHeadParser
+    var head = RequestHead()
+
+    init(ring: Ring, listener: Int32) throws(SystemError) {
+        self.ring = ring
+        self.listener = listener
+        input = try ByteSlab(slotCount: AdminServer.connectionsMax, slotBytes: AdminServer.requestBytesMax)
+        output = try ByteSlab(slotCount: AdminServer.connectionsMax, slotBytes: AdminServer.responseBytesMax)
+        connections = Array(repeating: AdminConnection(), count: AdminServer.connectionsMax)
+        parser = RequestHeadParser(limits: RequestLimits(headBytesMax: AdminServer.requestBytesMax, headersMax: 64,
+                                                         bodyBytesMax: 0))
+    }
+
+    func start() {
+        ring.multishotAccept(listener: listener, userData: SupervisorToken.adminAccept.rawValue)
+    }
+
+    /// In a forked child: the child must not hold admin sockets open.
+    func closeConnections() {
+        for connection in connections where connection.fd >= 0 { Socket.close(connection.fd) }
+    }
+
+    func token(_ kind: SupervisorToken, _ slot: Int) -> UInt64 { kind.rawValue | UInt64(slot) << 8 }
+
+    func handle(_ completion: Completion, supervisor: Supervisor) {
+        let slot = Int(completion.userData >> 8)
+        switch SupervisorToken(rawValue: completion.userData & SupervisorToken.mask) {
+        case .adminAccept:
+            if completion.result >= 0 { open(fd: completion.result) }
+            if !completion.hasMore { start() }
+        case .adminReceive:
+            received(slot, result: Int(completion.result), supervisor: supervisor)
+        case .adminSend:
+            sent(slot, result: Int(completion.result))
+        default:
+            break
+        }
+    }
+
+    func open(fd: Int32) {
+        guard let slot = connections.firstIndex(where: { $0.fd < 0 }) else {
+            Socket.close(fd)
+            return
+        }
+        connections[slot] = AdminConnection(fd: fd)
+        receive(slot)
+    }
+
+    func receive(_ slot: Int) {
+        let connection = connections[slot]
+        ring.receive(socket: connection.fd, slab: input, slot: slot,
+                     range: connection.received..<AdminServer.requestBytesMax, userData: token(.adminReceive, slot))
+    }
+
+    func close(_ slot: Int) {
+        Socket.close(connections[slot].fd)
+        connections[slot] = AdminConnection()
+    }
+
+    func received(_ slot: Int, result: Int, supervisor: Supervisor) {
+        guard result > 0 else {
+            close(slot)
+            return
+        }
+        connections[slot].received += result
+        parser.reset()
+        let outcome = input.withBytes(slot: slot, range: 0..<connections[slot].received) { bytes in
+            parser.parse(bytes, into: &head)
+        }
+        switch outcome {
+        case .incomplete:
+            if connections[slot].received < AdminServer.requestBytesMax { receive(slot) } else { close(slot) }
+        case .failed(let error):
+            respond(slot, status: error.status, contentType: "application/json", body: #"{"message":"Bad Request"}"#)
+        case .complete:
+            route(slot, supervisor: supervisor)
+        }
+    }
+
+    func route(_ slot: Int, supervisor: Supervisor) {
+        let path = input.withBytes(slot: slot, range: head.path) { bytes in
+            var text = ""
+            for index in bytes.indices { text.unicodeScalars.append(UnicodeScalar(bytes[index])) }
+            return text
+        }
+        guard head.method == .get || head.method == .head else {
+            respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+            return
+        }
+        switch path {
+        case "/healthz":
+            if supervisor.draining {
+                respond(slot, status: 503, contentType: "text/plain", body: "draining\n")
+            } else {
+                respond(slot, status: 200, contentType: "text/plain", body: "ok\n")
+            }
+        case "/metrics":
+            respond(slot, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: supervisor.metricsText())
+        default:
+            respond(slot, status: 404, contentType: "application/json", body: #"{"message":"Not Found"}"#)
+        }
+    }
+
+    func respond(_ slot: Int, status: Int, contentType: String, body: String) {
+        let includeBody = head.method != .head
+        var text = "HTTP/1.1 \(status) \(ResponseHead.reasonPhrase(status))\r\n"
+        text += "Content-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        if includeBody { text += body }
+        let bytes = Array(text.utf8)
+        let written = output.write(slot: slot, offset: 0) { writer in writer.append(bytes.span) }
+        guard !written.overflowed else {
+            close(slot)
+            return
+        }
+        connections[slot].responseLength = written.byteCount
+        connections[slot].sent = 0
+        send(slot)
+    }
+
+    func send(_ slot: Int) {
+        let connection = connections[slot]
+        ring.send(socket: connection.fd, slab: output, slot: slot, range: connection.sent..<connection.responseLength,
+                  userData: token(.adminSend, slot))
+    }
+
+    func sent(_ slot: Int, result: Int) {
+        guard connections[slot].fd >= 0 else { return }
+        guard result > 0 else {
+            close(slot)
+            return
+        }
+        connections[slot].sent += result
+        if connections[slot].sent < connections[slot].responseLength { send(slot) } else { close(slot) }
+    }
+}

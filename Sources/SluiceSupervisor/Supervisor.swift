@@ -1,0 +1,314 @@
+import SluiceConfig
+import SluiceCoordinator
+import SluiceMetrics
+import SluiceURing
+import SluiceWorker
+
+/// The supervisor: loads nothing itself (it is handed a compiled deployment), maps the shared
+/// zones, opens one SO_REUSEPORT listener per worker slot plus the admin listener, forks the
+/// coordinator and the workers, and then only watches: it forks a dead worker again into its
+/// slot, serves the admin endpoints, and on SIGTERM/SIGINT drains everything and exits 0.
+/// It is single-threaded and never starts a thread, so forking is safe at any time.
+public final class Supervisor {
+    static let tickNanoseconds: Int64 = 100_000_000
+    /// A worker that dies sooner than this after starting counts as crashing; its next start
+    /// waits longer each time, up to `respawnDelayMaxNanoseconds`.
+    static let quickDeathNanoseconds: Int64 = 1_000_000_000
+    static let respawnDelayMaxNanoseconds: Int64 = 10_000_000_000
+
+    struct Child {
+        var pid: Int32 = 0
+        var startedAt: Int64 = 0
+        var quickDeaths = 0
+        var restarts: UInt64 = 0
+        var respawnAt: Int64 = -1
+    }
+
+    let deployment: Deployment
+    let slots: [WorkerTuning]
+    var listeners: [Int32] = []
+    var adminListener: Int32 = -1
+    var counters: WorkerCounters!
+    var workers: [Child]
+    var coordinator = Child()
+    var signalFD: Int32 = -1
+    var signalBuffer: ByteSlab!
+    var ring: Ring!
+    var admin: AdminServer!
+    var draining = false
+    var drainDeadline: Int64 = 0
+    var finished = false
+
+    public init(deployment: Deployment) {
+        self.deployment = deployment
+        slots = deployment.workers.slots
+        workers = Array(repeating: Child(), count: deployment.workers.slots.count)
+    }
+
+    /// Runs until drained. Returns the exit status.
+    public func run() -> Int32 {
+        do {
+            try start()
+        } catch {
+            log("sluice: \(error)")
+            return 1
+        }
+        while !finished {
+            do {
+                try ring.submitAndReap()
+            } catch {
+                log("sluice: supervisor ring: \(error)")
+                stopEverything()
+                return 1
+            }
+            for completion in ring.completions { dispatch(completion) }
+        }
+        return 0
+    }
+
+    func start() throws {
+        // Signals are blocked and read from a signalfd from here on; children unblock them.
+        signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
+                                             SignalNumber.hangUp, SignalNumber.user1])
+        Process.setName("sluice-sup")
+        // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
+        var port = Int(deployment.listen.port)
+        for _ in slots {
+            let fd = try Socket.listen(host: deployment.listen.host, port: port, reusePort: true)
+            port = Socket.localPort(fd)
+            listeners.append(fd)
+        }
+        adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
+                                          backlog: 128)
+        counters = try WorkerCounters(slots: slots.count)
+        let adminPort = Socket.localPort(adminListener)
+        log("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
+
+        ring = try Ring(entries: 256)
+        signalBuffer = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
+        let now = Clock.monotonicCoarseNanoseconds()
+        try forkCoordinator(now: now)
+        for slot in slots.indices { try forkWorker(slot: slot, now: now) }
+        admin = try AdminServer(ring: ring, listener: adminListener)
+        admin.start()
+        armSignal()
+        ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue)
+    }
+
+    func hostText(_ address: ListenAddress) -> String {
+        address.isIPv6 ? "[\(address.host)]" : address.host
+    }
+
+    // MARK: Forking
+
+    func forkWorker(slot: Int, now: Int64) throws {
+        // Gauges of a dead worker would otherwise stay at its last values.
+        counters.set(slot: slot, .connectionsOpen, 0)
+        counters.set(slot: slot, .receiveBuffersLent, 0)
+        let pid = try Process.fork()
+        if pid == 0 {
+            runWorker(slot: slot)
+        }
+        workers[slot].pid = pid
+        workers[slot].startedAt = now
+        workers[slot].respawnAt = -1
+    }
+
+    /// The child side of a worker fork; never returns.
+    func runWorker(slot: Int) -> Never {
+        Process.prepareChild(name: "sluice-w\(slot)")
+        closeInheritedDescriptors(keeping: listeners[slot])
+        let tuning = slots[slot]
+        do {
+            try Process.pin(toCPU: tuning.cpu)
+        } catch {
+            log("sluice-w\(slot): \(error)")
+        }
+        let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
+                                    counters: counters)
+        do {
+            let worker = try Worker(context: context)
+            Process.exitChild(worker.run())
+        } catch {
+            log("sluice-w\(slot): cannot start: \(error)")
+            Process.exitChild(1)
+        }
+    }
+
+    func forkCoordinator(now: Int64) throws {
+        let pid = try Process.fork()
+        if pid == 0 {
+            Process.prepareChild(name: "sluice-coord")
+            closeInheritedDescriptors(keeping: -1)
+            Process.exitChild(Coordinator(deployment: deployment).run())
+        }
+        coordinator.pid = pid
+        coordinator.startedAt = now
+        coordinator.respawnAt = -1
+    }
+
+    /// A child keeps only what it uses: its own slot's listener.
+    func closeInheritedDescriptors(keeping kept: Int32) {
+        for fd in listeners where fd != kept { Socket.close(fd) }
+        Socket.close(adminListener)
+        Socket.close(signalFD)
+        if let ring { Socket.close(ring.fileDescriptor) }
+        admin?.closeConnections()
+    }
+
+    // MARK: Events
+
+    func dispatch(_ completion: Completion) {
+        switch SupervisorToken(rawValue: completion.userData & SupervisorToken.mask) {
+        case .signal: onSignal(completion)
+        case .tick: onTick()
+        case .adminAccept, .adminReceive, .adminSend: admin.handle(completion, supervisor: self)
+        case .cancel, .none: break
+        }
+    }
+
+    func armSignal() {
+        ring.read(fileDescriptor: signalFD, slab: signalBuffer, slot: 0, range: 0..<Signals.recordBytes,
+                  userData: SupervisorToken.signal.rawValue)
+    }
+
+    /// The signal number of the record just read: `ssi_signo`, the record's first 32-bit field.
+    func lastSignal() -> Int32 {
+        signalBuffer.withBytes(slot: 0, range: 0..<4) { bytes in
+            Int32(bytes[0]) | Int32(bytes[1]) << 8 | Int32(bytes[2]) << 16 | Int32(bytes[3]) << 24
+        }
+    }
+
+    func onSignal(_ completion: Completion) {
+        if completion.result > 0 {
+            switch lastSignal() {
+            case SignalNumber.terminate, SignalNumber.interrupt:
+                beginDrain()
+            case SignalNumber.child:
+                reapChildren()
+            case SignalNumber.hangUp:
+                log("sluice: SIGHUP: configuration reload is not supported yet; restart to apply a new configuration")
+            default:
+                break
+            }
+        }
+        // Several signals may be pending; a signalfd read returns one each.
+        armSignal()
+    }
+
+    func reapChildren() {
+        let now = Clock.monotonicCoarseNanoseconds()
+        while let (pid, status) = Process.reapChild() {
+            if pid == coordinator.pid {
+                coordinator.pid = 0
+                if !draining {
+                    log("sluice: coordinator (pid \(pid)) exited with status \(status); starting it again")
+                    scheduleRespawn(&coordinator, now: now)
+                }
+                continue
+            }
+            guard let slot = workers.firstIndex(where: { $0.pid == pid }) else { continue }
+            workers[slot].pid = 0
+            if !draining {
+                log("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
+                scheduleRespawn(&workers[slot], now: now)
+            }
+        }
+        if draining && allChildrenGone { finished = true }
+    }
+
+    func scheduleRespawn(_ child: inout Child, now: Int64) {
+        if now - child.startedAt < Supervisor.quickDeathNanoseconds {
+            child.quickDeaths += 1
+        } else {
+            child.quickDeaths = 0
+        }
+        // The first death is answered at once; a child that keeps dying waits 0.2 s, 0.4 s, … 10 s.
+        let delay = child.quickDeaths <= 1
+            ? 0 : min(Supervisor.respawnDelayMaxNanoseconds, 100_000_000 << min(child.quickDeaths - 1, 10))
+        child.respawnAt = now + delay
+        if delay == 0 { respawnDue(now: now) }
+    }
+
+    func respawnDue(now: Int64) {
+        guard !draining else { return }
+        for slot in workers.indices where workers[slot].pid == 0 && workers[slot].respawnAt >= 0 && workers[slot].respawnAt <= now {
+            workers[slot].restarts += 1
+            do {
+                try forkWorker(slot: slot, now: now)
+            } catch {
+                log("sluice: cannot fork worker \(slot): \(error)")
+                workers[slot].respawnAt = now + Supervisor.quickDeathNanoseconds
+            }
+        }
+        if coordinator.pid == 0 && coordinator.respawnAt >= 0 && coordinator.respawnAt <= now {
+            coordinator.restarts += 1
+            do {
+                try forkCoordinator(now: now)
+            } catch {
+                log("sluice: cannot fork the coordinator: \(error)")
+                coordinator.respawnAt = now + Supervisor.quickDeathNanoseconds
+            }
+        }
+    }
+
+    func onTick() {
+        let now = Clock.monotonicCoarseNanoseconds()
+        // SIGCHLD can coalesce; reaping here too makes sure no exit goes unnoticed.
+        reapChildren()
+        respawnDue(now: now)
+        if draining && now >= drainDeadline {
+            // Past the drain timeout (plus a grace second for the workers' own deadline).
+            for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+            if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }
+        }
+        if !finished { ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue) }
+    }
+
+    var allChildrenGone: Bool { coordinator.pid == 0 && workers.allSatisfy { $0.pid == 0 } }
+
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        log("sluice: draining")
+        drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
+            + Supervisor.quickDeathNanoseconds
+        for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
+        if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.terminate) }
+        if allChildrenGone { finished = true }
+    }
+
+    func stopEverything() {
+        for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+        if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }
+    }
+
+    // MARK: Admin
+
+    func metricsText() -> String {
+        let facts = workers.indices.map { slot in
+            WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
+        }
+        var text = counters.prometheusText(slots: facts, draining: draining)
+        text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
+        text += "# TYPE sluice_coordinator_restarts_total counter\n"
+        text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"
+        return text
+    }
+}
+
+enum SupervisorToken: UInt64 {
+    case signal = 1
+    case tick
+    case adminAccept
+    case adminReceive
+    case adminSend
+    case cancel
+
+    /// The kind lives in the low byte; admin tokens carry a connection slot above it.
+    static let mask: UInt64 = 0xFF
+}
+
+func log(_ message: String) {
+    StandardError.write(message)
+}

@@ -1,0 +1,150 @@
+import CSluiceLinux
+import Glibc
+
+/// The clocks the loops read: coarse ones are a vDSO read, cheap enough for every batch.
+public enum Clock {
+    /// Monotonic time in nanoseconds, at the kernel tick's resolution (1–4 ms).
+    public static func monotonicCoarseNanoseconds() -> Int64 { sluice_monotonic_coarse_ns() }
+    /// Monotonic time in nanoseconds, precise (for latency measurements).
+    public static func monotonicNanoseconds() -> Int64 { sluice_monotonic_ns() }
+    /// Wall-clock time in nanoseconds since the epoch (for `Date` headers).
+    public static func realtimeNanoseconds() -> Int64 { sluice_realtime_ns() }
+}
+
+/// Socket calls made outside the ring: rare ones, at connection start and end.
+public enum Socket {
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Sends FIN after the last response; the socket keeps receiving until the peer closes.
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    public static func setNoDelay(_ fd: Int32) {
+        _ = sluice_set_nodelay(fd)
+    }
+
+    /// Opens a listening TCP socket; `reusePort` lets every worker slot bind the same port.
+    public static func listen(host: String, port: Int, reusePort: Bool, backlog: Int = 4096) throws(SystemError) -> Int32 {
+        let fd = sluice_tcp_listen(host, Int32(port), reusePort ? 1 : 0, Int32(backlog))
+        guard fd >= 0 else { throw SystemError("listen on \(host):\(port)", result: fd) }
+        return fd
+    }
+
+    public static func localPort(_ fd: Int32) -> Int { Int(sluice_local_port(fd)) }
+}
+
+/// Signals delivered as readable events on a file descriptor, so a loop can wait for them in the
+/// ring like any other completion.
+public enum Signals {
+    /// Blocks `signals` for this process and returns a signalfd for them.
+    public static func makeSignalFD(_ signals: [Int32]) throws(SystemError) -> Int32 {
+        let fd = signals.withUnsafeBufferPointer { sluice_signalfd($0.baseAddress, Int32($0.count)) }
+        guard fd >= 0 else { throw SystemError("signalfd", result: fd) }
+        return fd
+    }
+
+    /// Reads one pending signal from a nonblocking signalfd: its number, or nil if none is pending.
+    public static func readPending(_ fd: Int32) -> Int32? {
+        let signal = sluice_read_signal(fd)
+        return signal > 0 ? signal : nil
+    }
+
+    /// The byte size of one signalfd record.
+    public static var recordBytes: Int { Int(sluice_signalfd_siginfo_size()) }
+}
+
+public enum Random {
+    /// 64 bits from the kernel's random source.
+    public static func word() -> UInt64 {
+        var value: UInt64 = 0
+        let result = sluice_getrandom(&value, 8)
+        precondition(result == 0, "getrandom failed")
+        return value
+    }
+}
+
+/// Log lines to standard error; one write per line so lines from several processes do not mix.
+public enum StandardError {
+    public static func write(_ message: String) {
+        var line = message
+        line += "\n"
+        line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Process management for the supervisor and the processes it forks.
+public enum Process {
+    /// Forks; returns 0 in the child and the child's pid in the parent.
+    public static func fork() throws(SystemError) -> Int32 {
+        let pid = sluice_fork()
+        guard pid >= 0 else { throw SystemError("fork", errno: errno) }
+        return pid
+    }
+
+    /// In a freshly forked child: default signal dispositions, nothing blocked, SIGPIPE ignored,
+    /// and SIGTERM when the supervisor dies so that no process outlives it.
+    public static func prepareChild(name: String) {
+        sluice_reset_signals()
+        _ = sluice_set_parent_death_signal(SIGTERM)
+        _ = sluice_set_process_name(name)
+    }
+
+    public static func pin(toCPU cpu: Int) throws(SystemError) {
+        let result = sluice_pin_to_cpu(Int32(cpu))
+        guard result == 0 else { throw SystemError("sched_setaffinity(\(cpu))", result: result) }
+    }
+
+    public static func setName(_ name: String) {
+        _ = sluice_set_process_name(name)
+    }
+
+    public static var id: Int32 { getpid() }
+    public static var parentID: Int32 { getppid() }
+
+    public static func signal(_ pid: Int32, _ signal: Int32) {
+        _ = kill(pid, signal)
+    }
+
+    /// Reaps one exited child without waiting: its pid and whether it exited normally with
+    /// status 0, or nil when no child has exited.
+    public static func reapChild() -> (pid: Int32, status: Int32)? {
+        var status: Int32 = 0
+        let pid = waitpid(-1, &status, WNOHANG)
+        guard pid > 0 else { return nil }
+        return (pid, status)
+    }
+
+    /// Ends a forked child without running the parent's exit handlers or flushing its buffers.
+    public static func exitChild(_ code: Int32) -> Never {
+        _exit(code)
+    }
+
+    /// The CPUs this process may run on.
+    public static func allowedCPUs() -> [Int] {
+        var cpus = [Int32](repeating: 0, count: 1024)
+        let count = cpus.withUnsafeMutableBufferPointer { sluice_allowed_cpus($0.baseAddress, Int32($0.count)) }
+        return count > 0 ? cpus[0..<Int(count)].map(Int.init) : []
+    }
+
+    /// Server CPU time consumed by `pid` so far, in clock ticks (for benchmarks).
+    public static func cpuTicks(_ pid: Int32) -> Int { Int(sluice_process_cpu_ticks(pid)) }
+}
+
+public enum SignalNumber {
+    public static let terminate = SIGTERM
+    public static let interrupt = SIGINT
+    public static let child = SIGCHLD
+    public static let hangUp = SIGHUP
+    public static let user1 = SIGUSR1
+    public static let kill = SIGKILL
+}

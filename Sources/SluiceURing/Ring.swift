@@ -1,0 +1,201 @@
+import CSluiceLinux
+import Glibc
+
+/// One completion, copied out of the completion queue so that the queue can be advanced for the
+/// whole batch before any of them is acted on ("reap, then run").
+public struct Completion: Sendable {
+    public var userData: UInt64
+    /// The operation's result: a byte count, a file descriptor, or `-errno`.
+    public var result: Int32
+    public var flags: UInt32
+
+    public init(userData: UInt64, result: Int32, flags: UInt32) {
+        self.userData = userData
+        self.result = result
+        self.flags = flags
+    }
+
+    /// More completions will follow for the same multishot submission.
+    public var hasMore: Bool { flags & IORING_CQE_F_MORE != 0 }
+
+    /// The provided buffer the kernel picked for a receive, if it picked one.
+    public var bufferID: UInt16? {
+        guard flags & IORING_CQE_F_BUFFER != 0 else { return nil }
+        return UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT)
+    }
+}
+
+/// An io_uring instance: the only place in Sluice that submits I/O. It lives at a stable heap
+/// address (liburing keeps pointers into it), is used by exactly one thread, and is never copied.
+public final class Ring {
+    private let ring: UnsafeMutablePointer<io_uring>
+    /// Timespecs handed to the kernel with timeout submissions; each timeout owns one slot, which
+    /// stays valid until the submission is consumed.
+    private let timespecs: UnsafeMutablePointer<__kernel_timespec>
+    private let timespecCount: Int
+    private var nextTimespec = 0
+    /// Scratch for io_uring_peek_batch_cqe.
+    private let cqePointers: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    private let cqePointerCount: Int
+    /// Completions copied out of the queue in the current batch.
+    public private(set) var completions: [Completion]
+    /// Whether the kernel granted IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN.
+    public let defersTaskRun: Bool
+    public let entries: Int
+
+    /// Creates a ring with `entries` submission slots and four times as many completion slots.
+    public init(entries: Int) throws(SystemError) {
+        precondition(entries > 0 && entries & (entries - 1) == 0, "ring entries must be a power of two")
+        ring = .allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        var flagsUsed: Int32 = 0
+        let result = sluice_queue_init(ring, UInt32(entries), &flagsUsed)
+        guard result == 0 else {
+            ring.deallocate()
+            throw SystemError("io_uring_queue_init", result: result)
+        }
+        defersTaskRun = UInt32(flagsUsed) & IORING_SETUP_DEFER_TASKRUN != 0
+        self.entries = entries
+        timespecCount = 64
+        timespecs = .allocate(capacity: timespecCount)
+        timespecs.initialize(repeating: __kernel_timespec(), count: timespecCount)
+        cqePointerCount = entries * 4
+        cqePointers = .allocate(capacity: cqePointerCount)
+        cqePointers.initialize(repeating: nil, count: cqePointerCount)
+        completions = []
+        completions.reserveCapacity(entries * 4)
+    }
+
+    deinit {
+        io_uring_queue_exit(ring)
+        ring.deallocate()
+        timespecs.deallocate()
+        cqePointers.deallocate()
+    }
+
+    var rawRing: UnsafeMutablePointer<io_uring> { ring }
+
+    /// The ring's file descriptor (visible in /proc/PID/fdinfo as an io_uring).
+    public var fileDescriptor: Int32 { ring.pointee.ring_fd }
+
+    /// A free submission slot, submitting what is queued first when the queue is full.
+    private func submissionSlot() -> UnsafeMutablePointer<io_uring_sqe> {
+        if let sqe = io_uring_get_sqe(ring) { return sqe }
+        _ = io_uring_submit(ring)
+        guard let sqe = io_uring_get_sqe(ring) else {
+            preconditionFailure("io_uring submission queue stays full after submit")
+        }
+        return sqe
+    }
+
+    // MARK: Submissions
+
+    /// Accepts connections on `listener` until cancelled or an error ends it.
+    public func multishotAccept(listener: Int32, userData: UInt64) {
+        let sqe = submissionSlot()
+        io_uring_prep_multishot_accept(sqe, listener, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Receives into buffers picked from `buffers` until the peer closes, an error occurs, or the
+    /// buffer ring runs dry (`-ENOBUFS`).
+    public func multishotReceive(socket: Int32, buffers: ProvidedBuffers, userData: UInt64) {
+        let sqe = submissionSlot()
+        io_uring_prep_recv_multishot(sqe, socket, nil, 0, 0)
+        sqe.pointee.flags |= UInt8(1 << IOSQE_BUFFER_SELECT_BIT)
+        sqe.pointee.buf_group = buffers.groupID
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Sends `range` of slot `slot` of `slab`. The bytes must stay untouched until it completes.
+    public func send(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        let sqe = submissionSlot()
+        let start = slab.address(slot: slot, offset: range.lowerBound)
+        io_uring_prep_send(sqe, socket, start, range.count, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Receives once into `range` of slot `slot` of `slab` (for low-volume sockets like admin).
+    public func receive(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        let sqe = submissionSlot()
+        let start = slab.address(slot: slot, offset: range.lowerBound)
+        io_uring_prep_recv(sqe, socket, start, range.count, 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Reads into `range` of slot `slot` of `slab` (used for small control reads like signalfd).
+    public func read(fileDescriptor: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        let sqe = submissionSlot()
+        let start = slab.address(slot: slot, offset: range.lowerBound)
+        io_uring_prep_read(sqe, fileDescriptor, start, UInt32(range.count), 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Cancels every operation in flight on `fileDescriptor`.
+    public func cancelAll(fileDescriptor: Int32, userData: UInt64) {
+        let sqe = submissionSlot()
+        io_uring_prep_cancel_fd(sqe, fileDescriptor, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Cancels the operation submitted with `target`.
+    public func cancel(userData target: UInt64, userData: UInt64) {
+        let sqe = submissionSlot()
+        io_uring_prep_cancel64(sqe, target, 0)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Completes with `-ETIME` after `nanoseconds`, or earlier when cancelled.
+    public func timeout(nanoseconds: Int64, userData: UInt64) {
+        let spec = timespecs + nextTimespec
+        nextTimespec = (nextTimespec + 1) % timespecCount
+        spec.pointee.tv_sec = nanoseconds / 1_000_000_000
+        spec.pointee.tv_nsec = nanoseconds % 1_000_000_000
+        let sqe = submissionSlot()
+        io_uring_prep_timeout(sqe, spec, 0, 0)
+        io_uring_sqe_set_data64(sqe, userData)
+        // The kernel copies the timespec when it consumes the submission; submitting now keeps
+        // the slot from being reused before that happens.
+        _ = io_uring_submit(ring)
+    }
+
+    // MARK: Completions
+
+    /// Submits everything queued and waits until at least one completion is ready, then copies
+    /// every ready completion into `completions` and advances the queue once for the batch.
+    /// Returns the number reaped. EINTR is not an error: it returns with what is there.
+    @discardableResult
+    public func submitAndReap() throws(SystemError) -> Int {
+        let submitted = io_uring_submit_and_wait(ring, 1)
+        if submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY {
+            throw SystemError("io_uring_submit_and_wait", result: submitted)
+        }
+        return reap()
+    }
+
+    /// Submits what is queued without waiting.
+    public func submit() throws(SystemError) {
+        let submitted = io_uring_submit(ring)
+        if submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY {
+            throw SystemError("io_uring_submit", result: submitted)
+        }
+    }
+
+    /// Copies every ready completion into `completions` (replacing the previous batch) and
+    /// advances the completion queue once per chunk of `cqePointerCount`.
+    @discardableResult
+    public func reap() -> Int {
+        completions.removeAll(keepingCapacity: true)
+        while true {
+            let count = Int(io_uring_peek_batch_cqe(ring, cqePointers, UInt32(cqePointerCount)))
+            for index in 0..<count {
+                let cqe = cqePointers[index]!
+                completions.append(Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res,
+                                              flags: cqe.pointee.flags))
+            }
+            if count > 0 { io_uring_cq_advance(ring, UInt32(count)) }
+            if count < cqePointerCount { break }
+        }
+        return completions.count
+    }
+}

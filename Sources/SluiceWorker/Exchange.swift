@@ -1,0 +1,367 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceMetrics
+import SluiceRouter
+import SluiceURing
+
+/// Reading requests and writing answers on one connection.
+extension Worker {
+    // MARK: Receiving
+
+    func onReceive(_ completion: Completion) {
+        let index = Token.connection(completion.userData)
+        let bufferID = completion.bufferID
+        if let bufferID { receiveBuffers.lend(id: bufferID) }
+        defer { if let bufferID { receiveBuffers.recycle(id: bufferID) } }
+
+        guard index < connections.count, connections[index].isOpen,
+              connections[index].generation == Token.generation(completion.userData) else { return }
+        if !completion.hasMore { connections[index].receiveArmed = false }
+
+        if connections[index].closing {
+            if !connections[index].receiveArmed && !connections[index].sendInFlight { release(index) }
+            return
+        }
+        if completion.result > 0, let bufferID {
+            received(index, bufferID: bufferID, byteCount: Int(completion.result))
+        } else if completion.result == 0 {
+            peerClosed(index)
+        } else if completion.result < 0 && completion.result != -Errno.noBuffers && completion.result != -Errno.canceled {
+            abort(index)
+            return
+        }
+        // A multishot receive ends when the buffer ring runs dry or when we cancelled it; arm it
+        // again unless the connection is done reading. The new submission goes out after this
+        // batch's buffers are published.
+        let connection = connections[index]
+        if connection.isOpen && !connection.closing && !connection.receiveArmed && !connection.peerClosed
+            && !connection.receivePaused {
+            armReceive(index)
+        }
+    }
+
+    func peerClosed(_ index: Int) {
+        connections[index].peerClosed = true
+        if connections[index].lingering || !connections[index].hasOutput {
+            abort(index)
+        } else {
+            // Deliver what is queued, then close; nothing more will be read.
+            connections[index].closeAfterFlush = true
+        }
+    }
+
+    func received(_ index: Int, bufferID: UInt16, byteCount: Int) {
+        if connections[index].lingering { return }
+        let carried = connections[index].carryCount
+        if carried == 0 {
+            let consumed = receiveBuffers.withBytes(id: bufferID, byteCount: byteCount) { bytes in
+                consume(index, bytes)
+            }
+            let leftover = byteCount - consumed
+            if leftover > 0 && connections[index].isOpen && !connections[index].closeAfterFlush {
+                receiveBuffers.copy(id: bufferID, range: consumed..<byteCount, to: carry, slot: index, offset: 0)
+                connections[index].carryCount = leftover
+            }
+        } else {
+            guard carried + byteCount <= carry.slotBytes else {
+                // Only a client that keeps sending while its responses go unread gets here.
+                abort(index)
+                return
+            }
+            receiveBuffers.copy(id: bufferID, range: 0..<byteCount, to: carry, slot: index, offset: carried)
+            connections[index].carryCount = carried + byteCount
+            consumeCarry(index)
+        }
+        afterInput(index)
+    }
+
+    /// Parses what the carry slot holds and keeps the unparsed rest at its start.
+    func consumeCarry(_ index: Int) {
+        let carried = connections[index].carryCount
+        guard carried > 0 else { return }
+        let consumed = carry.withBytes(slot: index, range: 0..<carried) { bytes in consume(index, bytes) }
+        guard connections[index].isOpen else { return }
+        if consumed > 0 && consumed < carried {
+            carry.move(slot: index, range: consumed..<carried, to: 0)
+        }
+        connections[index].carryCount = carried - consumed
+    }
+
+    /// Bookkeeping after input was processed: send what was produced, pause reading if output is
+    /// backed up, and put the connection on the right timer.
+    func afterInput(_ index: Int) {
+        guard connections[index].isOpen, !connections[index].closing else { return }
+        flush(index)
+        let connection = connections[index]
+        if connection.receivePaused && connection.receiveArmed {
+            ring.cancel(userData: Token.make(.receive, connection: index, generation: connection.generation),
+                        userData: Token.make(.cancel))
+        }
+        scheduleTimer(index)
+    }
+
+    func scheduleTimer(_ index: Int) {
+        let connection = connections[index]
+        guard connection.isOpen, !connection.closing, !connection.lingering else { return }
+        if connection.phase == .head && !connection.hasOutput && (connection.carryCount > 0 || connection.requestsServed == 0) {
+            // The header timeout runs from the first byte of a head; it is not refreshed.
+            if deadlines.list(of: index) != .header {
+                deadlines.schedule(index, in: .header, deadline: now + Int64(limits.headerTimeoutMilliseconds) * 1_000_000)
+            }
+        } else {
+            deadlines.schedule(index, in: .idle, deadline: now + Int64(limits.idleTimeoutMilliseconds) * 1_000_000)
+        }
+    }
+
+    // MARK: Parsing
+
+    /// Consumes as many whole requests (and body bytes) from `bytes` as it can and returns the
+    /// number of bytes consumed. Stops early when output space runs short.
+    func consume(_ index: Int, _ bytes: Span<UInt8>) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let connection = connections[index]
+            if !connection.isOpen || connection.closeAfterFlush || connection.lingering { return bytes.count }
+            switch connection.phase {
+            case .head:
+                guard hasRoomForResponse(index) else {
+                    connections[index].receivePaused = true
+                    return offset
+                }
+                let rest = bytes.extracting(offset..<bytes.count)
+                switch parser.parse(rest, into: &head) {
+                case .incomplete:
+                    return offset
+                case .failed(let error):
+                    counters.add(slot: slot, .badRequests)
+                    respondAndClose(index, answer: GatewayAnswer(error))
+                    return bytes.count
+                case .complete:
+                    offset += head.headLength
+                    parser.reset()
+                    startRequest(index, rest)
+                }
+            case .body:
+                let take = min(connection.bodyRemaining, bytes.count - offset)
+                offset += take
+                connections[index].bodyRemaining -= take
+                if connections[index].bodyRemaining == 0 { finishRequest(index) }
+            case .chunkedBody:
+                let step = connections[index].chunked.decode(bytes.extracting(offset..<bytes.count))
+                offset += step.consumed
+                switch step.state {
+                case .needMore:
+                    if step.consumed == 0 { return offset }
+                case .done:
+                    finishRequest(index)
+                case .failed(let error):
+                    counters.add(slot: slot, .badRequests)
+                    respondAndClose(index, answer: GatewayAnswer(error))
+                    return bytes.count
+                }
+            }
+        }
+        return offset
+    }
+
+    /// A head is complete: decide the answer now (routing needs the head's bytes, which may not
+    /// outlive this call), then read the body, if any, before answering.
+    func startRequest(_ index: Int, _ bytes: Span<UInt8>) {
+        counters.add(slot: slot, .requests)
+        let response: Int
+        if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
+                         method: head.method, into: &match) {
+            response = match.operation
+        } else {
+            response = catalog.index(of: .missingAuthenticationToken)
+        }
+        connections[index].pending = PendingAnswer(response: response, keepAlive: head.keepAlive && !draining,
+                                                   omitBody: head.method == .head, http10: head.version == .http10)
+        switch head.framing {
+        case .none, .length(0):
+            finishRequest(index)
+        case .length(let length):
+            connections[index].phase = .body
+            connections[index].bodyRemaining = length
+            if head.expectsContinue { write(index, ResponseHead.continueResponse) }
+        case .chunked:
+            connections[index].phase = .chunkedBody
+            connections[index].chunked.reset()
+            if head.expectsContinue { write(index, ResponseHead.continueResponse) }
+        }
+    }
+
+    func finishRequest(_ index: Int) {
+        connections[index].phase = .head
+        connections[index].requestsServed += 1
+        let pending = connections[index].pending
+        respond(index, response: pending.response, keepAlive: pending.keepAlive, omitBody: pending.omitBody,
+                http10: pending.http10)
+    }
+
+    // MARK: Writing
+
+    /// Whether the output slot can take another response head without waiting for a send.
+    func hasRoomForResponse(_ index: Int) -> Bool {
+        let connection = connections[index]
+        if connection.streamingResponse >= 0 { return false }
+        let needed = catalog.headBytesMax + 192
+        if output.slotBytes - connection.outputEnd >= needed { return true }
+        // Compacting moves bytes, so it cannot happen while a send reads them.
+        guard !connection.sendInFlight else { return false }
+        compactOutput(index)
+        return output.slotBytes - connections[index].outputEnd >= needed
+    }
+
+    func compactOutput(_ index: Int) {
+        let connection = connections[index]
+        guard connection.outputStart > 0 else { return }
+        if connection.outputEnd > connection.outputStart {
+            output.move(slot: index, range: connection.outputStart..<connection.outputEnd, to: 0)
+        }
+        connections[index].outputEnd -= connection.outputStart
+        connections[index].outputStart = 0
+    }
+
+    func respondAndClose(_ index: Int, answer: GatewayAnswer) {
+        if !hasRoomForResponse(index) {
+            abort(index)
+            return
+        }
+        connections[index].phase = .head
+        respond(index, response: catalog.index(of: answer), keepAlive: false, omitBody: false, http10: false)
+        flush(index)
+    }
+
+    /// Writes a prepared response with this request's `Date`, `x-amzn-RequestId` and
+    /// `Connection`. Bodies that do not fit are streamed as sends free space.
+    func respond(_ index: Int, response: Int, keepAlive: Bool, omitBody: Bool, http10: Bool) {
+        let prepared = catalog[response]
+        counters.add(slot: slot, WorkerCounter.responseClass(status: prepared.status))
+        requestIDCounter &+= 1
+        let requestHigh = requestIDHigh
+        let requestLow = requestIDCounter
+        let http10KeepAlive = keepAlive && http10
+        let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
+            writer.append(prepared.head)
+            writer.append(dateLine.bytes)
+            writer.append(Worker.requestIDPrefix)
+            Worker.appendRequestID(high: requestHigh, low: requestLow, to: &writer)
+            writer.append(ResponseHead.crlf)
+            if !keepAlive {
+                writer.append(ResponseHead.connectionClose)
+            } else if http10KeepAlive {
+                writer.append(ResponseHead.connectionKeepAlive)
+            }
+            writer.append(ResponseHead.crlf)
+        }
+        precondition(!written.overflowed, "hasRoomForResponse guarantees room for a head")
+        connections[index].outputEnd += written.byteCount
+        if !keepAlive { connections[index].closeAfterFlush = true }
+        if !omitBody && !prepared.body.isEmpty {
+            connections[index].streamingResponse = response
+            connections[index].streamingOffset = 0
+            continueStreaming(index)
+        }
+    }
+
+    /// Copies as much of the streaming body as fits into the output slot.
+    func continueStreaming(_ index: Int) {
+        let response = connections[index].streamingResponse
+        guard response >= 0 else { return }
+        if !connections[index].sendInFlight { compactOutput(index) }
+        let body = catalog[response].body
+        let start = connections[index].streamingOffset
+        let room = output.slotBytes - connections[index].outputEnd
+        let count = min(room, body.count - start)
+        guard count > 0 else { return }
+        let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
+            writer.append(body, range: start..<start + count)
+        }
+        connections[index].outputEnd += written.byteCount
+        if start + count == body.count {
+            connections[index].streamingResponse = -1
+            connections[index].streamingOffset = 0
+        } else {
+            connections[index].streamingOffset = start + count
+        }
+    }
+
+    /// Appends raw bytes (interim responses) to the output slot.
+    func write(_ index: Int, _ bytes: [UInt8]) {
+        let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
+            writer.append(bytes)
+        }
+        connections[index].outputEnd += written.byteCount
+    }
+
+    /// Starts a send of everything queued unless one is in flight.
+    func flush(_ index: Int) {
+        let connection = connections[index]
+        guard connection.isOpen, !connection.closing, !connection.sendInFlight else { return }
+        if connection.outputEnd > connection.outputStart {
+            ring.send(socket: connection.fd, slab: output, slot: index,
+                      range: connection.outputStart..<connection.outputEnd,
+                      userData: Token.make(.send, connection: index, generation: connection.generation))
+            connections[index].sendInFlight = true
+        } else if connection.closeAfterFlush && !connection.lingering {
+            if connection.peerClosed { abort(index) } else { linger(index) }
+        }
+    }
+
+    func onSend(_ completion: Completion) {
+        let index = Token.connection(completion.userData)
+        guard index < connections.count, connections[index].isOpen,
+              connections[index].generation == Token.generation(completion.userData) else { return }
+        connections[index].sendInFlight = false
+        if connections[index].closing {
+            if !connections[index].receiveArmed { release(index) }
+            return
+        }
+        guard completion.result > 0 else {
+            abort(index)
+            return
+        }
+        connections[index].outputStart += Int(completion.result)
+        if connections[index].outputStart == connections[index].outputEnd {
+            connections[index].outputStart = 0
+            connections[index].outputEnd = 0
+        }
+        continueStreaming(index)
+        if connections[index].receivePaused && connections[index].streamingResponse < 0 {
+            resumeReading(index)
+            guard connections[index].isOpen, !connections[index].closing else { return }
+        }
+        flush(index)
+        scheduleTimer(index)
+    }
+
+    /// Output has drained: parse what was carried while paused and start receiving again.
+    func resumeReading(_ index: Int) {
+        connections[index].receivePaused = false
+        consumeCarry(index)
+        guard connections[index].isOpen, !connections[index].closing else { return }
+        let connection = connections[index]
+        if !connection.receivePaused && !connection.receiveArmed && !connection.peerClosed && !connection.lingering {
+            armReceive(index)
+        }
+    }
+
+    static let requestIDPrefix: [UInt8] = Array("x-amzn-RequestId: ".utf8)
+
+    /// A request id in UUID form (8-4-4-4-12 hex digits): a per-process random high half and a
+    /// counter low half, unique across workers and restarts.
+    static func appendRequestID(high: UInt64, low: UInt64, to writer: inout SlabWriter) {
+        ResponseHead.appendHex(high >> 32, digits: 8, to: &writer)
+        writer.append(45)
+        ResponseHead.appendHex(high >> 16, digits: 4, to: &writer)
+        writer.append(45)
+        ResponseHead.appendHex(high, digits: 4, to: &writer)
+        writer.append(45)
+        ResponseHead.appendHex(low >> 48, digits: 4, to: &writer)
+        writer.append(45)
+        ResponseHead.appendHex(low, digits: 12, to: &writer)
+    }
+}
+
+extension SlabWriter: ByteSink {}

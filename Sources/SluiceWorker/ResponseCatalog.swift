@@ -1,0 +1,120 @@
+import SluiceConfig
+import SluiceHTTP1
+
+/// Every response a worker can answer without an upstream, prepared once at start: status line,
+/// static headers and `Content-Length` in `head`, the body in `body`. Per request the worker adds
+/// only `Date`, `x-amzn-RequestId` and, when needed, `Connection`.
+struct PreparedResponse {
+    var status: Int
+    var head: [UInt8]
+    var body: [UInt8]
+}
+
+/// The gateway's own answers, with API Gateway's status, body and `x-amzn-ErrorType`.
+enum GatewayAnswer: Int, CaseIterable {
+    case missingAuthenticationToken
+    case internalServerError
+    case badRequest
+    case requestTimeout
+    case bodyTooLarge
+    case headTooLarge
+    case expectationFailed
+    case notImplemented
+    case versionNotSupported
+
+    var status: Int {
+        switch self {
+        case .missingAuthenticationToken: 403
+        case .internalServerError: 500
+        case .badRequest: 400
+        case .requestTimeout: 408
+        case .bodyTooLarge: 413
+        case .headTooLarge: 431
+        case .expectationFailed: 417
+        case .notImplemented: 501
+        case .versionNotSupported: 505
+        }
+    }
+
+    var body: String {
+        switch self {
+        case .missingAuthenticationToken: #"{"message":"Missing Authentication Token"}"#
+        case .internalServerError: #"{"message": "Internal server error"}"#
+        case .badRequest: #"{"message":"Bad Request"}"#
+        case .requestTimeout: #"{"message":"Request Timeout"}"#
+        case .bodyTooLarge: #"{"message":"Request Too Long"}"#
+        case .headTooLarge: #"{"message":"Request Header Fields Too Large"}"#
+        case .expectationFailed: #"{"message":"Expectation Failed"}"#
+        case .notImplemented: #"{"message":"Not Implemented"}"#
+        case .versionNotSupported: #"{"message":"HTTP Version Not Supported"}"#
+        }
+    }
+
+    var errorType: String? {
+        switch self {
+        case .missingAuthenticationToken: "MissingAuthenticationTokenException"
+        default: nil
+        }
+    }
+
+    init(_ error: RequestError) {
+        switch error {
+        case .badRequest: self = .badRequest
+        case .headTooLarge: self = .headTooLarge
+        case .bodyTooLarge: self = .bodyTooLarge
+        case .notImplemented: self = .notImplemented
+        case .versionNotSupported: self = .versionNotSupported
+        case .expectationFailed: self = .expectationFailed
+        case .timeout: self = .requestTimeout
+        }
+    }
+}
+
+struct ResponseCatalog {
+    /// Indexed by operation, then one per `GatewayAnswer` after them.
+    private(set) var responses: [PreparedResponse] = []
+    let operationCount: Int
+    /// The longest `head`, to know how much output space a response needs at least.
+    private(set) var headBytesMax = 0
+
+    init(deployment: Deployment) {
+        operationCount = deployment.operations.count
+        for operation in deployment.operations {
+            switch operation.integration {
+            case .mock(let mock):
+                responses.append(ResponseCatalog.prepare(mock.response))
+            case .unsupported:
+                responses.append(ResponseCatalog.prepare(answer: .internalServerError))
+            }
+        }
+        for answer in GatewayAnswer.allCases {
+            responses.append(ResponseCatalog.prepare(answer: answer))
+        }
+        headBytesMax = responses.map(\.head.count).max() ?? 0
+    }
+
+    func index(of answer: GatewayAnswer) -> Int { operationCount + answer.rawValue }
+
+    subscript(index: Int) -> PreparedResponse { responses[index] }
+
+    static func prepare(_ mock: MockResponse) -> PreparedResponse {
+        var head = ResponseHead.statusLine(mock.status)
+        head += ResponseHead.headerLine("Content-Type", mock.contentType ?? "application/json")
+        for header in mock.headers {
+            head += ResponseHead.headerLine(header.name, header.value)
+        }
+        head += ResponseHead.headerLine("Content-Length", String(mock.body.count))
+        return PreparedResponse(status: mock.status, head: head, body: mock.body)
+    }
+
+    static func prepare(answer: GatewayAnswer) -> PreparedResponse {
+        let body = Array(answer.body.utf8)
+        var head = ResponseHead.statusLine(answer.status)
+        head += ResponseHead.headerLine("Content-Type", "application/json")
+        if let errorType = answer.errorType {
+            head += ResponseHead.headerLine("x-amzn-ErrorType", errorType)
+        }
+        head += ResponseHead.headerLine("Content-Length", String(body.count))
+        return PreparedResponse(status: answer.status, head: head, body: body)
+    }
+}

@@ -1,0 +1,268 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceMetrics
+import SluiceRouter
+import SluiceURing
+
+/// What the supervisor hands a worker process it forks.
+public struct WorkerContext {
+    public var slot: Int
+    public var tuning: WorkerTuning
+    /// The slot's listening socket, inherited from the supervisor and shared by every worker
+    /// forked into this slot.
+    public var listener: Int32
+    public var deployment: Deployment
+    public var counters: WorkerCounters
+
+    public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters) {
+        self.slot = slot
+        self.tuning = tuning
+        self.listener = listener
+        self.deployment = deployment
+        self.counters = counters
+    }
+}
+
+/// One worker: one io_uring ring and nothing else — no threads, no epoll. It accepts on its slot's
+/// listener (multishot), receives into a provided buffer ring (multishot), answers each request
+/// as far as it can before the next completion, and sends from per-connection output buffers.
+/// The loop reaps a batch of completions, runs them, then submits everything they queued at once.
+public final class Worker {
+    static let outputBufferBytes = 16_384
+    static let tickNanoseconds: Int64 = 250_000_000
+    static let lingerNanoseconds: Int64 = 2_000_000_000
+
+    let slot: Int
+    let listener: Int32
+    let ring: Ring
+    let receiveBuffers: ProvidedBuffers
+    /// Unparsed request bytes that did not arrive in one receive buffer, per connection.
+    let carry: ByteSlab
+    /// Response bytes waiting to be sent, per connection.
+    let output: ByteSlab
+    let control: ByteSlab
+    let counters: WorkerCounters
+    let routes: RouteTable
+    let operations: [Operation]
+    let catalog: ResponseCatalog
+    let limits: Limits
+    let drainTimeoutNanoseconds: Int64
+
+    var connections: [Connection]
+    var freeConnections: [Int32]
+    var deadlines: DeadlineLists
+    var openConnections = 0
+    var parser: RequestHeadParser
+    var head: RequestHead
+    var match = RouteMatch()
+    var dateLine = DateLine()
+    var requestIDHigh: UInt64
+    var requestIDCounter: UInt64 = 0
+    var now: Int64 = 0
+    var acceptArmed = false
+    var draining = false
+    var drainDeadline: Int64 = 0
+    var finished = false
+    let signalFD: Int32
+
+    public init(context: WorkerContext) throws(SystemError) {
+        let tuning = context.tuning
+        slot = context.slot
+        listener = context.listener
+        counters = context.counters
+        limits = context.deployment.limits
+        drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000
+        routes = context.deployment.routes
+        operations = context.deployment.operations
+        catalog = ResponseCatalog(deployment: context.deployment)
+        ring = try Ring(entries: tuning.ringEntries)
+        receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
+                                             bufferBytes: tuning.recvBufferBytes)
+        // A carried head is at most headBytesMax; one more receive buffer must fit behind it.
+        carry = try ByteSlab(slotCount: tuning.maxConnections,
+                             slotBytes: limits.request.headBytesMax + tuning.recvBufferBytes)
+        output = try ByteSlab(slotCount: tuning.maxConnections,
+                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256))
+        control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
+        connections = Array(repeating: Connection(), count: tuning.maxConnections)
+        freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
+        deadlines = DeadlineLists(capacity: tuning.maxConnections)
+        parser = RequestHeadParser(limits: limits.request)
+        head = RequestHead(headersCapacity: limits.request.headersMax)
+        requestIDHigh = Random.word()
+        signalFD = try Signals.makeSignalFD([15, 2])  // SIGTERM, SIGINT
+    }
+
+    /// Runs until drained; returns the process exit status.
+    public func run() -> Int32 {
+        refreshClock()
+        armAccept()
+        armSignal()
+        ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick))
+        while !finished {
+            do {
+                try ring.submitAndReap()
+            } catch {
+                log("worker \(slot): \(error)")
+                return 1
+            }
+            refreshClock()
+            for completion in ring.completions {
+                dispatch(completion)
+            }
+            receiveBuffers.publish()
+            counters.set(slot: slot, .receiveBuffersLent, UInt64(receiveBuffers.lentCount))
+        }
+        return 0
+    }
+
+    func refreshClock() {
+        now = Clock.monotonicCoarseNanoseconds()
+        dateLine.update(epochSeconds: Int(Clock.realtimeNanoseconds() / 1_000_000_000))
+    }
+
+    func dispatch(_ completion: Completion) {
+        guard let kind = Token.kind(completion.userData) else { return }
+        switch kind {
+        case .accept: onAccept(completion)
+        case .receive: onReceive(completion)
+        case .send: onSend(completion)
+        case .tick: onTick()
+        case .signal: onSignal(completion)
+        case .cancel: break
+        }
+    }
+
+    // MARK: Accepting
+
+    func armAccept() {
+        ring.multishotAccept(listener: listener, userData: Token.make(.accept))
+        acceptArmed = true
+    }
+
+    func onAccept(_ completion: Completion) {
+        if !completion.hasMore { acceptArmed = false }
+        if completion.result >= 0 {
+            open(fd: completion.result)
+        } else if completion.result != -Errno.canceled {
+            // EMFILE/ENFILE and friends: the connection stays in the backlog until a descriptor
+            // frees; the accept is re-armed below.
+            counters.add(slot: slot, .connectionsRefused)
+        }
+        if !acceptArmed && !draining { armAccept() }
+    }
+
+    func open(fd: Int32) {
+        guard !draining, let index = freeConnections.popLast().map(Int.init) else {
+            counters.add(slot: slot, .connectionsRefused)
+            Socket.close(fd)
+            return
+        }
+        Socket.setNoDelay(fd)
+        connections[index].open(fd: fd)
+        openConnections += 1
+        counters.add(slot: slot, .connectionsAccepted)
+        counters.add(slot: slot, .connectionsOpen)
+        armReceive(index)
+        deadlines.schedule(index, in: .header, deadline: now + Int64(limits.headerTimeoutMilliseconds) * 1_000_000)
+    }
+
+    func armReceive(_ index: Int) {
+        let connection = connections[index]
+        ring.multishotReceive(socket: connection.fd, buffers: receiveBuffers,
+                              userData: Token.make(.receive, connection: index, generation: connection.generation))
+        connections[index].receiveArmed = true
+    }
+
+    // MARK: Closing
+
+    /// Closes at once: cancels what is in flight, and frees the slot when nothing is.
+    func abort(_ index: Int) {
+        guard connections[index].isOpen else { return }
+        connections[index].closing = true
+        deadlines.remove(index)
+        if connections[index].receiveArmed || connections[index].sendInFlight {
+            if !connections[index].cancelRequested {
+                connections[index].cancelRequested = true
+                ring.cancelAll(fileDescriptor: connections[index].fd, userData: Token.make(.cancel))
+            }
+            return
+        }
+        release(index)
+    }
+
+    func release(_ index: Int) {
+        Socket.close(connections[index].fd)
+        connections[index].reset()
+        deadlines.remove(index)
+        freeConnections.append(Int32(index))
+        openConnections -= 1
+        counters.subtract(slot: slot, .connectionsOpen)
+        if draining && openConnections == 0 { finished = true }
+    }
+
+    /// After the final response is out: half-close, and keep reading until the client closes, so
+    /// that unread request bytes do not turn our close into a reset that destroys the response.
+    func linger(_ index: Int) {
+        connections[index].lingering = true
+        Socket.shutdownWrite(connections[index].fd)
+        deadlines.schedule(index, in: .linger, deadline: now + Worker.lingerNanoseconds)
+        if !connections[index].receiveArmed { armReceive(index) }
+    }
+
+    // MARK: Timers, signals, draining
+
+    func onTick() {
+        expire(.header) { index in
+            // The head did not arrive in time: 408, then close.
+            self.respondAndClose(index, answer: .requestTimeout)
+        }
+        expire(.idle) { index in self.abort(index) }
+        expire(.linger) { index in self.abort(index) }
+        if draining && now >= drainDeadline {
+            for index in connections.indices where connections[index].isOpen { abort(index) }
+            finished = openConnections == 0 || finished
+            // Connections whose cancellations are still in flight cannot hold the exit back.
+            if now >= drainDeadline + Worker.tickNanoseconds * 4 { finished = true }
+        }
+        if !finished { ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick)) }
+    }
+
+    private func expire(_ list: DeadlineLists.List, _ action: (Int) -> Void) {
+        while let index = deadlines.firstExpired(in: list, now: now) {
+            deadlines.remove(index)
+            action(index)
+        }
+    }
+
+    func armSignal() {
+        ring.read(fileDescriptor: signalFD, slab: control, slot: 0, range: 0..<Signals.recordBytes,
+                  userData: Token.make(.signal))
+    }
+
+    func onSignal(_ completion: Completion) {
+        guard completion.result > 0 else {
+            if completion.result != -Errno.canceled { armSignal() }
+            return
+        }
+        beginDrain()
+        armSignal()
+    }
+
+    /// Stop accepting, close idle keep-alive connections, let requests in flight finish, and exit
+    /// when the last connection is gone or the drain timeout passes.
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        drainDeadline = now + drainTimeoutNanoseconds
+        if acceptArmed { ring.cancel(userData: Token.make(.accept), userData: Token.make(.cancel)) }
+        for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
+            abort(index)
+        }
+        if openConnections == 0 { finished = true }
+    }
+}
+
+func log(_ message: String) {
+    StandardError.write(message)
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import SluiceConfig
+import SluiceSupervisor
+import SluiceURing
+
+/// `sluice serve` and `sluice check` (see DESIGN.md §1).
+struct Sluice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A self-hosted API gateway data plane that runs Amazon API Gateway definitions.",
+        subcommands: [Serve.self, Check.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway in the foreground (the built-in demo configuration without -c).")
+
+    @Option(name: [.short, .customLong("config")], help: "The sluice.yaml to serve.")
+    var config: String?
+
+    func run() throws {
+        let result = config.map { ConfigLoader.load(path: $0) } ?? ConfigLoader.loadDemo()
+        for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        guard let deployment = result.deployment else {
+            printError("sluice: the configuration has errors; not serving")
+            throw ExitCode(1)
+        }
+        if config == nil { printError("sluice: serving the built-in demo configuration (use -c FILE for your own)") }
+        // No thread has been started: the supervisor forks from here.
+        let status = Supervisor(deployment: deployment).run()
+        throw ExitCode(status)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a configuration and its API definitions; print FILE:LINE: message for each problem.")
+
+    @Option(name: [.short, .customLong("config")], help: "The sluice.yaml to check.")
+    var config: String
+
+    func run() throws {
+        let result = ConfigLoader.load(path: config)
+        for diagnostic in result.diagnostics { print(diagnostic.description) }
+        guard let deployment = result.deployment else { throw ExitCode(1) }
+        print("\(config): OK: \(deployment.apis.count) API(s), \(deployment.stages.count) stage(s), "
+              + "\(deployment.operations.count) operation(s), \(deployment.workers.slots.count) worker(s)")
+    }
+}
+
+func printError(_ line: String) {
+    StandardError.write(line)
+}
+
+Sluice.main()

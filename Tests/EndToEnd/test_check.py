@@ -1,0 +1,49 @@
+"""`sluice check`: every real API Gateway export in ../shared/examples/aws loads; broken
+configurations are reported as FILE:LINE: message with exit status 1."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import BINARY, SHARED, ROOT
+
+EXAMPLES = sorted((SHARED / "examples" / "aws").glob("*.json"))
+
+
+def check(config):
+    return subprocess.run([BINARY, "check", "-c", str(config)], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_every_aws_example_passes_check(tmp_path, example):
+    config = tmp_path / "sluice.yaml"
+    config.write_text(f'apis:\n  - name: example\n    definition: "{example}"\n    stages: {{prod: {{}}}}\n')
+    result = check(config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout
+
+
+def test_deploy_example_passes_check():
+    result = check(ROOT / "deploy" / "sluice.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_errors_are_reported_with_file_and_line(tmp_path):
+    api = tmp_path / "api.yaml"
+    api.write_text('openapi: "3.0.1"\ninfo: {title: t, version: "1"}\npaths:\n  /a/{b:\n    get: {}\n')
+    config = tmp_path / "sluice.yaml"
+    config.write_text('listen: "127.0.0.1:0"\nworkers:\n  count: 2\n  defaults: {ring_entries: 1000}\n'
+                      'apis:\n  - name: t\n    definition: api.yaml\n    stages: {prod: {}}\n')
+    result = check(config)
+    assert result.returncode == 1
+    assert f"{config}:4:" in result.stdout, result.stdout
+    assert "api.yaml:4:" in result.stdout, result.stdout
+
+
+def test_missing_definition_file_is_an_error(tmp_path):
+    config = tmp_path / "sluice.yaml"
+    config.write_text('apis:\n  - name: t\n    definition: nowhere.yaml\n    stages: {prod: {}}\n')
+    result = check(config)
+    assert result.returncode == 1
+    assert f"{config}:3:" in result.stdout

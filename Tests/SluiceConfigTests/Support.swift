@@ -1,0 +1,71 @@
+import Foundation
+import SluiceConfig
+import SluiceHTTP1
+import SluiceRouter
+
+/// The CPUs tests pretend the process may run on, so worker plans do not depend on the machine.
+let testCPUs = [0, 1, 2, 3]
+
+/// Loads `config` as `sluice.yaml` with the given definitions beside it.
+func loadConfig(_ config: String, definitions: [String: String] = [:], cpus: [Int] = testCPUs) -> LoadResult {
+    var files = ["sluice.yaml": config]
+    for (name, text) in definitions { files[name] = text }
+    return ConfigLoader.load(path: "sluice.yaml", files: files, allowedCPUs: cpus)
+}
+
+/// A sluice.yaml with one API named `api`, stage `prod`, whose definition is `api.yaml`.
+func loadDefinition(_ definition: String, name: String = "api.yaml") -> LoadResult {
+    loadConfig("""
+        apis:
+          - name: api
+            definition: \(name)
+            stages:
+              prod: {}
+        """, definitions: [name: definition])
+}
+
+extension LoadResult {
+    /// Every diagnostic as `check` prints it.
+    var lines: [String] { diagnostics.map(\.description) }
+}
+
+/// What a request to the deployment finds.
+struct Routed {
+    var operation: SluiceConfig.Operation
+    var stage: Stage
+    var parameters: [String]
+}
+
+func route(_ deployment: Deployment, _ method: HTTPMethod, _ path: String, host: String = "") -> Routed? {
+    let pathBytes = Array(path.utf8)
+    let hostBytes = Array(host.utf8)
+    var match = RouteMatch()
+    guard deployment.routes.lookup(host: hostBytes.span, path: pathBytes.span, method: method, into: &match) else {
+        return nil
+    }
+    return Routed(operation: deployment.operations[match.operation], stage: deployment.stages[match.stage],
+                  parameters: match.pathParameters.map { String(decoding: pathBytes[$0], as: UTF8.self) })
+}
+
+extension Integration {
+    var mockResponse: MockResponse? {
+        if case .mock(let mock) = self { return mock.response }
+        return nil
+    }
+
+    var unsupportedReason: String? {
+        if case .unsupported(let reason) = self { return reason }
+        return nil
+    }
+}
+
+extension MockResponse {
+    var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The package's root folder, found from this file's path.
+let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// `../shared/examples/aws` beside the package.
+let awsExamplesFolder: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/examples/aws")
