@@ -146,7 +146,8 @@ private final class Loader {
         var deployment = Deployment()
         var workersNode: Node?
         var apiEntries: [APIEntry] = []
-        var sawAPIs = false
+        // Where `apis:` is, when it is present but lists nothing; nil when it lists something.
+        var emptyAPIsLine: Int? = 1
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
@@ -164,8 +165,12 @@ private final class Loader {
             case "workers":
                 workersNode = value
             case "apis":
-                sawAPIs = true
                 apiEntries = apis(value, reader)
+                if case .sequence(let list) = value {
+                    emptyAPIsLine = list.isEmpty ? key.line : nil
+                } else {
+                    emptyAPIsLine = value.isNull ? key.line : nil
+                }
             case "account_throttling", "usage_plans", "api_keys":
                 reader.notSupportedYet(key, key.text ?? "")
             default:
@@ -175,9 +180,8 @@ private final class Loader {
         if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
             deployment.workers = plan
         }
-        if !sawAPIs || apiEntries.isEmpty {
-            log.warning(path, sawAPIs ? (entries.first { $0.key.text == "apis" }?.key.line ?? 1) : 1,
-                        "no APIs are configured; every request answers 403")
+        if let emptyAPIsLine {
+            log.warning(path, emptyAPIsLine, "no APIs are configured; every request answers 403")
         }
         checkMappings(apiEntries, file: path)
         buildAPIs(apiEntries, configPath: path, into: &deployment)
@@ -345,7 +349,8 @@ private final class Loader {
             if valid { log.error(reader.file, node.line, "API '\(name)' needs a 'definition' (an OpenAPI or Swagger file)") }
             return nil
         }
-        if stages.isEmpty && valid {
+        guard valid else { return nil }
+        if stages.isEmpty {
             log.error(reader.file, node.line, "API '\(name)' needs at least one stage"
                       + (sawStages ? "" : " ('stages: { prod: {} }')"))
             return nil
@@ -362,7 +367,6 @@ private final class Loader {
                             + "'stage: \(mappedStage)' maps every URL of this API to stage \(mappedStage)")
             }
         }
-        guard valid else { return nil }
         return APIEntry(name: name, line: node.line, definition: definition, definitionLine: definitionLine,
                         host: host, basePath: basePath, mappedStage: mappedStage, mappedStageLine: mappedStageLine,
                         stages: stages)
@@ -530,7 +534,7 @@ private final class Loader {
             // with GET, or `/pets` and `/pets/`). Reported once, not once per stage.
             let first = min(conflict.winner.operation, conflict.loser.operation)
             let second = max(conflict.winner.operation, conflict.loser.operation)
-            guard reported.insert("\(first)|\(second)").inserted else { return }
+            guard reported.insert("operations \(first) \(second)").inserted else { return }
             let location = operationLines[second]
             let other = deployment.operations[first]
             log.error(location.file, location.line, "\(deployment.operations[second].method) "
@@ -540,7 +544,7 @@ private final class Loader {
         }
         let loserStage = deployment.stages[conflict.loser.stage]
         let winnerStage = deployment.stages[conflict.winner.stage]
-        let key = "\(conflict.loser.stage)|\(conflict.winner.stage)"
+        let key = "stages \(conflict.loser.stage) \(conflict.winner.stage)"
         guard reported.insert(key).inserted else { return }
         let loserAPI = deployment.apis[loser.api].name
         let line = entries.first { $0.name == loserAPI }?.line ?? 0

@@ -192,7 +192,11 @@ struct OpenAPIImport {
             return nil
         }
         let typeNode = integrationFields.first { $0.key.text == "type" }?.value
-        let line = typeNode?.line ?? integrationEntry.key.line
+        // Messages about the integration point at its `type`, or, for a shared integration reached
+        // through `$ref`, at the operation that uses it (the shared one would be the same line for
+        // every operation).
+        let isReference = integrationEntry.value.entries?.contains { $0.key.text == "$ref" } ?? false
+        let line = isReference ? integrationEntry.key.line : (typeNode?.line ?? integrationEntry.key.line)
         guard let typeText = typeNode?.text else {
             log.warning(file, line, "\(label): the integration has no type; answers 500")
             return .unsupported("integration without a type")

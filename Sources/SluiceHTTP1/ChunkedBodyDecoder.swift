@@ -130,7 +130,6 @@ public struct ChunkedBodyDecoder: Sendable {
                 return ChunkedStep(consumed: index, data: nil, state: .failed(error))
             }
             index += 1
-            if phase == .done { break }
         }
         return ChunkedStep(consumed: index, data: nil, state: phase == .done ? .done : .needMore)
     }

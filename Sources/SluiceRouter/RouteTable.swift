@@ -119,6 +119,8 @@ public struct RouteTable: Sendable {
     ///   Token); `match` is then unspecified.
     public func lookup(host: Span<UInt8>, path: Span<UInt8>, method: HTTPMethod, into match: inout RouteMatch) -> Bool {
         match.pathParameters.removeAll(keepingCapacity: true)
+        // HTTPMethod lists the seven routable methods first, so its raw value is the slot; the
+        // router tests pin that order down.
         let slot = Int(method.rawValue)
         guard slot < Self.exactMethodSlots else { return false }
         guard path.count > 0, path[0] == Self.slash else { return false }

@@ -214,6 +214,7 @@ public final class Supervisor {
                 scheduleRespawn(&workers[slot], now: now)
             }
         }
+        respawnDue(now: now)
         if draining && allChildrenGone { finished = true }
     }
 
@@ -227,7 +228,6 @@ public final class Supervisor {
         let delay = child.quickDeaths <= 1
             ? 0 : min(Supervisor.respawnDelayMaxNanoseconds, 100_000_000 << min(child.quickDeaths - 1, 10))
         child.respawnAt = now + delay
-        if delay == 0 { respawnDue(now: now) }
     }
 
     func respawnDue(now: Int64) {
@@ -254,9 +254,9 @@ public final class Supervisor {
 
     func onTick() {
         let now = Clock.monotonicCoarseNanoseconds()
-        // SIGCHLD can coalesce; reaping here too makes sure no exit goes unnoticed.
+        // SIGCHLD can coalesce; reaping here too makes sure no exit goes unnoticed. Reaping also
+        // forks the children whose respawn time has come.
         reapChildren()
-        respawnDue(now: now)
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline).
             for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }

@@ -38,6 +38,9 @@ struct Connection {
     var closeAfterFlush = false
 
     var phase = ReadPhase.head
+    /// This connection's head parser: it remembers how far it scanned a head that arrives in
+    /// pieces, so its state belongs to the connection, not to the worker.
+    var parser = RequestHeadParser(limits: RequestLimits())
     /// Unparsed bytes at the start of this connection's carry slot.
     var carryCount = 0
     var bodyRemaining = 0
@@ -48,16 +51,23 @@ struct Connection {
     /// Output bytes waiting in this connection's output slot: [outputStart, outputEnd).
     var outputStart = 0
     var outputEnd = 0
+    /// Receive buffers that arrived while reading was paused, kept in order (linked through the
+    /// worker's `heldNext`) and replayed when output drains: first and last buffer id, or -1.
+    var heldFirst: Int32 = -1
+    var heldLast: Int32 = -1
+    var heldCount = 0
+
     /// A response body larger than the free output space, still to be copied: response index
     /// and offset into its body; -1 when none.
     var streamingResponse = -1
     var streamingOffset = 0
 
-    mutating func open(fd: Int32) {
+    mutating func open(fd: Int32, limits: RequestLimits) {
         let generation = self.generation
         self = Connection()
         self.generation = generation
         self.fd = fd
+        parser = RequestHeadParser(limits: limits)
         isOpen = true
     }
 

@@ -12,32 +12,76 @@ extension Worker {
         let index = Token.connection(completion.userData)
         let bufferID = completion.bufferID
         if let bufferID { receiveBuffers.lend(id: bufferID) }
-        defer { if let bufferID { receiveBuffers.recycle(id: bufferID) } }
-
         guard index < connections.count, connections[index].isOpen,
-              connections[index].generation == Token.generation(completion.userData) else { return }
+              connections[index].generation == Token.generation(completion.userData) else {
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+            return
+        }
         if !completion.hasMore { connections[index].receiveArmed = false }
 
         if connections[index].closing {
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
             if !connections[index].receiveArmed && !connections[index].sendInFlight { release(index) }
             return
         }
         if completion.result > 0, let bufferID {
+            if connections[index].receivePaused || connections[index].heldCount > 0 {
+                // Reading is paused for output, but the multishot receive had already taken
+                // these bytes: keep them in order until the output drains.
+                hold(index, bufferID: bufferID, byteCount: Int(completion.result))
+                return
+            }
             received(index, bufferID: bufferID, byteCount: Int(completion.result))
-        } else if completion.result == 0 {
-            peerClosed(index)
-        } else if completion.result < 0 && completion.result != -Errno.noBuffers && completion.result != -Errno.canceled {
-            abort(index)
-            return
+            receiveBuffers.recycle(id: bufferID)
+        } else {
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+            if completion.result == 0 {
+                peerClosed(index)
+            } else if completion.result != -Errno.noBuffers && completion.result != -Errno.canceled {
+                abort(index)
+                return
+            }
         }
-        // A multishot receive ends when the buffer ring runs dry or when we cancelled it; arm it
-        // again unless the connection is done reading. The new submission goes out after this
-        // batch's buffers are published.
+        rearmReceiveIfNeeded(index)
+    }
+
+    /// A multishot receive ends when the buffer ring runs dry or when we cancelled it; arm it
+    /// again unless the connection is done reading. The new submission goes out after this
+    /// batch's buffers are published.
+    func rearmReceiveIfNeeded(_ index: Int) {
         let connection = connections[index]
         if connection.isOpen && !connection.closing && !connection.receiveArmed && !connection.peerClosed
             && !connection.receivePaused {
             armReceive(index)
         }
+    }
+
+    func hold(_ index: Int, bufferID: UInt16, byteCount: Int) {
+        let id = Int32(bufferID)
+        heldNext[Int(id)] = -1
+        heldBytes[Int(id)] = Int32(byteCount)
+        if connections[index].heldLast >= 0 {
+            heldNext[Int(connections[index].heldLast)] = id
+        } else {
+            connections[index].heldFirst = id
+        }
+        connections[index].heldLast = id
+        connections[index].heldCount += 1
+        if connections[index].heldCount > heldPerConnectionMax { abort(index) }
+    }
+
+    func popHeld(_ index: Int) -> (id: UInt16, byteCount: Int)? {
+        let first = connections[index].heldFirst
+        guard first >= 0 else { return nil }
+        connections[index].heldFirst = heldNext[Int(first)]
+        if connections[index].heldFirst < 0 { connections[index].heldLast = -1 }
+        connections[index].heldCount -= 1
+        return (UInt16(first), Int(heldBytes[Int(first)]))
+    }
+
+    /// Gives back every held buffer unread (the connection is closing).
+    func dropHeld(_ index: Int) {
+        while let (id, _) = popHeld(index) { receiveBuffers.recycle(id: id) }
     }
 
     func peerClosed(_ index: Int) {
@@ -129,7 +173,7 @@ extension Worker {
                     return offset
                 }
                 let rest = bytes.extracting(offset..<bytes.count)
-                switch parser.parse(rest, into: &head) {
+                switch connections[index].parser.parse(rest, into: &head) {
                 case .incomplete:
                     return offset
                 case .failed(let error):
@@ -138,7 +182,7 @@ extension Worker {
                     return bytes.count
                 case .complete:
                     offset += head.headLength
-                    parser.reset()
+                    connections[index].parser.reset()
                     startRequest(index, rest)
                 }
             case .body:
@@ -186,7 +230,7 @@ extension Worker {
             if head.expectsContinue { write(index, ResponseHead.continueResponse) }
         case .chunked:
             connections[index].phase = .chunkedBody
-            connections[index].chunked.reset()
+            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
             if head.expectsContinue { write(index, ResponseHead.continueResponse) }
         }
     }
@@ -330,21 +374,25 @@ extension Worker {
         continueStreaming(index)
         if connections[index].receivePaused && connections[index].streamingResponse < 0 {
             resumeReading(index)
-            guard connections[index].isOpen, !connections[index].closing else { return }
         }
-        flush(index)
-        scheduleTimer(index)
+        afterInput(index)
     }
 
-    /// Output has drained: parse what was carried while paused and start receiving again.
+    /// Output has drained: parse what was carried and held while paused, then receive again.
     func resumeReading(_ index: Int) {
         connections[index].receivePaused = false
         consumeCarry(index)
-        guard connections[index].isOpen, !connections[index].closing else { return }
-        let connection = connections[index]
-        if !connection.receivePaused && !connection.receiveArmed && !connection.peerClosed && !connection.lingering {
-            armReceive(index)
+        while connections[index].isOpen && !connections[index].closing && !connections[index].receivePaused {
+            if connections[index].lingering || connections[index].closeAfterFlush {
+                dropHeld(index)
+                break
+            }
+            guard let (id, byteCount) = popHeld(index) else { break }
+            received(index, bufferID: id, byteCount: byteCount)
+            receiveBuffers.recycle(id: id)
         }
+        guard connections[index].isOpen, !connections[index].closing else { return }
+        rearmReceiveIfNeeded(index)
     }
 
     static let requestIDPrefix: [UInt8] = Array("x-amzn-RequestId: ".utf8)

@@ -49,10 +49,16 @@ public final class Worker {
     let drainTimeoutNanoseconds: Int64
 
     var connections: [Connection]
+    /// For each receive buffer held by a paused connection: the next one it holds (or -1) and
+    /// how many bytes it carries. A buffer is held by one connection at a time.
+    var heldNext: [Int32]
+    var heldBytes: [Int32]
+    /// A connection holding more buffers than this is closed: one client must not drain the
+    /// ring that every connection of the worker receives into.
+    let heldPerConnectionMax: Int
     var freeConnections: [Int32]
     var deadlines: DeadlineLists
     var openConnections = 0
-    var parser: RequestHeadParser
     var head: RequestHead
     var match = RouteMatch()
     var dateLine = DateLine()
@@ -85,9 +91,11 @@ public final class Worker {
                               slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256))
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
         connections = Array(repeating: Connection(), count: tuning.maxConnections)
+        heldNext = Array(repeating: -1, count: tuning.recvBuffers)
+        heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
+        heldPerConnectionMax = max(2, tuning.recvBuffers / 8)
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
         deadlines = DeadlineLists(capacity: tuning.maxConnections)
-        parser = RequestHeadParser(limits: limits.request)
         head = RequestHead(headersCapacity: limits.request.headersMax)
         requestIDHigh = Random.word()
         signalFD = try Signals.makeSignalFD([15, 2])  // SIGTERM, SIGINT
@@ -159,7 +167,7 @@ public final class Worker {
             return
         }
         Socket.setNoDelay(fd)
-        connections[index].open(fd: fd)
+        connections[index].open(fd: fd, limits: limits.request)
         openConnections += 1
         counters.add(slot: slot, .connectionsAccepted)
         counters.add(slot: slot, .connectionsOpen)
@@ -192,6 +200,7 @@ public final class Worker {
     }
 
     func release(_ index: Int) {
+        dropHeld(index)
         Socket.close(connections[index].fd)
         connections[index].reset()
         deadlines.remove(index)

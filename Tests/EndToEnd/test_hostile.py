@@ -70,7 +70,7 @@ def test_body_over_limit_is_413_request_too_long(sluice):
     assert response.status == 413
     assert response.body == b'{"message":"Request Too Long"}'
     chunked = (b"POST /prod/pets HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-               + b"200\r\n" + b"a" * 512 + b"\r\n") * 2 + b"0\r\n\r\n"
+               + (b"200\r\n" + b"a" * 512 + b"\r\n") * 2 + b"0\r\n\r\n")
     response = parse_response(server.exchange(chunked))
     assert response.status == 413
 

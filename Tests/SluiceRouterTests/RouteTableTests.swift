@@ -327,5 +327,7 @@ private func find(_ table: RouteTable, _ path: String, _ method: HTTPMethod = .g
         #expect(RouteMethod(openAPIKey: "parameters") == nil)
         #expect(RouteMethod.any.description == "ANY")
         #expect(RouteMethod.exact(.patch).description == "PATCH")
+        // The method table is indexed by raw value: the routable methods must come first.
+        #expect(RouteMethod.routableMethods.map(\.rawValue) == Array(0..<7))
     }
 }
