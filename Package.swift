@@ -63,7 +63,9 @@ let package = Package(
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter"], swiftSettings: swift6),
-        .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics"],
+        .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
+                    swiftSettings: swift6),
+        .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),
     ]
 )

@@ -228,6 +228,7 @@ public struct RequestHeadParser: Sendable {
                 }
 
             case .target:
+                index = HTTPBytes.skipWords(bytes, from: index, limit: limit, lowest: HTTPBytes.space + 1)
                 while index < limit {
                     let byte = bytes[index]
                     // Bytes of 0x80 and above pass, as nginx lets them; the router sees them raw.
@@ -320,6 +321,7 @@ public struct RequestHeadParser: Sendable {
                 }
 
             case .fieldValue:
+                index = HTTPBytes.skipWords(bytes, from: index, limit: limit, lowest: HTTPBytes.space)
                 while index < limit {
                     let byte = bytes[index]
                     if HTTPBytes.isFieldValueByte(byte) {

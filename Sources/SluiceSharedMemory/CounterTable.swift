@@ -44,6 +44,9 @@ public final class CounterTable: @unchecked Sendable {
         zone.word(index(row: row, counter: counter)).store(value, ordering: .relaxed)
     }
 
+    /// For tests: words per row after padding.
+    public var rowStrideWordsForTesting: Int { rowStrideWords }
+
     public func load(row: Int, counter: Int) -> UInt64 {
         zone.word(index(row: row, counter: counter)).load(ordering: .relaxed)
     }

@@ -498,6 +498,41 @@ struct RequestHeadRefusedTests {
         #expect(result == .failed(error), "\(description)")
     }
 
+    /// Long values and targets are scanned 8 bytes at a time; every byte value at every position
+    /// of a word (and of the tail after the last whole word) must still be judged exactly.
+    @Test func everyByteAtEveryPositionOfAValue() {
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<21 {
+                var value = [UInt8](repeating: 0x61, count: 21)
+                value[position] = byte
+                let input = bytes("GET / HTTP/1.1\r\nHost: a\r\nX: ") + value + bytes("\r\n\r\n")
+                let (result, head) = parseOnce(input)
+                let valid = byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+                #expect(result == (valid ? .complete : .failed(.badRequest)), "byte \(byte) at \(position)")
+                if valid {
+                    // Whitespace at either end is trimmed off the value.
+                    let trimmed = (position == 0 || position == 20) && (byte == 0x20 || byte == 0x09)
+                    #expect(head.headers[1].value.count == (trimmed ? 20 : 21), "byte \(byte) at \(position)")
+                }
+            }
+        }
+    }
+
+    @Test func everyByteAtEveryPositionOfATarget() {
+        for byte in UInt8.min...UInt8.max {
+            for position in 1..<21 {
+                var target = [UInt8](repeating: 0x61, count: 21)
+                target[0] = 0x2F
+                target[position] = byte
+                let input = bytes("GET ") + target + bytes(" HTTP/1.1\r\nHost: a\r\n\r\n")
+                let (result, head) = parseOnce(input)
+                let valid = byte > 0x20 && byte != 0x7F
+                #expect(result == (valid ? .complete : .failed(.badRequest)), "byte \(byte) at \(position)")
+                if valid { #expect(head.target == 4..<25, "byte \(byte) at \(position)") }
+            }
+        }
+    }
+
     @Test func failureIsReportedAtTheBadByteBeforeTheHeadIsComplete() {
         // Nothing after the NUL has arrived; the parser must not wait for the end of the head.
         let (result, _) = parseOnce("GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}")

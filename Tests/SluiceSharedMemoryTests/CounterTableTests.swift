@@ -1,0 +1,69 @@
+import SluiceMetrics
+import SluiceSharedMemory
+import SluiceURing
+import Testing
+
+@Suite struct CounterTableTests {
+    @Test func zoneHeaderRecordsMagicVersionAndSize() throws {
+        let zone = try Zone(name: "test", magic: 0xABCD, layoutVersion: 3, payloadBytes: 4096)
+        #expect(zone.matches(magic: 0xABCD, layoutVersion: 3))
+        #expect(!zone.matches(magic: 0xABCD, layoutVersion: 4))
+        #expect(!zone.matches(magic: 0xABCE, layoutVersion: 3))
+        #expect(zone.recordedByteCount == Zone.headerBytes + 4096)
+    }
+
+    @Test func rowsAreIndependentAndPaddedToCacheLines() throws {
+        let table = try CounterTable(name: "test", rows: 3, countersPerRow: 5)
+        #expect(table.rowStrideWordsForTesting == 8)
+        table.add(row: 0, counter: 4, 7)
+        table.add(row: 2, counter: 4, 5)
+        table.add(row: 1, counter: 0)
+        #expect(table.load(row: 0, counter: 4) == 7)
+        #expect(table.load(row: 1, counter: 4) == 0)
+        #expect(table.sum(counter: 4) == 12)
+        #expect(table.sum(counter: 0) == 1)
+        table.subtract(row: 0, counter: 4, 2)
+        table.set(row: 2, counter: 4, 1)
+        #expect(table.sum(counter: 4) == 6)
+    }
+
+    /// The zone is shared across fork: each child writes its own row, the parent sums them.
+    @Test func writersInOtherProcessesAreSeenByTheReader() throws {
+        let counters = try WorkerCounters(slots: 2)
+        let iterations: UInt64 = 200_000
+        var children: [Int32] = []
+        for slot in 0..<2 {
+            let pid = try Process.fork()
+            if pid == 0 {
+                for _ in 0..<iterations { counters.add(slot: slot, .requests) }
+                Process.exitChild(0)
+            }
+            children.append(pid)
+        }
+        var exited = 0
+        while exited < children.count {
+            if Process.reapChild() != nil { exited += 1 }
+        }
+        #expect(counters.table.sum(counter: WorkerCounter.requests.rawValue) == 2 * iterations)
+        #expect(counters.load(slot: 0, .requests) == iterations)
+    }
+
+    @Test func prometheusTextHasOneFamilyHeaderAndEverySlot() throws {
+        let counters = try WorkerCounters(slots: 2)
+        counters.add(slot: 1, .requests, 3)
+        counters.add(slot: 1, .responses4xx, 2)
+        let text = counters.prometheusText(slots: [WorkerSlotFacts(slot: 0, cpu: 0, restarts: 0, up: true),
+                                                   WorkerSlotFacts(slot: 1, cpu: 1, restarts: 2, up: false)],
+                                           draining: false)
+        #expect(text.contains("sluice_worker_requests_total{worker=\"1\"} 3\n"))
+        #expect(text.contains("sluice_worker_responses_total{worker=\"1\",code=\"4xx\"} 2\n"))
+        #expect(text.contains("sluice_worker_restarts_total{worker=\"1\"} 2\n"))
+        #expect(text.contains("sluice_worker_up{worker=\"1\",cpu=\"1\"} 0\n"))
+        let typeLines = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE sluice_worker_requests_total") }
+        #expect(typeLines.count == 1)
+    }
+
+    @Test func labelValuesAreEscaped() {
+        #expect(PrometheusText.escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
+    }
+}
