@@ -57,6 +57,9 @@ final class ParseFixture {
     /// Parses the whole head; returns its length (or -1 if it did not parse), for `blackHole`.
     @inline(never)
     func parse() -> Int {
+        // A local copy (a retain, no allocation): a span cannot outlive the access to a class's
+        // stored property it came from.
+        let bytes = self.bytes
         parser.reset()
         switch parser.parse(bytes.span, into: &head) {
         case .complete: return head.headLength

@@ -102,7 +102,11 @@ final class LookupFixture {
 
     @inline(never)
     func lookup() -> Bool {
-        table.lookup(host: host.span, path: path.span, method: .get, into: &match)
+        // Local copies (a retain, no allocation): a span cannot outlive the access to a class's
+        // stored property it came from.
+        let host = self.host
+        let path = self.path
+        return table.lookup(host: host.span, path: path.span, method: .get, into: &match)
     }
 }
 
@@ -126,9 +130,10 @@ final class RequestFixture {
     /// Returns the matched operation, or -1 when the head did not parse or nothing matched.
     @inline(never)
     func parseAndRoute() -> Int {
-        parser.reset()
-        guard case .complete = parser.parse(bytes.span, into: &head) else { return -1 }
+        let bytes = self.bytes  // A local copy (a retain, no allocation) that the span can borrow.
         let span = bytes.span
+        parser.reset()
+        guard case .complete = parser.parse(span, into: &head) else { return -1 }
         guard table.lookup(host: span.extracting(head.host), path: span.extracting(head.path), method: head.method,
                            into: &match) else { return -1 }
         return match.operation
