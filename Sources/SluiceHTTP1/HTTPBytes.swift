@@ -156,7 +156,7 @@ public enum HTTPBytes {
 /// caller decides whether they are acceptable. Quoted strings are not special here: the fields
 /// this module interprets (`Connection`, `Content-Length`, `Transfer-Encoding`, `Expect`) carry
 /// none that matter for framing.
-public struct FieldListIterator {
+public struct FieldListIterator: Sendable {
     private var position: Int
     private let end: Int
     private var finished = false

@@ -36,10 +36,13 @@
 /// - `Expect` with `100-continue` sets `expectsContinue` only in HTTP/1.1 (RFC 9110 §10.1.1 says
 ///   to ignore it in HTTP/1.0); any other expectation is 417 in either version; an empty `Expect`
 ///   is ignored.
-/// - The contents of `RequestHead` are meaningful only after `.complete`.
+/// - The contents of `RequestHead` are meaningful only after `.complete`, until the next call to
+///   `parse` with that head: a call that returns `.incomplete` may already have written to it. A
+///   worker that shares one head between connections uses it before parsing another connection.
 ///
 /// After `.complete` or `.failed`, call `reset()` before parsing the next request. A failure is
-/// sticky: further calls return it again without scanning.
+/// sticky: further calls return it again without scanning. Calling `parse` again after
+/// `.complete` without `reset()` parses the same head again from the start.
 public struct RequestHeadParser: Sendable {
     /// The outcome of one call to `parse`.
     public enum HeadParseResult: Equatable, Sendable {

@@ -128,3 +128,75 @@ def test_serve_refuses_an_invalid_configuration(tmp_path):
     result = subprocess.run([BINARY, "serve", "-c", str(config)], capture_output=True, text=True, timeout=20)
     assert result.returncode == 1
     assert f"{config}:2:" in result.stderr
+
+
+def ring_sizes(pid):
+    """The submission-queue sizes of the io_urings a process holds (from /proc/PID/fdinfo)."""
+    sizes = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[io_uring]":
+                continue
+            info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("SqMask:"):
+                sizes.append(int(line.split()[1], 16) + 1)
+    return sizes
+
+
+def test_per_cpu_tuning_reaches_the_worker_pinned_there(sluice):
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs")
+    config = "\n".join([
+        'listen: "127.0.0.1:0"',
+        'admin: "127.0.0.1:0"',
+        "workers:",
+        f"  cpus: [{allowed[0]}, {allowed[1]}]",
+        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 64}",
+        f'  per_cpu: {{"{allowed[1]}": {{ring_entries: 1024}}}}',
+        "apis:",
+        "  - name: petstore",
+        "    definition: petstore.oas30.yaml",
+        "    stages: {prod: {}}",
+    ]) + "\n"
+    server = sluice(config_text=config)
+    workers = server.workers()
+    assert ring_sizes(workers["sluice-w0"]) == [256]
+    assert ring_sizes(workers["sluice-w1"]) == [1024]
+    assert os.sched_getaffinity(workers["sluice-w1"]) == {allowed[1]}
+
+
+def test_max_connections_per_worker_is_enforced(sluice):
+    config = "\n".join([
+        'listen: "127.0.0.1:0"',
+        'admin: "127.0.0.1:0"',
+        "workers:",
+        "  count: 1",
+        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 8}",
+        "apis:",
+        "  - name: petstore",
+        "    definition: petstore.oas30.yaml",
+        "    stages: {prod: {}}",
+    ]) + "\n"
+    server = sluice(config_text=config)
+    held = [server.connect() for _ in range(8)]
+    for connection in held:
+        connection.sendall(get("/prod/pets"))
+        assert read_responses(connection, 1)[0].status == 200
+    # The ninth is accepted and closed at once.
+    extra = server.connect()
+    extra.settimeout(5)
+    try:
+        assert extra.recv(65536) == b""
+    except ConnectionResetError:
+        pass
+    held.pop().close()
+    time.sleep(0.2)
+    assert parse_response(server.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
+    for connection in held:
+        connection.close()
+    metrics = server.admin_get("/metrics").body.decode()
+    assert 'sluice_worker_connections_refused_total{worker="0"} 1' in metrics
