@@ -12,14 +12,14 @@ let package = Package(
         .package(name: "sluice", path: ".."),
         // Only the malloc interposer trait: it counts every malloc of the benchmark process, which
         // is what the zero-allocation thresholds check. The ARC runtime interposer is not needed.
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0",
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0",
                  traits: ["MallocInterposer"]),
     ],
     targets: [
         // The configuration (metrics, malloc thresholds) and request heads both targets use.
         .target(
             name: "RequestPathFixtures",
-            dependencies: [.product(name: "Benchmark", package: "package-benchmark")],
+            dependencies: [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/RequestPathFixtures",
             swiftSettings: [.swiftLanguageMode(.v6)]),
         // RequestHeadParser on a wrk request head and on a browser-like head.
@@ -27,24 +27,24 @@ let package = Package(
             name: "HTTP1Parsing",
             dependencies: [
                 "RequestPathFixtures",
-                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SluiceHTTP1", package: "sluice"),
             ],
             path: "Benchmarks/HTTP1Parsing",
             swiftSettings: [.swiftLanguageMode(.v6)],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
         // RouteTable lookups, and parse + route together (a request's path through a worker up to
         // the pipeline's first feature step).
         .executableTarget(
             name: "Routing",
             dependencies: [
                 "RequestPathFixtures",
-                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SluiceHTTP1", package: "sluice"),
                 .product(name: "SluiceRouter", package: "sluice"),
             ],
             path: "Benchmarks/Routing",
             swiftSettings: [.swiftLanguageMode(.v6)],
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

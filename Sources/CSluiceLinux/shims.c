@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -228,4 +229,14 @@ long sluice_process_cpu_ticks(pid_t pid) {
 int sluice_getrandom(void *buffer, size_t bytes) {
     ssize_t n = getrandom(buffer, bytes, 0);
     return n == (ssize_t)bytes ? 0 : -errno;
+}
+
+long sluice_raise_open_file_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
+    }
+    return (long)limit.rlim_cur;
 }

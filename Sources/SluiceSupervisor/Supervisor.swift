@@ -50,14 +50,14 @@ public final class Supervisor {
         do {
             try start()
         } catch {
-            log("sluice: \(error)")
+            StandardError.write("sluice: \(error)")
             return 1
         }
         while !finished {
             do {
                 try ring.submitAndReap()
             } catch {
-                log("sluice: supervisor ring: \(error)")
+                StandardError.write("sluice: supervisor ring: \(error)")
                 stopEverything()
                 return 1
             }
@@ -71,6 +71,14 @@ public final class Supervisor {
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
         Process.setName("sluice-sup")
+        // Each worker process needs a descriptor per connection: raise the soft limit (often
+        // 1024) to the hard one, and say so when even that is short of max_connections.
+        let openFilesMax = try Process.raiseOpenFileLimit()
+        let connectionsMax = slots.map(\.maxConnections).max() ?? 0
+        if openFilesMax < connectionsMax + 64 {
+            StandardError.write("sluice: warning: the open-file limit (\(openFilesMax)) is below max_connections "
+                                + "(\(connectionsMax)); workers refuse connections beyond it")
+        }
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
         var port = Int(deployment.listen.port)
         for _ in slots {
@@ -82,7 +90,7 @@ public final class Supervisor {
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
         let adminPort = Socket.localPort(adminListener)
-        log("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
+        StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
         ring = try Ring(entries: 256)
         signalBuffer = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
@@ -122,7 +130,7 @@ public final class Supervisor {
         do {
             try Process.pin(toCPU: tuning.cpu)
         } catch {
-            log("sluice-w\(slot): \(error)")
+            StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
                                     counters: counters)
@@ -130,7 +138,7 @@ public final class Supervisor {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
         } catch {
-            log("sluice-w\(slot): cannot start: \(error)")
+            StandardError.write("sluice-w\(slot): cannot start: \(error)")
             Process.exitChild(1)
         }
     }
@@ -187,7 +195,7 @@ public final class Supervisor {
             case SignalNumber.child:
                 reapChildren()
             case SignalNumber.hangUp:
-                log("sluice: SIGHUP: configuration reload is not supported yet; restart to apply a new configuration")
+                StandardError.write("sluice: SIGHUP: configuration reload is not supported yet; restart to apply a new configuration")
             default:
                 break
             }
@@ -202,7 +210,7 @@ public final class Supervisor {
             if pid == coordinator.pid {
                 coordinator.pid = 0
                 if !draining {
-                    log("sluice: coordinator (pid \(pid)) exited with status \(status); starting it again")
+                    StandardError.write("sluice: coordinator (pid \(pid)) exited with status \(status); starting it again")
                     scheduleRespawn(&coordinator, now: now)
                 }
                 continue
@@ -210,7 +218,7 @@ public final class Supervisor {
             guard let slot = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             workers[slot].pid = 0
             if !draining {
-                log("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
+                StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
                 scheduleRespawn(&workers[slot], now: now)
             }
         }
@@ -237,7 +245,7 @@ public final class Supervisor {
             do {
                 try forkWorker(slot: slot, now: now)
             } catch {
-                log("sluice: cannot fork worker \(slot): \(error)")
+                StandardError.write("sluice: cannot fork worker \(slot): \(error)")
                 workers[slot].respawnAt = now + Supervisor.quickDeathNanoseconds
             }
         }
@@ -246,7 +254,7 @@ public final class Supervisor {
             do {
                 try forkCoordinator(now: now)
             } catch {
-                log("sluice: cannot fork the coordinator: \(error)")
+                StandardError.write("sluice: cannot fork the coordinator: \(error)")
                 coordinator.respawnAt = now + Supervisor.quickDeathNanoseconds
             }
         }
@@ -270,7 +278,7 @@ public final class Supervisor {
     func beginDrain() {
         guard !draining else { return }
         draining = true
-        log("sluice: draining")
+        StandardError.write("sluice: draining")
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
         for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
@@ -307,8 +315,4 @@ enum SupervisorToken: UInt64 {
 
     /// The kind lives in the low byte; admin tokens carry a connection slot above it.
     static let mask: UInt64 = 0xFF
-}
-
-func log(_ message: String) {
-    StandardError.write(message)
 }

@@ -136,6 +136,13 @@ public enum Process {
         return count > 0 ? cpus[0..<Int(count)].map(Int.init) : []
     }
 
+    /// Raises the soft limit on open descriptors to the hard limit; returns the limit now in force.
+    public static func raiseOpenFileLimit() throws(SystemError) -> Int {
+        let result = sluice_raise_open_file_limit()
+        guard result >= 0 else { throw SystemError("setrlimit(RLIMIT_NOFILE)", errno: Int32(-result)) }
+        return result
+    }
+
     /// Server CPU time consumed by `pid` so far, in clock ticks (for benchmarks).
     public static func cpuTicks(_ pid: Int32) -> Int { Int(sluice_process_cpu_ticks(pid)) }
 }

@@ -66,6 +66,8 @@ public final class Worker {
     var requestIDCounter: UInt64 = 0
     var now: Int64 = 0
     var acceptArmed = false
+    /// Out of descriptors: accepting again at once would fail at once, so wait for a tick.
+    var acceptPaused = false
     var draining = false
     var drainDeadline: Int64 = 0
     var finished = false
@@ -98,7 +100,7 @@ public final class Worker {
         deadlines = DeadlineLists(capacity: tuning.maxConnections)
         head = RequestHead(headersCapacity: limits.request.headersMax)
         requestIDHigh = Random.word()
-        signalFD = try Signals.makeSignalFD([15, 2])  // SIGTERM, SIGINT
+        signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt])
     }
 
     /// Runs until drained; returns the process exit status.
@@ -111,7 +113,7 @@ public final class Worker {
             do {
                 try ring.submitAndReap()
             } catch {
-                log("worker \(slot): \(error)")
+                StandardError.write("worker \(slot): \(error)")
                 return 1
             }
             refreshClock()
@@ -152,12 +154,13 @@ public final class Worker {
         if !completion.hasMore { acceptArmed = false }
         if completion.result >= 0 {
             open(fd: completion.result)
-        } else if completion.result != -Errno.canceled {
-            // EMFILE/ENFILE and friends: the connection stays in the backlog until a descriptor
-            // frees; the accept is re-armed below.
+        } else if completion.result == -Errno.tooManyFiles || completion.result == -Errno.tooManyFilesSystem {
+            // The connection stays in the backlog until a descriptor frees; retrying now would
+            // fail again at once, in a loop.
             counters.add(slot: slot, .connectionsRefused)
+            acceptPaused = true
         }
-        if !acceptArmed && !draining { armAccept() }
+        if !acceptArmed && !acceptPaused && !draining { armAccept() }
     }
 
     func open(fd: Int32) {
@@ -222,6 +225,10 @@ public final class Worker {
     // MARK: Timers, signals, draining
 
     func onTick() {
+        if acceptPaused {
+            acceptPaused = false
+            if !acceptArmed && !draining { armAccept() }
+        }
         expire(.header) { index in
             // The head did not arrive in time: 408, then close.
             self.respondAndClose(index, answer: .requestTimeout)
@@ -270,8 +277,4 @@ public final class Worker {
         }
         if openConnections == 0 { finished = true }
     }
-}
-
-func log(_ message: String) {
-    StandardError.write(message)
 }

@@ -99,7 +99,8 @@ def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None):
 class Sluice:
     """A running `sluice serve` process tree."""
 
-    def __init__(self, directory, config_text=None, **options):
+    def __init__(self, directory, config_text=None, open_files_max=None, **options):
+        self.open_files_max = open_files_max
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "petstore.oas30.yaml").write_text(
@@ -110,8 +111,13 @@ class Sluice:
         self.process = None
 
     def start(self, timeout=20):
+        def limit_open_files():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files_max, self.open_files_max))
+
         self.process = subprocess.Popen([BINARY, "serve", "-c", str(self.config_path)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=limit_open_files if self.open_files_max else None)
         ready = threading.Event()
 
         def pump():

@@ -200,3 +200,29 @@ def test_max_connections_per_worker_is_enforced(sluice):
         connection.close()
     metrics = server.admin_get("/metrics").body.decode()
     assert 'sluice_worker_connections_refused_total{worker="0"} 1' in metrics
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_running_out_of_descriptors_neither_spins_nor_kills_the_worker(sluice):
+    server = sluice(workers=1, open_files_max=64)
+    assert any("open-file limit (64)" in line for line in server.stderr_lines)
+    worker = server.workers()["sluice-w0"]
+    held = []
+    try:
+        for _ in range(100):
+            held.append(server.connect())
+        time.sleep(0.3)
+        before = cpu_seconds(worker)
+        time.sleep(1.0)
+        # Waiting for a descriptor must not busy-loop on accept.
+        assert cpu_seconds(worker) - before < 0.3
+    finally:
+        for connection in held:
+            connection.close()
+    time.sleep(0.6)
+    assert server.workers()["sluice-w0"] == worker
+    assert parse_response(server.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200

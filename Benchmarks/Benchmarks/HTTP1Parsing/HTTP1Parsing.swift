@@ -7,11 +7,22 @@
 // (README.md explains how it is checked).
 
 import Benchmark
+import Glibc
 import RequestPathFixtures
 import SluiceHTTP1
 
 let benchmarks: @Sendable () -> Void = {
     let configuration = RequestPathBenchmarks.configuration
+
+    // Proof that the malloc counter counts: exactly one malloc per iteration. If this reads 0,
+    // the interposer is not active and the zeros of the other benchmarks mean nothing.
+    Benchmark("MallocCounterProbe", configuration: configuration) { benchmark in
+        for _ in benchmark.scaledIterations {
+            let pointer = malloc(64)
+            blackHole(pointer)
+            free(pointer)
+        }
+    }
 
     // The reference: an empty loop. Whatever the harness itself allocates shows up here.
     // Benchmark names avoid spaces and `/`, which package-benchmark changes in threshold file names.

@@ -68,6 +68,8 @@ int64_t sluice_realtime_ns(void);
 // Reads /proc/self/stat style CPU times for a pid in clock ticks: utime + stime, or -1.
 long sluice_process_cpu_ticks(pid_t pid);
 int sluice_getrandom(void *buffer, size_t bytes);
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit or -errno.
+long sluice_raise_open_file_limit(void);
 
 
 #endif
