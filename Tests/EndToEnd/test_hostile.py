@@ -88,3 +88,51 @@ def sluice_shared(tmp_path_factory):
     server = Sluice(tmp_path_factory.mktemp("hostile")).start()
     yield server
     server.kill()
+
+
+def test_random_and_mutated_requests_never_kill_a_worker(sluice):
+    import random
+    import socket as socket_module
+    server = sluice(limits={"header_timeout_ms": 1000})
+    workers_before = server.workers()
+    rng = random.Random(20261121)
+    seeds = [
+        b"GET /prod/pets HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /prod/pets HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /prod/pets HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ]
+    for round_number in range(400):
+        seed = bytearray(rng.choice(seeds) * rng.randint(1, 3))
+        for _ in range(rng.randint(1, 6)):
+            action = rng.random()
+            position = rng.randrange(len(seed))
+            if action < 0.4:
+                seed[position] = rng.randrange(256)
+            elif action < 0.7:
+                del seed[position:position + rng.randint(1, 8)]
+            else:
+                seed[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+            if not seed:
+                seed = bytearray(b"\r\n")
+        if round_number % 10 == 0:
+            seed = bytearray(rng.randbytes(rng.randint(1, 3000)))
+        try:
+            with server.connect(timeout=3) as connection:
+                # Split the bytes at random points to exercise the incremental paths.
+                offset = 0
+                while offset < len(seed):
+                    step = rng.randint(1, 64)
+                    connection.sendall(bytes(seed[offset:offset + step]))
+                    offset += step
+                connection.shutdown(socket_module.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except (ConnectionResetError, BrokenPipeError, socket_module.timeout):
+            pass
+    assert server.workers() == workers_before
+    response = parse_response(server.exchange(b"GET /prod/pets HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"))
+    assert response.status == 200
