@@ -10,8 +10,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "sluice", path: ".."),
-        // Only the malloc interposer trait: it counts every malloc of the benchmark process, which
-        // is what the zero-allocation thresholds check. The ARC runtime interposer is not needed.
+        // package-benchmark, under the repository's current name (1.38 warns about the legacy
+        // `package-benchmark` identifier). Only the malloc interposer trait: it counts every malloc
+        // of the benchmark process, which is what the zero-allocation thresholds check. Leaving the
+        // default `RuntimeInterposer` trait off (ARC counts) also keeps its extra dependency,
+        // swift-runtime-interposer, out of the resolution.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0",
                  traits: ["MallocInterposer"]),
     ],
