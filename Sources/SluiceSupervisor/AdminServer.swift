@@ -8,9 +8,14 @@ final class AdminServer {
     static let connectionsMax = 32
     static let requestBytesMax = 16_384
     static let responseBytesMax = 4 << 20
+    /// An admin exchange taking longer than this is cut off, so that stalled clients cannot hold
+    /// the few admin slots.
+    static let exchangeNanosecondsMax: Int64 = 5_000_000_000
 
     struct AdminConnection {
         var fd: Int32 = -1
+        var openedAt: Int64 = 0
+        var shutDown = false
         var received = 0
         var responseLength = 0
         var sent = 0
@@ -43,6 +48,17 @@ final class AdminServer {
         for connection in connections where connection.fd >= 0 { Socket.close(connection.fd) }
     }
 
+    /// Cuts off exchanges that took too long. Shutting the socket down completes the receive or
+    /// send in flight, and its completion closes the slot; closing here could let a late
+    /// completion meet the slot's next connection.
+    func expireStalled(now: Int64) {
+        for slot in connections.indices where connections[slot].fd >= 0 && !connections[slot].shutDown
+            && now - connections[slot].openedAt > AdminServer.exchangeNanosecondsMax {
+            connections[slot].shutDown = true
+            Socket.shutdown(connections[slot].fd)
+        }
+    }
+
     func token(_ kind: SupervisorToken, _ slot: Int) -> UInt64 { kind.rawValue | UInt64(slot) << 8 }
 
     func handle(_ completion: Completion, supervisor: Supervisor) {
@@ -65,7 +81,7 @@ final class AdminServer {
             Socket.close(fd)
             return
         }
-        connections[slot] = AdminConnection(fd: fd)
+        connections[slot] = AdminConnection(fd: fd, openedAt: Clock.monotonicCoarseNanoseconds())
         receive(slot)
     }
 

@@ -265,6 +265,7 @@ public final class Supervisor {
         // SIGCHLD can coalesce; reaping here too makes sure no exit goes unnoticed. Reaping also
         // forks the children whose respawn time has come.
         reapChildren()
+        admin.expireStalled(now: now)
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline).
             for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }

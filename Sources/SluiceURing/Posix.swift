@@ -22,6 +22,12 @@ public enum Socket {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Ends both directions: operations in flight on the socket complete (with 0 or an error), so
+    /// the code waiting for them closes it.
+    public static func shutdown(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     public static func setNoDelay(_ fd: Int32) {
         _ = sluice_set_nodelay(fd)
     }

@@ -236,3 +236,18 @@ def test_metrics_count_requests_per_worker(sluice):
     assert total("sluice_worker_connections_accepted_total") == 25
     assert server.admin_get("/healthz").status == 200
     assert server.admin_get("/nope").status == 404
+
+
+def test_stalled_admin_clients_are_cut_off(sluice):
+    server = sluice(workers=1)
+    stalled = []
+    for _ in range(40):
+        connection = socket.create_connection((server.host, server.admin_port), timeout=10)
+        connection.sendall(b"GET /metrics HTTP/1.1\r\n")
+        stalled.append(connection)
+    time.sleep(5.5)
+    for connection in stalled[:32]:
+        assert connection.recv(65536) == b""
+    assert server.admin_get("/healthz").status == 200
+    for connection in stalled:
+        connection.close()
