@@ -114,6 +114,8 @@ int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog) {
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) goto fail;
     if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) goto fail;
+    // Accepted sockets inherit TCP_NODELAY from the listener, which spares a setsockopt per connection.
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) goto fail;
     if (bind(fd, (struct sockaddr *)&storage, length) != 0) goto fail;
     if (listen(fd, backlog) != 0) goto fail;
     return fd;
@@ -129,11 +131,6 @@ int sluice_local_port(int fd) {
     if (getsockname(fd, (struct sockaddr *)&storage, &length) != 0) return -errno;
     if (storage.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&storage)->sin_port);
     return ntohs(((struct sockaddr_in6 *)&storage)->sin6_port);
-}
-
-int sluice_set_nodelay(int fd) {
-    int one = 1;
-    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 ? 0 : -errno;
 }
 
 int sluice_peer_address(int fd, char *out, int capacity) {

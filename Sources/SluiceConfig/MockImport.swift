@@ -125,8 +125,9 @@ struct MockImport {
             return nil
         }
         guard let statusText = statusNode.text, let status = ConfigReader.parseInteger(statusText),
-              (100...599).contains(status) else {
-            log.error(file, statusNode.line, "\(label): statusCode must be an HTTP status between 100 and 599, "
+              (200...599).contains(status) else {
+            // A 1xx is never a final answer: a client would wait for the real one.
+            log.error(file, statusNode.line, "\(label): statusCode must be an HTTP status between 200 and 599, "
                       + "not '\(statusNode.text ?? statusNode.kindName)'")
             return nil
         }

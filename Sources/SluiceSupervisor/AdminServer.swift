@@ -26,6 +26,8 @@ final class AdminServer {
     let input: ByteSlab
     let output: ByteSlab
     var connections: [AdminConnection]
+    /// Accepting failed (out of descriptors): try again at the next tick rather than at once.
+    var acceptPaused = false
     var parser: RequestHeadParser
     var head = RequestHead()
 
@@ -51,7 +53,11 @@ final class AdminServer {
     /// Cuts off exchanges that took too long. Shutting the socket down completes the receive or
     /// send in flight, and its completion closes the slot; closing here could let a late
     /// completion meet the slot's next connection.
-    func expireStalled(now: Int64) {
+    func onTick(now: Int64) {
+        if acceptPaused {
+            acceptPaused = false
+            start()
+        }
         for slot in connections.indices where connections[slot].fd >= 0 && !connections[slot].shutDown
             && now - connections[slot].openedAt > AdminServer.exchangeNanosecondsMax {
             connections[slot].shutDown = true
@@ -66,7 +72,9 @@ final class AdminServer {
         switch SupervisorToken(rawValue: completion.userData & SupervisorToken.mask) {
         case .adminAccept:
             if completion.result >= 0 { open(fd: completion.result) }
-            if !completion.hasMore { start() }
+            if !completion.hasMore {
+                if completion.result >= 0 { start() } else { acceptPaused = true }
+            }
         case .adminReceive:
             received(slot, result: Int(completion.result), supervisor: supervisor)
         case .adminSend:

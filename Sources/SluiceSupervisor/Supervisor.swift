@@ -26,6 +26,7 @@ public final class Supervisor {
 
     let deployment: Deployment
     let slots: [WorkerTuning]
+    let processID = Process.id
     var listeners: [Int32] = []
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
@@ -124,7 +125,7 @@ public final class Supervisor {
 
     /// The child side of a worker fork; never returns.
     func runWorker(slot: Int) -> Never {
-        Process.prepareChild(name: "sluice-w\(slot)")
+        Process.prepareChild(name: "sluice-w\(slot)", parent: processID)
         closeInheritedDescriptors(keeping: listeners[slot])
         let tuning = slots[slot]
         do {
@@ -146,7 +147,7 @@ public final class Supervisor {
     func forkCoordinator(now: Int64) throws {
         let pid = try Process.fork()
         if pid == 0 {
-            Process.prepareChild(name: "sluice-coord")
+            Process.prepareChild(name: "sluice-coord", parent: processID)
             closeInheritedDescriptors(keeping: -1)
             Process.exitChild(Coordinator(deployment: deployment).run())
         }
@@ -265,7 +266,7 @@ public final class Supervisor {
         // SIGCHLD can coalesce; reaping here too makes sure no exit goes unnoticed. Reaping also
         // forks the children whose respawn time has come.
         reapChildren()
-        admin.expireStalled(now: now)
+        admin.onTick(now: now)
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline).
             for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
@@ -280,6 +281,8 @@ public final class Supervisor {
         guard !draining else { return }
         draining = true
         StandardError.write("sluice: draining")
+        // New connections are refused from now on; the workers close their copies too.
+        for fd in listeners { Socket.close(fd) }
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
         for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }

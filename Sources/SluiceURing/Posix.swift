@@ -28,10 +28,6 @@ public enum Socket {
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
     }
 
-    public static func setNoDelay(_ fd: Int32) {
-        _ = sluice_set_nodelay(fd)
-    }
-
     /// Opens a listening TCP socket; `reusePort` lets every worker slot bind the same port.
     public static func listen(host: String, port: Int, reusePort: Bool, backlog: Int = 4096) throws(SystemError) -> Int32 {
         let fd = sluice_tcp_listen(host, Int32(port), reusePort ? 1 : 0, Int32(backlog))
@@ -98,10 +94,12 @@ public enum Process {
     }
 
     /// In a freshly forked child: default signal dispositions, nothing blocked, SIGPIPE ignored,
-    /// and SIGTERM when the supervisor dies so that no process outlives it.
-    public static func prepareChild(name: String) {
+    /// and SIGTERM when the supervisor dies so that no process outlives it. A parent that died
+    /// before the death signal was armed is caught by comparing the parent pid.
+    public static func prepareChild(name: String, parent: Int32) {
         sluice_reset_signals()
         _ = sluice_set_parent_death_signal(SIGTERM)
+        if getppid() != parent { _exit(0) }
         _ = sluice_set_process_name(name)
     }
 

@@ -145,7 +145,9 @@ public final class Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
-    /// Completes with `-ETIME` after `nanoseconds`, or earlier when cancelled.
+    /// Completes with `-ETIME` after `nanoseconds`, or earlier when cancelled. The kernel reads the
+    /// timespec when the submission is consumed; each call takes the next of `timespecCount`
+    /// slots, so that many timeouts may wait between two submissions.
     public func timeout(nanoseconds: Int64, userData: UInt64) {
         let spec = timespecs + nextTimespec
         nextTimespec = (nextTimespec + 1) % timespecCount
@@ -154,9 +156,6 @@ public final class Ring {
         let sqe = submissionSlot()
         io_uring_prep_timeout(sqe, spec, 0, 0)
         io_uring_sqe_set_data64(sqe, userData)
-        // The kernel copies the timespec when it consumes the submission; submitting now keeps
-        // the slot from being reused before that happens.
-        _ = io_uring_submit(ring)
     }
 
     // MARK: Completions

@@ -56,6 +56,8 @@ struct Connection {
     var heldFirst: Int32 = -1
     var heldLast: Int32 = -1
     var heldCount = 0
+    /// The receive ended because the buffer ring was empty; it is armed again once buffers are back.
+    var starved = false
 
     /// A response body larger than the free output space, still to be copied: response index
     /// and offset into its body; -1 when none.

@@ -37,7 +37,13 @@ extension Worker {
             if let bufferID { receiveBuffers.recycle(id: bufferID) }
             if completion.result == 0 {
                 peerClosed(index)
-            } else if completion.result != -Errno.noBuffers && completion.result != -Errno.canceled {
+            } else if completion.result == -Errno.noBuffers {
+                if !connections[index].starved {
+                    connections[index].starved = true
+                    starved.append(Int32(index))
+                }
+                return
+            } else if completion.result != -Errno.canceled {
                 abort(index)
                 return
             }
@@ -51,7 +57,7 @@ extension Worker {
     func rearmReceiveIfNeeded(_ index: Int) {
         let connection = connections[index]
         if connection.isOpen && !connection.closing && !connection.receiveArmed && !connection.peerClosed
-            && !connection.receivePaused {
+            && !connection.receivePaused && !connection.starved {
             armReceive(index)
         }
     }
@@ -67,7 +73,8 @@ extension Worker {
         }
         connections[index].heldLast = id
         connections[index].heldCount += 1
-        if connections[index].heldCount > heldPerConnectionMax { abort(index) }
+        heldTotal += 1
+        if connections[index].heldCount > heldPerConnectionMax || heldTotal > heldTotalMax { abort(index) }
     }
 
     func popHeld(_ index: Int) -> (id: UInt16, byteCount: Int)? {
@@ -76,6 +83,7 @@ extension Worker {
         connections[index].heldFirst = heldNext[Int(first)]
         if connections[index].heldFirst < 0 { connections[index].heldLast = -1 }
         connections[index].heldCount -= 1
+        heldTotal -= 1
         return (UInt16(first), Int(heldBytes[Int(first)]))
     }
 
@@ -84,14 +92,15 @@ extension Worker {
         while let (id, _) = popHeld(index) { receiveBuffers.recycle(id: id) }
     }
 
+    /// The client half-closed. Requests it sent before are still answered (a paused connection
+    /// may hold some); the connection closes once they are, in `flush`.
     func peerClosed(_ index: Int) {
         connections[index].peerClosed = true
-        if connections[index].lingering || !connections[index].hasOutput {
+        if connections[index].lingering {
             abort(index)
-        } else {
-            // Deliver what is queued, then close; nothing more will be read.
-            connections[index].closeAfterFlush = true
+            return
         }
+        flush(index)
     }
 
     func received(_ index: Int, bufferID: UInt16, byteCount: Int) {
@@ -131,9 +140,9 @@ extension Worker {
         connections[index].carryCount = carried - consumed
     }
 
-    /// Bookkeeping after input was processed: send what was produced, pause reading if output is
-    /// backed up, and put the connection on the right timer.
-    func afterInput(_ index: Int) {
+    /// Bookkeeping after input was processed or a send completed: send what was produced, pause
+    /// reading if output is backed up, and put the connection on the right timer.
+    func afterInput(_ index: Int, sendProgressed: Bool = false) {
         guard connections[index].isOpen, !connections[index].closing else { return }
         flush(index)
         let connection = connections[index]
@@ -141,19 +150,28 @@ extension Worker {
             ring.cancel(userData: Token.make(.receive, connection: index, generation: connection.generation),
                         userData: Token.make(.cancel))
         }
-        scheduleTimer(index)
+        scheduleTimer(index, sendProgressed: sendProgressed)
     }
 
-    func scheduleTimer(_ index: Int) {
+    /// Puts the connection on the timer that fits its state.
+    func scheduleTimer(_ index: Int, sendProgressed: Bool = false) {
         let connection = connections[index]
         guard connection.isOpen, !connection.closing, !connection.lingering else { return }
-        if connection.phase == .head && !connection.hasOutput && (connection.carryCount > 0 || connection.requestsServed == 0) {
+        let idleDeadline = now + Int64(limits.idleTimeoutMilliseconds) * 1_000_000
+        if connection.hasOutput || connection.sendInFlight || connection.receivePaused {
+            // Output is waiting for the client: only the client reading it extends the deadline,
+            // so that bytes trickled in cannot keep a stalled connection open.
+            if sendProgressed || deadlines.list(of: index) != .idle {
+                deadlines.schedule(index, in: .idle, deadline: idleDeadline)
+            }
+        } else if connection.phase == .head && (connection.carryCount > 0 || connection.requestsServed == 0) {
             // The header timeout runs from the first byte of a head; it is not refreshed.
             if deadlines.list(of: index) != .header {
                 deadlines.schedule(index, in: .header, deadline: now + Int64(limits.headerTimeoutMilliseconds) * 1_000_000)
             }
         } else {
-            deadlines.schedule(index, in: .idle, deadline: now + Int64(limits.idleTimeoutMilliseconds) * 1_000_000)
+            // Keep-alive idle since the last exchange, or a body arriving: both extend the deadline.
+            deadlines.schedule(index, in: .idle, deadline: idleDeadline)
         }
     }
 
@@ -219,7 +237,7 @@ extension Worker {
         } else {
             response = catalog.index(of: .missingAuthenticationToken)
         }
-        connections[index].pending = PendingAnswer(response: response, keepAlive: head.keepAlive && !draining,
+        connections[index].pending = PendingAnswer(response: response, keepAlive: head.keepAlive,
                                                    omitBody: head.method == .head, http10: head.version == .http10)
         switch head.framing {
         case .none, .length(0):
@@ -279,8 +297,10 @@ extension Worker {
 
     /// Writes a prepared response with this request's `Date`, `x-amzn-RequestId` and
     /// `Connection`. Bodies that do not fit are streamed as sends free space.
-    func respond(_ index: Int, response: Int, keepAlive: Bool, omitBody: Bool, http10: Bool) {
+    func respond(_ index: Int, response: Int, keepAlive requested: Bool, omitBody: Bool, http10: Bool) {
         let prepared = catalog[response]
+        // Once draining, every answer is the connection's last.
+        let keepAlive = requested && !draining
         counters.add(slot: slot, WorkerCounter.responseClass(status: prepared.status))
         requestIDCounter &+= 1
         let requestHigh = requestIDHigh
@@ -350,6 +370,11 @@ extension Worker {
             connections[index].sendInFlight = true
         } else if connection.closeAfterFlush && !connection.lingering {
             if connection.peerClosed { abort(index) } else { linger(index) }
+        } else if connection.peerClosed && !connection.receivePaused && connection.heldCount == 0
+                    && connection.streamingResponse < 0 {
+            // Everything the client sent before closing has been answered (a head left
+            // incomplete can never be completed now).
+            abort(index)
         }
     }
 
@@ -375,7 +400,7 @@ extension Worker {
         if connections[index].receivePaused && connections[index].streamingResponse < 0 {
             resumeReading(index)
         }
-        afterInput(index)
+        afterInput(index, sendProgressed: true)
     }
 
     /// Output has drained: parse what was carried and held while paused, then receive again.

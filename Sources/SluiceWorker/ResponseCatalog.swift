@@ -99,12 +99,19 @@ struct ResponseCatalog {
 
     static func prepare(_ mock: MockResponse) -> PreparedResponse {
         var head = ResponseHead.statusLine(mock.status)
-        head += ResponseHead.headerLine("Content-Type", mock.contentType ?? "application/json")
+        // 204 and 304 end at their head (RFC 9110 §6.4.1): a body or a Content-Length there
+        // would be read by the client as the start of the next response.
+        let hasBody = mock.status != 204 && mock.status != 304
+        if hasBody {
+            head += ResponseHead.headerLine("Content-Type", mock.contentType ?? "application/json")
+        }
         for header in mock.headers {
             head += ResponseHead.headerLine(header.name, header.value)
         }
-        head += ResponseHead.headerLine("Content-Length", String(mock.body.count))
-        return PreparedResponse(status: mock.status, head: head, body: mock.body)
+        if hasBody {
+            head += ResponseHead.headerLine("Content-Length", String(mock.body.count))
+        }
+        return PreparedResponse(status: mock.status, head: head, body: hasBody ? mock.body : [])
     }
 
     static func prepare(answer: GatewayAnswer) -> PreparedResponse {

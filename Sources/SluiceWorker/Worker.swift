@@ -56,6 +56,13 @@ public final class Worker {
     /// A connection holding more buffers than this is closed: one client must not drain the
     /// ring that every connection of the worker receives into.
     let heldPerConnectionMax: Int
+    /// Held buffers over all connections: at most half the ring, so that paused clients can
+    /// never take away the buffers everyone else receives into.
+    var heldTotal = 0
+    let heldTotalMax: Int
+    /// Connections whose receive ended with ENOBUFS, to be armed again once buffers are free.
+    /// Arming them at once would fail at once, in a loop.
+    var starved: [Int32] = []
     var freeConnections: [Int32]
     var deadlines: DeadlineLists
     var openConnections = 0
@@ -96,6 +103,8 @@ public final class Worker {
         heldNext = Array(repeating: -1, count: tuning.recvBuffers)
         heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
         heldPerConnectionMax = max(2, tuning.recvBuffers / 8)
+        heldTotalMax = max(2, tuning.recvBuffers / 2)
+        starved.reserveCapacity(tuning.maxConnections)
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
         deadlines = DeadlineLists(capacity: tuning.maxConnections)
         head = RequestHead(headersCapacity: limits.request.headersMax)
@@ -121,6 +130,7 @@ public final class Worker {
                 dispatch(completion)
             }
             receiveBuffers.publish()
+            rearmStarved()
             counters.set(slot: slot, .receiveBuffersLent, UInt64(receiveBuffers.lentCount))
         }
         return 0
@@ -169,13 +179,21 @@ public final class Worker {
             Socket.close(fd)
             return
         }
-        Socket.setNoDelay(fd)
         connections[index].open(fd: fd, limits: limits.request)
         openConnections += 1
         counters.add(slot: slot, .connectionsAccepted)
         counters.add(slot: slot, .connectionsOpen)
         armReceive(index)
         deadlines.schedule(index, in: .header, deadline: now + Int64(limits.headerTimeoutMilliseconds) * 1_000_000)
+    }
+
+    func rearmStarved() {
+        guard !starved.isEmpty, receiveBuffers.lentCount < receiveBuffers.count else { return }
+        for index in starved {
+            connections[Int(index)].starved = false
+            rearmReceiveIfNeeded(Int(index))
+        }
+        starved.removeAll(keepingCapacity: true)
     }
 
     func armReceive(_ index: Int) {
@@ -230,8 +248,10 @@ public final class Worker {
             if !acceptArmed && !draining { armAccept() }
         }
         expire(.header) { index in
-            // The head did not arrive in time: 408, then close.
+            // The head did not arrive in time: 408, then close. If the client does not read the
+            // 408 either, the idle timeout ends the connection.
             self.respondAndClose(index, answer: .requestTimeout)
+            self.scheduleTimer(index)
         }
         expire(.idle) { index in self.abort(index) }
         expire(.linger) { index in self.abort(index) }
@@ -272,6 +292,9 @@ public final class Worker {
         draining = true
         drainDeadline = now + drainTimeoutNanoseconds
         if acceptArmed { ring.cancel(userData: Token.make(.accept), userData: Token.make(.cancel)) }
+        // With every copy of the listener closed (the supervisor closes its own), the kernel
+        // refuses new connections instead of queueing them for nobody.
+        Socket.close(listener)
         for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
             abort(index)
         }

@@ -50,6 +50,15 @@ paths:
           default:
             statusCode: "200"
             responseTemplates: {"application/json": '{"id":"pet"}'}
+  /pets/{petId}/collar:
+    delete:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 204}'}
+        responses:
+          default:
+            statusCode: "204"
+            responseTemplates: {"application/json": '{"deleted":true}'}
   /big:
     get:
       x-amazon-apigateway-integration:

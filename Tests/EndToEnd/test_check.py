@@ -47,3 +47,16 @@ def test_missing_definition_file_is_an_error(tmp_path):
     result = check(config)
     assert result.returncode == 1
     assert f"{config}:3:" in result.stdout
+
+
+def test_a_1xx_mock_status_is_an_error(tmp_path):
+    api = tmp_path / "api.yaml"
+    api.write_text('openapi: "3.0.1"\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    get:\n'
+                   '      x-amazon-apigateway-integration:\n        type: mock\n'
+                   '        requestTemplates: {"application/json": \'{"statusCode": 200}\'}\n'
+                   '        responses:\n          default:\n            statusCode: "100"\n')
+    config = tmp_path / "sluice.yaml"
+    config.write_text('apis:\n  - name: t\n    definition: api.yaml\n    stages: {prod: {}}\n')
+    result = check(config)
+    assert result.returncode == 1
+    assert "api.yaml:11:" in result.stdout, result.stdout

@@ -251,3 +251,55 @@ def test_stalled_admin_clients_are_cut_off(sluice):
     assert server.admin_get("/healthz").status == 200
     for connection in stalled:
         connection.close()
+
+
+def test_204_has_no_body_and_keeps_the_connection_in_sync(sluice):
+    server = sluice()
+    with server.connect() as connection:
+        connection.sendall(b"DELETE /prod/pets/1/collar HTTP/1.1\r\nHost: t\r\n\r\n" + get("/prod/pets/1"))
+        data = b""
+        while b'{"id":"pet"}' not in data:
+            chunk = connection.recv(65536)
+            assert chunk
+            data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 204 No Content\r\n")
+    assert b"Content-Length" not in head
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_requests_sent_before_a_half_close_are_all_answered(sluice):
+    server = sluice()
+    for count in (10, 100, 1000):
+        with server.connect(timeout=20) as connection:
+            connection.sendall(get("/prod/pets/1") * count)
+            connection.shutdown(socket.SHUT_WR)
+            responses = parse_responses(read_until_close(connection))
+        assert len(responses) == count
+
+
+def test_a_client_that_stops_reading_is_closed_even_if_it_trickles(sluice):
+    server = sluice(workers=1, limits={"idle_timeout_ms": 1000, "header_timeout_ms": 1000})
+    connection = socket.socket()
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connection.connect((server.host, server.port))
+    connection.settimeout(10)
+    # Far more response bytes than any socket buffers hold; the client reads none of them.
+    connection.sendall(get("/prod/big") * 200)
+    started = time.time()
+    closed = False
+    while time.time() - started < 8:
+        try:
+            # A byte of a new head every 200 ms must not keep the stalled connection alive.
+            connection.sendall(b"G")
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        metrics = server.admin_get("/metrics").body.decode()
+        if 'sluice_worker_connections_open{worker="0"} 0' in metrics:
+            closed = True
+            break
+        time.sleep(0.2)
+    connection.close()
+    assert closed
+    assert time.time() - started < 4

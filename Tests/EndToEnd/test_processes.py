@@ -226,3 +226,22 @@ def test_running_out_of_descriptors_neither_spins_nor_kills_the_worker(sluice):
     time.sleep(0.6)
     assert server.workers()["sluice-w0"] == worker
     assert parse_response(server.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
+
+
+def test_drain_closes_after_the_answer_in_progress_and_refuses_new_connections(sluice):
+    server = sluice(workers=1, drain_timeout_ms=6000)
+    busy = server.connect()
+    busy.sendall(b"POST /prod/pets HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhalf")
+    time.sleep(0.1)
+    server.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    import socket as socket_module
+    with pytest.raises(ConnectionRefusedError):
+        socket_module.create_connection((server.host, server.port), timeout=2)
+    busy.sendall(b"-the-rest")
+    started = time.time()
+    response = parse_response(read_until_close(busy))
+    assert response.status == 201
+    assert response.header("Connection") == "close"
+    assert server.wait(10) == 0
+    assert time.time() - started < 4

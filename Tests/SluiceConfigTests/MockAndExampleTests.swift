@@ -211,7 +211,7 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
             """))
         #expect(result.deployment == nil)
         #expect(result.lines == [
-            "api.yaml:8: error: GET /m: statusCode must be an HTTP status between 100 and 599, not 'abc'",
+            "api.yaml:8: error: GET /m: statusCode must be an HTTP status between 200 and 599, not 'abc'",
             "api.yaml:9: error: GET /m: integration response '4\\d{2}' has no statusCode",
             "api.yaml:10: error: GET /m: integration response '5\\d{2}' must be a mapping, not a scalar",
         ])

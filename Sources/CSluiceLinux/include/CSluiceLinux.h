@@ -42,12 +42,11 @@ int sluice_signalfd_siginfo_size(void);
 // Reads one pending signal number from a signalfd; 0 if none; -errno on error.
 int sluice_read_signal(int fd);
 // Opens a TCP listener: IPv4 or IPv6 literal `host`, `port` (0 for ephemeral), SO_REUSEADDR,
-// SO_REUSEPORT when `reuse_port`, nonblocking, close-on-exec. Returns the fd or -errno.
+// SO_REUSEPORT when `reuse_port`, TCP_NODELAY (inherited by accepted sockets), nonblocking,
+// close-on-exec. Returns the fd or -errno.
 int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog);
 // The local port a socket is bound to, or -errno.
 int sluice_local_port(int fd);
-// Disables Nagle on an accepted socket.
-int sluice_set_nodelay(int fd);
 // The peer address of a socket as text, for logs; returns the length written or -errno.
 int sluice_peer_address(int fd, char *out, int capacity);
 // memfd-backed shared memory of `bytes`, mapped MAP_SHARED; NULL on failure (errno set).
