@@ -82,14 +82,18 @@ paths:
 BIG_BODY_BYTES = 100_000
 
 
-def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None):
+def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None, cpus=None, per_cpu=None, max_connections=1024):
     lines = [
         'listen: "127.0.0.1:0"',
         'admin: "127.0.0.1:0"',
         "workers:",
-        f"  count: {workers}",
-        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 1024}",
+        f"  cpus: [{', '.join(map(str, cpus))}]" if cpus else f"  count: {workers}",
+        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, "
+        f"max_connections: {max_connections}}}",
     ]
+    if per_cpu:
+        lines.append("  per_cpu: {" + ", ".join(f'"{cpu}": {{ring_entries: {entries}}}'
+                                               for cpu, entries in per_cpu.items()) + "}")
     if limits:
         lines.append("limits:")
         lines += [f"  {key}: {value}" for key, value in limits.items()]

@@ -150,19 +150,7 @@ def test_per_cpu_tuning_reaches_the_worker_pinned_there(sluice):
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         pytest.skip("needs two CPUs")
-    config = "\n".join([
-        'listen: "127.0.0.1:0"',
-        'admin: "127.0.0.1:0"',
-        "workers:",
-        f"  cpus: [{allowed[0]}, {allowed[1]}]",
-        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 64}",
-        f'  per_cpu: {{"{allowed[1]}": {{ring_entries: 1024}}}}',
-        "apis:",
-        "  - name: petstore",
-        "    definition: petstore.oas30.yaml",
-        "    stages: {prod: {}}",
-    ]) + "\n"
-    server = sluice(config_text=config)
+    server = sluice(cpus=[allowed[0], allowed[1]], per_cpu={allowed[1]: 1024})
     workers = server.workers()
     assert ring_sizes(workers["sluice-w0"]) == [256]
     assert ring_sizes(workers["sluice-w1"]) == [1024]
@@ -170,18 +158,7 @@ def test_per_cpu_tuning_reaches_the_worker_pinned_there(sluice):
 
 
 def test_max_connections_per_worker_is_enforced(sluice):
-    config = "\n".join([
-        'listen: "127.0.0.1:0"',
-        'admin: "127.0.0.1:0"',
-        "workers:",
-        "  count: 1",
-        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 8}",
-        "apis:",
-        "  - name: petstore",
-        "    definition: petstore.oas30.yaml",
-        "    stages: {prod: {}}",
-    ]) + "\n"
-    server = sluice(config_text=config)
+    server = sluice(workers=1, max_connections=8)
     held = [server.connect() for _ in range(8)]
     for connection in held:
         connection.sendall(get("/prod/pets"))
