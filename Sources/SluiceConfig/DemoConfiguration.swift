@@ -19,6 +19,9 @@ enum DemoConfiguration {
         # The built-in demo configuration (sluice serve with no -c).
         listen: "0.0.0.0:8080"
         admin: "127.0.0.1:9901"
+        # A demo needs few connections; this keeps it within common open-file limits.
+        workers:
+          defaults: {max_connections: 4096}
         apis:
           - name: demo
             definition: demo.oas30.yaml
