@@ -237,3 +237,31 @@ long sluice_raise_open_file_limit(void) {
     }
     return (long)limit.rlim_cur;
 }
+
+int sluice_make_address(const char *host, int port, void *address) {
+    struct sockaddr_storage *storage = address;
+    memset(storage, 0, sizeof(*storage));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)storage;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return (int)sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return (int)sizeof(*v6);
+    }
+    return -EINVAL;
+}
+
+int sluice_sockaddr_storage_size(void) { return (int)sizeof(struct sockaddr_storage); }
+
+int sluice_tcp_socket(int ipv6) {
+    int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}

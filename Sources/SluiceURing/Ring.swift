@@ -88,6 +88,9 @@ public final class Ring {
         return sqe
     }
 
+    /// For submissions prepared in other files of this module.
+    func submissionSlotForExtensions() -> UnsafeMutablePointer<io_uring_sqe> { submissionSlot() }
+
     // MARK: Submissions
 
     /// Accepts connections on `listener` until cancelled or an error ends it.

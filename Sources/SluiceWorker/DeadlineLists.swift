@@ -2,18 +2,26 @@
 /// appending a connection at the tail with `now + timeout` keeps the list sorted by deadline; the
 /// loop's periodic tick pops expired connections from the heads. Moving a connection is O(1)
 /// (the links are indices into preallocated arrays), so the request path never allocates for it.
+/// Integration timeouts differ per operation, but a deployment has few distinct values: each
+/// gets a list of its own (`integration(k)`).
 struct DeadlineLists {
-    enum List: UInt8 {
-        case none = 0
+    struct List: Equatable {
+        let rawValue: UInt8
+
+        static let none = List(rawValue: 0)
         /// Waiting for a request head: the header timeout (408).
-        case header
+        static let header = List(rawValue: 1)
         /// Keep-alive idle, or a body or a response in progress: the idle timeout.
-        case idle
+        static let idle = List(rawValue: 2)
         /// After the final response: draining what the client still sends before the close.
-        case linger
+        static let linger = List(rawValue: 3)
+        static let fixedCount = 4
+
+        /// The list of the `k`-th distinct integration timeout.
+        static func integration(_ k: Int) -> List { List(rawValue: UInt8(fixedCount + k)) }
     }
 
-    private static let listCount = 4
+    private let listCount: Int
     private var previous: [Int32]
     private var next: [Int32]
     private var deadlines: [Int64]
@@ -21,13 +29,15 @@ struct DeadlineLists {
     private var heads: [Int32]
     private var tails: [Int32]
 
-    init(capacity: Int) {
+    init(capacity: Int, integrationTimeouts: Int = 0) {
+        precondition(List.fixedCount + integrationTimeouts <= Int(UInt8.max))
+        listCount = List.fixedCount + integrationTimeouts
         previous = Array(repeating: -1, count: capacity)
         next = Array(repeating: -1, count: capacity)
         deadlines = Array(repeating: 0, count: capacity)
         membership = Array(repeating: .none, count: capacity)
-        heads = Array(repeating: -1, count: DeadlineLists.listCount)
-        tails = Array(repeating: -1, count: DeadlineLists.listCount)
+        heads = Array(repeating: -1, count: listCount)
+        tails = Array(repeating: -1, count: listCount)
     }
 
     func list(of index: Int) -> List { membership[index] }

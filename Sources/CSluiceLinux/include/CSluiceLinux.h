@@ -45,6 +45,12 @@ int sluice_read_signal(int fd);
 // SO_REUSEPORT when `reuse_port`, TCP_NODELAY (inherited by accepted sockets), nonblocking,
 // close-on-exec. Returns the fd or -errno.
 int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog);
+// Fills `address` (a struct sockaddr_storage) for a numeric IPv4/IPv6 `host` and `port`; returns the
+// address length or -EINVAL.
+int sluice_make_address(const char *host, int port, void *address);
+int sluice_sockaddr_storage_size(void);
+// A nonblocking, close-on-exec TCP socket for `ipv6` or IPv4, with TCP_NODELAY; fd or -errno.
+int sluice_tcp_socket(int ipv6);
 // The local port a socket is bound to, or -errno.
 int sluice_local_port(int fd);
 // The peer address of a socket as text, for logs; returns the length written or -errno.

@@ -1,0 +1,117 @@
+"""Upstream servers for the end-to-end tests, run as real processes:
+
+    python3 upstream.py KIND            (prints "port N" on stdout once listening)
+
+KIND:
+  echo     keep-alive HTTP/1.1; answers 200 with a JSON description of the request it got
+           (method, target, headers, body length and sha256) and counts connections
+  chunked  like echo, but the answer is sent with Transfer-Encoding: chunked in small chunks
+  slow     reads the request, waits 5 s, then answers like echo
+  reset    accepts, reads the request, then resets the connection (RST)
+  garbage  answers every request with bytes that are not HTTP
+  close    answers like echo with no Content-Length and closes to end the body (HTTP/1.0 style)
+  status   answers with the status named by the request's X-Status header (default 200)
+"""
+
+import hashlib
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+
+connections = 0
+lock = threading.Lock()
+
+
+def read_request(connection, buffer):
+    while b"\r\n\r\n" not in buffer:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None, b""
+        buffer += chunk
+    head, buffer = buffer.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, version = lines[0].split(" ")
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+    lookup = {name.lower(): value for name, value in headers}
+    body = b""
+    if "chunked" in lookup.get("transfer-encoding", "").lower():
+        while True:
+            while b"\r\n" not in buffer:
+                buffer += connection.recv(65536)
+            size_line, buffer = buffer.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            while len(buffer) < size + 2:
+                buffer += connection.recv(65536)
+            body += buffer[:size]
+            buffer = buffer[size + 2:]
+            if size == 0:
+                break
+    else:
+        length = int(lookup.get("content-length", "0"))
+        while len(buffer) < length:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return None, b""
+            buffer += chunk
+        body, buffer = buffer[:length], buffer[length:]
+    request = {"method": method, "target": target, "version": version, "headers": headers,
+               "body_length": len(body), "body_sha256": hashlib.sha256(body).hexdigest(),
+               "connections": connections}
+    return request, buffer
+
+
+def serve(connection, kind):
+    global connections
+    with lock:
+        connections += 1
+    buffer = b""
+    try:
+        while True:
+            request, buffer = read_request(connection, buffer)
+            if request is None:
+                return
+            lookup = {name.lower(): value for name, value in request["headers"]}
+            if kind == "reset":
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            if kind == "garbage":
+                connection.sendall(b"this is not HTTP at all\r\n\r\n")
+                return
+            if kind == "slow":
+                time.sleep(5)
+            body = json.dumps(request).encode()
+            status = int(lookup.get("x-status", "200")) if kind == "status" else 200
+            if kind == "chunked":
+                head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Upstream: {kind}\r\n\r\n"
+                pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+                connection.sendall(head.encode() + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
+            elif kind == "close":
+                connection.sendall(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".encode() + body)
+                return
+            else:
+                head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                        f"X-Upstream: {kind}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n")
+                connection.sendall(head.encode() + body)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        connection.close()
+
+
+def main():
+    kind = sys.argv[1]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(512)
+    print(f"port {listener.getsockname()[1]}", flush=True)
+    while True:
+        connection, _ = listener.accept()
+        threading.Thread(target=serve, args=(connection, kind), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
