@@ -27,22 +27,30 @@ public struct LoadResult: Sendable {
 public enum ConfigLoader {
     /// Loads sluice.yaml at `path` and every API definition it names (relative to its folder).
     ///
-    /// - Parameter allowedCPUs: the CPUs workers may be pinned to; nil asks the kernel
-    ///   (`sched_getaffinity`). Tests pass a fixed list.
-    public static func load(path: String, allowedCPUs: [Int]? = nil) -> LoadResult {
-        Loader(source: .disk, allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs()).load(path: path)
+    /// - Parameters:
+    ///   - allowedCPUs: the CPUs workers may be pinned to; nil asks the kernel
+    ///     (`sched_getaffinity`). Tests pass a fixed list.
+    ///   - resolver: looks up upstream host names (integration URIs, `lambda_functions`); a name
+    ///     that a stage uses and that does not resolve is an error. `.skip` validates without
+    ///     looking anything up; tests pass a fixed table.
+    public static func load(path: String, allowedCPUs: [Int]? = nil, resolver: HostResolver = .system) -> LoadResult {
+        Loader(source: .disk, allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs(), resolver: resolver)
+            .load(path: path)
     }
 
     /// The same from in-memory files (used for the built-in demo and tests): `files` maps path →
     /// contents; a definition's path is its `definition` joined to the folder of `path`.
-    public static func load(path: String, files: [String: String], allowedCPUs: [Int]? = nil) -> LoadResult {
-        Loader(source: .memory(files), allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs()).load(path: path)
+    public static func load(path: String, files: [String: String], allowedCPUs: [Int]? = nil,
+                            resolver: HostResolver = .system) -> LoadResult {
+        Loader(source: .memory(files), allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs(), resolver: resolver)
+            .load(path: path)
     }
 
     /// The built-in demo that `sluice serve` with no `-c` runs: one API, stage `demo`, MOCK routes
     /// under `http://HOST:8080/demo/...`.
-    public static func loadDemo(allowedCPUs: [Int]? = nil) -> LoadResult {
-        load(path: DemoConfiguration.configPath, files: DemoConfiguration.files, allowedCPUs: allowedCPUs)
+    public static func loadDemo(allowedCPUs: [Int]? = nil, resolver: HostResolver = .system) -> LoadResult {
+        load(path: DemoConfiguration.configPath, files: DemoConfiguration.files, allowedCPUs: allowedCPUs,
+             resolver: resolver)
     }
 }
 
@@ -118,11 +126,17 @@ private struct APIEntry {
 private final class Loader {
     let source: FileSource
     let allowedCPUs: [Int]
+    let resolver: HostResolver
     let log = DiagnosticLog()
+    /// `upstreams.resolve`, by lowercased host name.
+    var staticHosts: [String: [IntegrationCompiler.StaticAddress]] = [:]
+    /// `lambda_functions`, by the most specific lookup key of each entry.
+    var lambdaFunctions: [String: LambdaEndpoint] = [:]
 
-    init(source: FileSource, allowedCPUs: [Int]) {
+    init(source: FileSource, allowedCPUs: [Int], resolver: HostResolver) {
         self.source = source
         self.allowedCPUs = allowedCPUs.sorted()
+        self.resolver = resolver
     }
 
     func load(path: String) -> LoadResult {
@@ -164,6 +178,10 @@ private final class Loader {
                 deployment.limits = limits(value, reader)
             case "workers":
                 workersNode = value
+            case "upstreams":
+                readUpstreams(value, reader, into: &deployment)
+            case "lambda_functions":
+                readLambdaFunctions(value, reader)
             case "apis":
                 apiEntries = apis(value, reader)
                 if case .sequence(let list) = value {
@@ -225,11 +243,198 @@ private final class Loader {
                 if let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") {
                     limits.idleTimeoutMilliseconds = milliseconds
                 }
+            case "integration_timeout_ms":
+                integrationTimeouts(value, reader, into: &limits)
             default:
                 reader.unknownKey(key, in: "limits")
             }
         }
         return limits
+    }
+
+    /// `limits.integration_timeout_ms: { min, max, default }`. The default, unless written, is API
+    /// Gateway's 29 s brought within min … max.
+    private func integrationTimeouts(_ node: Node, _ reader: ConfigReader, into limits: inout Limits) {
+        guard let entries = reader.mapping(node, "limits.integration_timeout_ms") else { return }
+        var minimum: (value: Int, line: Int)?
+        var maximum: (value: Int, line: Int)?
+        var preset: (value: Int, line: Int)?
+        var valid = true
+        for (key, value) in entries {
+            let name = key.text ?? ""
+            let what = "limits.integration_timeout_ms.\(name)"
+            switch name {
+            case "min", "max", "default":
+                guard let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") else {
+                    valid = false
+                    continue
+                }
+                let entry = (milliseconds, value.line)
+                if name == "min" { minimum = entry } else if name == "max" { maximum = entry } else { preset = entry }
+            default:
+                reader.unknownKey(key, in: "limits.integration_timeout_ms")
+            }
+        }
+        guard valid else { return }
+        let low = minimum?.value ?? limits.integrationTimeoutMillisecondsMin
+        let high = maximum?.value ?? limits.integrationTimeoutMillisecondsMax
+        guard low <= high else {
+            log.error(reader.file, maximum?.line ?? minimum?.line ?? node.line, "limits.integration_timeout_ms: min "
+                      + "(\(low) ms) is larger than max (\(high) ms)")
+            return
+        }
+        if let preset, !(low...high).contains(preset.value) {
+            log.error(reader.file, preset.line, "limits.integration_timeout_ms.default must be between min and max "
+                      + "(\(low) … \(high) ms), not \(preset.value)")
+            return
+        }
+        limits.integrationTimeoutMillisecondsMin = low
+        limits.integrationTimeoutMillisecondsMax = high
+        limits.integrationTimeoutMillisecondsDefault = preset?.value ?? min(max(29_000, low), high)
+    }
+
+    // MARK: Upstreams and Lambda functions
+
+    /// `upstreams: { defaults: {...}, resolve: {...} }`.
+    private func readUpstreams(_ node: Node, _ reader: ConfigReader, into deployment: inout Deployment) {
+        guard let entries = reader.mapping(node, "upstreams") else { return }
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "defaults":
+                deployment.upstreamPool = upstreamPool(value, reader)
+            case "resolve":
+                guard let pairs = reader.mapping(value, "upstreams.resolve") else { continue }
+                for (nameNode, addressesNode) in pairs {
+                    let name = (nameNode.text ?? "").lowercased()
+                    guard UpstreamURL.isHostName(Substring(name)), !UpstreamURL.isIPv4Literal(name) else {
+                        log.error(reader.file, nameNode.line, "upstreams.resolve: '\(nameNode.text ?? "?")' is not a "
+                                  + "host name (no scheme, port or path)")
+                        continue
+                    }
+                    var items: [Node] = [addressesNode]
+                    if case .sequence(let list) = addressesNode { items = Array(list) }
+                    var addresses: [IntegrationCompiler.StaticAddress] = []
+                    for item in items {
+                        guard let text = item.text, let address = Self.staticAddress(text) else {
+                            log.error(reader.file, item.line, "upstreams.resolve.\(name): '\(item.text ?? item.kindName)' "
+                                      + "is not a numeric address (\"10.0.0.7\", \"10.0.0.7:8080\", \"[::1]:8080\")")
+                            continue
+                        }
+                        addresses.append(address)
+                    }
+                    if items.isEmpty {
+                        log.error(reader.file, addressesNode.line, "upstreams.resolve.\(name) needs at least one address")
+                    }
+                    if !addresses.isEmpty { staticHosts[name] = addresses }
+                }
+            default:
+                reader.unknownKey(key, in: "upstreams")
+            }
+        }
+    }
+
+    private func upstreamPool(_ node: Node, _ reader: ConfigReader) -> UpstreamPoolSettings {
+        var pool = UpstreamPoolSettings()
+        guard let entries = reader.mapping(node, "upstreams.defaults") else { return pool }
+        var idleLine = node.line
+        for (key, value) in entries {
+            let name = key.text ?? ""
+            let what = "upstreams.defaults.\(name)"
+            switch name {
+            case "idle_connections_max":
+                idleLine = value.line
+                if let count = reader.integer(value, what, in: 0...1_048_576) { pool.idleConnectionsMax = count }
+            case "connections_max":
+                if let count = reader.integer(value, what, in: 1...1_048_576) { pool.connectionsMax = count }
+            case "idle_timeout_ms":
+                if let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") {
+                    pool.idleTimeoutMilliseconds = milliseconds
+                }
+            default:
+                reader.unknownKey(key, in: "upstreams.defaults")
+            }
+        }
+        if pool.idleConnectionsMax > pool.connectionsMax {
+            log.warning(reader.file, idleLine, "upstreams.defaults.idle_connections_max (\(pool.idleConnectionsMax)) is "
+                        + "larger than connections_max (\(pool.connectionsMax)); \(pool.connectionsMax) is used")
+            pool.idleConnectionsMax = pool.connectionsMax
+        }
+        return pool
+    }
+
+    /// `10.0.0.7`, `10.0.0.7:8080`, `::1`, `[::1]` or `[::1]:8080`.
+    static func staticAddress(_ text: String) -> IntegrationCompiler.StaticAddress? {
+        func port(_ digits: Substring) -> UInt16? {
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let number = Int(digits), (1...65_535).contains(number) else { return nil }
+            return UInt16(number)
+        }
+        func isIPv6(_ host: Substring) -> Bool {
+            var address = in6_addr()
+            return inet_pton(AF_INET6, String(host), &address) == 1
+        }
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = text[text.index(after: text.startIndex)..<close]
+            guard isIPv6(host) else { return nil }
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty { return .init(host: String(host), isIPv6: true, port: nil) }
+            guard rest.hasPrefix(":"), let number = port(rest.dropFirst()) else { return nil }
+            return .init(host: String(host), isIPv6: true, port: number)
+        }
+        let colons = text.count { $0 == ":" }
+        if colons > 1 {
+            return isIPv6(Substring(text)) ? .init(host: text, isIPv6: true, port: nil) : nil
+        }
+        var host = Substring(text)
+        var number: UInt16?
+        if let colon = text.firstIndex(of: ":") {
+            host = text[..<colon]
+            guard let parsed = port(text[text.index(after: colon)...]) else { return nil }
+            number = parsed
+        }
+        guard UpstreamURL.isIPv4Literal(String(host)) else { return nil }
+        return .init(host: String(host), isIPv6: false, port: number)
+    }
+
+    /// `lambda_functions: { NAME or ARN: "http://HOST:PORT" }`.
+    private func readLambdaFunctions(_ node: Node, _ reader: ConfigReader) {
+        guard let entries = reader.mapping(node, "lambda_functions") else { return }
+        for (key, value) in entries {
+            let keyText = key.text ?? ""
+            let reference: LambdaFunctionReference
+            switch LambdaFunctionReference.parse(keyText) {
+            case .failure(let problem):
+                log.error(reader.file, key.line, "lambda_functions: \(problem.message)")
+                continue
+            case .success(let parsed):
+                reference = parsed
+            }
+            guard let urlText = reader.string(value, "lambda_functions '\(keyText)'") else { continue }
+            let url: UpstreamURL
+            switch UpstreamURL.parse(urlText) {
+            case .failure(let problem):
+                log.error(reader.file, value.line, "lambda_functions '\(keyText)': '\(urlText)' is not a URL such as "
+                          + "http://127.0.0.1:9000: \(problem.message)")
+                continue
+            case .success(let parsed):
+                url = parsed
+            }
+            guard url.query == nil, !url.hasFragment, !url.path.contains("{"), !url.path.contains("}") else {
+                log.error(reader.file, value.line, "lambda_functions '\(keyText)': '\(urlText)' may have a path but no "
+                          + "query, fragment or {parameter}")
+                continue
+            }
+            let lookupKey = reference.lookupKeys[0]
+            if let existing = lambdaFunctions[lookupKey] {
+                log.error(reader.file, key.line, "lambda_functions: '\(keyText)' names the same function as "
+                          + "'\(existing.key)' (line \(existing.line))")
+                continue
+            }
+            lambdaFunctions[lookupKey] = LambdaEndpoint(
+                key: keyText, line: key.line, url: url,
+                invocationPath: url.path == "/" ? LambdaTarget.emulatorInvocationPath : url.path)
+        }
     }
 
     // MARK: APIs
@@ -480,11 +685,14 @@ private final class Loader {
         var imported: [String: [ImportedOperation]?] = [:]
         var builder = RouteTableBuilder()
         var operationLines: [(file: String, line: Int)] = []
+        // HTTP and Lambda integrations, compiled once every stage has its index.
+        var pending: [(operation: Int, integration: ImportedIntegration, stages: [IntegrationCompiler.StageContext])] = []
 
         for entry in entries {
             let definitionPath = Self.join(folderOf: configPath, entry.definition)
             if imported[definitionPath] == nil {
-                imported[definitionPath] = importDefinition(definitionPath, entry: entry, configPath: configPath)
+                imported[definitionPath] = importDefinition(definitionPath, entry: entry, configPath: configPath,
+                                                            limits: deployment.limits)
             }
             guard let operations = imported[definitionPath] ?? nil else { continue }
 
@@ -497,12 +705,22 @@ private final class Loader {
                 stageIndices[stage.name] = deployment.stages.count
                 deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables))
             }
+            let stageContexts = entry.stages.map { stage in
+                IntegrationCompiler.StageContext(index: stageIndices[stage.name]!, name: stage.name, apiName: entry.name,
+                                                 variables: stage.variables)
+            }
             let firstOperation = deployment.operations.count
             for operation in operations {
+                var integration = Integration.unsupported("not compiled")
+                if case .ready(let ready) = operation.integration {
+                    integration = ready
+                } else {
+                    pending.append((deployment.operations.count, operation.integration, stageContexts))
+                }
                 deployment.operations.append(Operation(api: apiIndex, resourcePath: operation.pattern.description,
                                                        method: operation.method.description,
                                                        pathParameterNames: operation.pattern.parameterNames,
-                                                       integration: operation.integration))
+                                                       integration: integration))
                 operationLines.append((definitionPath, operation.line))
             }
 
@@ -523,6 +741,23 @@ private final class Loader {
             }
         }
         deployment.routes = builder.build()
+
+        let compiler = IntegrationCompiler(log: log, resolver: resolver, configPath: configPath,
+                                           staticHosts: staticHosts, lambdaFunctions: lambdaFunctions)
+        let stageCount = deployment.stages.count
+        for item in pending {
+            switch item.integration {
+            case .ready(let ready):
+                deployment.operations[item.operation].integration = ready
+            case .http(let spec):
+                deployment.operations[item.operation].integration = compiler.compile(spec, stages: item.stages,
+                                                                                     stageCount: stageCount)
+            case .lambda(let spec):
+                deployment.operations[item.operation].integration = compiler.compile(spec, stages: item.stages,
+                                                                                     stageCount: stageCount)
+            }
+        }
+        deployment.upstreams = compiler.upstreams
     }
 
     private func report(_ conflict: RouteConflict, deployment: Deployment, operationLines: [(file: String, line: Int)],
@@ -553,7 +788,8 @@ private final class Loader {
                     + "'\(winnerStage.name)' (same URL); further shadowed routes between them are not listed")
     }
 
-    private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String) -> [ImportedOperation]? {
+    private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String,
+                                  limits: Limits) -> [ImportedOperation]? {
         let text: String
         switch source.read(definitionPath) {
         case .success(let contents): text = contents
@@ -564,7 +800,7 @@ private final class Loader {
         }
         log.register(file: definitionPath)
         guard let document = YAMLSupport.parse(text, file: definitionPath, log: log) else { return nil }
-        var importer = OpenAPIImport(file: definitionPath, log: log)
+        var importer = OpenAPIImport(file: definitionPath, log: log, limits: limits)
         return importer.read(document)
     }
 

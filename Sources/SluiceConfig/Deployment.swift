@@ -21,13 +21,19 @@ public struct Deployment: Sendable {
     public var operations: [Operation]
     /// Maps (Host, path, method) to (operation, stage) indices into the arrays above.
     public var routes: RouteTable
+    /// Every upstream an HTTP, HTTP_PROXY or AWS_PROXY target of some stage points at, once per
+    /// distinct `scheme://host:port`; targets refer to them by index.
+    public var upstreams: [Upstream]
+    /// `upstreams.defaults`: the connection pool each worker keeps per upstream.
+    public var upstreamPool: UpstreamPoolSettings
 
     public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
                 admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),
                 stateDirectory: String = "/var/lib/sluice", drainTimeoutMilliseconds: Int = 10_000,
                 limits: Limits = Limits(), workers: WorkerPlan = WorkerPlan(slots: []),
                 apis: [API] = [], stages: [Stage] = [], operations: [Operation] = [],
-                routes: RouteTable = RouteTable()) {
+                routes: RouteTable = RouteTable(), upstreams: [Upstream] = [],
+                upstreamPool: UpstreamPoolSettings = UpstreamPoolSettings()) {
         self.listen = listen
         self.admin = admin
         self.stateDirectory = stateDirectory
@@ -38,6 +44,8 @@ public struct Deployment: Sendable {
         self.stages = stages
         self.operations = operations
         self.routes = routes
+        self.upstreams = upstreams
+        self.upstreamPool = upstreamPool
     }
 }
 
@@ -68,12 +76,22 @@ public struct Limits: Sendable, Equatable {
     public var headerTimeoutMilliseconds: Int
     /// A keep-alive connection with no request in progress is closed after this time.
     public var idleTimeoutMilliseconds: Int
+    /// `integration_timeout_ms.min`: the smallest `timeoutInMillis` a definition may set.
+    public var integrationTimeoutMillisecondsMin: Int
+    /// `integration_timeout_ms.max`: the largest `timeoutInMillis` a definition may set.
+    public var integrationTimeoutMillisecondsMax: Int
+    /// `integration_timeout_ms.default`: the timeout of an integration that sets none.
+    public var integrationTimeoutMillisecondsDefault: Int
 
     public init(request: RequestLimits = RequestLimits(), headerTimeoutMilliseconds: Int = 10_000,
-                idleTimeoutMilliseconds: Int = 60_000) {
+                idleTimeoutMilliseconds: Int = 60_000, integrationTimeoutMillisecondsMin: Int = 50,
+                integrationTimeoutMillisecondsMax: Int = 29_000, integrationTimeoutMillisecondsDefault: Int = 29_000) {
         self.request = request
         self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
         self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        self.integrationTimeoutMillisecondsMin = integrationTimeoutMillisecondsMin
+        self.integrationTimeoutMillisecondsMax = integrationTimeoutMillisecondsMax
+        self.integrationTimeoutMillisecondsDefault = integrationTimeoutMillisecondsDefault
     }
 }
 
@@ -140,7 +158,9 @@ public struct Stage: Sendable {
     public var api: Int
     /// `[A-Za-z0-9_-]+`.
     public var name: String
-    /// Stage variables (`$stageVariables.name` in templates and integration URIs).
+    /// Stage variables (`$stageVariables.name` in templates, `${stageVariables.name}` in integration
+    /// URIs). Those in URIs and request parameters are already substituted into the targets of
+    /// `HTTPIntegration` and `LambdaProxyIntegration`.
     public var variables: [String: String]
 
     public init(api: Int, name: String, variables: [String: String] = [:]) {
@@ -176,9 +196,13 @@ public struct Operation: Sendable {
 /// What an operation does with a request.
 public enum Integration: Sendable {
     case mock(MockIntegration)
-    /// A type Sluice cannot run yet or ever (AWS service integrations, HTTP/HTTP_PROXY/AWS_PROXY
-    /// until they land, or no integration at all): answers 500 {"message": "Internal server error"}.
-    /// The string says why, for logs.
+    /// HTTP and HTTP_PROXY (`HTTPIntegration.isProxy`).
+    case http(HTTPIntegration)
+    /// AWS_PROXY with a Lambda function ARN: the event goes to a Lambda Runtime Interface Emulator.
+    case lambdaProxy(LambdaProxyIntegration)
+    /// A type Sluice cannot run (AWS service integrations, an integration it cannot read, or no
+    /// integration at all): answers 500 {"message": "Internal server error"}. The string says why,
+    /// for logs.
     case unsupported(String)
 }
 

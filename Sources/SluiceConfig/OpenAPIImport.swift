@@ -7,7 +7,7 @@ struct ImportedOperation {
     var method: RouteMethod
     /// The line of the method's key (`get:`), where messages about the operation point.
     var line: Int
-    var integration: Integration
+    var integration: ImportedIntegration
 }
 
 /// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
@@ -23,6 +23,9 @@ struct ImportedOperation {
 struct OpenAPIImport {
     let file: String
     let log: DiagnosticLog
+    /// `timeoutInMillis` is checked against `limits.integration_timeout_ms`.
+    let limits: Limits
+    private let patterns = SelectionPatternCache()
 
     /// Extensions Sluice implements.
     static let supportedExtensions: Set<String> = [
@@ -61,9 +64,10 @@ struct OpenAPIImport {
     private var ignoredExtensions: [(name: String, line: Int, count: Int)] = []
     private var root: Node = .scalar(.init(""))
 
-    init(file: String, log: DiagnosticLog) {
+    init(file: String, log: DiagnosticLog, limits: Limits = Limits()) {
         self.file = file
         self.log = log
+        self.limits = limits
     }
 
     /// Returns nil when an error was reported.
@@ -147,7 +151,7 @@ struct OpenAPIImport {
             let name = key.text ?? ""
             if let method = RouteMethod(openAPIKey: name) {
                 let label = "\(method) \(pattern)"
-                guard let integration = readOperation(value, label: label) else {
+                guard let integration = readOperation(value, label: label, pattern: pattern, method: method) else {
                     valid = false
                     continue
                 }
@@ -164,7 +168,8 @@ struct OpenAPIImport {
     }
 
     /// Reads one operation's integration. Returns nil when an error was reported.
-    private mutating func readOperation(_ operationNode: Node, label: String) -> Integration? {
+    private mutating func readOperation(_ operationNode: Node, label: String, pattern: RoutePattern,
+                                        method: RouteMethod) -> ImportedIntegration? {
         guard var operation = resolve(operationNode, what: label) else { return nil }
         if operation.isNull { operation = .mapping(Node.Mapping([])) }
         guard let fields = operation.entries else {
@@ -183,7 +188,7 @@ struct OpenAPIImport {
             // API Gateway's importer creates such a method without an integration; calling it fails
             // with 500 at run time, and so does Sluice.
             log.warning(file, operationNode.line, "\(label) has no x-amazon-apigateway-integration; answers 500")
-            return .unsupported("no integration")
+            return .ready(.unsupported("no integration"))
         }
         guard let integration = resolve(integrationEntry.value, what: "\(label) integration") else { return nil }
         guard let integrationFields = integration.entries else {
@@ -199,22 +204,24 @@ struct OpenAPIImport {
         let line = isReference ? integrationEntry.key.line : (typeNode?.line ?? integrationEntry.key.line)
         guard let typeText = typeNode?.text else {
             log.warning(file, line, "\(label): the integration has no type; answers 500")
-            return .unsupported("integration without a type")
+            return .ready(.unsupported("integration without a type"))
         }
+        let upstreams = UpstreamIntegrationImport(file: file, log: log, limits: limits, patterns: patterns)
         switch typeText.lowercased() {
         case "mock":
             let mock = MockImport(file: file, log: log).read(integrationFields, label: label, line: line)
-            return mock.map { .mock($0) }
-        case "http", "http_proxy", "aws_proxy":
-            let type = typeText.uppercased()
-            log.warning(file, line, "\(label): integration type \(type) is not supported yet; answers 500")
-            return .unsupported("integration type \(type) is not supported yet")
+            return mock.map { .ready(.mock($0)) }
+        case "http", "http_proxy":
+            return upstreams.readHTTP(integrationFields, isProxy: typeText.lowercased() == "http_proxy", label: label,
+                                      line: line, isShared: isReference, pattern: pattern, method: method)
+        case "aws_proxy":
+            return upstreams.readLambda(integrationFields, label: label, line: line, isShared: isReference)
         case "aws":
             log.warning(file, line, "\(label): AWS service integrations are not supported; answers 500")
-            return .unsupported("AWS service integrations are not supported")
+            return .ready(.unsupported("AWS service integrations are not supported"))
         default:
             log.warning(file, line, "\(label): unknown integration type '\(typeText)'; answers 500")
-            return .unsupported("unknown integration type \(typeText)")
+            return .ready(.unsupported("unknown integration type \(typeText)"))
         }
     }
 

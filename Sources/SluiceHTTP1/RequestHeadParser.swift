@@ -68,16 +68,8 @@ public struct RequestHeadParser: Sendable {
         case version
         /// After the request line's CR; `markA` is still the version's `H`.
         case requestLineLF
-        /// At the start of a field line or of the blank line that ends the head.
-        case fieldStart
-        /// In a field name; `markA` is its first byte.
-        case fieldName
-        /// In a field value; `markA` is the name's first byte and `markB` the colon.
-        case fieldValue
-        /// After a field line's CR.
-        case fieldLF
-        /// After the CR of the blank line that ends the head.
-        case finalLF
+        /// In the field section, which `fields` scans.
+        case fields
         /// The head was complete at `offset`.
         case complete
     }
@@ -94,8 +86,7 @@ public struct RequestHeadParser: Sendable {
     var phase: Phase = .start
     var offset = 0
     var markA = 0
-    var markB = 0
-    var fieldCount = 0
+    var fields = FieldSectionScanner()
     var failure: RequestError? = nil
 
     public init(limits: RequestLimits) {
@@ -107,8 +98,7 @@ public struct RequestHeadParser: Sendable {
         phase = .start
         offset = 0
         markA = 0
-        markB = 0
-        fieldCount = 0
+        fields = FieldSectionScanner()
         failure = nil
     }
 
@@ -186,8 +176,6 @@ public struct RequestHeadParser: Sendable {
         var index = offset
         var phase = self.phase
         var markA = self.markA
-        var markB = self.markB
-        var fieldCount = self.fieldCount
         var result = ScanResult.incomplete
 
         scanning: while index < limit {
@@ -284,82 +272,22 @@ public struct RequestHeadParser: Sendable {
                     break scanning
                 }
                 if fill { head.version = bytes[markA + 7] == 0x30 ? .http10 : .http11 }
-                phase = .fieldStart
+                phase = .fields
                 index += 1
 
-            case .fieldStart:
-                let byte = bytes[index]
-                if byte == HTTPBytes.cr {
-                    phase = .finalLF
-                } else if HTTPBytes.isTokenByte(byte) {
-                    fieldCount += 1
-                    if fieldCount > limits.headersMax {
-                        result = .failed(.headTooLarge)
-                        break scanning
-                    }
-                    markA = index
-                    phase = .fieldName
-                } else {
-                    // SP or HTAB here is obs-fold (RFC 9112 §5.2), `:` an empty name, LF a bare LF.
+            case .fields:
+                switch fields.scan(bytes, index: &index, limit: limit, fieldsMax: limits.headersMax,
+                                   fill: fill, into: &head.headers) {
+                case .incomplete:
+                    break
+                case .complete:
+                    phase = .complete
+                    result = .complete(headLength: index)
+                case .malformed:
                     result = .failed(.badRequest)
-                    break scanning
+                case .tooManyFields:
+                    result = .failed(.headTooLarge)
                 }
-                index += 1
-
-            case .fieldName:
-                while index < limit {
-                    let byte = bytes[index]
-                    if HTTPBytes.isTokenByte(byte) {
-                        index += 1
-                    } else if byte == HTTPBytes.colon {
-                        markB = index
-                        index += 1
-                        phase = .fieldValue
-                        break
-                    } else {
-                        // Whitespace before the colon is refused (RFC 9112 §5.1).
-                        result = .failed(.badRequest)
-                        break scanning
-                    }
-                }
-
-            case .fieldValue:
-                index = HTTPBytes.skipWords(bytes, from: index, limit: limit, lowest: HTTPBytes.space)
-                while index < limit {
-                    let byte = bytes[index]
-                    if HTTPBytes.isFieldValueByte(byte) {
-                        index += 1
-                    } else if byte == HTTPBytes.cr {
-                        index += 1
-                        phase = .fieldLF
-                        break
-                    } else {
-                        result = .failed(.badRequest)
-                        break scanning
-                    }
-                }
-
-            case .fieldLF:
-                guard bytes[index] == HTTPBytes.lf else {
-                    result = .failed(.badRequest)
-                    break scanning
-                }
-                if fill {
-                    // `index - 1` is the CR that ends the value.
-                    let value = HTTPBytes.trimmingWhitespace(bytes, (markB + 1)..<(index - 1))
-                    head.headers.append(HeaderField(name: markA..<markB, value: value))
-                }
-                phase = .fieldStart
-                index += 1
-
-            case .finalLF:
-                guard bytes[index] == HTTPBytes.lf else {
-                    result = .failed(.badRequest)
-                    break scanning
-                }
-                index += 1
-                phase = .complete
-                result = .complete(headLength: index)
                 break scanning
 
             case .complete:
@@ -370,8 +298,6 @@ public struct RequestHeadParser: Sendable {
         self.phase = phase
         self.offset = index
         self.markA = markA
-        self.markB = markB
-        self.fieldCount = fieldCount
         return result
     }
 
@@ -393,58 +319,42 @@ public struct RequestHeadParser: Sendable {
         var contentLength: Int? = nil
         var hasTransferEncoding = false
         var isChunked = false
-        var connectionClose = false
-        var connectionKeepAlive = false
+        var connection = ConnectionOptions()
         var expectsContinue = false
 
         for field in head.headers {
             // Dispatching on the name's length first means most fields cost one comparison.
             switch field.name.count {
-            case 4 where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: FieldName.host.span):
+            case 4 where FieldName.host.matches(bytes, field.name):
                 hostFieldCount += 1
                 if hostFieldCount > 1 { return .badRequest }
                 if !Self.isValidHost(bytes, field.value) { return .badRequest }
                 if !targetHasAuthority { head.host = field.value }
 
-            case 14 where HTTPBytes.equalsIgnoringCase(
-                bytes, field.name, lowercased: FieldName.contentLength.span):
-                guard let length = Self.contentLength(bytes, field.value) else { return .badRequest }
+            case 14 where FieldName.contentLength.matches(bytes, field.name):
+                guard let length = FieldValue.contentLength(bytes, field.value) else { return .badRequest }
                 if let previous = contentLength, previous != length { return .badRequest }
                 contentLength = length
 
-            case 17 where HTTPBytes.equalsIgnoringCase(
-                bytes, field.name, lowercased: FieldName.transferEncoding.span):
+            case 17 where FieldName.transferEncoding.matches(bytes, field.name):
                 // An HTTP/1.0 recipient cannot be trusted to frame a chunked body the way we do.
                 if version == .http10 { return .badRequest }
                 hasTransferEncoding = true
                 var codings = FieldListIterator(field.value)
                 while let coding = codings.next(in: bytes) {
                     if coding.isEmpty || isChunked { return .badRequest }
-                    guard HTTPBytes.equalsIgnoringCase(bytes, coding, lowercased: FieldName.chunked.span)
-                    else { return .notImplemented }
+                    guard FieldName.chunked.matches(bytes, coding) else { return .notImplemented }
                     isChunked = true
                 }
 
-            case 10 where HTTPBytes.equalsIgnoringCase(
-                bytes, field.name, lowercased: FieldName.connection.span):
-                var options = FieldListIterator(field.value)
-                while let option = options.next(in: bytes) {
-                    if HTTPBytes.equalsIgnoringCase(bytes, option, lowercased: FieldName.close.span) {
-                        connectionClose = true
-                    } else if HTTPBytes.equalsIgnoringCase(
-                        bytes, option, lowercased: FieldName.keepAlive.span)
-                    {
-                        connectionKeepAlive = true
-                    }
-                }
+            case 10 where FieldName.connection.matches(bytes, field.name):
+                connection.add(bytes, field.value)
 
-            case 6 where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: FieldName.expect.span):
+            case 6 where FieldName.expect.matches(bytes, field.name):
                 var expectations = FieldListIterator(field.value)
                 while let expectation = expectations.next(in: bytes) {
                     if expectation.isEmpty { continue }
-                    guard HTTPBytes.equalsIgnoringCase(
-                        bytes, expectation, lowercased: FieldName.continue100.span)
-                    else { return .expectationFailed }
+                    guard FieldName.continue100.matches(bytes, expectation) else { return .expectationFailed }
                     expectsContinue = true
                 }
 
@@ -467,7 +377,7 @@ public struct RequestHeadParser: Sendable {
         } else {
             head.framing = .none
         }
-        head.keepAlive = connectionClose ? false : (version == .http11 || connectionKeepAlive)
+        head.keepAlive = connection.close ? false : (version == .http11 || connection.keepAlive)
         head.expectsContinue = expectsContinue && version == .http11
         return nil
     }
@@ -606,27 +516,6 @@ public struct RequestHeadParser: Sendable {
         default: false
         }
     }
-
-    /// The value of a `Content-Length` field: 1*DIGIT, or a list of identical such values
-    /// (RFC 9112 §6.3 allows treating `5, 5` as 5). Nil when invalid: a sign, inner whitespace,
-    /// hex, an empty element, differing values, or more than 18 digits (which also rules out
-    /// overflow, since 18 nines are below `Int.max`).
-    static func contentLength(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
-        var result: Int? = nil
-        var elements = FieldListIterator(range)
-        while let element = elements.next(in: bytes) {
-            guard !element.isEmpty, element.count <= 18 else { return nil }
-            var value = 0
-            for index in element {
-                let byte = bytes[index]
-                guard HTTPBytes.isDigit(byte) else { return nil }
-                value = value * 10 + Int(byte &- 0x30)
-            }
-            if let result, result != value { return nil }
-            result = value
-        }
-        return result
-    }
 }
 
 extension RequestHead {
@@ -650,19 +539,6 @@ extension RequestHead {
         }
         return count
     }
-}
-
-/// Field names and tokens this module interprets, lowercase, as bytes.
-enum FieldName {
-    static let host: [UInt8] = Array("host".utf8)
-    static let contentLength: [UInt8] = Array("content-length".utf8)
-    static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
-    static let connection: [UInt8] = Array("connection".utf8)
-    static let expect: [UInt8] = Array("expect".utf8)
-    static let chunked: [UInt8] = Array("chunked".utf8)
-    static let close: [UInt8] = Array("close".utf8)
-    static let keepAlive: [UInt8] = Array("keep-alive".utf8)
-    static let continue100: [UInt8] = Array("100-continue".utf8)
 }
 
 /// Method names, which are case-sensitive, as bytes.

@@ -11,10 +11,14 @@ extension Array: ByteSink where Element == UInt8 {
     }
 }
 
-/// Building blocks of a response head. Everything that does not change per request is prepared
-/// once (`statusLine`, header lines); per request the worker appends prepared bytes plus the few
-/// that vary (date, request id, lengths).
-public enum ResponseHead {
+/// Building blocks for writing a response head. Everything that does not change per request is
+/// prepared once (`statusLine`, header lines); per request the worker appends prepared bytes plus
+/// the few that vary (date, request id, lengths).
+///
+/// They hang off `ResponseHead`, the parsed head of an upstream's answer (`ResponseHeadParser.swift`),
+/// as static members, so that `ResponseHead.statusLine(200)` writes a head and `ResponseHead()`
+/// holds one that was read.
+extension ResponseHead {
     /// `HTTP/1.1 <status> <reason>\r\n`.
     public static func statusLine(_ status: Int) -> [UInt8] {
         Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8)

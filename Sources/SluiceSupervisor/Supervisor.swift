@@ -134,7 +134,7 @@ public final class Supervisor {
             StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
-                                    counters: counters)
+                                    counters: counters, listenPort: Socket.localPort(listeners[slot]))
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())

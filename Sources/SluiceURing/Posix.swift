@@ -159,3 +159,13 @@ public enum SignalNumber {
     public static let user1 = SIGUSR1
     public static let kill = SIGKILL
 }
+
+extension Socket {
+    /// Writes the peer's address as text into slot `slot` of `slab`; returns its length (0 if unknown).
+    public static func peerAddress(_ fd: Int32, into slab: ByteSlab, slot: Int) -> Int {
+        let capacity = min(slab.slotBytes, 64)
+        let text = UnsafeMutableRawPointer(slab.address(slot: slot, offset: 0)).assumingMemoryBound(to: CChar.self)
+        let length = sluice_peer_address(fd, text, Int32(capacity))
+        return length > 0 ? Int(length) : 0
+    }
+}

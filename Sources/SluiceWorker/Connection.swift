@@ -10,8 +10,25 @@ enum ReadPhase: UInt8 {
     case chunkedBody
 }
 
+/// Which side of the gateway a connection is on.
+enum Role: UInt8 {
+    /// Accepted from a client.
+    case client
+    /// Opened to an upstream for an HTTP or HTTP_PROXY integration; pooled between exchanges.
+    case upstream
+}
+
+/// Where an upstream connection is in reading an answer.
+enum ResponsePhase: UInt8 {
+    case head
+    case length
+    case chunked
+    case untilClose
+}
+
 /// The answer decided when a head was complete, sent once the body has been read.
 struct PendingAnswer {
+    /// A prepared response, or -1 when an upstream answers (the exchange writes the response).
     var response: Int = 0
     var keepAlive = true
     var omitBody = false
@@ -22,6 +39,7 @@ struct PendingAnswer {
 /// One client connection's state. Lives in a preallocated array indexed by connection slot; the
 /// byte buffers it uses are the same slot of the worker's carry and output slabs.
 struct Connection {
+    var role = Role.client
     var fd: Int32 = -1
     /// Bumped whenever the slot is released, so late completions for an old connection are ignored.
     var generation: UInt32 = 0
@@ -47,6 +65,35 @@ struct Connection {
     var chunked = ChunkedBodyDecoder(bodyBytesMax: 0)
     var pending = PendingAnswer()
     var requestsServed = 0
+    /// The low half of this request's x-amzn-RequestId (the high half is the worker's).
+    var requestID: UInt64 = 0
+
+    // An exchange with an upstream.
+    /// The other side of the exchange in flight: a client's upstream connection, an upstream
+    /// connection's client; -1 when none.
+    var peer: Int32 = -1
+    /// Client: an upstream is answering the current request; later pipelined requests wait.
+    var awaitingUpstream = false
+    /// Client: bytes of the upstream's answer have been written, so a failure can no longer be
+    /// answered with a status of our own.
+    var answerStarted = false
+    /// Client: the peer address as text for X-Forwarded-For, in the worker's address slab; 0 until
+    /// the first proxied request asks for it.
+    var peerAddressLength = 0
+
+    /// Upstream: the pool (Deployment.upstreams index) this connection belongs to.
+    var upstream: Int32 = -1
+    var connecting = false
+    var pooled = false
+    var responsePhase = ResponsePhase.head
+    var responseParser = ResponseHeadParser(limits: RequestLimits())
+    var responseRemaining = 0
+    /// Upstream: the request's method (HEAD answers have no body) and how the client's copy of the
+    /// answer is framed.
+    var requestMethod = HTTPMethod.get
+    var relayChunked = false
+    var relayKeepAlive = true
+    var requestSent = false
 
     /// Output bytes waiting in this connection's output slot: [outputStart, outputEnd).
     var outputStart = 0

@@ -15,7 +15,9 @@ struct DeadlineLists {
         static let idle = List(rawValue: 2)
         /// After the final response: draining what the client still sends before the close.
         static let linger = List(rawValue: 3)
-        static let fixedCount = 4
+        /// An upstream connection idle in its pool: the pool's idle timeout.
+        static let pool = List(rawValue: 4)
+        static let fixedCount = 5
 
         /// The list of the `k`-th distinct integration timeout.
         static func integration(_ k: Int) -> List { List(rawValue: UInt8(fixedCount + k)) }

@@ -25,7 +25,7 @@ extension Worker {
             return
         }
         if completion.result > 0, let bufferID {
-            if connections[index].receivePaused || connections[index].heldCount > 0 {
+            if connections[index].receivePaused || connections[index].heldCount > 0 || waitsForUpstream(index) {
                 // Reading is paused for output, but the multishot receive had already taken
                 // these bytes: keep them in order until the output drains.
                 hold(index, bufferID: bufferID, byteCount: Int(completion.result))
@@ -49,6 +49,12 @@ extension Worker {
             }
         }
         rearmReceiveIfNeeded(index)
+    }
+
+    /// A client whose current request an upstream is answering, with the next request's head
+    /// arriving: its bytes wait, in order, until the answer is complete.
+    func waitsForUpstream(_ index: Int) -> Bool {
+        connections[index].awaitingUpstream && connections[index].phase == .head
     }
 
     /// A multishot receive ends when the buffer ring runs dry or when we cancelled it; arm it
@@ -96,6 +102,10 @@ extension Worker {
     /// may hold some); the connection closes once they are, in `flush`.
     func peerClosed(_ index: Int) {
         connections[index].peerClosed = true
+        if connections[index].role == .upstream {
+            upstreamClosed(index)
+            return
+        }
         if connections[index].lingering {
             abort(index)
             return
@@ -156,7 +166,8 @@ extension Worker {
     /// Puts the connection on the timer that fits its state.
     func scheduleTimer(_ index: Int, sendProgressed: Bool = false) {
         let connection = connections[index]
-        guard connection.isOpen, !connection.closing, !connection.lingering else { return }
+        // Upstream connections run on their exchange's integration timeout, or the pool's idle one.
+        guard connection.isOpen, !connection.closing, !connection.lingering, connection.role == .client else { return }
         let idleDeadline = now + Int64(limits.idleTimeoutMilliseconds) * 1_000_000
         if connection.hasOutput || connection.sendInFlight || connection.receivePaused {
             // Output is waiting for the client: only the client reading it extends the deadline,
@@ -177,15 +188,25 @@ extension Worker {
 
     // MARK: Parsing
 
-    /// Consumes as many whole requests (and body bytes) from `bytes` as it can and returns the
-    /// number of bytes consumed. Stops early when output space runs short.
+    /// Consumes received bytes: requests on a client connection, an answer on an upstream one.
     func consume(_ index: Int, _ bytes: Span<UInt8>) -> Int {
+        switch connections[index].role {
+        case .client: consumeRequests(index, bytes)
+        case .upstream: consumeResponse(index, bytes)
+        }
+    }
+
+    /// Consumes as many whole requests (and body bytes) from `bytes` as it can and returns the
+    /// number of bytes consumed. Stops early when output space runs short, and at a request's
+    /// head while an upstream still answers the one before.
+    func consumeRequests(_ index: Int, _ bytes: Span<UInt8>) -> Int {
         var offset = 0
         while offset < bytes.count {
             let connection = connections[index]
             if !connection.isOpen || connection.closeAfterFlush || connection.lingering { return bytes.count }
             switch connection.phase {
             case .head:
+                if connection.awaitingUpstream { return offset }
                 guard hasRoomForResponse(index) else {
                     connections[index].receivePaused = true
                     return offset
@@ -204,12 +225,34 @@ extension Worker {
                     startRequest(index, rest)
                 }
             case .body:
-                let take = min(connection.bodyRemaining, bytes.count - offset)
+                var take = min(connection.bodyRemaining, bytes.count - offset)
+                if connection.peer >= 0 {
+                    // The body goes to the upstream as it arrives, as far as its output has room.
+                    take = min(take, forwardRoom(Int(connection.peer)))
+                    guard take > 0 else {
+                        connections[index].receivePaused = true
+                        return offset
+                    }
+                    forward(bytes.extracting(offset..<offset + take), to: Int(connection.peer))
+                }
                 offset += take
                 connections[index].bodyRemaining -= take
                 if connections[index].bodyRemaining == 0 { finishRequest(index) }
             case .chunkedBody:
-                let step = connections[index].chunked.decode(bytes.extracting(offset..<bytes.count))
+                var limit = bytes.count
+                if connection.peer >= 0 {
+                    let room = forwardRoom(Int(connection.peer))
+                    guard room > 0 else {
+                        connections[index].receivePaused = true
+                        return offset
+                    }
+                    limit = min(limit, offset + room)
+                }
+                let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
+                if connection.peer >= 0 {
+                    // Validated chunked bytes go to the upstream as they are.
+                    forward(bytes.extracting(offset..<offset + step.consumed), to: Int(connection.peer))
+                }
                 offset += step.consumed
                 switch step.state {
                 case .needMore:
@@ -230,10 +273,19 @@ extension Worker {
     /// outlive this call), then read the body, if any, before answering.
     func startRequest(_ index: Int, _ bytes: Span<UInt8>) {
         counters.add(slot: slot, .requests)
-        let response: Int
+        requestIDCounter &+= 1
+        connections[index].requestID = requestIDCounter
+        var response: Int
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
             response = match.operation
+            if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
+                if let refusal = startExchange(index, operation: match.operation, target: target, bytes: bytes) {
+                    response = catalog.index(of: refusal)
+                } else {
+                    response = -1
+                }
+            }
         } else {
             response = catalog.index(of: .missingAuthenticationToken)
         }
@@ -255,8 +307,14 @@ extension Worker {
 
     func finishRequest(_ index: Int) {
         connections[index].phase = .head
-        connections[index].requestsServed += 1
         let pending = connections[index].pending
+        if pending.response < 0 {
+            // An upstream answers; its exchange ends the request. The whole body is handed over.
+            let peer = Int(connections[index].peer)
+            if peer >= 0 { connections[peer].requestSent = true }
+            return
+        }
+        connections[index].requestsServed += 1
         respond(index, response: pending.response, keepAlive: pending.keepAlive, omitBody: pending.omitBody,
                 http10: pending.http10)
     }
@@ -302,9 +360,14 @@ extension Worker {
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
         counters.add(slot: slot, WorkerCounter.responseClass(status: prepared.status))
-        requestIDCounter &+= 1
+        if connections[index].requestID == 0 {
+            // Refused before a request began (a parse error, a timeout): it still gets an id.
+            requestIDCounter &+= 1
+            connections[index].requestID = requestIDCounter
+        }
         let requestHigh = requestIDHigh
-        let requestLow = requestIDCounter
+        let requestLow = connections[index].requestID
+        connections[index].requestID = 0
         let http10KeepAlive = keepAlive && http10
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
@@ -362,7 +425,7 @@ extension Worker {
     /// Starts a send of everything queued unless one is in flight.
     func flush(_ index: Int) {
         let connection = connections[index]
-        guard connection.isOpen, !connection.closing, !connection.sendInFlight else { return }
+        guard connection.isOpen, !connection.closing, !connection.sendInFlight, !connection.connecting else { return }
         if connection.outputEnd > connection.outputStart {
             ring.send(socket: connection.fd, slab: output, slot: index,
                       range: connection.outputStart..<connection.outputEnd,
@@ -400,6 +463,13 @@ extension Worker {
         if connections[index].receivePaused && connections[index].streamingResponse < 0 {
             resumeReading(index)
         }
+        // The peer may have been paused because this connection's output was full.
+        let peer = Int(connections[index].peer)
+        if peer >= 0 && connections[peer].receivePaused {
+            resumeReading(peer)
+            afterInput(peer)
+        }
+        guard connections[index].isOpen, !connections[index].closing else { return }
         afterInput(index, sendProgressed: true)
     }
 

@@ -21,6 +21,9 @@ enum GatewayAnswer: Int, CaseIterable {
     case expectationFailed
     case notImplemented
     case versionNotSupported
+    case badGateway
+    case endpointTimeout
+    case serviceUnavailable
 
     var status: Int {
         switch self {
@@ -33,6 +36,9 @@ enum GatewayAnswer: Int, CaseIterable {
         case .expectationFailed: 417
         case .notImplemented: 501
         case .versionNotSupported: 505
+        case .badGateway: 502
+        case .endpointTimeout: 504
+        case .serviceUnavailable: 503
         }
     }
 
@@ -47,6 +53,9 @@ enum GatewayAnswer: Int, CaseIterable {
         case .expectationFailed: #"{"message":"Expectation Failed"}"#
         case .notImplemented: #"{"message":"Not Implemented"}"#
         case .versionNotSupported: #"{"message":"HTTP Version Not Supported"}"#
+        case .badGateway: #"{"message": "Internal server error"}"#
+        case .endpointTimeout: #"{"message": "Endpoint request timed out"}"#
+        case .serviceUnavailable: #"{"message":"Service Unavailable"}"#
         }
     }
 
@@ -85,6 +94,7 @@ struct ResponseCatalog {
                 responses.append(ResponseCatalog.prepare(mock.response))
             case .unsupported:
                 responses.append(ResponseCatalog.prepare(answer: .internalServerError))
+            case .http, .lambdaProxy: responses.append(ResponseCatalog.prepare(answer: .internalServerError))
             }
         }
         for answer in GatewayAnswer.allCases {

@@ -10,6 +10,7 @@ enum Token {
         case tick
         case signal
         case cancel
+        case connect
     }
 
     static func make(_ kind: Kind, connection: Int = 0, generation: UInt32 = 0) -> UInt64 {

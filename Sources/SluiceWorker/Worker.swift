@@ -13,8 +13,12 @@ public struct WorkerContext {
     public var listener: Int32
     public var deployment: Deployment
     public var counters: WorkerCounters
+    /// The port clients connect to (for X-Forwarded-Port).
+    public var listenPort: Int
 
-    public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters) {
+    public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
+                listenPort: Int) {
+        self.listenPort = listenPort
         self.slot = slot
         self.tuning = tuning
         self.listener = listener
@@ -41,6 +45,8 @@ public final class Worker {
     /// Response bytes waiting to be sent, per connection.
     let output: ByteSlab
     let control: ByteSlab
+    /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
+    let peerAddresses: ByteSlab
     let counters: WorkerCounters
     let routes: RouteTable
     let operations: [Operation]
@@ -48,7 +54,22 @@ public final class Worker {
     let limits: Limits
     let drainTimeoutNanoseconds: Int64
 
+    /// Client connections in [0, clientSlots), upstream connections after them.
     var connections: [Connection]
+    let clientSlots: Int
+    var freeUpstreams: [Int32]
+    /// Idle upstream connections per upstream, most recently used last.
+    var pools: [[Int32]]
+    let poolIdleMax: Int
+    /// Connections open per upstream, and the most allowed.
+    var upstreamOpen: [Int]
+    let upstreamConnectionsMax: Int
+    let poolIdleNanoseconds: Int64
+    let upstreamAddresses: SocketAddresses
+    var upstreamAddressIndex: [Int]
+    let targets: [CompiledTarget]
+    let proxyTargets: ProxyTargets
+    var responseHead: ResponseHead
     /// For each receive buffer held by a paused connection: the next one it holds (or -1) and
     /// how many bytes it carries. A buffer is held by one connection at a time.
     var heldNext: [Int32]
@@ -79,6 +100,7 @@ public final class Worker {
     var drainDeadline: Int64 = 0
     var finished = false
     let signalFD: Int32
+    let forwardedPortLine: [UInt8]
 
     public init(context: WorkerContext) throws(SystemError) {
         let tuning = context.tuning
@@ -94,19 +116,52 @@ public final class Worker {
         receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
                                              bufferBytes: tuning.recvBufferBytes)
         // A carried head is at most headBytesMax; one more receive buffer must fit behind it.
-        carry = try ByteSlab(slotCount: tuning.maxConnections,
-                             slotBytes: limits.request.headBytesMax + tuning.recvBufferBytes)
-        output = try ByteSlab(slotCount: tuning.maxConnections,
-                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256))
+        let deployment = context.deployment
+        clientSlots = tuning.maxConnections
+        let pool = deployment.upstreamPool
+        let upstreamSlots = min(65_536, deployment.upstreams.count * pool.connectionsMax)
+        let slotCount = clientSlots + upstreamSlots
+        // A carried head is at most headBytesMax; one more receive buffer must fit behind it.
+        carry = try ByteSlab(slotCount: slotCount, slotBytes: limits.request.headBytesMax + tuning.recvBufferBytes)
+        // An output slot takes a whole request or response head plus the gateway's own lines.
+        output = try ByteSlab(slotCount: slotCount,
+                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256,
+                                             limits.request.headBytesMax + 2048))
+        peerAddresses = try ByteSlab(slotCount: clientSlots, slotBytes: 64)
+        freeUpstreams = (Int32(clientSlots)..<Int32(slotCount)).reversed()
+        poolIdleMax = pool.idleConnectionsMax
+        upstreamOpen = Array(repeating: 0, count: deployment.upstreams.count)
+        upstreamConnectionsMax = pool.connectionsMax
+        poolIdleNanoseconds = Int64(pool.idleTimeoutMilliseconds) * 1_000_000
+        pools = deployment.upstreams.map { _ in
+            var idle: [Int32] = []
+            idle.reserveCapacity(pool.idleConnectionsMax)
+            return idle
+        }
+        // The first resolved address of each upstream; -1 for a host that did not resolve.
+        let resolved = deployment.upstreams.compactMap(\.addresses.first)
+        upstreamAddresses = try SocketAddresses(resolved.map { (host: $0.host, port: $0.port) })
+        var nextAddress = 0
+        upstreamAddressIndex = deployment.upstreams.map { upstream in
+            guard !upstream.addresses.isEmpty else { return -1 }
+            nextAddress += 1
+            return nextAddress - 1
+        }
+        proxyTargets = ProxyTargets(deployment: deployment)
+        targets = proxyTargets.targets
+        responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
+        forwardedPortLine = Array("X-Forwarded-Port: \(context.listenPort)\r\n".utf8)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
-        connections = Array(repeating: Connection(), count: tuning.maxConnections)
+        connections = Array(repeating: Connection(), count: slotCount)
         heldNext = Array(repeating: -1, count: tuning.recvBuffers)
         heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
-        heldPerConnectionMax = max(2, tuning.recvBuffers / 8)
         heldTotalMax = max(2, tuning.recvBuffers / 2)
+        // A multishot receive can take up to 32 buffers per kernel run before the cancel of a
+        // pause lands; a connection may hold two such bursts (but never more than the total).
+        heldPerConnectionMax = min(heldTotalMax, max(64, tuning.recvBuffers / 8))
         starved.reserveCapacity(tuning.maxConnections)
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
-        deadlines = DeadlineLists(capacity: tuning.maxConnections)
+        deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
         head = RequestHead(headersCapacity: limits.request.headersMax)
         requestIDHigh = Random.word()
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt])
@@ -149,6 +204,7 @@ public final class Worker {
         case .send: onSend(completion)
         case .tick: onTick()
         case .signal: onSignal(completion)
+        case .connect: onConnect(completion)
         case .cancel: break
         }
     }
@@ -207,7 +263,21 @@ public final class Worker {
 
     /// Closes at once: cancels what is in flight, and frees the slot when nothing is.
     func abort(_ index: Int) {
-        guard connections[index].isOpen else { return }
+        guard connections[index].isOpen, !connections[index].closing else { return }
+        let peer = Int(connections[index].peer)
+        if peer >= 0 {
+            connections[index].peer = -1
+            connections[peer].peer = -1
+            if connections[index].role == .client {
+                // An upstream connection left mid-exchange cannot be used again.
+                abort(peer)
+            } else {
+                connections[peer].peer = Int32(index)
+                connections[index].peer = Int32(peer)
+                upstreamFailed(index, answer: .badGateway)
+                return
+            }
+        }
         connections[index].closing = true
         deadlines.remove(index)
         if connections[index].receiveArmed || connections[index].sendInFlight {
@@ -223,8 +293,19 @@ public final class Worker {
     func release(_ index: Int) {
         dropHeld(index)
         Socket.close(connections[index].fd)
+        let role = connections[index].role
+        let upstream = connections[index].upstream
+        if connections[index].pooled {
+            let upstream = Int(upstream)
+            if let position = pools[upstream].firstIndex(of: Int32(index)) { pools[upstream].remove(at: position) }
+        }
         connections[index].reset()
         deadlines.remove(index)
+        if role == .upstream {
+            upstreamOpen[Int(upstream)] -= 1
+            freeUpstreams.append(Int32(index))
+            return
+        }
         freeConnections.append(Int32(index))
         openConnections -= 1
         counters.subtract(slot: slot, .connectionsOpen)
@@ -255,6 +336,10 @@ public final class Worker {
         }
         expire(.idle) { index in self.abort(index) }
         expire(.linger) { index in self.abort(index) }
+        expire(.pool) { index in self.abort(index) }
+        for list in 0..<proxyTargets.timeoutsMilliseconds.count {
+            expire(.integration(list)) { index in self.upstreamFailed(index, answer: .endpointTimeout) }
+        }
         if draining && now >= drainDeadline {
             for index in connections.indices where connections[index].isOpen { abort(index) }
             finished = openConnections == 0 || finished

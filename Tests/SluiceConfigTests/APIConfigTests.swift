@@ -363,9 +363,8 @@ private let petsDefinition = """
             "api.yaml:2: warning: x-amazon-apigateway-cors is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
             "api.yaml:8: warning: x-amazon-apigateway-auth is not supported yet and is ignored (2 uses in this file)",
-            "api.yaml:9: warning: GET /a: integration type HTTP_PROXY is not supported yet; answers 500",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",
-            "api.yaml:14: warning: PUT /a: integration type AWS_PROXY is not supported yet; answers 500",
+            "api.yaml:14: warning: PUT /a: the AWS_PROXY integration has no uri; answers 500",
             "api.yaml:16: warning: PATCH /a: unknown integration type 'teleport'; answers 500",
             "api.yaml:18: warning: DELETE /a: the integration has no type; answers 500",
             "api.yaml:19: warning: TRACE /a: API Gateway does not route TRACE; the operation is ignored",
@@ -373,7 +372,8 @@ private let petsDefinition = """
         ])
         let methods = deployment.operations.map(\.method)
         #expect(methods == ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        #expect(deployment.operations[0].integration.unsupportedReason == "integration type HTTP_PROXY is not supported yet")
+        #expect(deployment.operations[0].integration.http?.isProxy == true)
+        #expect(deployment.operations[2].integration.unsupportedReason == "AWS_PROXY integration without a uri")
         #expect(deployment.operations[5].integration.mockResponse?.status == 200)
     }
 

@@ -313,5 +313,17 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
         let proxied = try #require(route(deployment, .patch, "/prod/anything/else"))
         #expect(proxied.operation.method == "ANY")
         #expect(proxied.parameters == ["anything/else"])
+
+        // The HTTP_PROXY route: each stage's `backend` variable is its upstream.
+        let store = try #require(route(deployment, .get, "/dev/store/a/b"))
+        let http = try #require(store.operation.integration.http)
+        #expect(http.timeoutMilliseconds == 10_000)
+        #expect(http.targets.compactMap { $0.map { deployment.upstreams[$0.upstream].description } }
+                == ["http://127.0.0.1:18001", "http://127.0.0.1:18002"])
+        #expect(http.targets[1]?.path == [.literal("/"), .parameter("proxy")])
+        // The AWS_PROXY route, mapped by lambda_functions.
+        let hello = try #require(route(deployment, .get, "/prod/hello")?.operation.integration.lambda)
+        #expect(hello.targets.map { $0?.functionName } == ["hello", "hello"])
+        #expect(deployment.upstreams.map(\.description).contains("http://127.0.0.1:9000"))
     }
 }

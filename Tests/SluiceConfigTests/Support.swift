@@ -6,11 +6,24 @@ import SluiceRouter
 /// The CPUs tests pretend the process may run on, so worker plans do not depend on the machine.
 let testCPUs = [0, 1, 2, 3]
 
+/// The resolver tests use, so that loading never depends on the machine's DNS: names under
+/// `.invalid` (RFC 6761) do not resolve, `dual.test` has an IPv6 and an IPv4 address, every other
+/// name is 192.0.2.1 (TEST-NET-1).
+let testResolver = HostResolver { name, port in
+    if name.hasSuffix(".invalid") { return .failure(HostResolutionError("Name or service not known")) }
+    if name == "dual.test" {
+        return .success([ResolvedAddress(host: "2001:db8::1", port: port, isIPv6: true),
+                         ResolvedAddress(host: "192.0.2.2", port: port, isIPv6: false)])
+    }
+    return .success([ResolvedAddress(host: "192.0.2.1", port: port, isIPv6: false)])
+}
+
 /// Loads `config` as `sluice.yaml` with the given definitions beside it.
-func loadConfig(_ config: String, definitions: [String: String] = [:], cpus: [Int] = testCPUs) -> LoadResult {
+func loadConfig(_ config: String, definitions: [String: String] = [:], cpus: [Int] = testCPUs,
+                resolver: HostResolver = testResolver) -> LoadResult {
     var files = ["sluice.yaml": config]
     for (name, text) in definitions { files[name] = text }
-    return ConfigLoader.load(path: "sluice.yaml", files: files, allowedCPUs: cpus)
+    return ConfigLoader.load(path: "sluice.yaml", files: files, allowedCPUs: cpus, resolver: resolver)
 }
 
 /// A sluice.yaml with one API named `api`, stage `prod`, whose definition is `api.yaml`.
@@ -55,6 +68,16 @@ extension Integration {
 
     var unsupportedReason: String? {
         if case .unsupported(let reason) = self { return reason }
+        return nil
+    }
+
+    var http: HTTPIntegration? {
+        if case .http(let http) = self { return http }
+        return nil
+    }
+
+    var lambda: LambdaProxyIntegration? {
+        if case .lambdaProxy(let lambda) = self { return lambda }
         return nil
     }
 }

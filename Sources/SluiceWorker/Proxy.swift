@@ -1,0 +1,497 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceMetrics
+import SluiceURing
+
+/// HTTP and HTTP_PROXY integrations: a client request is answered by an upstream over a pooled
+/// keep-alive connection in the same ring. The two connections are linked as peers for the
+/// exchange; each side's output is the other side's back-pressure: a client body is paused while
+/// the upstream's output is full, an upstream answer is paused while the client's output is full,
+/// and a send completing on one side resumes the other.
+extension Worker {
+    // MARK: Starting an exchange
+
+    /// Called with the request head's bytes (valid during this call only): everything the
+    /// upstream request needs from them is written into the upstream connection's output now.
+    /// Returns nil once the exchange is under way, or the answer to give instead.
+    func startExchange(_ client: Int, operation: Int, target: Int, bytes: Span<UInt8>) -> GatewayAnswer? {
+        let compiled = targets[target]
+        // A host that did not resolve at load has no address to connect to.
+        guard upstreamAddressIndex[compiled.upstream] >= 0 else { return .badGateway }
+        guard let upstream = acquireUpstream(compiled.upstream) else { return .serviceUnavailable }
+        connections[client].peer = Int32(upstream)
+        connections[client].awaitingUpstream = true
+        connections[client].answerStarted = false
+        connections[upstream].peer = Int32(client)
+        connections[upstream].requestMethod = head.method
+        connections[upstream].responsePhase = .head
+        connections[upstream].responseParser.reset()
+        connections[upstream].requestSent = false
+        if connections[client].peerAddressLength == 0 {
+            connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
+        }
+        let written = output.write(slot: upstream, offset: connections[upstream].outputEnd) { writer in
+            writeUpstreamRequest(client: client, operation: operation, target: compiled, bytes: bytes, to: &writer)
+        }
+        guard !written.overflowed else {
+            connections[client].peer = -1
+            connections[client].awaitingUpstream = false
+            connections[upstream].peer = -1
+            abort(upstream)
+            return .internalServerError
+        }
+        connections[upstream].outputEnd += written.byteCount
+        deadlines.schedule(upstream, in: compiled.timeoutList, deadline: now + compiled.timeoutNanoseconds)
+        if !connections[upstream].connecting { flush(upstream) }
+        return nil
+    }
+
+    /// A pooled connection to `upstream`, or a new one being connected; nil when the worker has
+    /// no upstream slot left or the socket cannot be made.
+    func acquireUpstream(_ upstream: Int) -> Int? {
+        while let index = pools[upstream].popLast().map(Int.init) {
+            connections[index].pooled = false
+            if connections[index].isOpen && !connections[index].closing { return index }
+        }
+        guard upstreamOpen[upstream] < upstreamConnectionsMax, let index = freeUpstreams.popLast().map(Int.init) else {
+            return nil
+        }
+        let address = upstreamAddressIndex[upstream]
+        let fd: Int32
+        do {
+            fd = try Socket.makeTCP(ipv6: upstreamAddresses.isIPv6(address))
+        } catch {
+            freeUpstreams.append(Int32(index))
+            return nil
+        }
+        connections[index].open(fd: fd, limits: limits.request)
+        upstreamOpen[upstream] += 1
+        connections[index].role = .upstream
+        connections[index].upstream = Int32(upstream)
+        connections[index].connecting = true
+        connections[index].responseParser = ResponseHeadParser(limits: limits.request)
+        ring.connect(socket: fd, addresses: upstreamAddresses, index: address,
+                     userData: Token.make(.connect, connection: index, generation: connections[index].generation))
+        return index
+    }
+
+    func onConnect(_ completion: Completion) {
+        let index = Token.connection(completion.userData)
+        guard index < connections.count, connections[index].isOpen,
+              connections[index].generation == Token.generation(completion.userData) else { return }
+        connections[index].connecting = false
+        if connections[index].closing {
+            if !connections[index].receiveArmed && !connections[index].sendInFlight { release(index) }
+            return
+        }
+        guard completion.result == 0 else {
+            upstreamFailed(index, answer: .badGateway)
+            return
+        }
+        armReceive(index)
+        flush(index)
+    }
+
+    // MARK: The upstream request
+
+    func writeUpstreamRequest(client: Int, operation: Int, target: CompiledTarget, bytes: Span<UInt8>,
+                              to writer: inout SlabWriter) {
+        // Request line: the integration's method (or the client's), the URI path with its
+        // parameters filled in, and the query.
+        if let method = target.method {
+            writer.append(method)
+        } else {
+            writer.append(bytes.extracting(head.methodName))
+        }
+        writer.append(32)
+        for piece in target.path {
+            switch piece {
+            case .literal(let literal): writer.append(literal)
+            case .value(let source): appendValue(source, client: client, bytes: bytes, to: &writer)
+            }
+        }
+        var querySeparator: UInt8 = 63  // "?", then "&"
+        if target.passQuery && !head.query.isEmpty {
+            writer.append(querySeparator)
+            writer.append(bytes.extracting(head.query))
+            querySeparator = 38
+        }
+        if !target.staticQuery.isEmpty {
+            writer.append(querySeparator)
+            writer.append(target.staticQuery)
+            querySeparator = 38
+        }
+        for mapping in target.queryMappings {
+            writer.append(querySeparator)
+            writer.append(mapping.prefix)
+            appendValue(mapping.source, client: client, bytes: bytes, to: &writer)
+            querySeparator = 38
+        }
+        writer.append(Worker.httpVersionLine)
+        writer.append(target.hostLine)
+        // The client's headers, for proxy integrations, less those that describe this hop or
+        // that the gateway sets itself.
+        var forwardedFor: Range<Int>? = nil
+        if target.passHeaders {
+            for field in head.headers {
+                let name = bytes.extracting(field.name)
+                if HeaderNames.isForwardedFor(name) {
+                    forwardedFor = field.value
+                    continue
+                }
+                if HeaderNames.isHopByHopOrFraming(name) || target.overridesHeader(name) { continue }
+                if HeaderNames.isListedInConnection(name, head: head, bytes: bytes) { continue }
+                writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+                writer.append(ResponseHead.crlf)
+            }
+        }
+        for mapping in target.headerMappings {
+            writer.append(mapping.prefix)
+            appendValue(mapping.source, client: client, bytes: bytes, to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
+        writer.append(Worker.forwardedForPrefix)
+        if let forwardedFor {
+            writer.append(bytes.extracting(forwardedFor))
+            writer.append(Worker.listSeparator)
+        }
+        appendPeerAddress(client, to: &writer)
+        writer.append(ResponseHead.crlf)
+        writer.append(Worker.forwardedProtoLine)
+        writer.append(forwardedPortLine)
+        switch head.framing {
+        case .none, .length(0):
+            if head.method == .post || head.method == .put || head.method == .patch {
+                writer.append(Worker.zeroContentLength)
+            }
+        case .length(let length):
+            writer.append(ResponseHead.contentLengthPrefix)
+            ResponseHead.appendDecimal(length, to: &writer)
+            writer.append(ResponseHead.crlf)
+        case .chunked:
+            writer.append(Worker.chunkedLine)
+        }
+        writer.append(ResponseHead.crlf)
+    }
+
+    func appendValue(_ source: CompiledSource, client: Int, bytes: Span<UInt8>, to writer: inout SlabWriter) {
+        switch source {
+        case .pathParameter(let index):
+            if index < match.pathParameters.count {
+                writer.append(bytes.extracting(head.path).extracting(match.pathParameters[index]))
+            }
+        case .query(let name):
+            if let value = QueryString.value(of: name, in: bytes.extracting(head.query)) {
+                writer.append(bytes.extracting(head.query).extracting(value))
+            }
+        case .header(let name):
+            if let value = head.value(ofHeader: name.span, in: bytes) {
+                writer.append(bytes.extracting(value))
+            }
+        case .literal(let literal):
+            writer.append(literal)
+        case .requestID:
+            Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
+        case .sourceIP:
+            appendPeerAddress(client, to: &writer)
+        case .httpMethod:
+            writer.append(bytes.extracting(head.methodName))
+        case .path:
+            writer.append(bytes.extracting(head.path))
+        case .host:
+            writer.append(bytes.extracting(head.host))
+        }
+    }
+
+    func appendPeerAddress(_ client: Int, to writer: inout SlabWriter) {
+        let length = connections[client].peerAddressLength
+        guard length > 0 else { return }
+        peerAddresses.withBytes(slot: client, range: 0..<length) { address in writer.append(address) }
+    }
+
+    // MARK: The upstream answer
+
+    /// Consumes an upstream connection's bytes: its answer's head, then its body, relayed to the
+    /// client. Returns the number of bytes consumed; stops early when the client's output is full.
+    func consumeResponse(_ index: Int, _ bytes: Span<UInt8>) -> Int {
+        let clientIndex = Int(connections[index].peer)
+        guard clientIndex >= 0 else {
+            // A pooled connection must be quiet: bytes now mean it cannot be trusted.
+            abort(index)
+            return bytes.count
+        }
+        var offset = 0
+        while offset < bytes.count {
+            switch connections[index].responsePhase {
+            case .head:
+                guard output.slotBytes - connections[clientIndex].outputEnd >= limits.request.headBytesMax + 512
+                        || compactedRoom(clientIndex) >= limits.request.headBytesMax + 512 else {
+                    connections[index].receivePaused = true
+                    return offset
+                }
+                let rest = bytes.extracting(offset..<bytes.count)
+                switch connections[index].responseParser.parse(rest, requestMethod: connections[index].requestMethod,
+                                                               into: &responseHead) {
+                case .incomplete:
+                    return offset
+                case .failed:
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                case .complete:
+                    offset += responseHead.headLength
+                    connections[index].responseParser.reset()
+                    if responseHead.status < 200 { continue }  // 1xx: the real answer follows
+                    startAnswer(index, client: clientIndex, bytes: rest)
+                    if connections[index].peer < 0 { return bytes.count }
+                }
+            case .length:
+                let room = relayRoom(clientIndex)
+                guard room > 0 else {
+                    connections[index].receivePaused = true
+                    return offset
+                }
+                let take = min(connections[index].responseRemaining, bytes.count - offset, room)
+                relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                offset += take
+                connections[index].responseRemaining -= take
+                if connections[index].responseRemaining == 0 {
+                    finishExchange(index, reusable: offset == bytes.count)
+                    return bytes.count
+                }
+            case .chunked:
+                let room = relayRoom(clientIndex)
+                guard room > 16 else {
+                    connections[index].receivePaused = true
+                    return offset
+                }
+                let limit = min(bytes.count, offset + room)
+                let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
+                if connections[index].relayChunked {
+                    // The client speaks HTTP/1.1: the validated chunked bytes go through as they are.
+                    relay(bytes.extracting(offset..<offset + step.consumed), to: clientIndex)
+                } else if let data = step.data {
+                    relay(bytes.extracting(offset..<limit).extracting(data), to: clientIndex)
+                }
+                offset += step.consumed
+                switch step.state {
+                case .needMore:
+                    if step.consumed == 0 { return offset }
+                case .done:
+                    finishExchange(index, reusable: offset == bytes.count)
+                    return bytes.count
+                case .failed:
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                }
+            case .untilClose:
+                let room = relayRoom(clientIndex)
+                guard room > 0 else {
+                    connections[index].receivePaused = true
+                    return offset
+                }
+                let take = min(bytes.count - offset, room)
+                relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                offset += take
+            }
+        }
+        return offset
+    }
+
+    /// The answer's head is complete: write the client's response head.
+    func startAnswer(_ index: Int, client: Int, bytes: Span<UInt8>) {
+        let http10 = connections[client].pending.http10
+        var keepAlive = connections[client].pending.keepAlive && !draining
+        let relayChunked: Bool
+        switch responseHead.framing {
+        case .none:
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = 0
+            relayChunked = false
+        case .length(let length):
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = length
+            relayChunked = false
+        case .chunked:
+            connections[index].responsePhase = .chunked
+            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
+            relayChunked = !http10
+            if http10 { keepAlive = false }
+        case .untilClose:
+            connections[index].responsePhase = .untilClose
+            relayChunked = false
+            keepAlive = false
+        }
+        connections[index].relayChunked = relayChunked
+        connections[index].relayKeepAlive = responseHead.keepAlive
+        connections[client].pending.keepAlive = keepAlive
+        connections[client].answerStarted = true
+        counters.add(slot: slot, WorkerCounter.responseClass(status: responseHead.status))
+        let requestID = connections[client].requestID
+        let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
+            writer.append(Worker.httpVersionPrefix)
+            ResponseHead.appendDecimal(responseHead.status, to: &writer)
+            writer.append(32)
+            writer.append(bytes.extracting(responseHead.reason))
+            writer.append(ResponseHead.crlf)
+            for field in responseHead.headers {
+                let name = bytes.extracting(field.name)
+                if HeaderNames.isHopByHopOrFraming(name) || HeaderNames.isDate(name) { continue }
+                if HeaderNames.isListedInConnection(name, responseHead: responseHead, bytes: bytes) { continue }
+                writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+                writer.append(ResponseHead.crlf)
+            }
+            writer.append(dateLine.bytes)
+            writer.append(Worker.requestIDPrefix)
+            Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
+            writer.append(ResponseHead.crlf)
+            switch responseHead.framing {
+            case .none, .length:
+                if responseHead.status != 204 && responseHead.status != 304 && !(responseHead.status < 200) {
+                    writer.append(ResponseHead.contentLengthPrefix)
+                    ResponseHead.appendDecimal(connections[index].responseRemaining, to: &writer)
+                    writer.append(ResponseHead.crlf)
+                }
+            case .chunked:
+                if relayChunked { writer.append(Worker.chunkedLine) }
+            case .untilClose:
+                break
+            }
+            if !keepAlive {
+                writer.append(ResponseHead.connectionClose)
+            } else if http10 {
+                writer.append(ResponseHead.connectionKeepAlive)
+            }
+            writer.append(ResponseHead.crlf)
+        }
+        if written.overflowed {
+            // Checked before parsing, so only a head over the limit lands here.
+            upstreamFailed(index, answer: .badGateway)
+            return
+        }
+        connections[client].outputEnd += written.byteCount
+        if case .length = connections[index].responsePhase, connections[index].responseRemaining == 0 {
+            finishExchange(index, reusable: true)
+        }
+    }
+
+    func relayRoom(_ client: Int) -> Int {
+        let room = output.slotBytes - connections[client].outputEnd
+        return room > 0 ? room : compactedRoom(client)
+    }
+
+    /// The room after compacting the client's output, when no send is reading it.
+    func compactedRoom(_ client: Int) -> Int {
+        guard !connections[client].sendInFlight else { return 0 }
+        compactOutput(client)
+        return output.slotBytes - connections[client].outputEnd
+    }
+
+    func relay(_ bytes: Span<UInt8>, to client: Int) {
+        let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in writer.append(bytes) }
+        precondition(!written.overflowed, "relays are sized to the room")
+        connections[client].outputEnd += written.byteCount
+    }
+
+    /// The answer is complete: the client goes on with its next request, the upstream connection
+    /// goes back to its pool if it may be used again.
+    func finishExchange(_ index: Int, reusable: Bool) {
+        let client = Int(connections[index].peer)
+        connections[index].peer = -1
+        if client >= 0 {
+            connections[client].peer = -1
+            endAwaiting(client)
+        }
+        let connection = connections[index]
+        if reusable && connection.relayKeepAlive && connection.requestSent && !connection.closing
+            && connection.outputEnd == connection.outputStart {
+            pool(index)
+        } else {
+            abort(index)
+        }
+    }
+
+    /// The client's exchange is over (answered or failed): later pipelined requests may go on.
+    func endAwaiting(_ client: Int) {
+        connections[client].awaitingUpstream = false
+        connections[client].requestsServed += 1
+        if !connections[client].pending.keepAlive || draining { connections[client].closeAfterFlush = true }
+        if connections[client].phase == .head {
+            resumeReading(client)
+        }
+        afterInput(client)
+    }
+
+    func pool(_ index: Int) {
+        let upstream = Int(connections[index].upstream)
+        guard pools[upstream].count < poolIdleMax else {
+            abort(index)
+            return
+        }
+        connections[index].pooled = true
+        pools[upstream].append(Int32(index))
+        deadlines.schedule(index, in: .pool, deadline: now + poolIdleNanoseconds)
+    }
+
+    // MARK: Failures
+
+    /// The upstream failed before or during its answer. Before any byte of the answer reached
+    /// the client, the client gets API Gateway's status; after, the client connection is closed.
+    func upstreamFailed(_ index: Int, answer: GatewayAnswer) {
+        let client = Int(connections[index].peer)
+        let phase = connections[index].responsePhase
+        connections[index].peer = -1
+        abort(index)
+        guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
+        connections[client].peer = -1
+        if connections[client].answerStarted {
+            if phase == .untilClose {
+                // A close ends an until-close body: the answer is complete.
+                connections[client].closeAfterFlush = true
+                endAwaiting(client)
+            } else {
+                abort(client)
+            }
+            return
+        }
+        connections[client].pending.keepAlive = false
+        respond(client, response: catalog.index(of: answer), keepAlive: false, omitBody: false, http10: false)
+        endAwaiting(client)
+    }
+
+    static let httpVersionLine: [UInt8] = Array(" HTTP/1.1\r\n".utf8)
+    static let httpVersionPrefix: [UInt8] = Array("HTTP/1.1 ".utf8)
+    static let forwardedForPrefix: [UInt8] = Array("X-Forwarded-For: ".utf8)
+    static let forwardedProtoLine: [UInt8] = Array("X-Forwarded-Proto: http\r\n".utf8)
+    static let listSeparator: [UInt8] = Array(", ".utf8)
+    static let chunkedLine: [UInt8] = Array("Transfer-Encoding: chunked\r\n".utf8)
+    static let zeroContentLength: [UInt8] = Array("Content-Length: 0\r\n".utf8)
+}
+
+extension Worker {
+    /// Room in an upstream connection's output for request body bytes.
+    func forwardRoom(_ upstream: Int) -> Int {
+        let room = output.slotBytes - connections[upstream].outputEnd
+        return room > 0 ? room : compactedRoom(upstream)
+    }
+
+    func forward(_ bytes: Span<UInt8>, to upstream: Int) {
+        let written = output.write(slot: upstream, offset: connections[upstream].outputEnd) { writer in writer.append(bytes) }
+        precondition(!written.overflowed, "forwards are sized to the room")
+        connections[upstream].outputEnd += written.byteCount
+        flush(upstream)
+    }
+
+    /// The upstream closed its side.
+    func upstreamClosed(_ index: Int) {
+        guard connections[index].peer >= 0 else {
+            // Idle in the pool: it is gone, nothing is lost.
+            abort(index)
+            return
+        }
+        if connections[index].responsePhase == .untilClose {
+            finishExchange(index, reusable: false)
+        } else {
+            upstreamFailed(index, answer: .badGateway)
+        }
+    }
+}

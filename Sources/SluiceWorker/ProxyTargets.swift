@@ -1,0 +1,244 @@
+import SluiceConfig
+import SluiceHTTP1
+
+/// Where an upstream request's values come from, resolved at worker start so that the request
+/// path only copies prepared bytes.
+enum CompiledSource {
+    case pathParameter(Int)
+    /// A query parameter, by its raw (percent-encoded) name.
+    case query([UInt8])
+    /// A header, by its lowercased name.
+    case header([UInt8])
+    case literal([UInt8])
+    case requestID
+    case sourceIP
+    case httpMethod
+    case path
+    case host
+}
+
+enum CompiledPiece {
+    case literal([UInt8])
+    case value(CompiledSource)
+}
+
+struct CompiledMapping {
+    /// `name=` for a query parameter, `Name: ` for a header.
+    var prefix: [UInt8]
+    var source: CompiledSource
+}
+
+/// One operation's HTTP integration for one stage, ready to write.
+struct CompiledTarget {
+    var upstream: Int
+    /// The integration's method, when it is not the client's.
+    var method: [UInt8]?
+    var hostLine: [UInt8]
+    var path: [CompiledPiece]
+    /// Proxy integrations pass the client's query and headers through.
+    var passQuery: Bool
+    var passHeaders: Bool
+    /// `a=b&c=d` from the URI.
+    var staticQuery: [UInt8]
+    var queryMappings: [CompiledMapping]
+    var headerMappings: [CompiledMapping]
+    /// Lowercased names of the headers the mappings set, which the client's copies must not repeat.
+    var overriddenHeaders: [[UInt8]]
+    var timeoutList: DeadlineLists.List
+    var timeoutNanoseconds: Int64
+
+    func overridesHeader(_ name: Span<UInt8>) -> Bool {
+        for overridden in overriddenHeaders where HeaderNames.equals(name, overridden) { return true }
+        return false
+    }
+}
+
+/// Every HTTP integration target of a deployment, and the distinct timeouts they use.
+struct ProxyTargets {
+    var targets: [CompiledTarget] = []
+    /// `operationTargets[operation * stageCount + stage]`: index into `targets`, or -1.
+    var operationTargets: [Int32]
+    let stageCount: Int
+    var timeoutsMilliseconds: [Int] = []
+
+    init(deployment: Deployment) {
+        stageCount = max(1, deployment.stages.count)
+        operationTargets = Array(repeating: -1, count: max(1, deployment.operations.count * stageCount))
+        for (operationIndex, operation) in deployment.operations.enumerated() {
+            guard case .http(let integration) = operation.integration else { continue }
+            let list = timeoutList(integration.timeoutMilliseconds)
+            for (stage, target) in integration.targets.enumerated() {
+                guard let target else { continue }
+                operationTargets[operationIndex * stageCount + stage] = Int32(targets.count)
+                targets.append(compile(target, integration: integration, operation: operation, list: list,
+                                       stageName: deployment.stages[stage].name,
+                                       apiName: deployment.apis[operation.api].name))
+            }
+        }
+    }
+
+    func target(operation: Int, stage: Int) -> Int? {
+        let index = operationTargets[operation * stageCount + stage]
+        return index >= 0 ? Int(index) : nil
+    }
+
+    private mutating func timeoutList(_ milliseconds: Int) -> DeadlineLists.List {
+        if let existing = timeoutsMilliseconds.firstIndex(of: milliseconds) { return .integration(existing) }
+        timeoutsMilliseconds.append(milliseconds)
+        return .integration(timeoutsMilliseconds.count - 1)
+    }
+
+    private func compile(_ target: HTTPTarget, integration: HTTPIntegration, operation: Operation,
+                         list: DeadlineLists.List, stageName: String, apiName: String) -> CompiledTarget {
+        let context = ContextValues(stage: stageName, resourcePath: operation.resourcePath, apiName: apiName)
+        var queryMappings: [CompiledMapping] = []
+        var headerMappings: [CompiledMapping] = []
+        var overridden: [[UInt8]] = []
+        var pathSources: [String: CompiledSource] = [:]
+        for mapping in target.parameters {
+            let source = compile(mapping.source, context: context)
+            switch mapping.target {
+            case .path(let name): pathSources[name] = source
+            case .query(let name): queryMappings.append(CompiledMapping(prefix: Array("\(name)=".utf8), source: source))
+            case .header(let name):
+                headerMappings.append(CompiledMapping(prefix: Array("\(name): ".utf8), source: source))
+                overridden.append(Array(name.lowercased().utf8))
+            }
+        }
+        let path: [CompiledPiece] = target.path.map { piece in
+            switch piece {
+            case .literal(let text):
+                return .literal(Array(text.utf8))
+            case .parameter(let name):
+                // Without a mapping, a URI parameter takes the method parameter of the same name,
+                // as API Gateway's console sets it up for proxy resources.
+                if let source = pathSources[name] { return .value(source) }
+                if let index = operation.pathParameterNames.firstIndex(of: name) { return .value(.pathParameter(index)) }
+                return .literal([])
+            }
+        }
+        let staticQuery = target.query.map { parameter in
+            parameter.value.map { "\(parameter.name)=\($0)" } ?? parameter.name
+        }.joined(separator: "&")
+        return CompiledTarget(
+            upstream: target.upstream,
+            method: integration.method.map { Array($0.openAPIName.uppercased().utf8) },
+            hostLine: Array("Host: \(target.hostHeader)\r\n".utf8),
+            path: path,
+            passQuery: integration.isProxy,
+            passHeaders: integration.isProxy,
+            staticQuery: Array(staticQuery.utf8),
+            queryMappings: queryMappings,
+            headerMappings: headerMappings,
+            overriddenHeaders: overridden,
+            timeoutList: list,
+            timeoutNanoseconds: Int64(integration.timeoutMilliseconds) * 1_000_000)
+    }
+
+    /// Context values that are fixed for a target.
+    struct ContextValues {
+        var stage: String
+        var resourcePath: String
+        var apiName: String
+    }
+
+    private func compile(_ source: ParameterSource, context: ContextValues) -> CompiledSource {
+        switch source {
+        case .pathParameter(let index): return .pathParameter(index)
+        // Multi-value sources map their first value: one header or query parameter is written.
+        case .query(let name), .multiValueQuery(let name): return .query(Array(name.utf8))
+        case .header(let name), .multiValueHeader(let name): return .header(Array(name.lowercased().utf8))
+        case .literal(let text): return .literal(Array(text.utf8))
+        case .context(let variable):
+            switch variable {
+            case .requestId, .extendedRequestId: return .requestID
+            case .sourceIp: return .sourceIP
+            case .httpMethod: return .httpMethod
+            case .path: return .path
+            case .domainName: return .host
+            case .userAgent: return .header(Array("user-agent".utf8))
+            case .stage: return .literal(Array(context.stage.utf8))
+            case .resourcePath: return .literal(Array(context.resourcePath.utf8))
+            case .apiId: return .literal(Array(context.apiName.utf8))
+            case .protocol: return .literal(Array("HTTP/1.1".utf8))
+            case .requestTime, .requestTimeEpoch, .domainPrefix: return .literal([])
+            }
+        }
+    }
+}
+
+/// Header names the proxy treats specially, compared as bytes, case-insensitively.
+enum HeaderNames {
+    static let hopByHopOrFraming: [[UInt8]] = ["connection", "keep-alive", "proxy-connection", "te", "trailer",
+                                               "transfer-encoding", "upgrade", "content-length", "host", "expect",
+                                               "x-forwarded-proto", "x-forwarded-port"].map { Array($0.utf8) }
+    static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
+    static let date: [UInt8] = Array("date".utf8)
+    static let connection: [UInt8] = Array("connection".utf8)
+
+    /// Whether `name` equals `lowercased`, ignoring ASCII case.
+    static func equals(_ name: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {
+        guard name.count == lowercased.count else { return false }
+        for index in name.indices where HTTPBytes.lowercased(name[index]) != lowercased[index] { return false }
+        return true
+    }
+
+    static func isHopByHopOrFraming(_ name: Span<UInt8>) -> Bool {
+        for candidate in hopByHopOrFraming where equals(name, candidate) { return true }
+        return false
+    }
+
+    static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
+    static func isDate(_ name: Span<UInt8>) -> Bool { equals(name, date) }
+
+    /// Whether `name` is listed in one of the message's `Connection` headers (RFC 9110 §7.6.1).
+    static func isListedInConnection(_ name: Span<UInt8>, fields: [HeaderField], bytes: Span<UInt8>) -> Bool {
+        for field in fields where equals(bytes.extracting(field.name), connection) {
+            var tokens = FieldListIterator(field.value)
+            while let token = tokens.next(in: bytes) {
+                let listed = bytes.extracting(token)
+                if listed.count == name.count {
+                    var same = true
+                    for index in name.indices where HTTPBytes.lowercased(name[index]) != HTTPBytes.lowercased(listed[index]) {
+                        same = false
+                        break
+                    }
+                    if same { return true }
+                }
+            }
+        }
+        return false
+    }
+
+    static func isListedInConnection(_ name: Span<UInt8>, head: RequestHead, bytes: Span<UInt8>) -> Bool {
+        isListedInConnection(name, fields: head.headers, bytes: bytes)
+    }
+
+    static func isListedInConnection(_ name: Span<UInt8>, responseHead: ResponseHead, bytes: Span<UInt8>) -> Bool {
+        isListedInConnection(name, fields: responseHead.headers, bytes: bytes)
+    }
+}
+
+/// Reading a raw query string (`a=1&b=2`) without decoding or allocating.
+enum QueryString {
+    /// The range of the first value of parameter `name` in `query`, if present.
+    static func value(of name: [UInt8], in query: Span<UInt8>) -> Range<Int>? {
+        var start = 0
+        while start <= query.count {
+            var end = start
+            while end < query.count && query[end] != 38 { end += 1 }
+            var equals = start
+            while equals < end && query[equals] != 61 { equals += 1 }
+            if equals - start == name.count {
+                var same = true
+                for offset in 0..<name.count where query[start + offset] != name[offset] {
+                    same = false
+                    break
+                }
+                if same { return (equals < end ? equals + 1 : end)..<end }
+            }
+            start = end + 1
+        }
+        return nil
+    }
+}

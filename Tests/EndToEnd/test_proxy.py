@@ -1,0 +1,263 @@
+"""HTTP_PROXY integrations end to end: real upstream processes (upstream.py), the real binary."""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED, Sluice, parse_response, read_responses, read_until_close
+
+HERE = Path(__file__).resolve().parent
+
+
+class Upstream:
+    def __init__(self, kind):
+        self.process = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), kind],
+                                        stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline().split()[1])
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def upstreams():
+    started = []
+
+    def start(kind):
+        upstream = Upstream(kind)
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        upstream.stop()
+
+
+def proxy_api(uri, timeout_ms=29000, parameters=None, extra_paths=""):
+    parameters = parameters or {"integration.request.path.proxy": "method.request.path.proxy"}
+    mapping = ", ".join(f'"{k}": "{v}"' for k, v in parameters.items())
+    return f"""\
+openapi: "3.0.1"
+info: {{title: proxy, version: "1"}}
+paths:
+  /{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      parameters: [{{name: proxy, in: path, required: true}}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: "{uri}"
+        timeoutInMillis: {timeout_ms}
+        requestParameters: {{{mapping}}}
+  /mock:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
+        responses:
+          default: {{statusCode: "200", responseTemplates: {{"application/json": '{{"mock":true}}'}}}}
+{extra_paths}"""
+
+
+def start_gateway(tmp_path, api_text, stages="      prod: {}", workers=1, extra=""):
+    directory = tmp_path / "gateway"
+    directory.mkdir(exist_ok=True)
+    (directory / "api.yaml").write_text(api_text)
+    config = (f'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\n'
+              f"workers:\n  count: {workers}\n"
+              f"  defaults: {{ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 16384, max_connections: 256}}\n"
+              f"{extra}"
+              f"apis:\n  - name: proxy\n    definition: api.yaml\n    stages:\n{stages}\n")
+    return Sluice(directory, config_text=config).start()
+
+
+def request(server, method, path, body=b"", headers=""):
+    raw = f"{method} {path} HTTP/1.1\r\nHost: gateway.test\r\n{headers}"
+    if body or method in ("POST", "PUT", "PATCH"):
+        raw += f"Content-Length: {len(body)}\r\n"
+    raw += "Connection: close\r\n\r\n"
+    return parse_response(server.exchange(raw.encode() + body, timeout=20), head_only=(method == "HEAD"))
+
+
+def test_aws_example_proxies_every_method_with_path_query_headers_and_a_1_mb_body(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    example = (SHARED / "examples" / "aws" / "setup-http-integrations.1.oas30.json").read_text()
+    server = start_gateway(tmp_path, example, stages="      test: {}",
+                           extra=f'upstreams:\n  resolve:\n    petstore-demo-endpoint.execute-api.com: "127.0.0.1:{upstream.port}"\n')
+    body = os.urandom(1 << 20)
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+        sent = body if method in ("POST", "PUT", "PATCH") else b""
+        response = request(server, method, "/test/pets/7?color=brown&size=2", sent,
+                           headers="X-Custom: yes\r\nUser-Agent: e2e\r\n")
+        assert response.status == 200, (method, response.raw_head)
+        assert len(response.header("x-amzn-RequestId")) == 36
+        if method == "HEAD":
+            continue
+        echoed = response.json()
+        assert echoed["method"] == method
+        assert echoed["target"] == "/petstore/pets/7?color=brown&size=2"
+        headers = {name.lower(): value for name, value in echoed["headers"]}
+        assert headers["host"] == "petstore-demo-endpoint.execute-api.com"
+        assert headers["x-custom"] == "yes"
+        assert headers["user-agent"] == "e2e"
+        assert headers["x-forwarded-for"] == "127.0.0.1"
+        assert headers["x-forwarded-proto"] == "http"
+        assert headers["x-forwarded-port"] == str(server.port)
+        assert "connection" not in headers or headers["connection"].lower() == "keep-alive"
+        assert echoed["body_length"] == len(sent)
+        assert echoed["body_sha256"] == hashlib.sha256(sent).hexdigest()
+
+
+def test_upstream_connections_are_kept_alive_and_reused(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    with server.connect(timeout=10) as connection:
+        for number in range(30):
+            connection.sendall(f"GET /prod/item/{number} HTTP/1.1\r\nHost: g\r\n\r\n".encode())
+            [response] = read_responses(connection, 1)
+            assert response.json()["target"] == f"/item/{number}"
+    # One worker, one client at a time: one upstream connection served them all.
+    assert response.json()["connections"] == 1
+
+
+def test_pipelined_proxied_and_mock_requests_answer_in_order(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    paths = ["/prod/a", "/prod/mock", "/prod/b", "/prod/mock", "/prod/c"] * 10
+    with server.connect(timeout=20) as connection:
+        connection.sendall(b"".join(f"GET {p} HTTP/1.1\r\nHost: g\r\n\r\n".encode() for p in paths))
+        responses = read_responses(connection, len(paths), timeout=20)
+    assert len(responses) == len(paths)
+    for path, response in zip(paths, responses):
+        if path == "/prod/mock":
+            assert response.body == b'{"mock":true}'
+        else:
+            assert response.json()["target"] == path[len("/prod"):]
+
+
+def test_chunked_bodies_both_ways(tmp_path, upstreams):
+    upstream = upstreams("chunked")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    body = os.urandom(300_000)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 70000]), body[i:i + 70000]) for i in range(0, len(body), 70000))
+    with server.connect(timeout=20) as connection:
+        connection.sendall(b"POST /prod/up HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+                           + b"GET /prod/mock HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+        data = read_until_close(connection)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    assert b"Transfer-Encoding: chunked" in head
+    decoded = b""
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        decoded += rest[:size]
+        rest = rest[size + 2:]
+        if size == 0:
+            break
+    echoed = json.loads(decoded)
+    assert echoed["body_length"] == len(body)
+    assert echoed["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert parse_response(rest).body == b'{"mock":true}'
+
+
+def test_http10_client_gets_a_dechunked_answer(tmp_path, upstreams):
+    upstream = upstreams("chunked")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    data = server.exchange(b"GET /prod/old HTTP/1.0\r\n\r\n", timeout=10)
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert b"Transfer-Encoding" not in head
+    assert json.loads(body)["target"] == "/old"
+
+
+def test_close_delimited_answer_is_relayed(tmp_path, upstreams):
+    upstream = upstreams("close")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    data = server.exchange(b"GET /prod/x HTTP/1.1\r\nHost: g\r\n\r\n", timeout=10)
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert b"Connection: close" in head
+    assert json.loads(body)["target"] == "/x"
+
+
+def test_slow_upstream_times_out_with_504_while_others_keep_flowing(tmp_path, upstreams):
+    upstream = upstreams("slow")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}", timeout_ms=1000))
+    slow = server.connect(timeout=10)
+    slow.sendall(b"GET /prod/slow HTTP/1.1\r\nHost: g\r\n\r\n")
+    started = time.time()
+    # The same (only) worker keeps answering others meanwhile.
+    for _ in range(20):
+        assert request(server, "GET", "/prod/mock").status == 200
+    assert time.time() - started < 0.9
+    [response] = read_responses(slow, 1, timeout=10)
+    elapsed = time.time() - started
+    assert response.status == 504
+    assert response.body == b'{"message": "Endpoint request timed out"}'
+    assert 0.9 <= elapsed < 2.0
+    slow.close()
+
+
+@pytest.mark.parametrize("kind", ["reset", "garbage"])
+def test_broken_upstreams_give_502(tmp_path, upstreams, kind):
+    upstream = upstreams(kind)
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    response = request(server, "GET", "/prod/x")
+    assert response.status == 502
+    assert response.body == b'{"message": "Internal server error"}'
+    assert request(server, "GET", "/prod/mock").status == 200
+
+
+def test_dead_upstream_gives_502(tmp_path):
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{port}/{{proxy}}"))
+    response = request(server, "GET", "/prod/x")
+    assert response.status == 502
+    assert response.body == b'{"message": "Internal server error"}'
+
+
+def test_stage_variables_choose_the_upstream_per_stage(tmp_path, upstreams):
+    first, second = upstreams("echo"), upstreams("status")
+    api = proxy_api("http://${stageVariables.backend}/{proxy}")
+    stages = (f'      one: {{variables: {{backend: "127.0.0.1:{first.port}"}}}}\n'
+              f'      two: {{variables: {{backend: "127.0.0.1:{second.port}"}}}}')
+    server = start_gateway(tmp_path, api, stages=stages)
+    assert request(server, "GET", "/one/x").header("X-Upstream") == "echo"
+    assert request(server, "GET", "/two/x").header("X-Upstream") == "status"
+
+
+def test_request_parameters_map_headers_and_queries(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    parameters = {
+        "integration.request.path.proxy": "method.request.path.proxy",
+        "integration.request.header.X-Static": "'fixed'",
+        "integration.request.header.X-From-Query": "method.request.querystring.q",
+        "integration.request.header.X-Request-Id": "context.requestId",
+        "integration.request.querystring.from_header": "method.request.header.X-In",
+    }
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}", parameters=parameters))
+    response = request(server, "GET", "/prod/p?q=42", headers="X-In: hello\r\n")
+    echoed = response.json()
+    headers = {name.lower(): value for name, value in echoed["headers"]}
+    assert headers["x-static"] == "fixed"
+    assert headers["x-from-query"] == "42"
+    assert headers["x-request-id"] == response.header("x-amzn-RequestId")
+    assert echoed["target"] == "/p?q=42&from_header=hello"
+
+
+def test_upstream_status_and_headers_pass_through(tmp_path, upstreams):
+    upstream = upstreams("status")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    response = request(server, "GET", "/prod/x", headers="X-Status: 418\r\n")
+    assert response.status == 418
+    assert response.header("X-Upstream") == "status"
+    assert response.header("Keep-Alive") is None
