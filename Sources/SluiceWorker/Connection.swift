@@ -81,6 +81,8 @@ struct Connection {
     /// the first proxied request asks for it.
     var peerAddressLength = 0
 
+    /// Upstream: the target (ProxyTargets index) of the exchange in flight.
+    var target: Int32 = -1
     /// Upstream: the pool (Deployment.upstreams index) this connection belongs to.
     var upstream: Int32 = -1
     var connecting = false

@@ -23,6 +23,7 @@ extension Worker {
         connections[client].awaitingUpstream = true
         connections[client].answerStarted = false
         connections[upstream].peer = Int32(client)
+        connections[upstream].target = Int32(target)
         connections[upstream].requestMethod = head.method
         connections[upstream].responsePhase = .head
         connections[upstream].responseParser.reset()
@@ -325,20 +326,47 @@ extension Worker {
         connections[index].relayKeepAlive = responseHead.keepAlive
         connections[client].pending.keepAlive = keepAlive
         connections[client].answerStarted = true
-        counters.add(slot: slot, WorkerCounter.responseClass(status: responseHead.status))
         let requestID = connections[client].requestID
+        let target = targets[Int(connections[index].target)]
+        // HTTP (non-proxy): the upstream's status selects an integration response, which sets
+        // the client's status and headers; with none selected, API Gateway answers 500.
+        var selected: Int? = nil
+        if !target.passHeaders {
+            selected = target.integrationResponse(forStatus: responseHead.status)
+            if selected == nil {
+                upstreamFailed(index, answer: .internalServerError)
+                return
+            }
+        }
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
-            writer.append(Worker.httpVersionPrefix)
-            ResponseHead.appendDecimal(responseHead.status, to: &writer)
-            writer.append(32)
-            writer.append(bytes.extracting(responseHead.reason))
-            writer.append(ResponseHead.crlf)
-            for field in responseHead.headers {
-                let name = bytes.extracting(field.name)
-                if HeaderNames.isHopByHopOrFraming(name) || HeaderNames.isDate(name) { continue }
-                if HeaderNames.isListedInConnection(name, responseHead: responseHead, bytes: bytes) { continue }
-                writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+            if let selected {
+                let response = target.responses[selected]
+                writer.append(response.statusLine)
+                writer.append(response.staticHeaders)
+                for mapped in response.mappedHeaders {
+                    if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
+                        writer.append(mapped.prefix)
+                        writer.append(bytes.extracting(value))
+                        writer.append(ResponseHead.crlf)
+                    }
+                }
+                for field in responseHead.headers where HeaderNames.isContentType(bytes.extracting(field.name)) {
+                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+                    writer.append(ResponseHead.crlf)
+                }
+            } else {
+                writer.append(Worker.httpVersionPrefix)
+                ResponseHead.appendDecimal(responseHead.status, to: &writer)
+                writer.append(32)
+                writer.append(bytes.extracting(responseHead.reason))
                 writer.append(ResponseHead.crlf)
+                for field in responseHead.headers {
+                    let name = bytes.extracting(field.name)
+                    if HeaderNames.isHopByHopOrFraming(name) || HeaderNames.isDate(name) { continue }
+                    if HeaderNames.isListedInConnection(name, responseHead: responseHead, bytes: bytes) { continue }
+                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+                    writer.append(ResponseHead.crlf)
+                }
             }
             writer.append(dateLine.bytes)
             writer.append(Worker.requestIDPrefix)
@@ -368,6 +396,8 @@ extension Worker {
             upstreamFailed(index, answer: .badGateway)
             return
         }
+        counters.add(slot: slot, WorkerCounter.responseClass(status: selected.map { target.responses[$0].status }
+                                                                    ?? responseHead.status))
         connections[client].outputEnd += written.byteCount
         if case .length = connections[index].responsePhase, connections[index].responseRemaining == 0 {
             finishExchange(index, reusable: true)

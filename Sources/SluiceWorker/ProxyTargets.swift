@@ -28,6 +28,17 @@ struct CompiledMapping {
     var source: CompiledSource
 }
 
+/// An HTTP (non-proxy) integration response: the client's status and headers for the upstream
+/// statuses that select it.
+struct CompiledIntegrationResponse {
+    var statusLine: [UInt8]
+    var status: Int
+    /// `Name: value\r\n` lines from static `responseParameters`.
+    var staticHeaders: [UInt8]
+    /// `Name: ` prefixes and the lowercased upstream header each takes its value from.
+    var mappedHeaders: [(prefix: [UInt8], upstreamHeader: [UInt8])]
+}
+
 /// One operation's HTTP integration for one stage, ready to write.
 struct CompiledTarget {
     var upstream: Int
@@ -46,6 +57,16 @@ struct CompiledTarget {
     var overriddenHeaders: [[UInt8]]
     var timeoutList: DeadlineLists.List
     var timeoutNanoseconds: Int64
+    /// HTTP (non-proxy) only: `responseForStatus[status - 100]` indexes `responses`, -1 for none.
+    var responses: [CompiledIntegrationResponse]
+    var responseForStatus: [Int]
+
+    /// The integration response an upstream status selects; nil when none does (500).
+    func integrationResponse(forStatus status: Int) -> Int? {
+        let slot = status - 100
+        guard slot >= 0, slot < responseForStatus.count, responseForStatus[slot] >= 0 else { return nil }
+        return responseForStatus[slot]
+    }
 
     func overridesHeader(_ name: Span<UInt8>) -> Bool {
         for overridden in overriddenHeaders where HeaderNames.equals(name, overridden) { return true }
@@ -132,7 +153,17 @@ struct ProxyTargets {
             headerMappings: headerMappings,
             overriddenHeaders: overridden,
             timeoutList: list,
-            timeoutNanoseconds: Int64(integration.timeoutMilliseconds) * 1_000_000)
+            timeoutNanoseconds: Int64(integration.timeoutMilliseconds) * 1_000_000,
+            responses: integration.responses.map { response in
+                CompiledIntegrationResponse(
+                    statusLine: ResponseHead.statusLine(response.statusCode),
+                    status: response.statusCode,
+                    staticHeaders: response.headers.flatMap { ResponseHead.headerLine($0.name, $0.value) },
+                    mappedHeaders: response.headerMappings.map {
+                        (prefix: Array("\($0.name): ".utf8), upstreamHeader: Array($0.fromUpstreamHeader.lowercased().utf8))
+                    })
+            },
+            responseForStatus: integration.responseForStatus)
     }
 
     /// Context values that are fixed for a target.
@@ -174,6 +205,7 @@ enum HeaderNames {
                                                "x-forwarded-proto", "x-forwarded-port"].map { Array($0.utf8) }
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
     static let date: [UInt8] = Array("date".utf8)
+    static let contentType: [UInt8] = Array("content-type".utf8)
     static let connection: [UInt8] = Array("connection".utf8)
 
     /// Whether `name` equals `lowercased`, ignoring ASCII case.
@@ -183,6 +215,12 @@ enum HeaderNames {
         return true
     }
 
+    /// The value of the first field named `lowercased`.
+    static func value(of lowercased: [UInt8], in fields: [HeaderField], bytes: Span<UInt8>) -> Range<Int>? {
+        for field in fields where equals(bytes.extracting(field.name), lowercased) { return field.value }
+        return nil
+    }
+
     static func isHopByHopOrFraming(_ name: Span<UInt8>) -> Bool {
         for candidate in hopByHopOrFraming where equals(name, candidate) { return true }
         return false
@@ -190,6 +228,7 @@ enum HeaderNames {
 
     static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
     static func isDate(_ name: Span<UInt8>) -> Bool { equals(name, date) }
+    static func isContentType(_ name: Span<UInt8>) -> Bool { equals(name, contentType) }
 
     /// Whether `name` is listed in one of the message's `Connection` headers (RFC 9110 §7.6.1).
     static func isListedInConnection(_ name: Span<UInt8>, fields: [HeaderField], bytes: Span<UInt8>) -> Bool {

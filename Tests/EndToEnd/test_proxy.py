@@ -261,3 +261,41 @@ def test_upstream_status_and_headers_pass_through(tmp_path, upstreams):
     assert response.status == 418
     assert response.header("X-Upstream") == "status"
     assert response.header("Keep-Alive") is None
+
+
+def test_http_integration_selects_its_response_by_upstream_status(tmp_path, upstreams):
+    upstream = upstreams("status")
+    api = f"""\
+openapi: "3.0.1"
+info: {{title: http, version: "1"}}
+paths:
+  /thing:
+    get:
+      parameters: [{{name: X-Status, in: header}}]
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: "http://127.0.0.1:{upstream.port}/thing"
+        requestParameters:
+          integration.request.header.X-Status: method.request.header.X-Status
+        responses:
+          "2\\\\d{{2}}": {{statusCode: "200"}}
+          "404":
+            statusCode: "404"
+            responseParameters:
+              method.response.header.X-Mapped: integration.response.header.X-Upstream
+              method.response.header.X-Static: "'s'"
+          default: {{statusCode: "502"}}
+"""
+    server = start_gateway(tmp_path, api)
+    ok = request(server, "GET", "/prod/thing", headers="X-Status: 201\r\n")
+    assert ok.status == 200
+    assert ok.json()["target"] == "/thing"
+    # Non-proxy: upstream headers are not passed through unless mapped.
+    assert ok.header("X-Upstream") is None
+    missing = request(server, "GET", "/prod/thing", headers="X-Status: 404\r\n")
+    assert missing.status == 404
+    assert missing.header("X-Mapped") == "status"
+    assert missing.header("X-Static") == "s"
+    other = request(server, "GET", "/prod/thing", headers="X-Status: 503\r\n")
+    assert other.status == 502
