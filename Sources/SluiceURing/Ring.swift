@@ -110,6 +110,16 @@ public final class Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
+    /// Receives once into a buffer picked from `buffers`: one buffer at most, for connections
+    /// whose reading is flow-controlled.
+    public func receiveOnce(socket: Int32, buffers: ProvidedBuffers, userData: UInt64) {
+        let sqe = submissionSlot()
+        io_uring_prep_recv(sqe, socket, nil, 0, 0)
+        sqe.pointee.flags |= UInt8(1 << IOSQE_BUFFER_SELECT_BIT)
+        sqe.pointee.buf_group = buffers.groupID
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
     /// Sends `range` of slot `slot` of `slab`. The bytes must stay untouched until it completes.
     public func send(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
         let sqe = submissionSlot()

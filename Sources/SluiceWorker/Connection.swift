@@ -52,6 +52,9 @@ struct Connection {
     var receiveArmed = false
     /// Reading stopped because the output buffer is full; resumes when sends drain it.
     var receivePaused = false
+    /// Paused at least once during the current request (client) or answer (upstream): receive
+    /// one buffer at a time until it is done, so that held buffers cannot pile up.
+    var flowControlled = false
     var sendInFlight = false
     var closeAfterFlush = false
 

@@ -26,6 +26,7 @@ extension Worker {
         }
         if completion.result > 0, let bufferID {
             if connections[index].receivePaused || connections[index].heldCount > 0 || waitsForUpstream(index) {
+                connections[index].flowControlled = true
                 // Reading is paused for output, but the multishot receive had already taken
                 // these bytes: keep them in order until the output drains.
                 hold(index, bufferID: bufferID, byteCount: Int(completion.result))
@@ -155,6 +156,7 @@ extension Worker {
     func afterInput(_ index: Int, sendProgressed: Bool = false) {
         guard connections[index].isOpen, !connections[index].closing else { return }
         flush(index)
+        if connections[index].receivePaused { connections[index].flowControlled = true }
         let connection = connections[index]
         if connection.receivePaused && connection.receiveArmed {
             ring.cancel(userData: Token.make(.receive, connection: index, generation: connection.generation),
@@ -307,6 +309,7 @@ extension Worker {
 
     func finishRequest(_ index: Int) {
         connections[index].phase = .head
+        if !connections[index].awaitingUpstream { connections[index].flowControlled = false }
         let pending = connections[index].pending
         if pending.response < 0 {
             // An upstream answers; its exchange ends the request. The whole body is handed over.

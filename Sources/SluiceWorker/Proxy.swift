@@ -443,6 +443,7 @@ extension Worker {
     /// The client's exchange is over (answered or failed): later pipelined requests may go on.
     func endAwaiting(_ client: Int) {
         connections[client].awaitingUpstream = false
+        if connections[client].phase == .head { connections[client].flowControlled = false }
         connections[client].requestsServed += 1
         if !connections[client].pending.keepAlive || draining { connections[client].closeAfterFlush = true }
         if connections[client].phase == .head {
@@ -458,6 +459,7 @@ extension Worker {
             return
         }
         connections[index].pooled = true
+        connections[index].flowControlled = false
         pools[upstream].append(Int32(index))
         deadlines.schedule(index, in: .pool, deadline: now + poolIdleNanoseconds)
     }

@@ -156,9 +156,10 @@ public final class Worker {
         heldNext = Array(repeating: -1, count: tuning.recvBuffers)
         heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
         heldTotalMax = max(2, tuning.recvBuffers / 2)
-        // A multishot receive can take up to 32 buffers per kernel run before the cancel of a
-        // pause lands; a connection may hold two such bursts (but never more than the total).
-        heldPerConnectionMax = min(heldTotalMax, max(64, tuning.recvBuffers / 8))
+        // What a multishot receive took before the cancel of a pause landed: the kernel may run
+        // it at submission and again in the wait of one io_uring_enter, up to 32 buffers each.
+        // After a pause a connection receives one buffer at a time, so this bounds it.
+        heldPerConnectionMax = min(heldTotalMax, max(128, tuning.recvBuffers / 8))
         starved.reserveCapacity(tuning.maxConnections)
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
         deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
@@ -254,8 +255,12 @@ public final class Worker {
 
     func armReceive(_ index: Int) {
         let connection = connections[index]
-        ring.multishotReceive(socket: connection.fd, buffers: receiveBuffers,
-                              userData: Token.make(.receive, connection: index, generation: connection.generation))
+        let token = Token.make(.receive, connection: index, generation: connection.generation)
+        if connection.flowControlled {
+            ring.receiveOnce(socket: connection.fd, buffers: receiveBuffers, userData: token)
+        } else {
+            ring.multishotReceive(socket: connection.fd, buffers: receiveBuffers, userData: token)
+        }
         connections[index].receiveArmed = true
     }
 
