@@ -36,6 +36,20 @@ enum DemoConfiguration {
           title: Sluice demo
           version: "1.0"
         paths:
+          /via-proxy/{path+}:
+            x-amazon-apigateway-any-method:
+              summary: An HTTP_PROXY integration. Its upstream is this demo itself, so that it runs with
+                nothing else installed - /demo/via-proxy/hello answers what /demo/hello answers.
+              parameters:
+                - name: path
+                  in: path
+                  required: true
+              x-amazon-apigateway-integration:
+                type: http_proxy
+                httpMethod: ANY
+                uri: "http://127.0.0.1:8080/demo/{path}"
+                requestParameters:
+                  integration.request.path.path: method.request.path.path
           /:
             get:
               summary: A welcome message naming the routes.
@@ -47,7 +61,7 @@ enum DemoConfiguration {
                   default:
                     statusCode: "200"
                     responseTemplates:
-                      application/json: '{"message":"Welcome to Sluice","routes":["GET /demo/hello","GET /demo/pets","GET /demo/pets/{petId}","ANY /demo/echo-status","GET /demo/mock"]}'
+                      application/json: '{"message":"Welcome to Sluice","routes":["GET /demo/hello","GET /demo/pets","GET /demo/pets/{petId}","ANY /demo/echo-status","GET /demo/mock","ANY /demo/via-proxy/{path+}"]}'
           /hello:
             get:
               x-amazon-apigateway-integration:

@@ -57,7 +57,7 @@ public struct UpstreamPoolSettings: Sendable, Equatable {
     /// this, a connection is closed when its exchange ends.
     public var idleConnectionsMax: Int
     /// Connections a worker may have open to one upstream at once, busy or idle. A request that
-    /// would need one more waits for a connection to come free, within its integration timeout.
+    /// would need one more is answered 503 (docs/integrations.md).
     public var connectionsMax: Int
     /// An idle upstream connection is closed after this time.
     public var idleTimeoutMilliseconds: Int

@@ -362,8 +362,11 @@ extension Worker {
                 writer.append(ResponseHead.crlf)
                 for field in responseHead.headers {
                     let name = bytes.extracting(field.name)
-                    if HeaderNames.isHopByHopOrFraming(name) || HeaderNames.isDate(name) { continue }
+                    if HeaderNames.isHopByHopOrFraming(name) { continue }
                     if HeaderNames.isListedInConnection(name, responseHead: responseHead, bytes: bytes) { continue }
+                    // The gateway sends its own Date and request id; the upstream's are kept
+                    // under API Gateway's remapped names.
+                    if HeaderNames.isRemapped(name) { writer.append(Worker.remappedPrefix) }
                     writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                     writer.append(ResponseHead.crlf)
                 }
@@ -490,6 +493,7 @@ extension Worker {
         endAwaiting(client)
     }
 
+    static let remappedPrefix: [UInt8] = Array("x-amzn-Remapped-".utf8)
     static let httpVersionLine: [UInt8] = Array(" HTTP/1.1\r\n".utf8)
     static let httpVersionPrefix: [UInt8] = Array("HTTP/1.1 ".utf8)
     static let forwardedForPrefix: [UInt8] = Array("X-Forwarded-For: ".utf8)

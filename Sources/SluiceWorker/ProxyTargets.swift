@@ -229,6 +229,10 @@ enum HeaderNames {
     static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
     static func isDate(_ name: Span<UInt8>) -> Bool { equals(name, date) }
     static func isContentType(_ name: Span<UInt8>) -> Bool { equals(name, contentType) }
+    static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
+
+    /// Upstream answer headers the gateway sets itself, passed on as `x-amzn-Remapped-NAME`.
+    static func isRemapped(_ name: Span<UInt8>) -> Bool { equals(name, date) || equals(name, requestID) }
 
     /// Whether `name` is listed in one of the message's `Connection` headers (RFC 9110 §7.6.1).
     static func isListedInConnection(_ name: Span<UInt8>, fields: [HeaderField], bytes: Span<UInt8>) -> Bool {
