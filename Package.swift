@@ -38,7 +38,7 @@ let package = Package(
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
-                               "SluiceConfig", "SluiceMetrics"],
+                               "SluiceConfig", "SluiceMetrics", "SluiceLambda"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -52,6 +52,8 @@ let package = Package(
                 dependencies: ["SluiceRouter", "SluiceHTTP1", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
+        // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
+        .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
 
         // The only modules with unsafe code.
         .target(name: "SluiceURing", dependencies: ["CSluiceLinux"], swiftSettings: swift6),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter"], swiftSettings: swift6),
         .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
                     swiftSettings: swift6),
+        .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),
     ]

@@ -1,0 +1,1 @@
+// The Lambda proxy event and response: see LambdaEvent.swift and FunctionResponse.swift.
