@@ -99,6 +99,14 @@ struct Connection {
     var relayChunked = false
     var relayKeepAlive = true
     var requestSent = false
+    /// Upstream: taken from the pool (rather than connected for this exchange).
+    var reused = false
+    /// Upstream: the request can be sent again on a fresh connection if this one turns out to be
+    /// stale: idempotent, not tried twice, and all of it still at the start of the output slot.
+    var retryable = false
+    var requestLength = 0
+    /// Upstream: a byte of the answer has arrived (a failure after that is not a stale connection).
+    var answerBytesReceived = false
 
     /// Output bytes waiting in this connection's output slot: [outputStart, outputEnd).
     var outputStart = 0

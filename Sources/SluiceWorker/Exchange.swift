@@ -339,6 +339,8 @@ extension Worker {
     func compactOutput(_ index: Int) {
         let connection = connections[index]
         guard connection.outputStart > 0 else { return }
+        // Moved bytes are no longer a request that could be sent again.
+        connections[index].retryable = false
         if connection.outputEnd > connection.outputStart {
             output.move(slot: index, range: connection.outputStart..<connection.outputEnd, to: 0)
         }
@@ -461,6 +463,8 @@ extension Worker {
         if connections[index].outputStart == connections[index].outputEnd {
             connections[index].outputStart = 0
             connections[index].outputEnd = 0
+            // What follows overwrites the start of the slot: an incomplete request cannot be resent.
+            if !connections[index].requestSent { connections[index].retryable = false }
         }
         continueStreaming(index)
         if connections[index].receivePaused && connections[index].streamingResponse < 0 {

@@ -28,6 +28,8 @@ extension Worker {
         connections[upstream].responsePhase = .head
         connections[upstream].responseParser.reset()
         connections[upstream].requestSent = false
+        connections[upstream].answerBytesReceived = false
+        connections[upstream].retryable = compiled.methodIsIdempotent ?? head.method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
         }
@@ -42,6 +44,9 @@ extension Worker {
             return .internalServerError
         }
         connections[upstream].outputEnd += written.byteCount
+        // A pooled connection's output is empty, so the request starts at the slot's first byte.
+        if connections[upstream].outputEnd != written.byteCount { connections[upstream].retryable = false }
+        connections[upstream].requestLength = written.byteCount
         deadlines.schedule(upstream, in: compiled.timeoutList, deadline: now + compiled.timeoutNanoseconds)
         if !connections[upstream].connecting { flush(upstream) }
         return nil
@@ -52,8 +57,16 @@ extension Worker {
     func acquireUpstream(_ upstream: Int) -> Int? {
         while let index = pools[upstream].popLast().map(Int.init) {
             connections[index].pooled = false
-            if connections[index].isOpen && !connections[index].closing { return index }
+            if connections[index].isOpen && !connections[index].closing {
+                connections[index].reused = true
+                return index
+            }
         }
+        return connectUpstream(upstream)
+    }
+
+    /// A new connection to `upstream`, connecting; nil when none can be made.
+    func connectUpstream(_ upstream: Int) -> Int? {
         guard upstreamOpen[upstream] < upstreamConnectionsMax, let index = freeUpstreams.popLast().map(Int.init) else {
             return nil
         }
@@ -221,6 +234,7 @@ extension Worker {
             abort(index)
             return bytes.count
         }
+        connections[index].answerBytesReceived = true
         var offset = 0
         while offset < bytes.count {
             switch connections[index].responsePhase {
@@ -472,6 +486,7 @@ extension Worker {
     /// The upstream failed before or during its answer. Before any byte of the answer reached
     /// the client, the client gets API Gateway's status; after, the client connection is closed.
     func upstreamFailed(_ index: Int, answer: GatewayAnswer) {
+        if answer == .badGateway && retryOnFreshConnection(index) { return }
         let client = Int(connections[index].peer)
         let phase = connections[index].responsePhase
         connections[index].peer = -1
@@ -504,6 +519,29 @@ extension Worker {
 }
 
 extension Worker {
+    /// A pooled connection that fails before any byte of the answer was most likely closed by the
+    /// upstream while idle: an idempotent request whose bytes are all still in the output slot is
+    /// sent once more, on a fresh connection. Returns whether it was.
+    func retryOnFreshConnection(_ index: Int) -> Bool {
+        let old = connections[index]
+        guard old.role == .upstream, old.reused, old.retryable, old.requestSent, !old.answerBytesReceived,
+              old.peer >= 0, old.requestLength > 0, let fresh = connectUpstream(Int(old.upstream)) else { return false }
+        output.copy(from: output, slot: index, range: 0..<old.requestLength, toSlot: fresh, offset: 0)
+        connections[fresh].outputEnd = old.requestLength
+        connections[fresh].requestLength = old.requestLength
+        connections[fresh].requestSent = true
+        connections[fresh].retryable = false
+        connections[fresh].peer = old.peer
+        connections[fresh].target = old.target
+        connections[fresh].requestMethod = old.requestMethod
+        connections[Int(old.peer)].peer = Int32(fresh)
+        // The integration timeout keeps running from the first attempt.
+        deadlines.schedule(fresh, in: deadlines.list(of: index), deadline: deadlines.deadline(of: index))
+        connections[index].peer = -1
+        abort(index)
+        return true
+    }
+
     /// Room in an upstream connection's output for request body bytes.
     func forwardRoom(_ upstream: Int) -> Int {
         let room = output.slotBytes - connections[upstream].outputEnd
@@ -514,6 +552,7 @@ extension Worker {
         let written = output.write(slot: upstream, offset: connections[upstream].outputEnd) { writer in writer.append(bytes) }
         precondition(!written.overflowed, "forwards are sized to the room")
         connections[upstream].outputEnd += written.byteCount
+        connections[upstream].requestLength += written.byteCount
         flush(upstream)
     }
 

@@ -44,6 +44,8 @@ struct CompiledTarget {
     var upstream: Int
     /// The integration's method, when it is not the client's.
     var method: [UInt8]?
+    /// Whether that method is idempotent (nil: the client's method decides).
+    var methodIsIdempotent: Bool?
     var hostLine: [UInt8]
     var path: [CompiledPiece]
     /// Proxy integrations pass the client's query and headers through.
@@ -144,6 +146,7 @@ struct ProxyTargets {
         return CompiledTarget(
             upstream: target.upstream,
             method: integration.method.map { Array($0.openAPIName.uppercased().utf8) },
+            methodIsIdempotent: integration.method.map(\.isIdempotent),
             hostLine: Array("Host: \(target.hostHeader)\r\n".utf8),
             path: path,
             passQuery: integration.isProxy,
@@ -194,6 +197,16 @@ struct ProxyTargets {
             case .protocol: return .literal(Array("HTTP/1.1".utf8))
             case .requestTime, .requestTimeEpoch, .domainPrefix: return .literal([])
             }
+        }
+    }
+}
+
+extension HTTPMethod {
+    /// RFC 9110 §9.2.2: repeating the request has the same effect as sending it once.
+    var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .options, .put, .delete, .trace: true
+        case .post, .patch, .connect, .other: false
         }
     }
 }

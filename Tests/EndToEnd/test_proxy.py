@@ -299,3 +299,19 @@ paths:
     assert missing.header("X-Static") == "s"
     other = request(server, "GET", "/prod/thing", headers="X-Status: 503\r\n")
     assert other.status == 502
+
+
+def test_a_stale_pooled_connection_is_retried_for_idempotent_requests_only(tmp_path, upstreams):
+    upstream = upstreams("oneshot")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    for number in range(5):
+        # Each answer leaves a pooled connection that fails the next request sent on it.
+        response = request(server, "GET", f"/prod/get/{number}")
+        assert response.status == 200, number
+        assert response.json()["target"] == f"/get/{number}"
+        assert response.json()["connections"] == number + 1
+    response = request(server, "PUT", "/prod/put", b"idempotent")
+    assert response.status == 200
+    # POST is not idempotent: the stale connection's failure is the answer.
+    response = request(server, "POST", "/prod/post", b"once")
+    assert response.status == 502

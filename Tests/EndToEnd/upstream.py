@@ -11,6 +11,8 @@ KIND:
   garbage  answers every request with bytes that are not HTTP
   close    answers like echo with no Content-Length and closes to end the body (HTTP/1.0 style)
   status   answers with the status named by the request's X-Status header (default 200)
+  oneshot  answers the first request of a connection like echo (promising keep-alive), and closes
+           the connection without answer when a second request arrives on it: a stale connection
 """
 
 import hashlib
@@ -68,12 +70,16 @@ def serve(connection, kind):
     with lock:
         connections += 1
     buffer = b""
+    served = 0
     try:
         while True:
             request, buffer = read_request(connection, buffer)
             if request is None:
                 return
             lookup = {name.lower(): value for name, value in request["headers"]}
+            served += 1
+            if kind == "oneshot" and served > 1:
+                return
             if kind == "reset":
                 connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
