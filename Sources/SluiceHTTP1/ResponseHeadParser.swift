@@ -358,7 +358,7 @@ public struct ResponseHeadParser: Sendable {
         _ bytes: Span<UInt8>, requestMethod: HTTPMethod, _ head: inout ResponseHead
     ) -> UpstreamResponseError? {
         let status = head.status
-        if status == 1010 { return .malformed }
+        if status == 101 { return .malformed }
         let version = head.version
         var contentLength: Int? = nil
         var hasTransferEncoding = false
@@ -415,7 +415,7 @@ public struct ResponseHeadParser: Sendable {
         }
 
         head.keepAlive = !connection.close && (version == .http11 || connection.keepAlive)
-            && head.framing != .untilClose
+            && head.framing != .untilClose && !head.contentLengthIgnored
         return nil
     }
 }

@@ -21,6 +21,11 @@ public struct PrometheusText {
         text += " \(value)\n"
     }
 
+    mutating func appendLine(_ line: String) {
+        text += line
+        text += "\n"
+    }
+
     /// Escapes a label value: backslash, double quote and newline.
     public static func escape(_ value: String) -> String {
         var escaped = ""

@@ -30,6 +30,7 @@ public final class Supervisor {
     var listeners: [Int32] = []
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
+    var latencies: LatencyHistograms!
     var workers: [Child]
     var coordinator = Child()
     var signalFD: Int32 = -1
@@ -90,6 +91,7 @@ public final class Supervisor {
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
+        latencies = try LatencyHistograms(slots: slots.count)
         let adminPort = Socket.localPort(adminListener)
         StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
@@ -134,7 +136,7 @@ public final class Supervisor {
             StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
-                                    counters: counters, listenPort: Socket.localPort(listeners[slot]))
+                                    counters: counters, latencies: latencies, listenPort: Socket.localPort(listeners[slot]))
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -302,6 +304,7 @@ public final class Supervisor {
             WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
         }
         var text = counters.prometheusText(slots: facts, draining: draining)
+        text += latencies.prometheusText()
         text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
         text += "# TYPE sluice_coordinator_restarts_total counter\n"
         text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"

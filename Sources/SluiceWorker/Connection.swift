@@ -70,6 +70,10 @@ struct Connection {
     var requestsServed = 0
     /// The low half of this request's x-amzn-RequestId (the high half is the worker's).
     var requestID: UInt64 = 0
+    /// When the current request's head was complete (precise monotonic clock); 0 when none.
+    var requestStartedNanoseconds: Int64 = 0
+    /// Upstream: when the current exchange was handed to the integration.
+    var exchangeStartedNanoseconds: Int64 = 0
 
     // An exchange with an upstream.
     /// The other side of the exchange in flight: a client's upstream connection, an upstream

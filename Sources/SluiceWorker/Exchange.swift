@@ -277,6 +277,7 @@ extension Worker {
         counters.add(slot: slot, .requests)
         requestIDCounter &+= 1
         connections[index].requestID = requestIDCounter
+        connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
         var response: Int
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
@@ -373,6 +374,7 @@ extension Worker {
         let requestHigh = requestIDHigh
         let requestLow = connections[index].requestID
         connections[index].requestID = 0
+        observeRequestLatency(index)
         let http10KeepAlive = keepAlive && http10
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
@@ -395,6 +397,14 @@ extension Worker {
             connections[index].streamingOffset = 0
             continueStreaming(index)
         }
+    }
+
+    /// Records the latency of the request just answered, if one was under way.
+    func observeRequestLatency(_ index: Int) {
+        let started = connections[index].requestStartedNanoseconds
+        guard started > 0 else { return }
+        connections[index].requestStartedNanoseconds = 0
+        latencies.observe(slot: slot, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
     }
 
     /// Copies as much of the streaming body as fits into the output slot.

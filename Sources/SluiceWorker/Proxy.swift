@@ -29,6 +29,7 @@ extension Worker {
         connections[upstream].responseParser.reset()
         connections[upstream].requestSent = false
         connections[upstream].answerBytesReceived = false
+        connections[upstream].exchangeStartedNanoseconds = Clock.monotonicNanoseconds()
         connections[upstream].retryable = compiled.methodIsIdempotent ?? head.method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
@@ -314,6 +315,7 @@ extension Worker {
 
     /// The answer's head is complete: write the client's response head.
     func startAnswer(_ index: Int, client: Int, bytes: Span<UInt8>) {
+        observeIntegrationLatency(index)
         let http10 = connections[client].pending.http10
         var keepAlive = connections[client].pending.keepAlive && !draining
         let relayChunked: Bool
@@ -445,6 +447,7 @@ extension Worker {
         let client = Int(connections[index].peer)
         connections[index].peer = -1
         if client >= 0 {
+            observeRequestLatency(client)
             connections[client].peer = -1
             endAwaiting(client)
         }
@@ -487,6 +490,7 @@ extension Worker {
     /// the client, the client gets API Gateway's status; after, the client connection is closed.
     func upstreamFailed(_ index: Int, answer: GatewayAnswer) {
         if answer == .badGateway && retryOnFreshConnection(index) { return }
+        observeIntegrationLatency(index)
         let client = Int(connections[index].peer)
         let phase = connections[index].responsePhase
         connections[index].peer = -1
@@ -534,12 +538,20 @@ extension Worker {
         connections[fresh].peer = old.peer
         connections[fresh].target = old.target
         connections[fresh].requestMethod = old.requestMethod
+        connections[fresh].exchangeStartedNanoseconds = old.exchangeStartedNanoseconds
         connections[Int(old.peer)].peer = Int32(fresh)
         // The integration timeout keeps running from the first attempt.
         deadlines.schedule(fresh, in: deadlines.list(of: index), deadline: deadlines.deadline(of: index))
         connections[index].peer = -1
         abort(index)
         return true
+    }
+
+    func observeIntegrationLatency(_ index: Int) {
+        let started = connections[index].exchangeStartedNanoseconds
+        guard started > 0 else { return }
+        connections[index].exchangeStartedNanoseconds = 0
+        latencies.observe(slot: slot, .integration, nanoseconds: Clock.monotonicNanoseconds() - started)
     }
 
     /// Room in an upstream connection's output for request body bytes.

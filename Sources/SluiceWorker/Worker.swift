@@ -13,12 +13,14 @@ public struct WorkerContext {
     public var listener: Int32
     public var deployment: Deployment
     public var counters: WorkerCounters
+    public var latencies: LatencyHistograms
     /// The port clients connect to (for X-Forwarded-Port).
     public var listenPort: Int
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                listenPort: Int) {
+                latencies: LatencyHistograms, listenPort: Int) {
         self.listenPort = listenPort
+        self.latencies = latencies
         self.slot = slot
         self.tuning = tuning
         self.listener = listener
@@ -45,6 +47,7 @@ public final class Worker {
     /// Response bytes waiting to be sent, per connection.
     let output: ByteSlab
     let control: ByteSlab
+    let latencies: LatencyHistograms
     /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
     let peerAddresses: ByteSlab
     let counters: WorkerCounters
@@ -107,6 +110,7 @@ public final class Worker {
         slot = context.slot
         listener = context.listener
         counters = context.counters
+        latencies = context.latencies
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000
         routes = context.deployment.routes

@@ -315,3 +315,19 @@ def test_a_stale_pooled_connection_is_retried_for_idempotent_requests_only(tmp_p
     # POST is not idempotent: the stale connection's failure is the answer.
     response = request(server, "POST", "/prod/post", b"once")
     assert response.status == 502
+
+
+def test_request_and_integration_latency_histograms(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    for _ in range(7):
+        assert request(server, "GET", "/prod/x").status == 200
+    for _ in range(3):
+        assert request(server, "GET", "/prod/mock").status == 200
+    text = server.admin_get("/metrics").body.decode()
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line and not line.startswith("#")}
+    assert values["sluice_integration_duration_seconds_count"] == 7
+    assert values['sluice_integration_duration_seconds_bucket{le="+Inf"}'] == 7
+    assert values["sluice_request_duration_seconds_count"] == 10
+    assert 0 < values["sluice_integration_duration_seconds_sum"] <= values["sluice_request_duration_seconds_sum"]

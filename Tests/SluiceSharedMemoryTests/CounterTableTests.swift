@@ -67,3 +67,25 @@ import Testing
         #expect(PrometheusText.escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
     }
 }
+
+@Suite struct LatencyHistogramTests {
+    @Test func bucketsAreCumulativeAndSumIsInSeconds() throws {
+        let histograms = try LatencyHistograms(slots: 2)
+        histograms.observe(slot: 0, .request, nanoseconds: 50_000)         // ≤ 100 µs
+        histograms.observe(slot: 1, .request, nanoseconds: 100_000)        // ≤ 100 µs (bounds are inclusive)
+        histograms.observe(slot: 1, .request, nanoseconds: 3_000_000)      // ≤ 5 ms
+        histograms.observe(slot: 0, .request, nanoseconds: 60_000_000_000) // +Inf
+        histograms.observe(slot: 0, .integration, nanoseconds: 1_500_000_000)
+        let text = histograms.prometheusText()
+        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.0001\"} 2\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.005\"} 3\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"30\"} 3\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"))
+        #expect(text.contains("sluice_request_duration_seconds_sum 60.003150000\n"))
+        #expect(text.contains("sluice_request_duration_seconds_count 4\n"))
+        #expect(text.contains("sluice_integration_duration_seconds_bucket{le=\"1\"} 0\n"))
+        #expect(text.contains("sluice_integration_duration_seconds_bucket{le=\"2.5\"} 1\n"))
+        #expect(text.contains("# TYPE sluice_integration_duration_seconds histogram\n"))
+    }
+}

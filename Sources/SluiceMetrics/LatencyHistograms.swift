@@ -1,0 +1,88 @@
+import SluiceSharedMemory
+
+/// Latency histograms in shared memory, one row per worker slot (single writer each, like the
+/// counters): fixed buckets chosen for a gateway, from 100 µs to 30 s.
+public final class LatencyHistograms: @unchecked Sendable {
+    public enum Kind: Int, CaseIterable, Sendable {
+        /// From a request's complete head to its complete answer (API Gateway's Latency).
+        case request
+        /// From handing a request to the integration to its answer's head (IntegrationLatency).
+        case integration
+
+        var metricName: String {
+            switch self {
+            case .request: "sluice_request_duration_seconds"
+            case .integration: "sluice_integration_duration_seconds"
+            }
+        }
+
+        var help: String {
+            switch self {
+            case .request: "Time from a request's complete head to its complete answer."
+            case .integration: "Time from handing a request to its integration to the integration's answer."
+            }
+        }
+    }
+
+    /// Upper bounds of the buckets in nanoseconds; a last, unbounded bucket follows.
+    public static let boundsNanoseconds: [Int64] = [
+        100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000,
+        100_000_000, 250_000_000, 500_000_000, 1_000_000_000, 2_500_000_000, 5_000_000_000, 10_000_000_000,
+        30_000_000_000,
+    ]
+    static let boundLabels = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                              "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30"]
+    /// Per kind: one word per bucket (the last unbounded), the sum in nanoseconds, the count.
+    static let wordsPerKind = boundsNanoseconds.count + 3
+
+    let table: CounterTable
+    public let slotCount: Int
+
+    public init(slots: Int) throws(ZoneError) {
+        slotCount = slots
+        table = try CounterTable(name: "latency-histograms", rows: slots,
+                                 countersPerRow: Kind.allCases.count * LatencyHistograms.wordsPerKind)
+    }
+
+    /// Records one observation. Only the slot's own worker may call this.
+    public func observe(slot: Int, _ kind: Kind, nanoseconds: Int64) {
+        let base = kind.rawValue * LatencyHistograms.wordsPerKind
+        var bucket = 0
+        let bounds = LatencyHistograms.boundsNanoseconds
+        while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }
+        table.add(row: slot, counter: base + bucket)
+        table.add(row: slot, counter: base + bounds.count + 1, UInt64(max(0, nanoseconds)))
+        table.add(row: slot, counter: base + bounds.count + 2)
+    }
+
+    /// The histograms summed over every worker, in Prometheus text format.
+    public func prometheusText() -> String {
+        var page = PrometheusText()
+        let bounds = LatencyHistograms.boundsNanoseconds
+        for kind in Kind.allCases {
+            let base = kind.rawValue * LatencyHistograms.wordsPerKind
+            page.family(kind.metricName, type: "histogram", help: kind.help)
+            var cumulative: UInt64 = 0
+            for bucket in 0...bounds.count {
+                cumulative &+= table.sum(counter: base + bucket)
+                let label = bucket < bounds.count ? LatencyHistograms.boundLabels[bucket] : "+Inf"
+                page.sample(kind.metricName + "_bucket", labels: [("le", label)], value: cumulative)
+            }
+            let sumNanoseconds = table.sum(counter: base + bounds.count + 1)
+            page.sampleSeconds(kind.metricName + "_sum", nanoseconds: sumNanoseconds)
+            page.sample(kind.metricName + "_count", value: table.sum(counter: base + bounds.count + 2))
+        }
+        return page.text
+    }
+}
+
+extension PrometheusText {
+    /// A sample whose value is a duration, written in seconds.
+    mutating func sampleSeconds(_ name: String, nanoseconds: UInt64) {
+        let seconds = nanoseconds / 1_000_000_000
+        let fraction = nanoseconds % 1_000_000_000
+        var fractionText = String(fraction)
+        fractionText = String(repeating: "0", count: 9 - fractionText.count) + fractionText
+        appendLine("\(name) \(seconds).\(fractionText)")
+    }
+}
