@@ -154,8 +154,8 @@ extension Worker {
                     forwardedFor = field.value
                     continue
                 }
-                if HeaderNames.isHopByHopOrFraming(name) || target.overridesHeader(name) { continue }
-                if HeaderNames.isListedInConnection(name, head: head, bytes: bytes) { continue }
+                if HopByHop.isHopByHop(bytes, field.name, headers: head.headers)
+                    || HeaderNames.isSetByGatewayInRequests(name) || target.overridesHeader(name) { continue }
                 writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                 writer.append(ResponseHead.crlf)
             }
@@ -378,8 +378,7 @@ extension Worker {
                 writer.append(ResponseHead.crlf)
                 for field in responseHead.headers {
                     let name = bytes.extracting(field.name)
-                    if HeaderNames.isHopByHopOrFraming(name) { continue }
-                    if HeaderNames.isListedInConnection(name, responseHead: responseHead, bytes: bytes) { continue }
+                    if responseHead.isHopByHop(field.name, in: bytes) || HeaderNames.isContentLength(name) { continue }
                     // The gateway sends its own Date and request id; the upstream's are kept
                     // under API Gateway's remapped names.
                     if HeaderNames.isRemapped(name) { writer.append(Worker.remappedPrefix) }

@@ -211,15 +211,17 @@ extension HTTPMethod {
     }
 }
 
-/// Header names the proxy treats specially, compared as bytes, case-insensitively.
+/// Header names the proxy treats specially, compared as bytes, case-insensitively. Hop-by-hop
+/// fields are SluiceHTTP1's `HopByHop`; these are the fields the gateway sets itself.
 enum HeaderNames {
-    static let hopByHopOrFraming: [[UInt8]] = ["connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                               "transfer-encoding", "upgrade", "content-length", "host", "expect",
-                                               "x-forwarded-proto", "x-forwarded-port"].map { Array($0.utf8) }
+    /// Request fields not copied to the upstream: the gateway writes its own.
+    static let setByGatewayInRequests: [[UInt8]] = ["content-length", "host", "expect", "x-forwarded-proto",
+                                                    "x-forwarded-port"].map { Array($0.utf8) }
+    static let contentLength: [UInt8] = Array("content-length".utf8)
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
     static let date: [UInt8] = Array("date".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
-    static let connection: [UInt8] = Array("connection".utf8)
+    static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
 
     /// Whether `name` equals `lowercased`, ignoring ASCII case.
     static func equals(_ name: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {
@@ -234,45 +236,17 @@ enum HeaderNames {
         return nil
     }
 
-    static func isHopByHopOrFraming(_ name: Span<UInt8>) -> Bool {
-        for candidate in hopByHopOrFraming where equals(name, candidate) { return true }
+    static func isSetByGatewayInRequests(_ name: Span<UInt8>) -> Bool {
+        for candidate in setByGatewayInRequests where equals(name, candidate) { return true }
         return false
     }
 
+    static func isContentLength(_ name: Span<UInt8>) -> Bool { equals(name, contentLength) }
     static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
-    static func isDate(_ name: Span<UInt8>) -> Bool { equals(name, date) }
     static func isContentType(_ name: Span<UInt8>) -> Bool { equals(name, contentType) }
-    static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
 
     /// Upstream answer headers the gateway sets itself, passed on as `x-amzn-Remapped-NAME`.
     static func isRemapped(_ name: Span<UInt8>) -> Bool { equals(name, date) || equals(name, requestID) }
-
-    /// Whether `name` is listed in one of the message's `Connection` headers (RFC 9110 §7.6.1).
-    static func isListedInConnection(_ name: Span<UInt8>, fields: [HeaderField], bytes: Span<UInt8>) -> Bool {
-        for field in fields where equals(bytes.extracting(field.name), connection) {
-            var tokens = FieldListIterator(field.value)
-            while let token = tokens.next(in: bytes) {
-                let listed = bytes.extracting(token)
-                if listed.count == name.count {
-                    var same = true
-                    for index in name.indices where HTTPBytes.lowercased(name[index]) != HTTPBytes.lowercased(listed[index]) {
-                        same = false
-                        break
-                    }
-                    if same { return true }
-                }
-            }
-        }
-        return false
-    }
-
-    static func isListedInConnection(_ name: Span<UInt8>, head: RequestHead, bytes: Span<UInt8>) -> Bool {
-        isListedInConnection(name, fields: head.headers, bytes: bytes)
-    }
-
-    static func isListedInConnection(_ name: Span<UInt8>, responseHead: ResponseHead, bytes: Span<UInt8>) -> Bool {
-        isListedInConnection(name, fields: responseHead.headers, bytes: bytes)
-    }
 }
 
 /// Reading a raw query string (`a=1&b=2`) without decoding or allocating.
