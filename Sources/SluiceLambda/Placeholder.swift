@@ -1,1 +1,0 @@
-// The Lambda proxy event and response: see LambdaEvent.swift and FunctionResponse.swift.
