@@ -331,3 +331,55 @@ def test_request_and_integration_latency_histograms(tmp_path, upstreams):
     assert values['sluice_integration_duration_seconds_bucket{le="+Inf"}'] == 7
     assert values["sluice_request_duration_seconds_count"] == 10
     assert 0 < values["sluice_integration_duration_seconds_sum"] <= values["sluice_request_duration_seconds_sum"]
+
+
+def test_a_slow_reader_of_a_large_answer_gets_it_intact_with_bounded_memory(tmp_path, upstreams):
+    upstream = upstreams("big")
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}"))
+    worker = server.workers()["sluice-w0"]
+
+    def resident_kib():
+        for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+    size = 9 << 20  # under the 10 MB payload limit, which answers obey too
+    block = bytes(range(256)) * 4096
+    expected = hashlib.sha256()
+    sent = 0
+    while sent < size:
+        piece = block[:min(len(block), size - sent)]
+        expected.update(piece)
+        sent += len(piece)
+
+    def transfer(pause):
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        connection.connect((server.host, server.port))
+        connection.settimeout(30)
+        connection.sendall(f"GET /prod/big HTTP/1.1\r\nHost: g\r\nX-Size: {size}\r\n\r\n".encode())
+        before = resident_kib()
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += connection.recv(65536)
+        head, body = received.split(b"\r\n\r\n", 1)
+        assert b"Content-Length: %d" % size in head
+        digest = hashlib.sha256(body)
+        length = len(body)
+        peak = before
+        time.sleep(pause)  # The client stops reading: the upstream must be paused, not buffered.
+        while length < size:
+            chunk = connection.recv(1 << 20)
+            assert chunk, f"closed after {length} bytes"
+            digest.update(chunk)
+            length += len(chunk)
+            peak = max(peak, resident_kib())
+        connection.close()
+        assert digest.hexdigest() == expected.hexdigest()
+        return peak - before
+
+    # The first transfer touches the worker's preallocated buffers for the first time.
+    transfer(pause=0)
+    grown = transfer(pause=0.5)
+    # 9 MiB went through a worker whose resident memory did not grow with it.
+    assert grown < 512, grown

@@ -11,6 +11,7 @@ KIND:
   garbage  answers every request with bytes that are not HTTP
   close    answers like echo with no Content-Length and closes to end the body (HTTP/1.0 style)
   status   answers with the status named by the request's X-Status header (default 200)
+  big      answers with a body of the size the X-Size header names, deterministic bytes
   oneshot  answers the first request of a connection like echo (promising keep-alive), and closes
            the connection without answer when a second request arrives on it: a stale connection
 """
@@ -88,6 +89,17 @@ def serve(connection, kind):
                 return
             if kind == "slow":
                 time.sleep(5)
+            if kind == "big":
+                size = int(lookup.get("x-size", "0"))
+                block = bytes(range(256)) * 4096
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
+                connection.sendall(head.encode())
+                sent = 0
+                while sent < size:
+                    piece = block[:min(len(block), size - sent)]
+                    connection.sendall(piece)
+                    sent += len(piece)
+                continue
             body = json.dumps(request).encode()
             status = int(lookup.get("x-status", "200")) if kind == "status" else 200
             if kind == "chunked":
