@@ -156,6 +156,9 @@ extension Worker {
     func afterInput(_ index: Int, sendProgressed: Bool = false) {
         guard connections[index].isOpen, !connections[index].closing else { return }
         flush(index)
+        // What an upstream's bytes produced is in its client's output: one send for the batch.
+        let peer = Int(connections[index].peer)
+        if connections[index].role == .upstream && peer >= 0 { flush(peer) }
         if connections[index].receivePaused { connections[index].flowControlled = true }
         let connection = connections[index]
         if connection.receivePaused && connection.receiveArmed {

@@ -417,7 +417,6 @@ extension Worker {
         counters.add(slot: slot, WorkerCounter.responseClass(status: selected.map { target.responses[$0].status }
                                                                     ?? responseHead.status))
         connections[client].outputEnd += written.byteCount
-        flush(client)
         if case .length = connections[index].responsePhase, connections[index].responseRemaining == 0 {
             finishExchange(index, reusable: true)
         }
@@ -439,7 +438,6 @@ extension Worker {
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in writer.append(bytes) }
         precondition(!written.overflowed, "relays are sized to the room")
         connections[client].outputEnd += written.byteCount
-        flush(client)
     }
 
     /// The answer is complete: the client goes on with its next request, the upstream connection
