@@ -101,6 +101,9 @@ struct Connection {
     /// answer is framed.
     var requestMethod = HTTPMethod.get
     var relayChunked = false
+    /// Upstream: the client gets no body (it asked HEAD, or its status is 204 or 304): the
+    /// upstream's body is read and dropped.
+    var discardAnswerBody = false
     var relayKeepAlive = true
     var requestSent = false
     /// Upstream: taken from the pool (rather than connected for this exchange).
@@ -145,8 +148,15 @@ struct Connection {
 
     var hasOutput: Bool { outputEnd > outputStart || streamingResponse >= 0 }
 
-    /// Between requests with nothing in flight: safe to close when draining or idle.
+    /// io_uring operations that still refer to this connection's socket.
+    var hasOperationsInFlight: Bool { receiveArmed || sendInFlight || connecting }
+
+    /// A client between requests with nothing in flight, or an upstream connection idle in its
+    /// pool: safe to close when draining.
     var isIdle: Bool {
-        phase == .head && carryCount == 0 && !hasOutput && !sendInFlight
+        switch role {
+        case .client: phase == .head && carryCount == 0 && !hasOutput && !sendInFlight && !awaitingUpstream
+        case .upstream: pooled
+        }
     }
 }

@@ -21,12 +21,12 @@ extension Worker {
 
         if connections[index].closing {
             if let bufferID { receiveBuffers.recycle(id: bufferID) }
-            if !connections[index].receiveArmed && !connections[index].sendInFlight { release(index) }
+            if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
         if completion.result > 0, let bufferID {
             if connections[index].receivePaused || connections[index].heldCount > 0 || waitsForUpstream(index) {
-                connections[index].flowControlled = true
+                pauseReceiving(index)
                 // Reading is paused for output, but the multishot receive had already taken
                 // these bytes: keep them in order until the output drains.
                 hold(index, bufferID: bufferID, byteCount: Int(completion.result))
@@ -50,6 +50,18 @@ extension Worker {
             }
         }
         rearmReceiveIfNeeded(index)
+    }
+
+    /// Stops reading: cancels the multishot receive (after which the connection receives one
+    /// buffer at a time until its current request or answer is done).
+    func pauseReceiving(_ index: Int) {
+        connections[index].receivePaused = true
+        connections[index].flowControlled = true
+        let connection = connections[index]
+        if connection.receiveArmed {
+            ring.cancel(userData: Token.make(.receive, connection: index, generation: connection.generation),
+                        userData: Token.make(.cancel))
+        }
     }
 
     /// A client whose current request an upstream is answering, with the next request's head
@@ -159,12 +171,7 @@ extension Worker {
         // What an upstream's bytes produced is in its client's output: one send for the batch.
         let peer = Int(connections[index].peer)
         if connections[index].role == .upstream && peer >= 0 { flush(peer) }
-        if connections[index].receivePaused { connections[index].flowControlled = true }
-        let connection = connections[index]
-        if connection.receivePaused && connection.receiveArmed {
-            ring.cancel(userData: Token.make(.receive, connection: index, generation: connection.generation),
-                        userData: Token.make(.cancel))
-        }
+        if connections[index].receivePaused { pauseReceiving(index) }
         scheduleTimer(index, sendProgressed: sendProgressed)
     }
 
@@ -173,6 +180,11 @@ extension Worker {
         let connection = connections[index]
         // Upstream connections run on their exchange's integration timeout, or the pool's idle one.
         guard connection.isOpen, !connection.closing, !connection.lingering, connection.role == .client else { return }
+        if connection.awaitingUpstream && !connection.hasOutput && !connection.sendInFlight {
+            // The exchange's integration timeout governs until the answer starts flowing.
+            deadlines.remove(index)
+            return
+        }
         let idleDeadline = now + Int64(limits.idleTimeoutMilliseconds) * 1_000_000
         if connection.hasOutput || connection.sendInFlight || connection.receivePaused {
             // Output is waiting for the client: only the client reading it extends the deadline,
@@ -211,7 +223,11 @@ extension Worker {
             if !connection.isOpen || connection.closeAfterFlush || connection.lingering { return bytes.count }
             switch connection.phase {
             case .head:
-                if connection.awaitingUpstream { return offset }
+                if connection.awaitingUpstream {
+                    // The next request waits for the answer before it; so does reading.
+                    connections[index].receivePaused = true
+                    return offset
+                }
                 guard hasRoomForResponse(index) else {
                     connections[index].receivePaused = true
                     return offset
@@ -452,7 +468,7 @@ extension Worker {
         } else if connection.closeAfterFlush && !connection.lingering {
             if connection.peerClosed { abort(index) } else { linger(index) }
         } else if connection.peerClosed && !connection.receivePaused && connection.heldCount == 0
-                    && connection.streamingResponse < 0 {
+                    && connection.streamingResponse < 0 && !connection.awaitingUpstream {
             // Everything the client sent before closing has been answered (a head left
             // incomplete can never be completed now).
             abort(index)
@@ -465,7 +481,7 @@ extension Worker {
               connections[index].generation == Token.generation(completion.userData) else { return }
         connections[index].sendInFlight = false
         if connections[index].closing {
-            if !connections[index].receiveArmed { release(index) }
+            if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
         guard completion.result > 0 else {

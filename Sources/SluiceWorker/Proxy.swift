@@ -24,13 +24,15 @@ extension Worker {
         connections[client].answerStarted = false
         connections[upstream].peer = Int32(client)
         connections[upstream].target = Int32(target)
-        connections[upstream].requestMethod = head.method
+        // The answer is read as an answer to the method actually sent.
+        let method = compiled.methodSent ?? head.method
+        connections[upstream].requestMethod = method
         connections[upstream].responsePhase = .head
         connections[upstream].responseParser.reset()
         connections[upstream].requestSent = false
         connections[upstream].answerBytesReceived = false
         connections[upstream].exchangeStartedNanoseconds = Clock.monotonicNanoseconds()
-        connections[upstream].retryable = compiled.methodIsIdempotent ?? head.method.isIdempotent
+        connections[upstream].retryable = method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
         }
@@ -96,7 +98,7 @@ extension Worker {
               connections[index].generation == Token.generation(completion.userData) else { return }
         connections[index].connecting = false
         if connections[index].closing {
-            if !connections[index].receiveArmed && !connections[index].sendInFlight { release(index) }
+            if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
         guard completion.result == 0 else {
@@ -122,7 +124,7 @@ extension Worker {
         for piece in target.path {
             switch piece {
             case .literal(let literal): writer.append(literal)
-            case .value(let source): appendValue(source, client: client, bytes: bytes, to: &writer)
+            case .value(let source): appendValue(source, client: client, bytes: bytes, inURL: true, to: &writer)
             }
         }
         var querySeparator: UInt8 = 63  // "?", then "&"
@@ -139,7 +141,7 @@ extension Worker {
         for mapping in target.queryMappings {
             writer.append(querySeparator)
             writer.append(mapping.prefix)
-            appendValue(mapping.source, client: client, bytes: bytes, to: &writer)
+            appendValue(mapping.source, client: client, bytes: bytes, inURL: true, to: &writer)
             querySeparator = 38
         }
         writer.append(Worker.httpVersionLine)
@@ -148,13 +150,15 @@ extension Worker {
         // that the gateway sets itself.
         var forwardedFor: Range<Int>? = nil
         if target.passHeaders {
+            let listsOptions = HeaderNames.value(of: HeaderNames.connection, in: head.headers, bytes: bytes) != nil
             for field in head.headers {
                 let name = bytes.extracting(field.name)
                 if HeaderNames.isForwardedFor(name) {
                     forwardedFor = field.value
                     continue
                 }
-                if HopByHop.isHopByHop(bytes, field.name, headers: head.headers)
+                if HopByHop.isFixedName(bytes, field.name)
+                    || (listsOptions && HopByHop.isListedInConnection(bytes, field.name, headers: head.headers))
                     || HeaderNames.isSetByGatewayInRequests(name) || target.overridesHeader(name) { continue }
                 writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                 writer.append(ResponseHead.crlf)
@@ -162,7 +166,7 @@ extension Worker {
         }
         for mapping in target.headerMappings {
             writer.append(mapping.prefix)
-            appendValue(mapping.source, client: client, bytes: bytes, to: &writer)
+            appendValue(mapping.source, client: client, bytes: bytes, inURL: false, to: &writer)
             writer.append(ResponseHead.crlf)
         }
         writer.append(Worker.forwardedForPrefix)
@@ -189,7 +193,11 @@ extension Worker {
         writer.append(ResponseHead.crlf)
     }
 
-    func appendValue(_ source: CompiledSource, client: Int, bytes: Span<UInt8>, to writer: inout SlabWriter) {
+    /// Writes a mapped value. Into a URL (`inURL`), values that come from the request's URL go as
+    /// they came (already percent-encoded); every other value is percent-encoded, so that a
+    /// header's `/`, `?`, `&`, `#` or space cannot change the upstream request's path or query.
+    func appendValue(_ source: CompiledSource, client: Int, bytes: Span<UInt8>, inURL: Bool,
+                     to writer: inout SlabWriter) {
         switch source {
         case .pathParameter(let index):
             if index < match.pathParameters.count {
@@ -199,22 +207,39 @@ extension Worker {
             if let value = QueryString.value(of: name, in: bytes.extracting(head.query)) {
                 writer.append(bytes.extracting(head.query).extracting(value))
             }
+        case .path:
+            writer.append(bytes.extracting(head.path))
         case .header(let name):
             if let value = head.value(ofHeader: name.span, in: bytes) {
-                writer.append(bytes.extracting(value))
+                appendText(bytes.extracting(value), inURL: inURL, to: &writer)
             }
         case .literal(let literal):
-            writer.append(literal)
+            appendText(literal.span, inURL: inURL, to: &writer)
         case .requestID:
             Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
         case .sourceIP:
+            // An IPv6 address has colons, which a URL path may hold as they are.
             appendPeerAddress(client, to: &writer)
         case .httpMethod:
             writer.append(bytes.extracting(head.methodName))
-        case .path:
-            writer.append(bytes.extracting(head.path))
         case .host:
-            writer.append(bytes.extracting(head.host))
+            appendText(bytes.extracting(head.host), inURL: inURL, to: &writer)
+        }
+    }
+
+    func appendText(_ text: Span<UInt8>, inURL: Bool, to writer: inout SlabWriter) {
+        guard inURL else {
+            writer.append(text)
+            return
+        }
+        for index in text.indices {
+            let byte = text[index]
+            if URLBytes.isUnreserved(byte) {
+                writer.append(byte)
+            } else {
+                writer.append(37)  // "%"
+                ResponseHead.appendHex(UInt64(byte), digits: 2, to: &writer)
+            }
         }
     }
 
@@ -259,15 +284,25 @@ extension Worker {
                     if responseHead.status < 200 { continue }  // 1xx: the real answer follows
                     startAnswer(index, client: clientIndex, bytes: rest)
                     if connections[index].peer < 0 { return bytes.count }
+                    if connections[index].responsePhase == .length && connections[index].responseRemaining == 0 {
+                        // A bodyless answer: the connection may be used again only if nothing
+                        // follows it (bytes after it would be read as the next exchange's
+                        // answer) — and never after a HEAD, whose answer some servers follow
+                        // with a body anyway, later.
+                        finishExchange(index, reusable: offset == bytes.count
+                                                        && connections[index].requestMethod != .head)
+                        return bytes.count
+                    }
                 }
             case .length:
-                let room = relayRoom(clientIndex)
+                let discard = connections[index].discardAnswerBody
+                let room = discard ? Int.max : relayRoom(clientIndex)
                 guard room > 0 else {
                     connections[index].receivePaused = true
                     return offset
                 }
                 let take = min(connections[index].responseRemaining, bytes.count - offset, room)
-                relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                if !discard { relay(bytes.extracting(offset..<offset + take), to: clientIndex) }
                 offset += take
                 connections[index].responseRemaining -= take
                 if connections[index].responseRemaining == 0 {
@@ -275,14 +310,16 @@ extension Worker {
                     return bytes.count
                 }
             case .chunked:
-                let room = relayRoom(clientIndex)
+                let room = connections[index].discardAnswerBody ? Int.max : relayRoom(clientIndex)
                 guard room > 16 else {
                     connections[index].receivePaused = true
                     return offset
                 }
-                let limit = min(bytes.count, offset + room)
+                let limit = room == Int.max ? bytes.count : min(bytes.count, offset + room)
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
-                if connections[index].relayChunked {
+                if connections[index].discardAnswerBody {
+                    // Read and dropped.
+                } else if connections[index].relayChunked {
                     // The client speaks HTTP/1.1: the validated chunked bytes go through as they are.
                     relay(bytes.extracting(offset..<offset + step.consumed), to: clientIndex)
                 } else if let data = step.data {
@@ -300,13 +337,14 @@ extension Worker {
                     return bytes.count
                 }
             case .untilClose:
-                let room = relayRoom(clientIndex)
+                let discard = connections[index].discardAnswerBody
+                let room = discard ? Int.max : relayRoom(clientIndex)
                 guard room > 0 else {
                     connections[index].receivePaused = true
                     return offset
                 }
                 let take = min(bytes.count - offset, room)
-                relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                if !discard { relay(bytes.extracting(offset..<offset + take), to: clientIndex) }
                 offset += take
             }
         }
@@ -316,33 +354,6 @@ extension Worker {
     /// The answer's head is complete: write the client's response head.
     func startAnswer(_ index: Int, client: Int, bytes: Span<UInt8>) {
         observeIntegrationLatency(index)
-        let http10 = connections[client].pending.http10
-        var keepAlive = connections[client].pending.keepAlive && !draining
-        let relayChunked: Bool
-        switch responseHead.framing {
-        case .none:
-            connections[index].responsePhase = .length
-            connections[index].responseRemaining = 0
-            relayChunked = false
-        case .length(let length):
-            connections[index].responsePhase = .length
-            connections[index].responseRemaining = length
-            relayChunked = false
-        case .chunked:
-            connections[index].responsePhase = .chunked
-            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
-            relayChunked = !http10
-            if http10 { keepAlive = false }
-        case .untilClose:
-            connections[index].responsePhase = .untilClose
-            relayChunked = false
-            keepAlive = false
-        }
-        connections[index].relayChunked = relayChunked
-        connections[index].relayKeepAlive = responseHead.keepAlive
-        connections[client].pending.keepAlive = keepAlive
-        connections[client].answerStarted = true
-        let requestID = connections[client].requestID
         let target = targets[Int(connections[index].target)]
         // HTTP (non-proxy): the upstream's status selects an integration response, which sets
         // the client's status and headers; with none selected, API Gateway answers 500.
@@ -354,6 +365,36 @@ extension Worker {
                 return
             }
         }
+        let status = selected.map { target.responses[$0].status } ?? responseHead.status
+        let clientAskedHead = connections[client].pending.omitBody
+        let http10 = connections[client].pending.http10
+        var keepAlive = connections[client].pending.keepAlive && !draining
+        // What the client gets: no body for HEAD, 204 and 304, whatever the upstream sends
+        // (its body is then read and dropped).
+        let discard = clientAskedHead || status == 204 || status == 304
+        var relayChunked = false
+        switch responseHead.framing {
+        case .none:
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = 0
+        case .length(let length):
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = length
+        case .chunked:
+            connections[index].responsePhase = .chunked
+            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
+            relayChunked = !http10 && !discard
+            if http10 && !discard { keepAlive = false }
+        case .untilClose:
+            connections[index].responsePhase = .untilClose
+            if !discard { keepAlive = false }
+        }
+        connections[index].relayChunked = relayChunked
+        connections[index].discardAnswerBody = discard
+        connections[index].relayKeepAlive = responseHead.keepAlive
+        connections[client].pending.keepAlive = keepAlive
+        let requestID = connections[client].requestID
+        let bodyLength = connections[index].responseRemaining
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
             if let selected {
                 let response = target.responses[selected]
@@ -390,17 +431,26 @@ extension Worker {
             writer.append(Worker.requestIDPrefix)
             Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
             writer.append(ResponseHead.crlf)
-            switch responseHead.framing {
-            case .none, .length:
-                if responseHead.status != 204 && responseHead.status != 304 && !(responseHead.status < 200) {
+            if status == 204 || status == 304 {
+                // These end at their head: no framing at all.
+            } else if clientAskedHead {
+                // The length the body would have: the upstream's own Content-Length, if it sent one.
+                if let length = HeaderNames.value(of: HeaderNames.contentLength, in: responseHead.headers, bytes: bytes) {
                     writer.append(ResponseHead.contentLengthPrefix)
-                    ResponseHead.appendDecimal(connections[index].responseRemaining, to: &writer)
+                    writer.append(bytes.extracting(length))
                     writer.append(ResponseHead.crlf)
                 }
-            case .chunked:
-                if relayChunked { writer.append(Worker.chunkedLine) }
-            case .untilClose:
-                break
+            } else {
+                switch responseHead.framing {
+                case .none, .length:
+                    writer.append(ResponseHead.contentLengthPrefix)
+                    ResponseHead.appendDecimal(bodyLength, to: &writer)
+                    writer.append(ResponseHead.crlf)
+                case .chunked:
+                    if relayChunked { writer.append(Worker.chunkedLine) }
+                case .untilClose:
+                    break
+                }
             }
             if !keepAlive {
                 writer.append(ResponseHead.connectionClose)
@@ -414,12 +464,9 @@ extension Worker {
             upstreamFailed(index, answer: .badGateway)
             return
         }
-        counters.add(slot: slot, WorkerCounter.responseClass(status: selected.map { target.responses[$0].status }
-                                                                    ?? responseHead.status))
+        connections[client].answerStarted = true
         connections[client].outputEnd += written.byteCount
-        if case .length = connections[index].responsePhase, connections[index].responseRemaining == 0 {
-            finishExchange(index, reusable: true)
-        }
+        counters.add(slot: slot, WorkerCounter.responseClass(status: status))
     }
 
     func relayRoom(_ client: Int) -> Int {
@@ -445,17 +492,19 @@ extension Worker {
     func finishExchange(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
         connections[index].peer = -1
-        if client >= 0 {
-            observeRequestLatency(client)
-            connections[client].peer = -1
-            endAwaiting(client)
-        }
+        if client >= 0 { connections[client].peer = -1 }
+        // The connection goes back to its pool first, so that the client's next pipelined
+        // request can take it.
         let connection = connections[index]
         if reusable && connection.relayKeepAlive && connection.requestSent && !connection.closing
             && connection.outputEnd == connection.outputStart {
             pool(index)
         } else {
             abort(index)
+        }
+        if client >= 0 {
+            observeRequestLatency(client)
+            endAwaiting(client)
         }
     }
 
@@ -539,8 +588,10 @@ extension Worker {
         connections[fresh].requestMethod = old.requestMethod
         connections[fresh].exchangeStartedNanoseconds = old.exchangeStartedNanoseconds
         connections[Int(old.peer)].peer = Int32(fresh)
-        // The integration timeout keeps running from the first attempt.
-        deadlines.schedule(fresh, in: deadlines.list(of: index), deadline: deadlines.deadline(of: index))
+        // The second attempt gets the integration timeout afresh: each list must stay in
+        // deadline order, and a stale connection fails within moments of the first attempt.
+        let compiled = targets[Int(old.target)]
+        deadlines.schedule(fresh, in: compiled.timeoutList, deadline: now + compiled.timeoutNanoseconds)
         connections[index].peer = -1
         abort(index)
         return true

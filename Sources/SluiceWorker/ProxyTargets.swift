@@ -44,8 +44,8 @@ struct CompiledTarget {
     var upstream: Int
     /// The integration's method, when it is not the client's.
     var method: [UInt8]?
-    /// Whether that method is idempotent (nil: the client's method decides).
-    var methodIsIdempotent: Bool?
+    /// That method, for parsing the answer (a HEAD's has no body) and for retries.
+    var methodSent: HTTPMethod?
     var hostLine: [UInt8]
     var path: [CompiledPiece]
     /// Proxy integrations pass the client's query and headers through.
@@ -146,7 +146,7 @@ struct ProxyTargets {
         return CompiledTarget(
             upstream: target.upstream,
             method: integration.method.map { Array($0.openAPIName.uppercased().utf8) },
-            methodIsIdempotent: integration.method.map(\.isIdempotent),
+            methodSent: integration.method,
             hostLine: Array("Host: \(target.hostHeader)\r\n".utf8),
             path: path,
             passQuery: integration.isProxy,
@@ -218,6 +218,7 @@ enum HeaderNames {
     static let setByGatewayInRequests: [[UInt8]] = ["content-length", "host", "expect", "x-forwarded-proto",
                                                     "x-forwarded-port"].map { Array($0.utf8) }
     static let contentLength: [UInt8] = Array("content-length".utf8)
+    static let connection: [UInt8] = Array("connection".utf8)
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
     static let date: [UInt8] = Array("date".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
@@ -247,6 +248,16 @@ enum HeaderNames {
 
     /// Upstream answer headers the gateway sets itself, passed on as `x-amzn-Remapped-NAME`.
     static func isRemapped(_ name: Span<UInt8>) -> Bool { equals(name, date) || equals(name, requestID) }
+}
+
+/// RFC 3986 §2.3: the bytes a URL carries as they are; every other byte is percent-encoded.
+enum URLBytes {
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: true
+        default: false
+        }
+    }
 }
 
 /// Reading a raw query string (`a=1&b=2`) without decoding or allocating.

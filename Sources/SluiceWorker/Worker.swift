@@ -289,7 +289,7 @@ public final class Worker {
         }
         connections[index].closing = true
         deadlines.remove(index)
-        if connections[index].receiveArmed || connections[index].sendInFlight {
+        if connections[index].hasOperationsInFlight {
             if !connections[index].cancelRequested {
                 connections[index].cancelRequested = true
                 ring.cancelAll(fileDescriptor: connections[index].fd, userData: Token.make(.cancel))

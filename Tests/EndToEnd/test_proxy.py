@@ -383,3 +383,88 @@ def test_a_slow_reader_of_a_large_answer_gets_it_intact_with_bounded_memory(tmp_
     grown = transfer(pause=0.5)
     # 9 MiB went through a worker whose resident memory did not grow with it.
     assert grown < 512, grown
+
+
+def test_head_to_a_get_integration_gets_the_length_and_no_body(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    api = proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}").replace("httpMethod: ANY", "httpMethod: GET")
+    server = start_gateway(tmp_path, api)
+    with server.connect(timeout=10) as connection:
+        # The upstream is asked GET and answers with a body; the HEAD client gets none of it, and
+        # the next request on the same connection gets its own answer.
+        connection.sendall(b"HEAD /prod/h HTTP/1.1\r\nHost: g\r\n\r\nGET /prod/g HTTP/1.1\r\nHost: g\r\n\r\n")
+        [head_answer] = read_responses(connection, 1, head_only=True)
+        assert head_answer.status == 200
+        assert int(head_answer.header("Content-Length")) > 0
+        [get_answer] = read_responses_from_rest(connection, head_answer.rest, 1)
+    assert get_answer.json()["target"] == "/g"
+    assert get_answer.json()["method"] == "GET"
+
+
+def read_responses_from_rest(connection, data, count):
+    from conftest import parse_responses
+    while True:
+        try:
+            responses = parse_responses(data)
+            if len(responses) >= count and all(len(r.body) == int(r.header("Content-Length") or 0) for r in responses):
+                return responses[:count]
+        except ValueError:
+            pass
+        data += connection.recv(65536)
+
+
+def test_a_slow_answer_is_not_cut_by_client_timeouts_and_survives_drain_and_half_close(tmp_path, upstreams):
+    import signal
+    upstream = upstreams("slow")  # answers after 5 s
+    directory = tmp_path / "gateway"
+    directory.mkdir()
+    (directory / "api.yaml").write_text(proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}", timeout_ms=8000))
+    (directory / "sluice.yaml").write_text(
+        'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\nworkers: {count: 1}\n'
+        "limits: {header_timeout_ms: 500, idle_timeout_ms: 1000}\ndrain_timeout_ms: 10000\n"
+        "apis:\n  - name: proxy\n    definition: api.yaml\n    stages: {prod: {}}\n")
+    server = Sluice(directory, config_text=(directory / "sluice.yaml").read_text()).start()
+    try:
+        waiting = server.connect(timeout=15)
+        waiting.sendall(b"GET /prod/a HTTP/1.1\r\nHost: g\r\n\r\n")
+        half_closed = server.connect(timeout=15)
+        half_closed.sendall(b"GET /prod/b HTTP/1.1\r\nHost: g\r\n\r\n")
+        half_closed.shutdown(socket.SHUT_WR)
+        pipelined = server.connect(timeout=15)
+        pipelined.sendall(b"GET /prod/c HTTP/1.1\r\nHost: g\r\n\r\n"
+                          + b"GET /prod/mock HTTP/1.1\r\nHost: g\r\n\r\n" * 200)
+        time.sleep(1.5)  # past the header and idle timeouts
+        server.signal(signal.SIGTERM)
+        answer = parse_response(read_until_close(waiting))
+        assert answer.status == 200 and answer.json()["target"] == "/a"
+        assert answer.header("Connection") == "close"
+        assert parse_response(read_until_close(half_closed)).json()["target"] == "/b"
+        responses = parse_responses_all(read_until_close(pipelined))
+        assert responses[0].json()["target"] == "/c"
+        assert server.wait(15) == 0
+    finally:
+        server.kill()
+
+
+def parse_responses_all(data):
+    from conftest import parse_responses
+    return parse_responses(data)
+
+
+def test_mapped_values_are_percent_encoded_into_the_upstream_url(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    extra = f"""  /items:
+    get:
+      parameters: [{{name: X-Id, in: header}}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{upstream.port}/items/{{id}}"
+        requestParameters:
+          integration.request.path.id: method.request.header.X-Id
+          integration.request.querystring.q: method.request.header.X-Q
+"""
+    server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}", extra_paths=extra))
+    response = request(server, "GET", "/prod/items", headers="X-Id: ../admin?x=1# y\r\nX-Q: a&admin=true\r\n")
+    target = response.json()["target"]
+    assert target.startswith("/items/..%2fadmin%3fx%3d1%23%20y?q=a%26admin%3dtrue"), target
