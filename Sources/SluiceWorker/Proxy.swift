@@ -237,8 +237,10 @@ extension Worker {
             if URLBytes.isUnreserved(byte) {
                 writer.append(byte)
             } else {
+                // RFC 3986 §2.1: uppercase hexadecimal digits.
                 writer.append(37)  // "%"
-                ResponseHead.appendHex(UInt64(byte), digits: 2, to: &writer)
+                writer.append(URLBytes.upperHex(byte >> 4))
+                writer.append(URLBytes.upperHex(byte & 0xF))
             }
         }
     }

@@ -258,6 +258,8 @@ enum URLBytes {
         default: false
         }
     }
+
+    static func upperHex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? nibble + 48 : nibble + 55 }
 }
 
 /// Reading a raw query string (`a=1&b=2`) without decoding or allocating.
