@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "SluiceHTTP1", swiftSettings: swift6),
         .target(name: "SluiceRouter", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .target(name: "SluiceConfig",
-                dependencies: ["SluiceRouter", "SluiceHTTP1", .product(name: "Yams", package: "Yams")],
+                dependencies: ["SluiceRouter", "SluiceHTTP1", "CSluiceLinux", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.

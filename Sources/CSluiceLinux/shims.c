@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -264,4 +265,35 @@ int sluice_tcp_socket(int ipv6) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
+}
+
+int sluice_resolve(const char *name, char *out, int capacity) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    // No AI_ADDRCONFIG: with only a loopback interface it would hide loopback answers too.
+    struct addrinfo *list = NULL;
+    int status = getaddrinfo(name, NULL, &hints, &list);
+    if (status != 0) {
+        snprintf(out, (size_t)capacity, "%s", status == EAI_SYSTEM ? strerror(errno) : gai_strerror(status));
+        return -1;
+    }
+    int count = 0;
+    int used = 0;
+    out[0] = 0;
+    for (struct addrinfo *entry = list; entry; entry = entry->ai_next) {
+        if (entry->ai_family != AF_INET && entry->ai_family != AF_INET6) continue;
+        char host[64];
+        if (getnameinfo(entry->ai_addr, entry->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0) continue;
+        if (strchr(host, '%')) continue;  // fe80::1%eth0: the worker's addresses carry no zone
+        int written = snprintf(out + used, (size_t)(capacity - used), "%c %s\n",
+                               entry->ai_family == AF_INET6 ? '6' : '4', host);
+        if (written < 0 || written >= capacity - used) break;
+        used += written;
+        count++;
+    }
+    freeaddrinfo(list);
+    return count;
 }

@@ -1,3 +1,4 @@
+import CSluiceLinux
 import Glibc
 
 /// Looks up upstream host names when a configuration is loaded, so that the worker only ever
@@ -21,31 +22,13 @@ public struct HostResolver: Sendable {
     public static let skip = HostResolver { _, _ in .success([]) }
 
     private static func systemResolve(_ name: String, port: UInt16) -> Result<[ResolvedAddress], HostResolutionError> {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_protocol = Int32(IPPROTO_TCP)
-        // No AI_ADDRCONFIG: with only a loopback interface it would hide loopback answers too.
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(name, nil, &hints, &list)
-        guard status == 0 else {
-            let reason = status == EAI_SYSTEM ? String(cString: strerror(errno)) : String(cString: gai_strerror(status))
-            return .failure(HostResolutionError(reason))
-        }
-        defer { freeaddrinfo(list) }
+        var text = [CChar](repeating: 0, count: 4096)
+        let count = sluice_resolve(name, &text, Int32(text.count))
+        let output = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard count >= 0 else { return .failure(HostResolutionError(output)) }
         var addresses: [ResolvedAddress] = []
-        var cursor = list
-        while let entry = cursor {
-            let info = entry.pointee
-            cursor = info.ai_next
-            guard info.ai_family == AF_INET || info.ai_family == AF_INET6, let address = info.ai_addr else { continue }
-            var text = [CChar](repeating: 0, count: 64)
-            guard getnameinfo(address, info.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0
-            else { continue }
-            let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            // `fe80::1%eth0`: the worker's addresses carry no zone.
-            guard !host.contains("%") else { continue }
-            let resolved = ResolvedAddress(host: host, port: port, isIPv6: info.ai_family == AF_INET6)
+        for line in output.split(separator: "\n") {
+            let resolved = ResolvedAddress(host: String(line.dropFirst(2)), port: port, isIPv6: line.hasPrefix("6"))
             if !addresses.contains(resolved) { addresses.append(resolved) }
         }
         if addresses.isEmpty { return .failure(HostResolutionError("no IPv4 or IPv6 address")) }

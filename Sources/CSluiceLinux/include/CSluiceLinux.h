@@ -49,6 +49,10 @@ int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog);
 // address length or -EINVAL.
 int sluice_make_address(const char *host, int port, void *address);
 int sluice_sockaddr_storage_size(void);
+// Resolves `name` for TCP with getaddrinfo: writes its numeric addresses into `out`, one per line
+// as "4 ADDRESS" or "6 ADDRESS" (IPv6 link-local addresses with a zone left out), in the
+// resolver's order. Returns how many, or -1 with the resolver's reason written into `out`.
+int sluice_resolve(const char *name, char *out, int capacity);
 // A nonblocking, close-on-exec TCP socket for `ipv6` or IPv4, with TCP_NODELAY; fd or -errno.
 int sluice_tcp_socket(int ipv6);
 // The local port a socket is bound to, or -errno.
