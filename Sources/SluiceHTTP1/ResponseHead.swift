@@ -163,8 +163,8 @@ public struct DateLine: Sendable {
     }
 
     /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard
-    /// Hinnant's `civil_from_days`.
-    static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+    /// Hinnant's `civil_from_days`. Also used for the Lambda event's request times.
+    public static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
         let shifted = days + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097

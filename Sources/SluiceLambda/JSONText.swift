@@ -229,7 +229,7 @@ enum JSONText {
         let seconds = max(0, epochMilliseconds) / 1000
         let days = seconds / 86_400
         let secondOfDay = seconds % 86_400
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let (year, month, day) = DateLine.civilDate(daysSinceEpoch: days)
         append2(day, to: &sink)
         sink.append(0x2F)
         let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
@@ -259,20 +259,6 @@ enum JSONText {
     private static func append2<Sink: ByteSink>(_ value: Int, to sink: inout Sink) {
         sink.append(UInt8(truncatingIfNeeded: 48 + value / 10))
         sink.append(UInt8(truncatingIfNeeded: 48 + value % 10))
-    }
-
-    /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
-    /// `civil_from_days` (the same algorithm as `DateLine` in SluiceHTTP1, which keeps it internal).
-    static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 
