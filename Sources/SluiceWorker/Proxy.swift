@@ -31,7 +31,8 @@ extension Worker {
         connections[upstream].responseParser.reset()
         connections[upstream].requestSent = false
         connections[upstream].answerBytesReceived = false
-        connections[upstream].exchangeStartedNanoseconds = Clock.monotonicNanoseconds()
+        // Handed to the integration the moment its head was complete: the request's own clock reading.
+        connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
         connections[upstream].retryable = method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
