@@ -245,6 +245,8 @@ private final class Loader {
                 }
             case "integration_timeout_ms":
                 integrationTimeouts(value, reader, into: &limits)
+            case "lambda_invocations":
+                if let count = reader.integer(value, what, in: 1...4_096) { limits.lambdaInvocationsMax = count }
             default:
                 reader.unknownKey(key, in: "limits")
             }

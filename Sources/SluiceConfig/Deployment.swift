@@ -82,10 +82,15 @@ public struct Limits: Sendable, Equatable {
     public var integrationTimeoutMillisecondsMax: Int
     /// `integration_timeout_ms.default`: the timeout of an integration that sets none.
     public var integrationTimeoutMillisecondsDefault: Int
+    /// `lambda_invocations`: AWS_PROXY invocations one worker has in flight at most; a request
+    /// beyond them is answered 503. Each reserves (virtual) room for Lambda's 6 MB answer.
+    public var lambdaInvocationsMax: Int
 
     public init(request: RequestLimits = RequestLimits(), headerTimeoutMilliseconds: Int = 10_000,
                 idleTimeoutMilliseconds: Int = 60_000, integrationTimeoutMillisecondsMin: Int = 50,
-                integrationTimeoutMillisecondsMax: Int = 29_000, integrationTimeoutMillisecondsDefault: Int = 29_000) {
+                integrationTimeoutMillisecondsMax: Int = 29_000, integrationTimeoutMillisecondsDefault: Int = 29_000,
+                lambdaInvocationsMax: Int = 256) {
+        self.lambdaInvocationsMax = lambdaInvocationsMax
         self.request = request
         self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
         self.idleTimeoutMilliseconds = idleTimeoutMilliseconds

@@ -1029,3 +1029,48 @@ private enum Piece {
     static let textBodyEnd = bytes("\",\"isBase64Encoded\":false}")
     static let base64BodyEnd = bytes("\",\"isBase64Encoded\":true}")
 }
+
+extension LambdaBodyEncoding {
+    /// How payload format 2.0 (HTTP APIs) carries a request body whose `Content-Type` value is
+    /// `contentType` (empty when the request has none): as text when the media type is textual —
+    /// `text/*`, JSON, XML, JavaScript or a form (`application/x-www-form-urlencoded`), `+json` and
+    /// `+xml` suffixes included — and base64-encoded otherwise, as HTTP APIs treat anything they
+    /// cannot tell is text as binary. Format 1.0 (REST APIs) passes bodies as text until binary
+    /// media types are configured.
+    public static func version2(contentType: Span<UInt8>) -> LambdaBodyEncoding {
+        var end = 0
+        while end < contentType.count && contentType[end] != 0x3B { end += 1 }  // up to ";"
+        while end > 0 && (contentType[end - 1] == 0x20 || contentType[end - 1] == 0x09) { end -= 1 }
+        var start = 0
+        while start < end && (contentType[start] == 0x20 || contentType[start] == 0x09) { start += 1 }
+        let mediaType = contentType.extracting(start..<end)
+        if hasPrefix(mediaType, TextualMediaTypes.text) { return .text }
+        for whole in TextualMediaTypes.whole where equalsIgnoringCase(mediaType, whole) { return .text }
+        for suffix in TextualMediaTypes.suffixes where hasSuffix(mediaType, suffix) { return .text }
+        return .base64
+    }
+
+    private static func hasPrefix(_ bytes: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {
+        guard bytes.count >= lowercased.count else { return false }
+        return equalsIgnoringCase(bytes.extracting(0..<lowercased.count), lowercased)
+    }
+
+    private static func hasSuffix(_ bytes: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {
+        guard bytes.count >= lowercased.count else { return false }
+        return equalsIgnoringCase(bytes.extracting(bytes.count - lowercased.count..<bytes.count), lowercased)
+    }
+
+    private static func equalsIgnoringCase(_ bytes: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {
+        guard bytes.count == lowercased.count else { return false }
+        for index in bytes.indices where HTTPBytes.lowercased(bytes[index]) != lowercased[index] { return false }
+        return true
+    }
+}
+
+/// The media types format 2.0 passes as text, lowercased.
+private enum TextualMediaTypes {
+    static let text: [UInt8] = Array("text/".utf8)
+    static let whole: [[UInt8]] = ["application/json", "application/xml", "application/javascript",
+                                   "application/x-www-form-urlencoded"].map { Array($0.utf8) }
+    static let suffixes: [[UInt8]] = ["+json", "+xml"].map { Array($0.utf8) }
+}

@@ -47,6 +47,13 @@ public final class ByteSlab {
         return (result, writer.count, writer.overflowed)
     }
 
+    /// Gives a slot's memory back to the kernel (its bytes read as zeros afterwards), for slots
+    /// that are large and rarely filled. `slotBytes` must be a multiple of the page size.
+    public func discard(slot: Int) {
+        precondition(slot >= 0 && slot < slotCount && slotBytes % 4_096 == 0)
+        _ = madvise(base + slot * slotBytes, slotBytes, MADV_DONTNEED)
+    }
+
     /// Moves `range` of `slot` to `offset` of the same slot (the ranges may overlap).
     public func move(slot: Int, range: Range<Int>, to offset: Int) {
         precondition(range.lowerBound >= 0 && range.upperBound <= slotBytes && offset + range.count <= slotBytes)

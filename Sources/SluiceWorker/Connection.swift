@@ -14,7 +14,7 @@ enum ReadPhase: UInt8 {
 enum Role: UInt8 {
     /// Accepted from a client.
     case client
-    /// Opened to an upstream for an HTTP or HTTP_PROXY integration; pooled between exchanges.
+    /// Opened to an upstream for an HTTP, HTTP_PROXY or AWS_PROXY integration; pooled between exchanges.
     case upstream
 }
 
@@ -88,6 +88,10 @@ struct Connection {
     /// the first proxied request asks for it.
     var peerAddressLength = 0
 
+    /// The slot of the worker's `invocations` of a Lambda invocation in flight, or -1. The client
+    /// owns it (and frees it); its upstream connection refers to it for the exchange.
+    var invocation: Int32 = -1
+
     /// Upstream: the target (ProxyTargets index) of the exchange in flight.
     var target: Int32 = -1
     /// Upstream: the pool (Deployment.upstreams index) this connection belongs to.
@@ -126,10 +130,14 @@ struct Connection {
     /// The receive ended because the buffer ring was empty; it is armed again once buffers are back.
     var starved = false
 
-    /// A response body larger than the free output space, still to be copied: response index
-    /// and offset into its body; -1 when none.
+    /// Bytes larger than the free output space, still to be copied into it: a prepared
+    /// response's body (`streamingResponse`, its index) or a range of an invocation's slot
+    /// (`streamingInvocation`, up to `streamingEnd`); -1 when none. `streamingOffset` is where
+    /// the copy goes on from.
     var streamingResponse = -1
+    var streamingInvocation: Int32 = -1
     var streamingOffset = 0
+    var streamingEnd = 0
 
     mutating func open(fd: Int32, limits: RequestLimits) {
         let generation = self.generation
@@ -146,7 +154,9 @@ struct Connection {
         self.generation = generation
     }
 
-    var hasOutput: Bool { outputEnd > outputStart || streamingResponse >= 0 }
+    var isStreaming: Bool { streamingResponse >= 0 || streamingInvocation >= 0 }
+
+    var hasOutput: Bool { outputEnd > outputStart || isStreaming }
 
     /// io_uring operations that still refer to this connection's socket.
     var hasOperationsInFlight: Bool { receiveArmed || sendInFlight || connecting }

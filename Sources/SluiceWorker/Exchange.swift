@@ -254,7 +254,7 @@ extension Worker {
                         connections[index].receivePaused = true
                         return offset
                     }
-                    forward(bytes.extracting(offset..<offset + take), to: Int(connection.peer))
+                    forwardBody(bytes.extracting(offset..<offset + take), to: Int(connection.peer))
                 }
                 offset += take
                 connections[index].bodyRemaining -= take
@@ -270,9 +270,13 @@ extension Worker {
                     limit = min(limit, offset + room)
                 }
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
-                if connection.peer >= 0 {
+                let peer = Int(connection.peer)
+                if peer >= 0 && connections[peer].invocation >= 0 {
+                    // A function gets the body's data, in its event.
+                    if let data = step.data { forwardBody(bytes.extracting(offset..<limit).extracting(data), to: peer) }
+                } else if peer >= 0 {
                     // Validated chunked bytes go to the upstream as they are.
-                    forward(bytes.extracting(offset..<offset + step.consumed), to: Int(connection.peer))
+                    forward(bytes.extracting(offset..<offset + step.consumed), to: peer)
                 }
                 offset += step.consumed
                 switch step.state {
@@ -301,12 +305,12 @@ extension Worker {
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
             response = match.operation
+            // An upstream answers (-1), unless the exchange cannot start.
             if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
-                if let refusal = startExchange(index, operation: match.operation, target: target, bytes: bytes) {
-                    response = catalog.index(of: refusal)
-                } else {
-                    response = -1
-                }
+                response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+                    .map { catalog.index(of: $0) } ?? -1
+            } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
+                response = startInvocation(index, target: target, bytes: bytes).map { catalog.index(of: $0) } ?? -1
             }
         } else {
             response = catalog.index(of: .missingAuthenticationToken)
@@ -334,7 +338,10 @@ extension Worker {
         if pending.response < 0 {
             // An upstream answers; its exchange ends the request. The whole body is handed over.
             let peer = Int(connections[index].peer)
-            if peer >= 0 { connections[peer].requestSent = true }
+            if peer >= 0 {
+                if connections[peer].invocation >= 0 { finishFunctionEvent(peer) }
+                connections[peer].requestSent = true
+            }
             return
         }
         connections[index].requestsServed += 1
@@ -347,7 +354,7 @@ extension Worker {
     /// Whether the output slot can take another response head without waiting for a send.
     func hasRoomForResponse(_ index: Int) -> Bool {
         let connection = connections[index]
-        if connection.streamingResponse >= 0 { return false }
+        if connection.isStreaming { return false }
         let needed = catalog.headBytesMax + 192
         if output.slotBytes - connection.outputEnd >= needed { return true }
         // Compacting moves bytes, so it cannot happen while a send reads them.
@@ -426,26 +433,38 @@ extension Worker {
         latencies.observe(slot: slot, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
     }
 
-    /// Copies as much of the streaming body as fits into the output slot.
+    /// Copies as much of what is streaming (a prepared body, or a range of an invocation's slot)
+    /// as fits into the output slot.
     func continueStreaming(_ index: Int) {
-        let response = connections[index].streamingResponse
-        guard response >= 0 else { return }
+        guard connections[index].isStreaming else { return }
         if !connections[index].sendInFlight { compactOutput(index) }
-        let body = catalog[response].body
+        let response = connections[index].streamingResponse
+        let invocation = Int(connections[index].streamingInvocation)
         let start = connections[index].streamingOffset
-        let room = output.slotBytes - connections[index].outputEnd
-        let count = min(room, body.count - start)
-        guard count > 0 else { return }
-        let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
-            writer.append(body, range: start..<start + count)
+        let end = response >= 0 ? catalog[response].body.count : connections[index].streamingEnd
+        let count = min(output.slotBytes - connections[index].outputEnd, end - start)
+        if count > 0 {
+            if response >= 0 {
+                let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
+                    writer.append(catalog[response].body, range: start..<start + count)
+                }
+                connections[index].outputEnd += written.byteCount
+            } else {
+                output.copy(from: invocations, slot: invocation, range: start..<start + count, toSlot: index,
+                            offset: connections[index].outputEnd)
+                connections[index].outputEnd += count
+            }
         }
-        connections[index].outputEnd += written.byteCount
-        if start + count == body.count {
-            connections[index].streamingResponse = -1
-            connections[index].streamingOffset = 0
-        } else {
+        guard start + count == end else {
             connections[index].streamingOffset = start + count
+            return
         }
+        connections[index].streamingResponse = -1
+        connections[index].streamingInvocation = -1
+        connections[index].streamingOffset = 0
+        // A client's invocation ends when its response is all in the output; an upstream's
+        // goes on with the request body.
+        if invocation >= 0 && connections[index].role == .client { releaseInvocation(index) }
     }
 
     /// Appends raw bytes (interim responses) to the output slot.
@@ -468,7 +487,7 @@ extension Worker {
         } else if connection.closeAfterFlush && !connection.lingering {
             if connection.peerClosed { abort(index) } else { linger(index) }
         } else if connection.peerClosed && !connection.receivePaused && connection.heldCount == 0
-                    && connection.streamingResponse < 0 && !connection.awaitingUpstream {
+                    && !connection.isStreaming && !connection.awaitingUpstream {
             // Everything the client sent before closing has been answered (a head left
             // incomplete can never be completed now).
             abort(index)
@@ -496,7 +515,7 @@ extension Worker {
             if !connections[index].requestSent { connections[index].retryable = false }
         }
         continueStreaming(index)
-        if connections[index].receivePaused && connections[index].streamingResponse < 0 {
+        if connections[index].receivePaused && !connections[index].isStreaming {
             resumeReading(index)
         }
         // The peer may have been paused because this connection's output was full.

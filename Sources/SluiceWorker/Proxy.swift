@@ -264,6 +264,7 @@ extension Worker {
             return bytes.count
         }
         connections[index].answerBytesReceived = true
+        if connections[index].invocation >= 0 { return consumeFunctionAnswer(index, bytes) }
         var offset = 0
         while offset < bytes.count {
             switch connections[index].responsePhase {
@@ -299,7 +300,7 @@ extension Worker {
                 }
             case .length:
                 let discard = connections[index].discardAnswerBody
-                let room = discard ? Int.max : relayRoom(clientIndex)
+                let room = discard ? Int.max : outputRoom(clientIndex)
                 guard room > 0 else {
                     connections[index].receivePaused = true
                     return offset
@@ -313,7 +314,7 @@ extension Worker {
                     return bytes.count
                 }
             case .chunked:
-                let room = connections[index].discardAnswerBody ? Int.max : relayRoom(clientIndex)
+                let room = connections[index].discardAnswerBody ? Int.max : outputRoom(clientIndex)
                 guard room > 16 else {
                     connections[index].receivePaused = true
                     return offset
@@ -341,7 +342,7 @@ extension Worker {
                 }
             case .untilClose:
                 let discard = connections[index].discardAnswerBody
-                let room = discard ? Int.max : relayRoom(clientIndex)
+                let room = discard ? Int.max : outputRoom(clientIndex)
                 guard room > 0 else {
                     connections[index].receivePaused = true
                     return offset
@@ -472,9 +473,10 @@ extension Worker {
         counters.add(slot: slot, WorkerCounter.responseClass(status: status))
     }
 
-    func relayRoom(_ client: Int) -> Int {
-        let room = output.slotBytes - connections[client].outputEnd
-        return room > 0 ? room : compactedRoom(client)
+    /// Room in a connection's output, compacting it when it is full.
+    func outputRoom(_ index: Int) -> Int {
+        let room = output.slotBytes - connections[index].outputEnd
+        return room > 0 ? room : compactedRoom(index)
     }
 
     /// The room after compacting the client's output, when no send is reading it.
@@ -500,7 +502,7 @@ extension Worker {
         // request can take it.
         let connection = connections[index]
         if reusable && connection.relayKeepAlive && connection.requestSent && !connection.closing
-            && connection.outputEnd == connection.outputStart {
+            && connection.outputEnd == connection.outputStart && !connection.isStreaming {
             pool(index)
         } else {
             abort(index)
@@ -548,6 +550,7 @@ extension Worker {
         abort(index)
         guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
         connections[client].peer = -1
+        releaseInvocation(client)
         if connections[client].answerStarted {
             if phase == .untilClose {
                 // A close ends an until-close body: the answer is complete.
@@ -607,10 +610,18 @@ extension Worker {
         latencies.observe(slot: slot, .integration, nanoseconds: Clock.monotonicNanoseconds() - started)
     }
 
-    /// Room in an upstream connection's output for request body bytes.
+    /// How many request body bytes an upstream connection can take now.
     func forwardRoom(_ upstream: Int) -> Int {
-        let room = output.slotBytes - connections[upstream].outputEnd
-        return room > 0 ? room : compactedRoom(upstream)
+        connections[upstream].invocation >= 0 ? functionBodyRoom(upstream) : outputRoom(upstream)
+    }
+
+    /// Sends request body bytes on: as they are to an upstream, in the event to a function.
+    func forwardBody(_ bytes: Span<UInt8>, to upstream: Int) {
+        if connections[upstream].invocation >= 0 {
+            forwardToFunction(bytes, upstream: upstream)
+        } else {
+            forward(bytes, to: upstream)
+        }
     }
 
     func forward(_ bytes: Span<UInt8>, to upstream: Int) {
@@ -629,7 +640,11 @@ extension Worker {
             return
         }
         if connections[index].responsePhase == .untilClose {
-            finishExchange(index, reusable: false)
+            if connections[index].invocation >= 0 {
+                completeInvocation(index, reusable: false)
+            } else {
+                finishExchange(index, reusable: false)
+            }
         } else {
             upstreamFailed(index, answer: .badGateway)
         }

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluiceLambda
 
 /// Where an upstream request's values come from, resolved at worker start so that the request
 /// path only copies prepared bytes.
@@ -76,32 +77,55 @@ struct CompiledTarget {
     }
 }
 
-/// Every HTTP integration target of a deployment, and the distinct timeouts they use.
+/// Every HTTP and Lambda integration target of a deployment, and the distinct timeouts they use.
 struct ProxyTargets {
     var targets: [CompiledTarget] = []
-    /// `operationTargets[operation * stageCount + stage]`: index into `targets`, or -1.
+    var lambdaTargets: [CompiledLambdaTarget] = []
+    /// `operationTargets[operation * stageCount + stage]`: index into `targets`, or -1; likewise
+    /// `operationLambdaTargets` into `lambdaTargets`.
     var operationTargets: [Int32]
+    var operationLambdaTargets: [Int32]
     let stageCount: Int
     var timeoutsMilliseconds: [Int] = []
 
-    init(deployment: Deployment) {
+    /// `listenPort` is the port clients connect to, for the Lambda events' `X-Forwarded-Port`.
+    init(deployment: Deployment, listenPort: Int) {
         stageCount = max(1, deployment.stages.count)
         operationTargets = Array(repeating: -1, count: max(1, deployment.operations.count * stageCount))
+        operationLambdaTargets = operationTargets
         for (operationIndex, operation) in deployment.operations.enumerated() {
-            guard case .http(let integration) = operation.integration else { continue }
-            let list = timeoutList(integration.timeoutMilliseconds)
-            for (stage, target) in integration.targets.enumerated() {
-                guard let target else { continue }
-                operationTargets[operationIndex * stageCount + stage] = Int32(targets.count)
-                targets.append(compile(target, integration: integration, operation: operation, list: list,
-                                       stageName: deployment.stages[stage].name,
-                                       apiName: deployment.apis[operation.api].name))
+            switch operation.integration {
+            case .http(let integration):
+                let list = timeoutList(integration.timeoutMilliseconds)
+                for (stage, target) in integration.targets.enumerated() {
+                    guard let target else { continue }
+                    operationTargets[operationIndex * stageCount + stage] = Int32(targets.count)
+                    targets.append(compile(target, integration: integration, operation: operation, list: list,
+                                           stageName: deployment.stages[stage].name,
+                                           apiName: deployment.apis[operation.api].name))
+                }
+            case .lambdaProxy(let integration):
+                let list = timeoutList(integration.timeoutMilliseconds)
+                for (stage, target) in integration.targets.enumerated() {
+                    guard let target else { continue }
+                    operationLambdaTargets[operationIndex * stageCount + stage] = Int32(lambdaTargets.count)
+                    lambdaTargets.append(CompiledLambdaTarget(
+                        target, integration: integration, operation: operation, stage: deployment.stages[stage],
+                        api: deployment.apis[operation.api], listenPort: listenPort, list: list))
+                }
+            case .mock, .unsupported:
+                continue
             }
         }
     }
 
     func target(operation: Int, stage: Int) -> Int? {
         let index = operationTargets[operation * stageCount + stage]
+        return index >= 0 ? Int(index) : nil
+    }
+
+    func lambdaTarget(operation: Int, stage: Int) -> Int? {
+        let index = operationLambdaTargets[operation * stageCount + stage]
         return index >= 0 ? Int(index) : nil
     }
 
@@ -223,6 +247,8 @@ enum HeaderNames {
     static let date: [UInt8] = Array("date".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
     static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
+    /// Set by Lambda's invoke API when the function failed.
+    static let functionError: [UInt8] = Array("x-amz-function-error".utf8)
 
     /// Whether `name` equals `lowercased`, ignoring ASCII case.
     static func equals(_ name: Span<UInt8>, _ lowercased: [UInt8]) -> Bool {

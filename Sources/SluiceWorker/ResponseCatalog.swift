@@ -24,6 +24,8 @@ enum GatewayAnswer: Int, CaseIterable {
     case badGateway
     case endpointTimeout
     case serviceUnavailable
+    /// A Lambda function failed, on an HTTP API (payload format 2.0).
+    case functionFailed
 
     var status: Int {
         switch self {
@@ -39,6 +41,7 @@ enum GatewayAnswer: Int, CaseIterable {
         case .badGateway: 502
         case .endpointTimeout: 504
         case .serviceUnavailable: 503
+        case .functionFailed: 500
         }
     }
 
@@ -56,6 +59,7 @@ enum GatewayAnswer: Int, CaseIterable {
         case .badGateway: #"{"message": "Internal server error"}"#
         case .endpointTimeout: #"{"message": "Endpoint request timed out"}"#
         case .serviceUnavailable: #"{"message":"Service Unavailable"}"#
+        case .functionFailed: #"{"message":"Internal Server Error"}"#
         }
     }
 

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluiceLambda
 import SluiceMetrics
 import SluiceRouter
 import SluiceURing
@@ -71,7 +72,19 @@ public final class Worker {
     let upstreamAddresses: SocketAddresses
     var upstreamAddressIndex: [Int]
     let targets: [CompiledTarget]
+    let lambdaTargets: [CompiledLambdaTarget]
     let proxyTargets: ProxyTargets
+    /// Lambda invocations in flight, one slot each (LambdaProxy.swift), and their state.
+    let invocations: ByteSlab
+    let invocationLayout: InvocationLayout
+    var invocationStates: [Invocation]
+    var freeInvocations: [Int32]
+    var functionAnswer = FunctionAnswer()
+    var eventScratch: LambdaEventScratch
+    /// A request's path parameter values as ranges into its head, for the event.
+    var eventPathValues: [Range<Int>] = []
+    /// Small text rendered for one request (its id, for the event).
+    let textScratch: ByteSlab
     var responseHead: ResponseHead
     /// For each receive buffer held by a paused connection: the next one it holds (or -1) and
     /// how many bytes it carries. A buffer is held by one connection at a time.
@@ -151,8 +164,21 @@ public final class Worker {
             nextAddress += 1
             return nextAddress - 1
         }
-        proxyTargets = ProxyTargets(deployment: deployment)
+        proxyTargets = ProxyTargets(deployment: deployment, listenPort: context.listenPort)
         targets = proxyTargets.targets
+        lambdaTargets = proxyTargets.lambdaTargets
+        let headBytesMax = limits.request.headBytesMax
+        let requestBytesMax = lambdaTargets.map { $0.requestBytesMax(headBytesMax: headBytesMax) }.max()
+        invocationLayout = InvocationLayout(requestBytesMax: requestBytesMax ?? 0)
+        let invocationCount = requestBytesMax == nil ? 0 : limits.lambdaInvocationsMax
+        invocations = try ByteSlab(slotCount: max(1, invocationCount),
+                                   slotBytes: invocationCount == 0 ? 1 : invocationLayout.slotBytes)
+        invocationStates = Array(repeating: Invocation(), count: invocationCount)
+        freeInvocations = (0..<Int32(invocationCount)).reversed()
+        eventScratch = LambdaEventScratch(headersMax: limits.request.headersMax,
+                                          queryParametersMax: limits.request.headBytesMax / 2)
+        eventPathValues.reserveCapacity(deployment.routes.parametersMax)
+        textScratch = try ByteSlab(slotCount: 1, slotBytes: 64)
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
         forwardedPortLine = Array("X-Forwarded-Port: \(context.listenPort)\r\n".utf8)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
@@ -301,6 +327,7 @@ public final class Worker {
 
     func release(_ index: Int) {
         dropHeld(index)
+        if connections[index].role == .client { releaseInvocation(index) }
         Socket.close(connections[index].fd)
         let role = connections[index].role
         let upstream = connections[index].upstream

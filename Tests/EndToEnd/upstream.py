@@ -14,8 +14,12 @@ KIND:
   big      answers with a body of the size the X-Size header names, deterministic bytes
   oneshot  answers the first request of a connection like echo (promising keep-alive), and closes
            the connection without answer when a second request arrives on it: a stale connection
+  lambda   a fake Lambda Runtime Interface Emulator: checks the invoke request (POST to the invoke
+           path, JSON, chunked as Sluice sends it), decodes the event, and answers as the event's
+           X-Fake header says (see `invoke`); by default it echoes the event in the body
 """
 
+import base64
 import hashlib
 import json
 import socket
@@ -62,7 +66,7 @@ def read_request(connection, buffer):
         body, buffer = buffer[:length], buffer[length:]
     request = {"method": method, "target": target, "version": version, "headers": headers,
                "body_length": len(body), "body_sha256": hashlib.sha256(body).hexdigest(),
-               "connections": connections}
+               "connections": connections, "_body": body}
     return request, buffer
 
 
@@ -100,6 +104,13 @@ def serve(connection, kind):
                     connection.sendall(piece)
                     sent += len(piece)
                 continue
+            raw_body = request.pop("_body")
+            if kind == "lambda":
+                answer = invoke(request, raw_body)
+                connection.sendall(answer)
+                if answer.endswith(CUT_SHORT):
+                    return  # The function's process died mid-answer.
+                continue
             body = json.dumps(request).encode()
             status = int(lookup.get("x-status", "200")) if kind == "status" else 200
             if kind == "chunked":
@@ -117,6 +128,74 @@ def serve(connection, kind):
         pass
     finally:
         connection.close()
+
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+CUT_SHORT = b'{"statusCode":' 
+
+
+def http_answer(status, body, headers=""):
+    return (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"{headers}\r\n").encode() + body
+
+
+def invoke(request, body):
+    """The emulator's answer to one invoke request, as bytes."""
+    lookup = {name.lower(): value for name, value in request["headers"]}
+    if (request["method"] != "POST" or request["target"] != INVOKE_PATH
+            or lookup.get("content-type") != "application/json"
+            or lookup.get("transfer-encoding") != "chunked"):
+        return http_answer(400, json.dumps({"bad invoke request": request}).encode())
+    try:
+        event = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        return http_answer(400, json.dumps({"event is not JSON": str(error)}).encode())
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    mode = headers.get("x-fake", "echo")
+    version2 = event.get("version") == "2.0"
+    if mode == "echo":
+        answer = {"statusCode": 200, "headers": {"Content-Type": "application/json", "X-Function": "pets"},
+                  "body": json.dumps(event)}
+        if not version2:
+            answer["multiValueHeaders"] = {"Set-Cookie": ["a=1", "b=2"]}
+    elif mode == "status":
+        answer = {"statusCode": int(headers.get("x-status", "200")), "body": "status"}
+    elif mode == "malformed":
+        answer = {"statusCode": 200, "body": {"not": "a string"}}
+    elif mode == "error":
+        answer = {"errorMessage": "boom", "errorType": "Error"}
+    elif mode == "function-error":
+        return http_answer(200, b'{"errorMessage":"boom"}', "X-Amz-Function-Error: Unhandled\r\n")
+    elif mode == "garbage":
+        return http_answer(200, b"this is not JSON")
+    elif mode == "crash":
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + CUT_SHORT
+    elif mode == "injected":
+        answer = {"statusCode": 200, "headers": {"X-Bad": "a\r\nInjected: yes"}, "body": "x"}
+    elif mode == "base64":
+        answer = {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
+                  "isBase64Encoded": True, "body": base64.b64encode(bytes(range(256))).decode()}
+    elif mode == "inferred":
+        answer = {"hello": "world"}
+    elif mode == "cookies":
+        answer = {"statusCode": 201, "cookies": ["a=1; Path=/", "b=2"], "headers": {"X-One": "1"}, "body": "ok"}
+    elif mode == "remapped":
+        answer = {"statusCode": 200, "headers": {"Date": "yesterday", "x-amzn-RequestId": "theirs",
+                                                 "Content-Length": "999", "Connection": "close"}, "body": "mine"}
+    elif mode == "big":
+        answer = {"statusCode": 200, "headers": {"Content-Type": "text/plain"},
+                  "body": "\u00e9" * (int(headers.get("x-size", "0")) // 6)}  # \u00e9 is 6 bytes of JSON
+    elif mode == "slow":
+        time.sleep(3)
+        answer = {"statusCode": 200, "body": "late"}
+    elif mode == "chunked":
+        data = json.dumps({"statusCode": 200, "body": "chunked answer"}).encode()
+        pieces = [data[i:i + 5] for i in range(0, len(data), 5)]
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
+    else:
+        answer = {"statusCode": 500, "body": "unknown mode"}
+    return http_answer(200, json.dumps(answer).encode())
 
 
 def main():

@@ -174,3 +174,25 @@ struct BodyEncodingTests {
         }
     }
 }
+
+@Suite struct Version2BodyEncodingTests {
+    func encoding(_ contentType: String) -> LambdaBodyEncoding {
+        let bytes = Array(contentType.utf8)
+        return LambdaBodyEncoding.version2(contentType: bytes.span)
+    }
+
+    @Test func textualMediaTypesAreText() {
+        for type in ["text/plain", "TEXT/HTML; charset=utf-8", "application/json", " application/json ; charset=utf-8",
+                     "application/xml", "application/javascript", "application/x-www-form-urlencoded",
+                     "application/problem+json", "application/atom+xml", "Application/JSON"] {
+            #expect(encoding(type) == .text, "\(type)")
+        }
+    }
+
+    @Test func everythingElseIsBase64() {
+        for type in ["", "application/octet-stream", "image/png", "multipart/form-data; boundary=x", "application/jsonx",
+                     "texts/plain", "json", "application/pdf"] {
+            #expect(encoding(type) == .base64, "\(type)")
+        }
+    }
+}

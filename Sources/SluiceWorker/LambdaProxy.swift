@@ -1,0 +1,474 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceLambda
+import SluiceMetrics
+import SluiceURing
+
+// AWS_PROXY (Lambda proxy) integrations: the request becomes API Gateway's proxy event, POSTed to
+// a Lambda Runtime Interface Emulator over the same pooled upstream connections as HTTP
+// integrations; the function's JSON answer becomes the response.
+//
+// Each invocation holds one slot of the worker's `invocations` slab for its whole life. The slot
+// has three regions, committed by the kernel only as they are touched:
+//
+//     [0, answerStart)               the invoke request's head and the event up to the body, as
+//                                    one chunk; streamed into the upstream connection's output
+//     [answerStart, responseStart)   the function's answer as it arrives (at most 6 MB, Lambda's
+//                                    own limit for a synchronous invocation)
+//     [responseStart, slotBytes)     the client's response, head and decoded body; streamed into
+//                                    the client connection's output
+//
+// The request body is escaped (or base64-encoded) into the upstream's output piece by piece as it
+// arrives, one chunk of `Transfer-Encoding: chunked` per piece, so it is never held whole.
+
+/// One operation's AWS_PROXY integration for one stage, ready to write.
+struct CompiledLambdaTarget {
+    var upstream: Int
+    /// `POST <invocation path> HTTP/1.1` and the invoke request's fixed fields, through the blank line.
+    var requestHead: [UInt8]
+    var context: LambdaEventContext
+    /// Bytes of the request path in front of the resource path: `/prod` in `/prod/pets`
+    /// (base path and stage segments, as the API is mounted).
+    var stagePrefixByteCount: Int
+    var timeoutList: DeadlineLists.List
+    var timeoutNanoseconds: Int64
+
+    init(_ target: LambdaTarget, integration: LambdaProxyIntegration, operation: Operation, stage: Stage,
+         api: API, listenPort: Int, list: DeadlineLists.List) {
+        upstream = target.upstream
+        requestHead = Array(("POST \(target.invocationPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
+                             + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").utf8)
+        let format = LambdaPayloadFormat(payloadFormatVersion: integration.payloadFormatVersion) ?? .version1
+        context = LambdaEventContext(
+            format: format, resourcePath: operation.resourcePath,
+            routeKey: "\(operation.method) \(operation.resourcePath)", stage: stage.name,
+            stageVariables: stage.variables.sorted { $0.key < $1.key }.map {
+                LambdaStageVariable(name: $0.key, value: $0.value)
+            },
+            apiID: api.name, pathParameterNames: operation.pathParameterNames, forwardedProto: "http",
+            forwardedPort: String(listenPort))
+        stagePrefixByteCount = (api.basePath.map { 1 + $0.utf8.count } ?? 0)
+            + (api.mappedStage == nil ? 1 + stage.name.utf8.count : 0)
+        timeoutList = list
+        timeoutNanoseconds = Int64(integration.timeoutMilliseconds) * 1_000_000
+    }
+
+    /// The most bytes the request region holds for this target: head, chunk framing, the event
+    /// up to the body for the largest head the limits allow, and (without a body) the suffix.
+    func requestBytesMax(headBytesMax: Int) -> Int {
+        requestHead.count + Invocation.chunkSizeLineBytes
+            + LambdaEvent.prefixBytesMax(headByteCount: headBytesMax, requestIDByteCount: 36,
+                                         sourceIPByteCount: Invocation.sourceIPBytesMax, context: context)
+            + BodyEncoderState.suffixBytesMax + Invocation.chunkFramingBytes
+    }
+}
+
+/// Where an invocation's regions start in its slot.
+struct InvocationLayout {
+    /// Lambda's limit for a synchronous invocation's response payload.
+    static let answerBytesMax = 6 * 1_048_576
+    /// Room for the response head over the answer's own bytes: every field of the answer may gain
+    /// `x-amzn-Remapped-`, `: ` and CRLF; the gateway adds its own lines.
+    static let responseHeadBytesMax = 65_536
+    /// An invocation that touched more than this gives its pages back when it ends.
+    static let retainedBytesMax = 262_144
+
+    let answerStart: Int
+    let responseStart: Int
+    let slotBytes: Int
+
+    init(requestBytesMax: Int) {
+        answerStart = InvocationLayout.pageRounded(requestBytesMax)
+        responseStart = answerStart + InvocationLayout.answerBytesMax
+        slotBytes = InvocationLayout.pageRounded(responseStart + InvocationLayout.answerBytesMax
+                                                 + InvocationLayout.responseHeadBytesMax)
+    }
+
+    static func pageRounded(_ bytes: Int) -> Int { (bytes + 65_535) / 65_536 * 65_536 }
+}
+
+/// One invocation in flight, by slot.
+struct Invocation {
+    static let chunkSizeLineBytes = 10  // 8 hex digits and CRLF
+    /// Size line, CRLF after the data, and the last chunk `0\r\n\r\n`.
+    static let chunkFramingBytes = chunkSizeLineBytes + 2 + 5
+    /// INET6_ADDRSTRLEN and then some.
+    static let sourceIPBytesMax = 64
+
+    var target: Int32 = -1
+    /// The event's body, while it is being written; nil once the event is complete (or has none).
+    var body: BodyEncoderState? = nil
+    /// The answer's bytes so far, at the slot's `answerStart`.
+    var answerLength = 0
+    /// The emulator's status for the invoke request (200 when the function ran).
+    var invokeStatus = 0
+    /// The emulator said the function failed (`X-Amz-Function-Error`).
+    var functionError = false
+    /// The end of the response in the slot, for streaming it to the client.
+    var responseEnd = 0
+}
+
+extension Worker {
+    // MARK: Starting an invocation
+
+    /// Writes the invoke request and the event up to the body, and starts sending it. Called with
+    /// the request head's bytes (valid during this call only). Returns nil once the invocation is
+    /// under way, or the answer to give instead.
+    func startInvocation(_ client: Int, target index: Int, bytes: Span<UInt8>) -> GatewayAnswer? {
+        let target = lambdaTargets[index]
+        guard upstreamAddressIndex[target.upstream] >= 0 else { return .badGateway }
+        guard match.pathParameters.count == target.context.pathParameterCount else { return .internalServerError }
+        guard let slot = freeInvocations.popLast().map(Int.init) else { return .serviceUnavailable }
+        guard let upstream = acquireUpstream(target.upstream) else {
+            freeInvocations.append(Int32(slot))
+            return .serviceUnavailable
+        }
+        if connections[client].peerAddressLength == 0 {
+            connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
+        }
+        let encoding: LambdaBodyEncoding
+        switch head.framing {
+        case .none, .length(0): encoding = .none
+        case .length, .chunked:
+            if target.context.format == .version1 {
+                encoding = .text
+            } else if let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
+                encoding = LambdaBodyEncoding.version2(contentType: bytes.extracting(contentType))
+            } else {
+                encoding = .base64
+            }
+        }
+        // The route's parameter values are ranges into the path; the event wants them into the head.
+        eventPathValues.removeAll(keepingCapacity: true)
+        let pathStart = head.path.lowerBound
+        for range in match.pathParameters {
+            eventPathValues.append((pathStart + range.lowerBound)..<(pathStart + range.upperBound))
+        }
+        let parts = LambdaRequestParts(
+            head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
+            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000))
+        let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
+            Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
+        }.byteCount
+        let prefixStart = target.requestHead.count + Invocation.chunkSizeLineBytes
+        let written = textScratch.withBytes(slot: 0, range: 0..<requestIDLength) { requestID in
+            peerAddresses.withBytes(slot: client, range: 0..<connections[client].peerAddressLength) { sourceIP in
+                invocations.write(slot: slot, offset: prefixStart) { writer in
+                    var state = LambdaEvent.writePrefix(
+                        request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
+                        requestID: requestID, sourceIP: sourceIP, context: target.context, body: encoding,
+                        scratch: &eventScratch, to: &writer)
+                    if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
+                    return state
+                }
+            }
+        }
+        var end = prefixStart + written.byteCount
+        let framed = invocations.write(slot: slot, offset: 0) { writer in
+            writer.append(target.requestHead)
+            ResponseHead.appendHex(UInt64(written.byteCount), digits: 8, to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
+        let closed = invocations.write(slot: slot, offset: end) { writer in
+            writer.append(ResponseHead.crlf)
+            if encoding == .none { writer.append(Worker.lastChunk) }
+        }
+        end += closed.byteCount
+        guard !written.overflowed, !framed.overflowed, !closed.overflowed, end <= invocationLayout.answerStart else {
+            // The region is sized for the largest head the limits allow: only a bug lands here.
+            freeInvocations.append(Int32(slot))
+            abort(upstream)
+            return .internalServerError
+        }
+        invocationStates[slot] = Invocation(target: Int32(index), body: encoding == .none ? nil : written.result)
+
+        connections[client].peer = Int32(upstream)
+        connections[client].invocation = Int32(slot)
+        connections[client].awaitingUpstream = true
+        connections[client].answerStarted = false
+        connections[upstream].peer = Int32(client)
+        connections[upstream].invocation = Int32(slot)
+        connections[upstream].target = -1
+        connections[upstream].requestMethod = .post
+        connections[upstream].responsePhase = .head
+        connections[upstream].responseParser.reset()
+        connections[upstream].requestSent = encoding == .none
+        connections[upstream].answerBytesReceived = false
+        connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
+        connections[upstream].retryable = false
+        connections[upstream].streamingInvocation = Int32(slot)
+        connections[upstream].streamingOffset = 0
+        connections[upstream].streamingEnd = end
+        continueStreaming(upstream)
+        deadlines.schedule(upstream, in: target.timeoutList, deadline: now + target.timeoutNanoseconds)
+        if !connections[upstream].connecting { flush(upstream) }
+        return nil
+    }
+
+    // MARK: The request body
+
+    /// How many body bytes can be encoded into the upstream's output now, keeping room for the
+    /// event's end. None while the event's start is still being copied in.
+    func functionBodyRoom(_ upstream: Int) -> Int {
+        guard !connections[upstream].isStreaming, let state = invocationStates[Int(connections[upstream].invocation)].body
+        else { return 0 }
+        let reserved = Invocation.chunkFramingBytes * 2 + BodyEncoderState.suffixBytesMax
+        var room = output.slotBytes - connections[upstream].outputEnd - reserved
+        if room <= 0 { room = compactedRoom(upstream) - reserved }
+        return room > 0 ? state.chunkInputBytesMax(outputByteCapacity: room) : 0
+    }
+
+    /// Encodes a piece of the request body into the event, as one chunk.
+    func forwardToFunction(_ bytes: Span<UInt8>, upstream: Int) {
+        let slot = Int(connections[upstream].invocation)
+        let start = connections[upstream].outputEnd
+        let data = output.write(slot: upstream, offset: start + Invocation.chunkSizeLineBytes) { writer in
+            LambdaEvent.writeBodyChunk(bytes, state: &invocationStates[slot].body!, to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
+        precondition(!data.overflowed, "body pieces are sized to the room")
+        // A piece that only completed part of a UTF-8 sequence or base64 group writes nothing yet.
+        guard data.byteCount > 2 else { return }
+        _ = output.write(slot: upstream, offset: start) { writer in
+            ResponseHead.appendHex(UInt64(data.byteCount - 2), digits: 8, to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
+        connections[upstream].outputEnd += Invocation.chunkSizeLineBytes + data.byteCount
+        flush(upstream)
+    }
+
+    /// The request body is complete: the event's end, and the last chunk.
+    func finishFunctionEvent(_ upstream: Int) {
+        let slot = Int(connections[upstream].invocation)
+        guard invocationStates[slot].body != nil else { return }
+        let start = connections[upstream].outputEnd
+        let data = output.write(slot: upstream, offset: start + Invocation.chunkSizeLineBytes) { writer in
+            LambdaEvent.writeSuffix(state: &invocationStates[slot].body!, to: &writer)
+            writer.append(ResponseHead.crlf)
+            writer.append(Worker.lastChunk)
+        }
+        precondition(!data.overflowed, "the body's room keeps space for the event's end")
+        _ = output.write(slot: upstream, offset: start) { writer in
+            ResponseHead.appendHex(UInt64(data.byteCount - 2 - Worker.lastChunk.count), digits: 8, to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
+        connections[upstream].outputEnd += Invocation.chunkSizeLineBytes + data.byteCount
+        invocationStates[slot].body = nil
+        flush(upstream)
+    }
+
+    // MARK: The answer
+
+    /// Consumes the emulator's answer: its head, then its body, gathered whole in the invocation's
+    /// slot. Returns the number of bytes consumed.
+    func consumeFunctionAnswer(_ index: Int, _ bytes: Span<UInt8>) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            switch connections[index].responsePhase {
+            case .head:
+                let rest = bytes.extracting(offset..<bytes.count)
+                switch connections[index].responseParser.parse(rest, requestMethod: .post, into: &responseHead) {
+                case .incomplete:
+                    return offset
+                case .failed:
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                case .complete:
+                    offset += responseHead.headLength
+                    connections[index].responseParser.reset()
+                    if responseHead.status < 200 { continue }
+                    guard startFunctionAnswer(index, bytes: rest) else { return bytes.count }
+                    if connections[index].responsePhase == .length && connections[index].responseRemaining == 0 {
+                        completeInvocation(index, reusable: offset == bytes.count)
+                        return bytes.count
+                    }
+                }
+            case .length:
+                let take = min(connections[index].responseRemaining, bytes.count - offset)
+                guard collectAnswer(index, bytes.extracting(offset..<offset + take)) else { return bytes.count }
+                offset += take
+                connections[index].responseRemaining -= take
+                if connections[index].responseRemaining == 0 {
+                    completeInvocation(index, reusable: offset == bytes.count)
+                    return bytes.count
+                }
+            case .chunked:
+                let rest = bytes.extracting(offset..<bytes.count)
+                let step = connections[index].chunked.decode(rest)
+                if let data = step.data {
+                    guard collectAnswer(index, rest.extracting(data)) else { return bytes.count }
+                }
+                offset += step.consumed
+                switch step.state {
+                case .needMore:
+                    if step.consumed == 0 { return offset }
+                case .done:
+                    completeInvocation(index, reusable: offset == bytes.count)
+                    return bytes.count
+                case .failed:
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                }
+            case .untilClose:
+                guard collectAnswer(index, bytes.extracting(offset..<bytes.count)) else { return bytes.count }
+                offset = bytes.count
+            }
+        }
+        return offset
+    }
+
+    /// The emulator's head is complete. Returns false when the invocation failed already.
+    func startFunctionAnswer(_ index: Int, bytes: Span<UInt8>) -> Bool {
+        observeIntegrationLatency(index)
+        let slot = Int(connections[index].invocation)
+        invocationStates[slot].invokeStatus = responseHead.status
+        invocationStates[slot].functionError =
+            HeaderNames.value(of: HeaderNames.functionError, in: responseHead.headers, bytes: bytes) != nil
+        switch responseHead.framing {
+        case .none:
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = 0
+        case .length(let length):
+            guard length <= InvocationLayout.answerBytesMax else {
+                upstreamFailed(index, answer: .badGateway)
+                return false
+            }
+            connections[index].responsePhase = .length
+            connections[index].responseRemaining = length
+        case .chunked:
+            connections[index].responsePhase = .chunked
+            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: InvocationLayout.answerBytesMax)
+        case .untilClose:
+            connections[index].responsePhase = .untilClose
+        }
+        connections[index].relayKeepAlive = responseHead.keepAlive
+        return true
+    }
+
+    /// Appends answer bytes to the slot; false (and the invocation failed) past Lambda's limit.
+    func collectAnswer(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
+        let slot = Int(connections[index].invocation)
+        let length = invocationStates[slot].answerLength
+        guard length + bytes.count <= InvocationLayout.answerBytesMax else {
+            upstreamFailed(index, answer: .badGateway)
+            return false
+        }
+        _ = invocations.write(slot: slot, offset: invocationLayout.answerStart + length) { writer in
+            writer.append(bytes)
+        }
+        invocationStates[slot].answerLength = length + bytes.count
+        return true
+    }
+
+    /// The whole answer is in: turn it into the client's response and start sending it, or fail.
+    func completeInvocation(_ index: Int, reusable: Bool) {
+        let client = Int(connections[index].peer)
+        let slot = Int(connections[index].invocation)
+        guard client >= 0 else {
+            abort(index)
+            return
+        }
+        if let failure = writeFunctionResponse(client: client, slot: slot) {
+            upstreamFailed(index, answer: failure)
+            return
+        }
+        connections[client].answerStarted = true
+        connections[client].streamingInvocation = Int32(slot)
+        connections[client].streamingOffset = invocationLayout.responseStart
+        connections[client].streamingEnd = invocationStates[slot].responseEnd
+        continueStreaming(client)
+        connections[index].invocation = -1
+        finishExchange(index, reusable: reusable)
+    }
+
+    /// Writes the client's response into the slot's response region; returns the gateway's
+    /// answer instead when the function's answer is not one API Gateway accepts.
+    func writeFunctionResponse(client: Int, slot: Int) -> GatewayAnswer? {
+        let invocation = invocationStates[slot]
+        let format = lambdaTargets[Int(invocation.target)].context.format
+        // A function that failed is the function's error: 502 on REST APIs, 500 on HTTP APIs.
+        let failed: GatewayAnswer = format == .version1 ? .badGateway : .functionFailed
+        guard invocation.invokeStatus == 200 else { return .badGateway }
+        if invocation.functionError { return failed }
+        let answerRange = invocationLayout.answerStart..<(invocationLayout.answerStart + invocation.answerLength)
+        let outcome = invocations.withBytes(slot: slot, range: answerRange) { answer in
+            functionAnswer.parse(answer, format: format, rejectsUnknownFields: format == .version1)
+        }
+        switch outcome {
+        case .response: break
+        case .malformed: return .badGateway
+        case .functionError: return failed
+        }
+        let status = functionAnswer.statusCode
+        let pending = connections[client].pending
+        let keepAlive = pending.keepAlive && !draining
+        connections[client].pending.keepAlive = keepAlive
+        let bodyless = status == 204 || status == 304
+        // REST APIs decode a base64 body only for their binary media types, which Sluice does not
+        // read yet: there the text is sent as the function wrote it.
+        let decoding = format == .version2 && functionAnswer.isBase64Encoded
+        let requestID = connections[client].requestID
+        let written = invocations.withBytes(slot: slot, range: answerRange) { answer -> (ok: Bool, count: Int, overflowed: Bool) in
+            guard let bodyLength = functionAnswer.bodyByteCount(of: answer, decodingBase64: decoding) else {
+                return (false, 0, false)
+            }
+            let result = invocations.write(slot: slot, offset: invocationLayout.responseStart) { writer in
+                writer.append(Worker.statusLines[status - 100])
+                for field in functionAnswer.fields {
+                    switch field.role {
+                    case .framing: continue
+                    case .gatewayOwned: writer.append(Worker.remappedPrefix)
+                    case .ordinary, .contentType, .setCookie: break
+                    }
+                    FunctionAnswer.writeName(of: field, in: answer, to: &writer)
+                    writer.append(Worker.fieldSeparator)
+                    FunctionAnswer.writeValue(field.value, of: answer, to: &writer)
+                    writer.append(ResponseHead.crlf)
+                }
+                if !functionAnswer.hasContentType && !bodyless { writer.append(Worker.jsonContentTypeLine) }
+                writer.append(dateLine.bytes)
+                writer.append(Worker.requestIDPrefix)
+                Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
+                writer.append(ResponseHead.crlf)
+                if !bodyless {
+                    writer.append(ResponseHead.contentLengthPrefix)
+                    ResponseHead.appendDecimal(bodyLength, to: &writer)
+                    writer.append(ResponseHead.crlf)
+                }
+                if !keepAlive {
+                    writer.append(ResponseHead.connectionClose)
+                } else if pending.http10 {
+                    writer.append(ResponseHead.connectionKeepAlive)
+                }
+                writer.append(ResponseHead.crlf)
+                if !bodyless && !pending.omitBody {
+                    functionAnswer.writeBody(of: answer, decodingBase64: decoding, to: &writer)
+                }
+            }
+            return (true, result.byteCount, result.overflowed)
+        }
+        guard written.ok else { return .badGateway }
+        guard !written.overflowed else { return .badGateway }
+        invocationStates[slot].responseEnd = invocationLayout.responseStart + written.count
+        counters.add(slot: self.slot, WorkerCounter.responseClass(status: status))
+        return nil
+    }
+
+    /// The client's invocation is over: its slot is free again (and gives its pages back when it
+    /// held a large answer).
+    func releaseInvocation(_ client: Int) {
+        let slot = Int(connections[client].invocation)
+        guard slot >= 0 else { return }
+        connections[client].invocation = -1
+        if connections[client].streamingInvocation >= 0 { connections[client].streamingInvocation = -1 }
+        if invocationStates[slot].answerLength > InvocationLayout.retainedBytesMax { invocations.discard(slot: slot) }
+        invocationStates[slot] = Invocation()
+        freeInvocations.append(Int32(slot))
+    }
+
+    /// `HTTP/1.1 <status> <reason>\r\n` for every status a function may answer.
+    static let statusLines: [[UInt8]] = (100...599).map { ResponseHead.statusLine($0) }
+    static let fieldSeparator: [UInt8] = Array(": ".utf8)
+    static let jsonContentTypeLine: [UInt8] = Array("Content-Type: application/json\r\n".utf8)
+    static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+}
