@@ -400,6 +400,8 @@ extension Worker {
         case .functionError: return failed
         }
         let status = functionAnswer.statusCode
+        // An interim status cannot end an exchange.
+        guard status >= 200 else { return .badGateway }
         let pending = connections[client].pending
         let keepAlive = pending.keepAlive && !draining
         connections[client].pending.keepAlive = keepAlive

@@ -109,6 +109,19 @@ def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None, cpus=None, per_cp
     return "\n".join(lines) + "\n"
 
 
+# Every server started; `stop_servers` kills those a test started and left running (servers of
+# module-scoped fixtures, started before it, are their fixtures' to stop).
+RUNNING = []
+
+
+@pytest.fixture(autouse=True)
+def stop_servers():
+    before = len(RUNNING)
+    yield
+    while len(RUNNING) > before:
+        RUNNING.pop().kill()
+
+
 class Sluice:
     """A running `sluice serve` process tree."""
 
@@ -128,6 +141,7 @@ class Sluice:
             import resource
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files_max, self.open_files_max))
 
+        RUNNING.append(self)
         self.process = subprocess.Popen([BINARY, "serve", "-c", str(self.config_path)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         preexec_fn=limit_open_files if self.open_files_max else None)

@@ -234,6 +234,28 @@ def test_slow_function_times_out_while_others_flow(gateway):
     assert 1.3 < elapsed < 3.0
 
 
+def test_invocations_beyond_the_limit_are_503(tmp_path, upstreams):  # noqa: F811
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, function.port, extra="limits: {lambda_invocations: 1}\n")
+    try:
+        slow = server.connect(10)
+        slow.sendall(request("GET", "/prod/pets/1", headers=[("X-Fake", "slow")]))
+        time.sleep(0.3)
+        response = exchange(server, request("GET", "/prod/pets/2"))
+        assert response.status == 503
+        assert read_responses(slow, 1, timeout=10)[0].status == 504
+        slow.close()
+        # The slot is free again.
+        assert exchange(server, request("GET", "/prod/pets/3")).status == 200
+    finally:
+        server.kill()
+
+
+def test_interim_status_from_a_function_is_502(gateway):
+    response = exchange(gateway, request("GET", "/prod/pets/1", headers=[("X-Fake", "status"), ("X-Status", "101")]))
+    assert response.status == 502
+
+
 def test_dead_emulator_is_502(tmp_path):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
