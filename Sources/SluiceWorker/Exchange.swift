@@ -286,7 +286,11 @@ extension Worker {
                     finishRequest(index)
                 case .failed(let error):
                     counters.add(slot: slot, .badRequests)
-                    respondAndClose(index, answer: GatewayAnswer(error))
+                    if abandonExchange(index) {
+                        respondAndClose(index, answer: GatewayAnswer(error))
+                    } else {
+                        abort(index)
+                    }
                     return bytes.count
                 }
             }
@@ -397,23 +401,12 @@ extension Worker {
             requestIDCounter &+= 1
             connections[index].requestID = requestIDCounter
         }
-        let requestHigh = requestIDHigh
         let requestLow = connections[index].requestID
         connections[index].requestID = 0
         observeRequestLatency(index)
-        let http10KeepAlive = keepAlive && http10
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
-            writer.append(dateLine.bytes)
-            writer.append(Worker.requestIDPrefix)
-            Worker.appendRequestID(high: requestHigh, low: requestLow, to: &writer)
-            writer.append(ResponseHead.crlf)
-            if !keepAlive {
-                writer.append(ResponseHead.connectionClose)
-            } else if http10KeepAlive {
-                writer.append(ResponseHead.connectionKeepAlive)
-            }
-            writer.append(ResponseHead.crlf)
+            appendGatewayFields(requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
         }
         precondition(!written.overflowed, "hasRoomForResponse guarantees room for a head")
         connections[index].outputEnd += written.byteCount
@@ -543,6 +536,21 @@ extension Worker {
         }
         guard connections[index].isOpen, !connections[index].closing else { return }
         rearmReceiveIfNeeded(index)
+    }
+
+    /// Ends every response head: `Date`, `x-amzn-RequestId`, `Connection` when the connection
+    /// closes after the response (or an HTTP/1.0 client keeps it), and the blank line.
+    func appendGatewayFields(requestID: UInt64, keepAlive: Bool, http10: Bool, to writer: inout SlabWriter) {
+        writer.append(dateLine.bytes)
+        writer.append(Worker.requestIDPrefix)
+        Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
+        writer.append(ResponseHead.crlf)
+        if !keepAlive {
+            writer.append(ResponseHead.connectionClose)
+        } else if http10 {
+            writer.append(ResponseHead.connectionKeepAlive)
+        }
+        writer.append(ResponseHead.crlf)
     }
 
     static let requestIDPrefix: [UInt8] = Array("x-amzn-RequestId: ".utf8)

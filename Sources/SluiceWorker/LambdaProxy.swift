@@ -368,16 +368,21 @@ extension Worker {
             abort(index)
             return
         }
-        if let failure = writeFunctionResponse(client: client, slot: slot) {
-            upstreamFailed(index, answer: failure)
-            return
-        }
-        connections[client].answerStarted = true
-        connections[client].streamingInvocation = Int32(slot)
-        connections[client].streamingOffset = invocationLayout.responseStart
-        connections[client].streamingEnd = invocationStates[slot].responseEnd
-        continueStreaming(client)
         connections[index].invocation = -1
+        if let failure = writeFunctionResponse(client: client, slot: slot) {
+            // The function failed, not the connection: it goes back to the pool all the same. The
+            // client's output had room for a response when its head was read, as for any failure.
+            releaseInvocation(client)
+            let pending = connections[client].pending
+            respond(client, response: catalog.index(of: failure), keepAlive: pending.keepAlive,
+                    omitBody: pending.omitBody, http10: pending.http10)
+        } else {
+            connections[client].answerStarted = true
+            connections[client].streamingInvocation = Int32(slot)
+            connections[client].streamingOffset = invocationLayout.responseStart
+            connections[client].streamingEnd = invocationStates[slot].responseEnd
+            continueStreaming(client)
+        }
         finishExchange(index, reusable: reusable)
     }
 
@@ -428,21 +433,12 @@ extension Worker {
                     writer.append(ResponseHead.crlf)
                 }
                 if !functionAnswer.hasContentType && !bodyless { writer.append(Worker.jsonContentTypeLine) }
-                writer.append(dateLine.bytes)
-                writer.append(Worker.requestIDPrefix)
-                Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
-                writer.append(ResponseHead.crlf)
                 if !bodyless {
                     writer.append(ResponseHead.contentLengthPrefix)
                     ResponseHead.appendDecimal(bodyLength, to: &writer)
                     writer.append(ResponseHead.crlf)
                 }
-                if !keepAlive {
-                    writer.append(ResponseHead.connectionClose)
-                } else if pending.http10 {
-                    writer.append(ResponseHead.connectionKeepAlive)
-                }
-                writer.append(ResponseHead.crlf)
+                appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: pending.http10, to: &writer)
                 if !bodyless && !pending.omitBody {
                     functionAnswer.writeBody(of: answer, decodingBase64: decoding, to: &writer)
                 }
@@ -463,7 +459,10 @@ extension Worker {
         guard slot >= 0 else { return }
         connections[client].invocation = -1
         if connections[client].streamingInvocation >= 0 { connections[client].streamingInvocation = -1 }
-        if invocationStates[slot].answerLength > InvocationLayout.retainedBytesMax { invocations.discard(slot: slot) }
+        let state = invocationStates[slot]
+        if max(state.answerLength, state.responseEnd - invocationLayout.responseStart) > InvocationLayout.retainedBytesMax {
+            invocations.discard(slot: slot)
+        }
         invocationStates[slot] = Invocation()
         freeInvocations.append(Int32(slot))
     }

@@ -431,10 +431,6 @@ extension Worker {
                     writer.append(ResponseHead.crlf)
                 }
             }
-            writer.append(dateLine.bytes)
-            writer.append(Worker.requestIDPrefix)
-            Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
-            writer.append(ResponseHead.crlf)
             if status == 204 || status == 304 {
                 // These end at their head: no framing at all.
             } else if clientAskedHead {
@@ -456,12 +452,7 @@ extension Worker {
                     break
                 }
             }
-            if !keepAlive {
-                writer.append(ResponseHead.connectionClose)
-            } else if http10 {
-                writer.append(ResponseHead.connectionKeepAlive)
-            }
-            writer.append(ResponseHead.crlf)
+            appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
         }
         if written.overflowed {
             // Checked before parsing, so only a head over the limit lands here.
@@ -538,6 +529,24 @@ extension Worker {
     }
 
     // MARK: Failures
+
+    /// The client's request body turned out bad while an upstream was taking it: the upstream
+    /// connection goes (its request is cut short), and the invocation slot with it. Returns
+    /// whether the client can still get an answer of the gateway's own (none of the upstream's
+    /// answer has reached it).
+    func abandonExchange(_ client: Int) -> Bool {
+        let peer = Int(connections[client].peer)
+        guard peer >= 0 else {
+            // An upstream that answered before the body was complete has had its say.
+            return connections[client].pending.response >= 0 || !connections[client].answerStarted
+        }
+        connections[client].peer = -1
+        connections[peer].peer = -1
+        abort(peer)
+        releaseInvocation(client)
+        connections[client].awaitingUpstream = false
+        return !connections[client].answerStarted
+    }
 
     /// The upstream failed before or during its answer. Before any byte of the answer reached
     /// the client, the client gets API Gateway's status; after, the client connection is closed.

@@ -251,6 +251,33 @@ def test_invocations_beyond_the_limit_are_503(tmp_path, upstreams):  # noqa: F81
         server.kill()
 
 
+def test_failed_functions_keep_the_emulator_connection(gateway):
+    with gateway.connect() as connection:
+        counts = []
+        for mode in ["malformed", "error", "function-error", "garbage", "status"]:
+            connection.sendall(request("GET", "/prod/pets/1", headers=[("X-Fake", mode)])
+                               + request("GET", "/prod/pets/1", headers=[("X-Fake", "connections")]))
+            failed, count = read_responses(connection, 2, timeout=10)
+            assert failed.status in (200, 502), mode
+            counts.append(int(count.body))
+    assert len(set(counts)) == 1, counts
+
+
+def test_a_bad_body_ends_the_invocation_at_once(tmp_path, upstreams):  # noqa: F811
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, function.port, extra="limits: {lambda_invocations: 1}\n")
+    try:
+        with server.connect() as connection:
+            connection.sendall(b"POST /prod/pets/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"5\r\nhello\r\nzz\r\n")
+            response = read_responses(connection, 1, timeout=5)[0]
+        assert response.status == 400
+        # The only invocation slot is free again at once.
+        assert exchange(server, request("GET", "/prod/pets/2")).status == 200
+    finally:
+        server.kill()
+
+
 def test_interim_status_from_a_function_is_502(gateway):
     response = exchange(gateway, request("GET", "/prod/pets/1", headers=[("X-Fake", "status"), ("X-Status", "101")]))
     assert response.status == 502

@@ -158,6 +158,8 @@ def invoke(request, body):
                   "body": json.dumps(event)}
         if not version2:
             answer["multiValueHeaders"] = {"Set-Cookie": ["a=1", "b=2"]}
+    elif mode == "connections":
+        answer = {"statusCode": 200, "body": str(request["connections"])}
     elif mode == "status":
         answer = {"statusCode": int(headers.get("x-status", "200")), "body": "status"}
     elif mode == "malformed":
