@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
+        // Throttles (GCRA buckets) and quota counters, exact across workers in shared memory.
+        .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1"], swiftSettings: swift6),
 
         // The only modules with unsafe code.
         .target(name: "SluiceURing", dependencies: ["CSluiceLinux"], swiftSettings: swift6),
@@ -68,6 +70,8 @@ let package = Package(
         .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),
+        .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory"],
+                    swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),
     ]

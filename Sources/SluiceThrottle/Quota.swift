@@ -1,0 +1,131 @@
+import SluiceHTTP1
+import SluiceSharedMemory
+
+/// API Gateway's quota period (`period` of a usage plan's quota).
+public enum QuotaPeriod: String, Sendable, Equatable, CaseIterable {
+    case day = "DAY"
+    case week = "WEEK"
+    case month = "MONTH"
+}
+
+/// A usage plan's quota: at most `limit` requests per key in each period. Periods follow UTC;
+/// `offset` is the day a period starts, as API Gateway's QuotaSettings define it: for WEEK, 0 is
+/// Sunday … 6 Saturday; for MONTH, 0 is the 1st … 27 the 28th; for DAY it must be 0.
+public struct Quota: Sendable, Equatable {
+    public var limit: Int
+    public var period: QuotaPeriod
+    public var offset: Int
+
+    public init(limit: Int, period: QuotaPeriod, offset: Int = 0) {
+        self.limit = limit
+        self.period = period
+        self.offset = offset
+    }
+
+    /// The largest `offset` `period` allows.
+    public static func offsetMax(_ period: QuotaPeriod) -> Int {
+        switch period {
+        case .day: 0
+        case .week: 6
+        case .month: 27
+        }
+    }
+
+    /// The number of the period that holds `epochSeconds`: periods are counted from the first one
+    /// that starts on or after 1970-01-01 00:00 UTC, minus one, so every instant since the epoch
+    /// has a period ≥ 0 (with offset 0: days, weeks or months since the epoch).
+    public func periodIndex(epochSeconds: Int) -> Int {
+        let days = floorDivide(epochSeconds, 86_400)
+        switch period {
+        case .day:
+            return days
+        case .week:
+            // 1970-01-01 was a Thursday (day 4 when Sunday is 0).
+            return floorDivide(days + 4 - offset + 7, 7)
+        case .month:
+            let date = DateLine.civilDate(daysSinceEpoch: days)
+            let months = (date.year - 1970) * 12 + (date.month - 1)
+            return date.day - 1 >= offset ? months + 1 : months
+        }
+    }
+
+    /// When period `index` starts, in epoch seconds (UTC).
+    public func periodStart(_ index: Int) -> Int {
+        switch period {
+        case .day:
+            return index * 86_400
+        case .week:
+            return ((index - 1) * 7 - 4 + offset) * 86_400
+        case .month:
+            let months = index - 1
+            let year = 1970 + floorDivide(months, 12)
+            let month = months - floorDivide(months, 12) * 12 + 1
+            return (Quota.daysSinceEpoch(year: year, month: month, day: 1) + offset) * 86_400
+        }
+    }
+
+    private func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    /// Days from 1970-01-01 to a civil date (proleptic Gregorian), after Howard Hinnant's
+    /// `days_from_civil`.
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
+
+/// Quota counters shared by every worker: one word per (plan, key), holding the period it
+/// counts (high 24 bits) and the requests admitted in it (low 40 bits). The first request of a new
+/// period starts the count again, in the same compare-and-swap, so a period rolls over exactly
+/// on every worker without waiting for the coordinator.
+public struct QuotaCounters: Sendable {
+    public static let countBits: UInt64 = 40
+    public static let countMask: UInt64 = (1 << countBits) - 1
+    public static let periodMask: UInt64 = (1 << 24) - 1
+
+    public let words: SharedWords
+
+    public init(words: SharedWords) {
+        self.words = words
+    }
+
+    /// The word for `count` requests in `period`.
+    @inlinable
+    public static func word(period: Int, count: Int) -> UInt64 {
+        (UInt64(truncatingIfNeeded: period) & periodMask) << countBits | (UInt64(count) & countMask)
+    }
+
+    /// The requests counted in `period` by a word (0 when the word counts another period).
+    @inlinable
+    public static func count(of word: UInt64, period: Int) -> Int {
+        word >> countBits == UInt64(truncatingIfNeeded: period) & periodMask ? Int(word & countMask) : 0
+    }
+
+    /// Counts one request against `counter` in `period`, unless `limit` requests were counted in
+    /// it already: false then.
+    @inlinable
+    public func consume(_ counter: Int, period: Int, limit: Int) -> Bool {
+        var word = words.load(counter)
+        while true {
+            let used = QuotaCounters.count(of: word, period: period)
+            guard used < limit else { return false }
+            let result = words.compareExchange(counter, expected: word, desired: QuotaCounters.word(period: period, count: used + 1))
+            if result.exchanged { return true }
+            word = result.original
+        }
+    }
+
+    /// The requests counted against `counter` in `period`.
+    public func used(_ counter: Int, period: Int) -> Int {
+        QuotaCounters.count(of: words.load(counter), period: period)
+    }
+
+    /// Sets the count of `counter` in `period` (a reset, or a count restored from the journal).
+    public func set(_ counter: Int, period: Int, count: Int) {
+        words.store(counter, QuotaCounters.word(period: period, count: count))
+    }
+}
