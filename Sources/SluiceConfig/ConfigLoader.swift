@@ -119,7 +119,17 @@ private struct APIEntry {
     var basePath: [String]
     var mappedStage: String?
     var mappedStageLine: Int
-    var stages: [(name: String, line: Int, variables: [String: String])]
+    var stages: [StageEntry]
+}
+
+/// One stage of an API entry as written; its method settings are resolved once the API's
+/// operations are known.
+private struct StageEntry {
+    var name: String
+    var line: Int
+    var variables: [String: String] = [:]
+    var throttle: ThrottleSettings?
+    var methodSettings: [(key: MethodKey, throttle: ThrottleSettings?)] = []
 }
 
 /// One loading run; holds the diagnostics as they are found.
@@ -162,6 +172,8 @@ private final class Loader {
         var apiEntries: [APIEntry] = []
         // Where `apis:` is, when it is present but lists nothing; nil when it lists something.
         var emptyAPIsLine: Int? = 1
+        var usagePlansNode: Node?
+        var apiKeysNode: Node?
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
@@ -189,8 +201,17 @@ private final class Loader {
                 } else {
                     emptyAPIsLine = value.isNull ? key.line : nil
                 }
-            case "account_throttling", "usage_plans", "api_keys":
-                reader.notSupportedYet(key, key.text ?? "")
+            case "account_throttling":
+                reader.notEnforcedYet(key, "account_throttling")
+                if let throttle = ThrottleReader(reader: reader).throttle(value, "account_throttling") {
+                    deployment.accountThrottle = throttle
+                }
+            case "usage_plans":
+                reader.notEnforcedYet(key, "usage_plans")
+                usagePlansNode = value
+            case "api_keys":
+                reader.notEnforcedYet(key, "api_keys")
+                apiKeysNode = value
             default:
                 reader.unknownKey(key, in: "")
             }
@@ -203,6 +224,7 @@ private final class Loader {
         }
         checkMappings(apiEntries, file: path)
         buildAPIs(apiEntries, configPath: path, into: &deployment)
+        UsagePlanSection(reader: reader).read(plans: usagePlansNode, keys: apiKeysNode, into: &deployment)
         return deployment
     }
 
@@ -470,7 +492,7 @@ private final class Loader {
         var basePath: [String] = []
         var mappedStage: String?
         var mappedStageLine = node.line
-        var stages: [(name: String, line: Int, variables: [String: String])] = []
+        var stages: [StageEntry] = []
         var sawStages = false
         var valid = true
 
@@ -538,11 +560,11 @@ private final class Loader {
                         valid = false
                         continue
                     }
-                    guard let variables = stage(stageValue, name: stageName, reader) else {
+                    guard let stage = stage(stageValue, name: stageName, line: stageKey.line, reader) else {
                         valid = false
                         continue
                     }
-                    stages.append((stageName, stageKey.line, variables))
+                    stages.append(stage)
                 }
             default:
                 reader.unknownKey(key, in: "an API")
@@ -579,9 +601,9 @@ private final class Loader {
                         stages: stages)
     }
 
-    private func stage(_ node: Node, name: String, _ reader: ConfigReader) -> [String: String]? {
+    private func stage(_ node: Node, name: String, line: Int, _ reader: ConfigReader) -> StageEntry? {
         guard let entries = reader.mapping(node, "stage '\(name)'") else { return nil }
-        var variables: [String: String] = [:]
+        var stage = StageEntry(name: name, line: line)
         var valid = true
         for (key, value) in entries {
             switch key.text ?? "" {
@@ -600,15 +622,39 @@ private final class Loader {
                         valid = false
                         continue
                     }
-                    variables[variableName] = variableText
+                    stage.variables[variableName] = variableText
                 }
-            case "throttling", "cache", "method_settings":
+            case "throttling":
+                reader.notEnforcedYet(key, "stages.\(name).throttling")
+                stage.throttle = ThrottleReader(reader: reader).throttle(value, "stages.\(name).throttling")
+                valid = valid && stage.throttle != nil
+            case "method_settings":
+                reader.notEnforcedYet(key, "stages.\(name).method_settings")
+                guard let settings = reader.mapping(value, "stages.\(name).method_settings") else { valid = false; continue }
+                for (methodKey, methodValue) in settings {
+                    let what = "stages.\(name).method_settings '\(methodKey.text ?? "?")'"
+                    guard let entries = reader.mapping(methodValue, what) else { valid = false; continue }
+                    var throttle: ThrottleSettings?
+                    for (settingKey, settingValue) in entries {
+                        switch settingKey.text ?? "" {
+                        case "throttling":
+                            throttle = ThrottleReader(reader: reader).throttle(settingValue, "\(what) throttling")
+                            valid = valid && throttle != nil
+                        case "caching":
+                            reader.notSupportedYet(settingKey, "\(what) caching")
+                        default:
+                            reader.unknownKey(settingKey, in: what)
+                        }
+                    }
+                    stage.methodSettings.append((MethodKey(text: methodKey.text ?? "", line: methodKey.line), throttle))
+                }
+            case "cache":
                 reader.notSupportedYet(key, "stages.\(name).\(key.text ?? "")")
             default:
                 reader.unknownKey(key, in: "stage '\(name)'")
             }
         }
-        return valid ? variables : nil
+        return valid ? stage : nil
     }
 
     /// Two APIs may share a (host, base path) only when neither maps a stage and their stages
@@ -705,7 +751,8 @@ private final class Loader {
             var stageIndices: [String: Int] = [:]
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
-                deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables))
+                deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables,
+                                               throttle: stage.throttle))
             }
             let stageContexts = entry.stages.map { stage in
                 IntegrationCompiler.StageContext(index: stageIndices[stage.name]!, name: stage.name, apiName: entry.name,
@@ -724,6 +771,16 @@ private final class Loader {
                                                        pathParameterNames: operation.pattern.parameterNames,
                                                        integration: integration))
                 operationLines.append((definitionPath, operation.line))
+            }
+            let reader = ConfigReader(file: configPath, log: log)
+            for stage in entry.stages {
+                for setting in stage.methodSettings {
+                    guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
+                                                                what: "stages.\(stage.name).method_settings"),
+                          let throttle = setting.throttle else { continue }
+                    deployment.stages[stageIndices[stage.name]!].methodThrottles.append(
+                        MethodThrottle(operation: operation, throttle: throttle))
+                }
             }
 
             // Where this API's URLs live: one mount for a mapped stage, else one per stage.

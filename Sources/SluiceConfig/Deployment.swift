@@ -26,6 +26,12 @@ public struct Deployment: Sendable {
     public var upstreams: [Upstream]
     /// `upstreams.defaults`: the connection pool each worker keeps per upstream.
     public var upstreamPool: UpstreamPoolSettings
+    /// `account_throttling`: the throttle every request of every API passes last.
+    public var accountThrottle = ThrottleSettings.accountDefault
+    /// `usage_plans`, in the order written.
+    public var usagePlans: [UsagePlan] = []
+    /// `api_keys`, in the order written.
+    public var apiKeys: [APIKey] = []
 
     public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
                 admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),
@@ -167,11 +173,18 @@ public struct Stage: Sendable {
     /// URIs). Those in URIs and request parameters are already substituted into the targets of
     /// `HTTPIntegration` and `LambdaProxyIntegration`.
     public var variables: [String: String]
+    /// `throttling`: the stage's own throttle, passed after the key's and the method's.
+    public var throttle: ThrottleSettings?
+    /// `method_settings.*.throttling`, by operation.
+    public var methodThrottles: [MethodThrottle]
 
-    public init(api: Int, name: String, variables: [String: String] = [:]) {
+    public init(api: Int, name: String, variables: [String: String] = [:], throttle: ThrottleSettings? = nil,
+                methodThrottles: [MethodThrottle] = []) {
         self.api = api
         self.name = name
         self.variables = variables
+        self.throttle = throttle
+        self.methodThrottles = methodThrottles
     }
 }
 

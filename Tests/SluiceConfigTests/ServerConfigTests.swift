@@ -126,34 +126,18 @@ import Testing
 
     @Test func futureSectionsAreWarnedNotRefused() throws {
         let result = loadConfig("""
-            account_throttling: { rate_limit: 10000, burst_limit: 5000 }
             apis:
               - name: petstore
                 definition: a.yaml
                 stages:
                   prod:
                     variables: { backend: "127.0.0.1:18001" }
-                    throttling: { rate_limit: 1000, burst_limit: 500 }
                     cache: { enabled: true, capacity_mb: 64, ttl_seconds: 300 }
-                    method_settings:
-                      "GET /pets": { throttling: { rate_limit: 100, burst_limit: 50 } }
-            usage_plans:
-              gold:
-                stages: ["petstore/prod"]
-            api_keys:
-              - name: alice
-                value_sha256: "00"
-                usage_plans: [gold]
             """, definitions: ["a.yaml": "openapi: 3.0.1\npaths: {}\n"])
         let deployment = try #require(result.deployment)
         #expect(deployment.stages.first?.variables == ["backend": "127.0.0.1:18001"])
         #expect(result.lines == [
-            "sluice.yaml:1: warning: 'account_throttling' is not supported yet and is ignored",
-            "sluice.yaml:8: warning: 'stages.prod.throttling' is not supported yet and is ignored",
-            "sluice.yaml:9: warning: 'stages.prod.cache' is not supported yet and is ignored",
-            "sluice.yaml:10: warning: 'stages.prod.method_settings' is not supported yet and is ignored",
-            "sluice.yaml:12: warning: 'usage_plans' is not supported yet and is ignored",
-            "sluice.yaml:15: warning: 'api_keys' is not supported yet and is ignored",
+            "sluice.yaml:7: warning: 'stages.prod.cache' is not supported yet and is ignored",
             "a.yaml:2: warning: 'paths' is empty; the API has no routes",
         ])
     }
