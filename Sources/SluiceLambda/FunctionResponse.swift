@@ -797,28 +797,24 @@ private enum MemberName: CaseIterable {
     }
 
     func matchesUnescaped(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
-        switch self {
-        case .statusCode: unescapedEquals(bytes, range, Text.statusCode.span, ignoringCase: false)
-        case .headers: unescapedEquals(bytes, range, Text.headers.span, ignoringCase: false)
-        case .multiValueHeaders: unescapedEquals(bytes, range, Text.multiValueHeaders.span, ignoringCase: false)
-        case .cookies: unescapedEquals(bytes, range, Text.cookies.span, ignoringCase: false)
-        case .body: unescapedEquals(bytes, range, Text.body.span, ignoringCase: false)
-        case .isBase64Encoded: unescapedEquals(bytes, range, Text.isBase64Encoded.span, ignoringCase: false)
-        case .errorMessage: unescapedEquals(bytes, range, Text.errorMessage.span, ignoringCase: false)
-        case .errorType: unescapedEquals(bytes, range, Text.errorType.span, ignoringCase: false)
-        }
+        withName { name in unescapedEquals(bytes, range, name, ignoringCase: false) }
     }
 
     func matches(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
+        withName { name in HTTPBytes.equals(bytes, range, name) }
+    }
+
+    /// Lends the name to `body`.
+    private func withName(_ body: (Span<UInt8>) -> Bool) -> Bool {
         switch self {
-        case .statusCode: HTTPBytes.equals(bytes, range, Text.statusCode.span)
-        case .headers: HTTPBytes.equals(bytes, range, Text.headers.span)
-        case .multiValueHeaders: HTTPBytes.equals(bytes, range, Text.multiValueHeaders.span)
-        case .cookies: HTTPBytes.equals(bytes, range, Text.cookies.span)
-        case .body: HTTPBytes.equals(bytes, range, Text.body.span)
-        case .isBase64Encoded: HTTPBytes.equals(bytes, range, Text.isBase64Encoded.span)
-        case .errorMessage: HTTPBytes.equals(bytes, range, Text.errorMessage.span)
-        case .errorType: HTTPBytes.equals(bytes, range, Text.errorType.span)
+        case .statusCode: body(Text.statusCode.span)
+        case .headers: body(Text.headers.span)
+        case .multiValueHeaders: body(Text.multiValueHeaders.span)
+        case .cookies: body(Text.cookies.span)
+        case .body: body(Text.body.span)
+        case .isBase64Encoded: body(Text.isBase64Encoded.span)
+        case .errorMessage: body(Text.errorMessage.span)
+        case .errorType: body(Text.errorType.span)
         }
     }
 
@@ -848,34 +844,27 @@ private enum ResponseName: CaseIterable {
     }
 
     func matchesUnescaped(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
-        switch self {
-        case .contentType: unescapedEquals(bytes, range, Text.contentType.span, ignoringCase: true)
-        case .contentLength: unescapedEquals(bytes, range, Text.contentLength.span, ignoringCase: true)
-        case .transferEncoding: unescapedEquals(bytes, range, Text.transferEncoding.span, ignoringCase: true)
-        case .connection: unescapedEquals(bytes, range, Text.connection.span, ignoringCase: true)
-        case .keepAlive: unescapedEquals(bytes, range, Text.keepAlive.span, ignoringCase: true)
-        case .proxyConnection: unescapedEquals(bytes, range, Text.proxyConnection.span, ignoringCase: true)
-        case .te: unescapedEquals(bytes, range, Text.te.span, ignoringCase: true)
-        case .trailer: unescapedEquals(bytes, range, Text.trailer.span, ignoringCase: true)
-        case .upgrade: unescapedEquals(bytes, range, Text.upgrade.span, ignoringCase: true)
-        case .date: unescapedEquals(bytes, range, Text.date.span, ignoringCase: true)
-        case .requestID: unescapedEquals(bytes, range, Text.requestID.span, ignoringCase: true)
-        }
+        withName { name in unescapedEquals(bytes, range, name, ignoringCase: true) }
     }
 
     func matches(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
+        withName { name in HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: name) }
+    }
+
+    /// Lends the name, lowercase, to `body`.
+    private func withName(_ body: (Span<UInt8>) -> Bool) -> Bool {
         switch self {
-        case .contentType: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.contentType.span)
-        case .contentLength: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.contentLength.span)
-        case .transferEncoding: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.transferEncoding.span)
-        case .connection: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.connection.span)
-        case .keepAlive: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.keepAlive.span)
-        case .proxyConnection: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.proxyConnection.span)
-        case .te: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.te.span)
-        case .trailer: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.trailer.span)
-        case .upgrade: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.upgrade.span)
-        case .date: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.date.span)
-        case .requestID: HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: Text.requestID.span)
+        case .contentType: body(Text.contentType.span)
+        case .contentLength: body(Text.contentLength.span)
+        case .transferEncoding: body(Text.transferEncoding.span)
+        case .connection: body(Text.connection.span)
+        case .keepAlive: body(Text.keepAlive.span)
+        case .proxyConnection: body(Text.proxyConnection.span)
+        case .te: body(Text.te.span)
+        case .trailer: body(Text.trailer.span)
+        case .upgrade: body(Text.upgrade.span)
+        case .date: body(Text.date.span)
+        case .requestID: body(Text.requestID.span)
         }
     }
 

@@ -416,13 +416,7 @@ public enum LambdaEvent {
 
         // requestContext
         sink.append(Piece.v1AccountID.span)
-        sink.append(context.accountID.span)
-        sink.append(Piece.apiID.span)
-        sink.append(context.apiID.span)
-        sink.append(Piece.domainName.span)
-        appendEscaped(head, request.host, to: &sink)
-        sink.append(Piece.domainPrefix.span)
-        appendEscaped(head, domainPrefix(head, request.host), to: &sink)
+        writeAccountAPIAndDomain(head, request, context: context, to: &sink)
         sink.append(Piece.v1ExtendedRequestID.span)
         appendEscaped(requestID, to: &sink)
         sink.append(Piece.v1ContextHTTPMethod.span)
@@ -500,13 +494,7 @@ public enum LambdaEvent {
         }
 
         sink.append(Piece.v2AccountID.span)
-        sink.append(context.accountID.span)
-        sink.append(Piece.apiID.span)
-        sink.append(context.apiID.span)
-        sink.append(Piece.domainName.span)
-        appendEscaped(head, request.host, to: &sink)
-        sink.append(Piece.domainPrefix.span)
-        appendEscaped(head, domainPrefix(head, request.host), to: &sink)
+        writeAccountAPIAndDomain(head, request, context: context, to: &sink)
         sink.append(Piece.v2HTTPMethod.span)
         appendEscaped(head, request.method, to: &sink)
         sink.append(Piece.v2HTTPPath.span)
@@ -653,6 +641,20 @@ public enum LambdaEvent {
             if multiValue { sink.append(0x5D) }
         }
         sink.append(0x7D)
+    }
+
+    /// The `requestContext` values both formats share, in the same order: the account id, then
+    /// `apiId`, `domainName` and `domainPrefix`.
+    private static func writeAccountAPIAndDomain<Sink: ByteSink>(
+        _ head: Span<UInt8>, _ request: LambdaRequestParts, context: LambdaEventContext, to sink: inout Sink
+    ) {
+        sink.append(context.accountID.span)
+        sink.append(Piece.apiID.span)
+        sink.append(context.apiID.span)
+        sink.append(Piece.domainName.span)
+        appendEscaped(head, request.host, to: &sink)
+        sink.append(Piece.domainPrefix.span)
+        appendEscaped(head, domainPrefix(head, request.host), to: &sink)
     }
 
     /// 2.0's `"cookies":[…],`: every `Cookie` field split at `;`, each cookie trimmed; left out
