@@ -33,16 +33,16 @@ let package = Package(
         // Processes: fork, pin, respawn, drain, admin endpoints.
         .target(name: "SluiceSupervisor",
                 dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
-                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory"],
+                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle"],
                 swiftSettings: swift6),
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
-                               "SluiceConfig", "SluiceMetrics", "SluiceLambda"],
+                               "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
-                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig"],
+                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig", "SluiceThrottle"],
                 swiftSettings: swift6),
 
         // Pure modules: no syscalls, no unsafe code.
@@ -55,14 +55,15 @@ let package = Package(
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         // Throttles (GCRA buckets) and quota counters, exact across workers in shared memory.
-        .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1"], swiftSettings: swift6),
+        .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1", "SluiceConfig", "SluiceMetrics"],
+                swiftSettings: swift6),
 
         // The only modules with unsafe code.
         .target(name: "SluiceURing", dependencies: ["CSluiceLinux"], swiftSettings: swift6),
         .target(name: "SluiceSharedMemory",
                 dependencies: ["CSluiceLinux", .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: swift6),
-        .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("crypto")]),
 
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
@@ -70,7 +71,7 @@ let package = Package(
         .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),
-        .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory"],
+        .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory", "SluiceConfig"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/sha.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -296,4 +297,8 @@ int sluice_resolve(const char *name, char *out, int capacity) {
     }
     freeaddrinfo(list);
     return count;
+}
+
+void sluice_sha256(const void *data, size_t length, uint8_t *digest) {
+    SHA256((const unsigned char *)data, length, digest);
 }

@@ -202,15 +202,12 @@ private final class Loader {
                     emptyAPIsLine = value.isNull ? key.line : nil
                 }
             case "account_throttling":
-                reader.notEnforcedYet(key, "account_throttling")
                 if let throttle = ThrottleReader(reader: reader).throttle(value, "account_throttling") {
                     deployment.accountThrottle = throttle
                 }
             case "usage_plans":
-                reader.notEnforcedYet(key, "usage_plans")
                 usagePlansNode = value
             case "api_keys":
-                reader.notEnforcedYet(key, "api_keys")
                 apiKeysNode = value
             default:
                 reader.unknownKey(key, in: "")
@@ -625,11 +622,9 @@ private final class Loader {
                     stage.variables[variableName] = variableText
                 }
             case "throttling":
-                reader.notEnforcedYet(key, "stages.\(name).throttling")
                 stage.throttle = ThrottleReader(reader: reader).throttle(value, "stages.\(name).throttling")
                 valid = valid && stage.throttle != nil
             case "method_settings":
-                reader.notEnforcedYet(key, "stages.\(name).method_settings")
                 guard let settings = reader.mapping(value, "stages.\(name).method_settings") else { valid = false; continue }
                 for (methodKey, methodValue) in settings {
                     let what = "stages.\(name).method_settings '\(methodKey.text ?? "?")'"
@@ -730,7 +725,7 @@ private final class Loader {
     // MARK: Definitions and routes
 
     private func buildAPIs(_ entries: [APIEntry], configPath: String, into deployment: inout Deployment) {
-        var imported: [String: [ImportedOperation]?] = [:]
+        var imported: [String: ImportedDefinition?] = [:]
         var builder = RouteTableBuilder()
         var operationLines: [(file: String, line: Int)] = []
         // HTTP and Lambda integrations, compiled once every stage has its index.
@@ -742,12 +737,14 @@ private final class Loader {
                 imported[definitionPath] = importDefinition(definitionPath, entry: entry, configPath: configPath,
                                                             limits: deployment.limits)
             }
-            guard let operations = imported[definitionPath] ?? nil else { continue }
+            guard let definition = imported[definitionPath] ?? nil else { continue }
+            let operations = definition.operations
 
             let apiIndex = deployment.apis.count
             deployment.apis.append(API(name: entry.name, host: entry.host,
                                        basePath: entry.basePath.isEmpty ? nil : entry.basePath.joined(separator: "/"),
-                                       mappedStage: entry.mappedStage, definitionFile: definitionPath))
+                                       mappedStage: entry.mappedStage, definitionFile: definitionPath,
+                                       apiKeySource: definition.apiKeySource))
             var stageIndices: [String: Int] = [:]
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
@@ -769,7 +766,7 @@ private final class Loader {
                 deployment.operations.append(Operation(api: apiIndex, resourcePath: operation.pattern.description,
                                                        method: operation.method.description,
                                                        pathParameterNames: operation.pattern.parameterNames,
-                                                       integration: integration))
+                                                       integration: integration, apiKeyRequired: operation.apiKeyRequired))
                 operationLines.append((definitionPath, operation.line))
             }
             let reader = ConfigReader(file: configPath, log: log)
@@ -848,7 +845,7 @@ private final class Loader {
     }
 
     private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String,
-                                  limits: Limits) -> [ImportedOperation]? {
+                                  limits: Limits) -> ImportedDefinition? {
         let text: String
         switch source.read(definitionPath) {
         case .success(let contents): text = contents

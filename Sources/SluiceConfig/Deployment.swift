@@ -152,15 +152,27 @@ public struct API: Sendable {
     public var mappedStage: String?
     /// The definition file as diagnostics name it (joined to sluice.yaml's folder).
     public var definitionFile: String
+    /// `x-amazon-apigateway-api-key-source`: where a request's API key comes from.
+    public var apiKeySource: APIKeySource
 
     public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
-                definitionFile: String) {
+                definitionFile: String, apiKeySource: APIKeySource = .header) {
+        self.apiKeySource = apiKeySource
         self.name = name
         self.host = host
         self.basePath = basePath
         self.mappedStage = mappedStage
         self.definitionFile = definitionFile
     }
+}
+
+/// API Gateway's `apiKeySource`.
+public enum APIKeySource: Sendable, Equatable {
+    /// The `x-api-key` request header.
+    case header
+    /// The key a Lambda authorizer returns (`usageIdentifierKey`); until authorizers exist no key
+    /// arrives this way, so methods that require one answer 403.
+    case authorizer
 }
 
 /// One stage of an API.
@@ -200,9 +212,13 @@ public struct Operation: Sendable {
     /// the same order.
     public var pathParameterNames: [String]
     public var integration: Integration
+    /// `apiKeyRequired`: the request must carry an enabled API key of a usage plan that covers
+    /// its stage; the plan's throttle and quota then apply to it.
+    public var apiKeyRequired: Bool
 
     public init(api: Int, resourcePath: String, method: String, pathParameterNames: [String] = [],
-                integration: Integration) {
+                integration: Integration, apiKeyRequired: Bool = false) {
+        self.apiKeyRequired = apiKeyRequired
         self.api = api
         self.resourcePath = resourcePath
         self.method = method

@@ -8,6 +8,15 @@ struct ImportedOperation {
     /// The line of the method's key (`get:`), where messages about the operation point.
     var line: Int
     var integration: ImportedIntegration
+    /// Whether a request needs an API key (`apiKeyRequired`), from `security` or
+    /// `x-amazon-apigateway-api-key-required`.
+    var apiKeyRequired = false
+}
+
+/// What a definition yields: its operations and where its API keys come from.
+struct ImportedDefinition {
+    var operations: [ImportedOperation]
+    var apiKeySource: APIKeySource
 }
 
 /// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
@@ -32,6 +41,8 @@ struct OpenAPIImport {
         "x-amazon-apigateway-integration",
         "x-amazon-apigateway-any-method",
         "x-amazon-apigateway-integrations",
+        "x-amazon-apigateway-api-key-source",
+        "x-amazon-apigateway-api-key-required",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -43,7 +54,6 @@ struct OpenAPIImport {
 
     /// API Gateway features that later issues will implement.
     static let plannedExtensions: Set<String> = [
-        "x-amazon-apigateway-api-key-source",
         "x-amazon-apigateway-auth",
         "x-amazon-apigateway-authorizer",
         "x-amazon-apigateway-authtype",
@@ -63,6 +73,11 @@ struct OpenAPIImport {
     /// Ignored extensions, counted so that each is reported once per file, at its first use.
     private var ignoredExtensions: [(name: String, line: Int, count: Int)] = []
     private var root: Node = .scalar(.init(""))
+    /// Security schemes by name, and which of them are API keys (see `isAPIKeyScheme`).
+    private var schemeNames: Set<String> = []
+    private var apiKeySchemes: Set<String> = []
+    /// The document's top-level `security`, which applies to every operation without its own.
+    private var defaultSecurity: Node?
 
     init(file: String, log: DiagnosticLog, limits: Limits = Limits()) {
         self.file = file
@@ -71,7 +86,7 @@ struct OpenAPIImport {
     }
 
     /// Returns nil when an error was reported.
-    mutating func read(_ document: Node) -> [ImportedOperation]? {
+    mutating func read(_ document: Node) -> ImportedDefinition? {
         root = document
         guard let top = document.entries else {
             log.error(file, document.line, "an API definition must be an OpenAPI or Swagger document (a mapping), "
@@ -100,6 +115,21 @@ struct OpenAPIImport {
         for (key, _) in top { noteExtension(key) }
         scanSecuritySchemes(entry("components")?.value)
         scanSecuritySchemes(entry("securityDefinitions")?.value, directly: true)
+        defaultSecurity = entry("security")?.value
+        var apiKeySource = APIKeySource.header
+        if let source = entry("x-amazon-apigateway-api-key-source") {
+            switch source.value.text?.uppercased() {
+            case "HEADER": apiKeySource = .header
+            case "AUTHORIZER":
+                apiKeySource = .authorizer
+                log.warning(file, source.value.line, "x-amazon-apigateway-api-key-source AUTHORIZER: authorizers are "
+                            + "not supported yet, so no key reaches methods that require one; they answer 403")
+            default:
+                log.error(file, source.value.line, "x-amazon-apigateway-api-key-source must be HEADER or AUTHORIZER, "
+                          + "not '\(source.value.text ?? source.value.kindName)'")
+                return nil
+            }
+        }
 
         var operations: [ImportedOperation] = []
         var valid = true
@@ -122,7 +152,7 @@ struct OpenAPIImport {
         }
 
         for use in ignoredExtensions { reportIgnoredExtension(use) }
-        return valid ? operations : nil
+        return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.
@@ -155,8 +185,12 @@ struct OpenAPIImport {
                     valid = false
                     continue
                 }
+                guard let keyRequired = apiKeyRequired(value, label: label) else {
+                    valid = false
+                    continue
+                }
                 operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
-                                                    integration: integration))
+                                                    integration: integration, apiKeyRequired: keyRequired))
             } else if name == "trace" {
                 log.warning(file, key.line, "TRACE \(pattern): API Gateway does not route TRACE; the operation is "
                             + "ignored")
@@ -165,6 +199,38 @@ struct OpenAPIImport {
             }
         }
         return valid
+    }
+
+    /// Whether an operation requires an API key, as API Gateway's importer decides: its own
+    /// `x-amazon-apigateway-api-key-required: true`, or a `security` requirement (the
+    /// operation's, else the document's) that names an API key scheme. An operation's
+    /// `security: []` requires nothing. Nil when an error was reported.
+    private func apiKeyRequired(_ operationNode: Node, label: String) -> Bool? {
+        guard let fields = resolve(operationNode, what: label)?.entries else { return false }
+        if let flag = fields.first(where: { $0.key.text == "x-amazon-apigateway-api-key-required" })?.value {
+            switch flag.text {
+            case "true": return true
+            case "false": return false
+            default:
+                log.error(file, flag.line, "\(label): x-amazon-apigateway-api-key-required must be true or false")
+                return nil
+            }
+        }
+        guard let security = fields.first(where: { $0.key.text == "security" })?.value ?? defaultSecurity,
+              !security.isNull else { return false }
+        guard case .sequence(let requirements) = security else {
+            log.error(file, security.line, "\(label): security must be a list of requirements, not \(security.kindName)")
+            return nil
+        }
+        // Requirements are alternatives; the key is required when any of them names a key scheme
+        // (API Gateway's importer sets apiKeyRequired the same way).
+        for requirement in requirements {
+            for (name, _) in requirement.entries ?? [] {
+                guard let name = name.text else { continue }
+                if apiKeySchemes.contains(name) || (!schemeNames.contains(name) && name == "api_key") { return true }
+            }
+        }
+        return false
     }
 
     /// Reads one operation's integration. Returns nil when an error was reported.
@@ -293,9 +359,24 @@ struct OpenAPIImport {
             guard let found = node.entries?.first(where: { $0.key.text == "securitySchemes" })?.value else { return }
             schemes = found
         }
-        for (_, scheme) in schemes.entries ?? [] {
+        for (nameNode, scheme) in schemes.entries ?? [] {
             for (key, _) in scheme.entries ?? [] { noteExtension(key) }
+            guard let name = nameNode.text else { continue }
+            schemeNames.insert(name)
+            if Self.isAPIKeyScheme(scheme) { apiKeySchemes.insert(name) }
         }
+    }
+
+    /// API Gateway's API key scheme: `type: apiKey`, in the header `x-api-key`, and not an
+    /// authorizer or IAM (`x-amazon-apigateway-authtype` / `x-amazon-apigateway-authorizer`).
+    static func isAPIKeyScheme(_ scheme: Node) -> Bool {
+        guard let fields = scheme.entries else { return false }
+        func value(_ key: String) -> String? { fields.first { $0.key.text == key }?.value.text }
+        let isAuthorizer = fields.contains {
+            $0.key.text == "x-amazon-apigateway-authtype" || $0.key.text == "x-amazon-apigateway-authorizer"
+        }
+        return !isAuthorizer && value("type") == "apiKey" && value("in")?.lowercased() == "header"
+            && value("name")?.lowercased() == "x-api-key"
     }
 
     /// Counts an `x-amazon-apigateway-*` key that Sluice does not act on; other keys pass.

@@ -185,11 +185,6 @@ struct ConfigReader {
         log.warning(file, key.line, "unknown key '\(name)'\(place) is ignored")
     }
 
-    /// A section that is read and checked, but that the workers do not enforce yet.
-    func notEnforcedYet(_ key: Node, _ name: String) {
-        log.warning(file, key.line, "'\(name)' is checked but not enforced yet")
-    }
-
     func notSupportedYet(_ key: Node, _ name: String) {
         log.warning(file, key.line, "'\(name)' is not supported yet and is ignored")
     }

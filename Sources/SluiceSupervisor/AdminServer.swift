@@ -1,7 +1,8 @@
 import SluiceHTTP1
 import SluiceURing
 
-/// The admin listener, served by the supervisor's own ring: `GET /healthz` and `GET /metrics`.
+/// The admin listener, served by the supervisor's own ring: `GET /healthz`, `GET /metrics` and the
+/// usage endpoints (`AdminUsage`).
 /// One request per connection (`Connection: close`), which is all that health checkers and
 /// Prometheus need; a bounded number of connections, each with bounded buffers.
 final class AdminServer {
@@ -129,6 +130,19 @@ final class AdminServer {
             var text = ""
             for index in bytes.indices { text.unicodeScalars.append(UnicodeScalar(bytes[index])) }
             return text
+        }
+        if path == "/admin/usage" || path == "/admin/usage/reset" {
+            let reset = path == "/admin/usage/reset"
+            guard head.method == (reset ? .post : .get) else {
+                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+                return
+            }
+            let query = input.withBytes(slot: slot, range: head.query) { bytes in
+                String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
+            }
+            let answer = AdminUsage(supervisor: supervisor).answer(reset: reset, query: query)
+            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            return
         }
         guard head.method == .get || head.method == .head else {
             respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)

@@ -1,6 +1,7 @@
 import SluiceConfig
 import SluiceCoordinator
 import SluiceMetrics
+import SluiceThrottle
 import SluiceURing
 import SluiceWorker
 
@@ -31,6 +32,11 @@ public final class Supervisor {
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
     var latencies: LatencyHistograms!
+    /// Throttle buckets and quota counters (shared with every worker and the coordinator), the
+    /// workers' rejection counters, and the journal that keeps quota counts across restarts.
+    var gate: Gate!
+    var rejections: RejectionCounters!
+    var journal: QuotaJournal!
     var workers: [Child]
     var coordinator = Child()
     var signalFD: Int32 = -1
@@ -65,7 +71,33 @@ public final class Supervisor {
             }
             for completion in ring.completions { dispatch(completion) }
         }
+        saveJournal()
         return 0
+    }
+
+    /// The last word on quota counts: written once every worker has stopped counting.
+    func saveJournal() {
+        guard journal.isNeeded else { return }
+        do {
+            try journal.save(gate.quotas)
+        } catch {
+            StandardError.write("sluice: cannot write the quota journal: \(error); counts of the last second are lost")
+        }
+    }
+
+    /// Maps the throttle zones and restores the quota counts, before anyone is forked.
+    func prepareThrottles() throws {
+        let plan = ThrottlePlan(deployment: deployment)
+        gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan))
+        rejections = try RejectionCounters(plan: plan, stageCount: deployment.stages.count, slots: slots.count)
+        journal = QuotaJournal(deployment: deployment, plan: plan)
+        guard journal.isNeeded else { return }
+        do {
+            try Files.makeFolder(deployment.stateDirectory)
+        } catch {
+            StandardError.write("sluice: warning: state_dir: \(error); quota counts will not survive a restart")
+        }
+        for line in journal.restore(into: gate.quotas) { StandardError.write("sluice: \(line)") }
     }
 
     func start() throws {
@@ -92,6 +124,7 @@ public final class Supervisor {
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
         latencies = try LatencyHistograms(slots: slots.count)
+        try prepareThrottles()
         let adminPort = Socket.localPort(adminListener)
         StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
@@ -136,7 +169,8 @@ public final class Supervisor {
             StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
-                                    counters: counters, latencies: latencies, listenPort: Socket.localPort(listeners[slot]))
+                                    counters: counters, latencies: latencies, listenPort: Socket.localPort(listeners[slot]),
+                                    gate: gate, rejections: rejections)
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -151,7 +185,7 @@ public final class Supervisor {
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
             closeInheritedDescriptors(keeping: -1)
-            Process.exitChild(Coordinator(deployment: deployment).run())
+            Process.exitChild(Coordinator(deployment: deployment, gate: gate).run())
         }
         coordinator.pid = pid
         coordinator.startedAt = now
@@ -305,6 +339,7 @@ public final class Supervisor {
         }
         var text = counters.prometheusText(slots: facts, draining: draining)
         text += latencies.prometheusText()
+        text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
         text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
         text += "# TYPE sluice_coordinator_restarts_total counter\n"
         text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"

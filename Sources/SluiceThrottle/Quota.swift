@@ -1,34 +1,23 @@
+import SluiceConfig
 import SluiceHTTP1
 import SluiceSharedMemory
-
-/// API Gateway's quota period (`period` of a usage plan's quota).
-public enum QuotaPeriod: String, Sendable, Equatable, CaseIterable {
-    case day = "DAY"
-    case week = "WEEK"
-    case month = "MONTH"
-}
 
 /// A usage plan's quota: at most `limit` requests per key in each period. Periods follow UTC;
 /// `offset` is the day a period starts, as API Gateway's QuotaSettings define it: for WEEK, 0 is
 /// Sunday … 6 Saturday; for MONTH, 0 is the 1st … 27 the 28th; for DAY it must be 0.
 public struct Quota: Sendable, Equatable {
     public var limit: Int
-    public var period: QuotaPeriod
+    public var period: QuotaPeriodSetting
     public var offset: Int
 
-    public init(limit: Int, period: QuotaPeriod, offset: Int = 0) {
+    public init(_ settings: QuotaSettings) {
+        self.init(limit: settings.limit, period: settings.period, offset: settings.offset)
+    }
+
+    public init(limit: Int, period: QuotaPeriodSetting, offset: Int = 0) {
         self.limit = limit
         self.period = period
         self.offset = offset
-    }
-
-    /// The largest `offset` `period` allows.
-    public static func offsetMax(_ period: QuotaPeriod) -> Int {
-        switch period {
-        case .day: 0
-        case .week: 6
-        case .month: 27
-        }
     }
 
     /// The number of the period that holds `epochSeconds`: periods are counted from the first one

@@ -310,7 +310,9 @@ extension Worker {
                          method: head.method, into: &match) {
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
-            if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
+            if let refused = admit(index, bytes) {
+                response = catalog.index(of: refused)
+            } else if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
                 response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
                     .map { catalog.index(of: $0) } ?? -1
             } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {

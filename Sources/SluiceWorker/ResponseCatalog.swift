@@ -26,6 +26,12 @@ enum GatewayAnswer: Int, CaseIterable {
     case serviceUnavailable
     /// A Lambda function failed, on an HTTP API (payload format 2.0).
     case functionFailed
+    /// Missing, unknown or disabled API key.
+    case forbidden
+    /// A throttle refused the request.
+    case tooManyRequests
+    /// The key's quota is used up.
+    case limitExceeded
 
     var status: Int {
         switch self {
@@ -42,6 +48,8 @@ enum GatewayAnswer: Int, CaseIterable {
         case .endpointTimeout: 504
         case .serviceUnavailable: 503
         case .functionFailed: 500
+        case .forbidden: 403
+        case .tooManyRequests, .limitExceeded: 429
         }
     }
 
@@ -60,12 +68,18 @@ enum GatewayAnswer: Int, CaseIterable {
         case .endpointTimeout: #"{"message": "Endpoint request timed out"}"#
         case .serviceUnavailable: #"{"message":"Service Unavailable"}"#
         case .functionFailed: #"{"message":"Internal Server Error"}"#
+        case .forbidden: #"{"message":"Forbidden"}"#
+        case .tooManyRequests: #"{"message":"Too Many Requests"}"#
+        case .limitExceeded: #"{"message":"Limit Exceeded"}"#
         }
     }
 
     var errorType: String? {
         switch self {
         case .missingAuthenticationToken: "MissingAuthenticationTokenException"
+        case .forbidden: "ForbiddenException"
+        case .tooManyRequests: "TooManyRequestsException"
+        case .limitExceeded: "LimitExceededException"
         default: nil
         }
     }

@@ -3,6 +3,7 @@ import SluiceHTTP1
 import SluiceLambda
 import SluiceMetrics
 import SluiceRouter
+import SluiceThrottle
 import SluiceURing
 
 /// What the supervisor hands a worker process it forks.
@@ -17,9 +18,15 @@ public struct WorkerContext {
     public var latencies: LatencyHistograms
     /// The port clients connect to (for X-Forwarded-Port).
     public var listenPort: Int
+    /// The throttle buckets and quota counters every worker shares, and this worker's rejection
+    /// counters.
+    public var gate: Gate
+    public var rejections: RejectionCounters
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                latencies: LatencyHistograms, listenPort: Int) {
+                latencies: LatencyHistograms, listenPort: Int, gate: Gate, rejections: RejectionCounters) {
+        self.gate = gate
+        self.rejections = rejections
         self.listenPort = listenPort
         self.latencies = latencies
         self.slot = slot
@@ -52,6 +59,8 @@ public final class Worker {
     /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
     let peerAddresses: ByteSlab
     let counters: WorkerCounters
+    let gate: Gate
+    let rejections: RejectionCounters
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
@@ -123,6 +132,8 @@ public final class Worker {
         slot = context.slot
         listener = context.listener
         counters = context.counters
+        gate = context.gate
+        rejections = context.rejections
         latencies = context.latencies
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000

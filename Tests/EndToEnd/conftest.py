@@ -204,10 +204,12 @@ class Sluice:
             return read_until_close(connection)
 
     def admin_get(self, path, timeout=5):
+        return self.admin_request("GET", path, timeout)
+
+    def admin_request(self, method, path, timeout=5):
         with socket.create_connection((self.host, self.admin_port), timeout=timeout) as connection:
-            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: admin\r\n\r\n".encode())
-            response = parse_response(read_until_close(connection))
-            return response
+            connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: admin\r\n\r\n".encode())
+            return parse_response(read_until_close(connection))
 
     # Stopping -----------------------------------------------------------------------------
     def signal(self, number):

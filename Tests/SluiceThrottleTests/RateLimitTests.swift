@@ -1,6 +1,7 @@
 import SluiceSharedMemory
 import Testing
-@testable import SluiceThrottle
+@testable import SluiceConfig
+import SluiceThrottle
 
 @Suite("Throttle buckets (GCRA)")
 struct RateLimitTests {
@@ -136,8 +137,8 @@ struct QuotaTests {
     }
 
     @Test func everyInstantLiesInItsPeriod() {
-        for period in QuotaPeriod.allCases {
-            for offset in 0...Quota.offsetMax(period) {
+        for period in QuotaPeriodSetting.allCases {
+            for offset in 0...period.offsetMax {
                 let quota = Quota(limit: 1, period: period, offset: offset)
                 var seconds = 0
                 while seconds < 60 * 366 * Self.day {

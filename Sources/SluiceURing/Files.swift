@@ -1,0 +1,77 @@
+import Glibc
+
+/// Whole-file reads and atomic replacement, for durable state (the quota journal). Not for the
+/// request path: these are blocking calls, made by the coordinator and the supervisor.
+public enum Files {
+    /// The file's bytes; nil when it does not exist; an error when it cannot be read or is
+    /// larger than `bytesMax`.
+    public static func read(_ path: String, bytesMax: Int) throws(SystemError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError("open \(path)", errno: errno)
+        }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read \(path)", errno: errno)
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+            if bytes.count > bytesMax { throw SystemError("read \(path)", errno: EFBIG) }
+        }
+    }
+
+    /// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either the
+    /// old file or the new one whole: the bytes go to a temporary file beside it, are flushed to
+    /// the disk, and the temporary file is renamed over `path`.
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(SystemError) {
+        let temporary = "\(path).\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("open \(temporary)", errno: errno) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let error = SystemError("write \(temporary)", errno: errno)
+                Glibc.close(fd)
+                unlink(temporary)
+                throw error
+            }
+            offset += written
+        }
+        if fsync(fd) != 0 {
+            let error = SystemError("fsync \(temporary)", errno: errno)
+            Glibc.close(fd)
+            unlink(temporary)
+            throw error
+        }
+        Glibc.close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError("rename \(temporary)", errno: errno)
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Renames a file (keeping a corrupt journal aside for inspection).
+    public static func move(_ path: String, to newPath: String) throws(SystemError) {
+        guard rename(path, newPath) == 0 else { throw SystemError("rename \(path)", errno: errno) }
+    }
+
+    /// Creates a folder and its parents (mode 0750) unless they exist.
+    public static func makeFolder(_ path: String) throws(SystemError) {
+        var prefix = ""
+        for (position, part) in path.split(separator: "/", omittingEmptySubsequences: false).enumerated() {
+            if position > 0 { prefix += "/" }
+            prefix += part
+            if part.isEmpty { continue }
+            if mkdir(prefix, 0o750) != 0 && errno != EEXIST { throw SystemError("mkdir \(prefix)", errno: errno) }
+        }
+    }
+}
