@@ -177,3 +177,113 @@ import Testing
         ])
     }
 }
+
+@Suite("API keys required by definitions")
+struct APIKeyRequiredTests {
+    func required(_ definition: String) throws -> [String: Bool] {
+        let result = loadDefinition(definition)
+        let deployment = try #require(result.deployment, "\(result.lines)")
+        var map: [String: Bool] = [:]
+        for operation in deployment.operations { map["\(operation.method) \(operation.resourcePath)"] = operation.apiKeyRequired }
+        return map
+    }
+
+    static let mock = """
+        x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {"application/json": '{"statusCode": 200}'}
+                responses: {default: {statusCode: "200"}}
+        """
+
+    @Test func securityExtensionAndSchemesDecide() throws {
+        let map = try required("""
+            openapi: "3.0.1"
+            components:
+              securitySchemes:
+                key: {type: apiKey, name: X-Api-Key, in: header}
+                other: {type: apiKey, name: x-other, in: header}
+                iam: {type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4}
+            security: [{key: []}]
+            paths:
+              /inherited:
+                get:
+                  \(Self.mock)
+              /none:
+                get:
+                  security: []
+                  \(Self.mock)
+              /other:
+                get:
+                  security: [{other: []}]
+                  \(Self.mock)
+              /iam:
+                get:
+                  security: [{iam: []}]
+                  \(Self.mock)
+              /either:
+                get:
+                  security: [{iam: []}, {key: []}]
+                  \(Self.mock)
+              /extension:
+                get:
+                  security: []
+                  x-amazon-apigateway-api-key-required: true
+                  \(Self.mock)
+              /unrequired:
+                get:
+                  x-amazon-apigateway-api-key-required: false
+                  \(Self.mock)
+            """)
+        #expect(map == ["GET /inherited": true, "GET /none": false, "GET /other": false, "GET /iam": false,
+                        "GET /either": true, "GET /extension": true, "GET /unrequired": false])
+    }
+
+    @Test func anUndefinedApiKeySchemeIsAnApiKeyAsInAWSSamples() throws {
+        // api-gateway-request-validation-sample uses `security: [{api_key: []}]` with no scheme.
+        let map = try required("""
+            swagger: "2.0"
+            paths:
+              /a:
+                get:
+                  security: [{api_key: []}]
+                  \(Self.mock)
+              /b:
+                get:
+                  security: [{something: []}]
+                  \(Self.mock)
+            """)
+        #expect(map == ["GET /a": true, "GET /b": false])
+    }
+
+    @Test func theAWSExamplesSayWhereKeysAreRequired() throws {
+        let name = "api-gateway-request-validation-sample-api-swagger.1.swagger20.json"
+        let text = try String(contentsOf: awsExamplesFolder.appendingPathComponent(name), encoding: .utf8)
+        let result = loadDefinition(text, name: name)
+        let deployment = try #require(result.deployment)
+        #expect(result.errors.isEmpty)
+        let keyed = deployment.operations.filter(\.apiKeyRequired).map { "\($0.method) \($0.resourcePath)" }
+        #expect(keyed.sorted() == ["GET /validation", "POST /validation"])
+        let source = "api-gateway-swagger-extensions-api-key-source.1.swagger20.json"
+        let sourceText = try String(contentsOf: awsExamplesFolder.appendingPathComponent(source), encoding: .utf8)
+        let sourced = loadDefinition(sourceText, name: source)
+        #expect(sourced.deployment?.apis.first?.apiKeySource == .header)
+        #expect(!sourced.lines.contains { $0.contains("x-amazon-apigateway-api-key-source") })
+    }
+
+    @Test func keySourceIsChecked() {
+        let authorizer = loadDefinition("""
+            swagger: "2.0"
+            x-amazon-apigateway-api-key-source: AUTHORIZER
+            paths: {}
+            """)
+        #expect(authorizer.deployment?.apis.first?.apiKeySource == .authorizer)
+        #expect(authorizer.lines.contains { $0.hasPrefix("api.yaml:2: warning: x-amazon-apigateway-api-key-source AUTHORIZER") })
+        let bad = loadDefinition("""
+            swagger: "2.0"
+            x-amazon-apigateway-api-key-source: QUERY
+            paths: {}
+            """)
+        #expect(bad.deployment == nil)
+        #expect(bad.lines.contains("api.yaml:2: error: x-amazon-apigateway-api-key-source must be HEADER or AUTHORIZER, not 'QUERY'"))
+    }
+}
