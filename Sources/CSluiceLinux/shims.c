@@ -1,4 +1,7 @@
 #define _GNU_SOURCE
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP (and the one-shot
+// SHA256, built on it) allocates a context per call; the low-level calls hash in a stack context.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "CSluiceLinux.h"
 
 #include <arpa/inet.h>
@@ -300,5 +303,8 @@ int sluice_resolve(const char *name, char *out, int capacity) {
 }
 
 void sluice_sha256(const void *data, size_t length, uint8_t *digest) {
-    SHA256((const unsigned char *)data, length, digest);
+    SHA256_CTX context;
+    SHA256_Init(&context);
+    SHA256_Update(&context, data, length);
+    SHA256_Final(digest, &context);
 }

@@ -1,7 +1,7 @@
 import CSluiceLinux
 
 /// SHA-256 from libcrypto (Debian's libssl): API keys are configured as their SHA-256 and the
-/// worker hashes the key each request presents. The one-shot call allocates nothing.
+/// worker hashes the key each request presents, allocating nothing.
 public enum SHA256 {
     /// The digest of `bytes` as four words, each read big-endian from 8 bytes of the digest, so
     /// that `words.0` holds its first 8 bytes in order.
