@@ -8,7 +8,7 @@ public struct Deployment: Sendable {
     public var listen: ListenAddress
     /// The admin listener (`admin`), loopback by default.
     public var admin: ListenAddress
-    /// `state_dir`: where durable state (the quota journal) will live. Not used yet.
+    /// `state_dir`: where durable state lives: the quota journal (`QuotaJournal`).
     public var stateDirectory: String
     /// `drain_timeout_ms`: how long a graceful stop waits for in-flight requests.
     public var drainTimeoutMilliseconds: Int
