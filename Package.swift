@@ -42,7 +42,7 @@ let package = Package(
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
-                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig", "SluiceThrottle"],
+                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig", "SluiceThrottle", "SluiceHTTP1"],
                 swiftSettings: swift6),
 
         // Pure modules: no syscalls, no unsafe code.

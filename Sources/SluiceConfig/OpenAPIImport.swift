@@ -1,3 +1,4 @@
+import SluiceHTTP1
 import SluiceRouter
 import Yams
 
@@ -320,7 +321,7 @@ struct OpenAPIImport {
         let tokens = pointer.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false)
         if pointer == "#" { return document }
         for rawToken in tokens {
-            let token = percentDecoded(String(rawToken)).replacing("~1", with: "/").replacing("~0", with: "~")
+            let token = (PercentDecoding.decode(rawToken) ?? String(rawToken)).replacing("~1", with: "/").replacing("~0", with: "~")
             switch node {
             case .mapping:
                 guard let next = node.entries?.first(where: { $0.key.text == token })?.value else { return nil }
@@ -333,21 +334,6 @@ struct OpenAPIImport {
             }
         }
         return node
-    }
-
-    private static func percentDecoded(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Notes extension keys inside security schemes (authorizers), which sit one level below

@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceHTTP1
 import SluiceThrottle
 import SluiceURing
 
@@ -108,7 +109,7 @@ public struct QuotaJournal: Sendable {
         var entries: [Entry] = []
         for (number, line) in lines[1..<(lines.count - 2)].enumerated() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count == 6, let planName = unescaped(fields[0]), let keyName = unescaped(fields[1]),
+            guard fields.count == 6, let planName = PercentDecoding.decode(fields[0]), let keyName = PercentDecoding.decode(fields[1]),
                   let period = QuotaPeriodSetting(rawValue: String(fields[2])), let offset = Int(fields[3]),
                   let periodIndex = Int(fields[4]), periodIndex >= 0, let count = Int(fields[5]), count >= 0,
                   UInt64(periodIndex) <= QuotaCounters.periodMask, UInt64(count) <= QuotaCounters.countMask else {
@@ -189,22 +190,5 @@ public struct QuotaJournal: Sendable {
             }
         }
         return text
-    }
-
-    static func unescaped(_ field: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var utf8 = Array(field.utf8)[...]
-        while let byte = utf8.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard utf8.count >= 2, let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            bytes.append(value)
-            utf8 = utf8.dropFirst(2)
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }

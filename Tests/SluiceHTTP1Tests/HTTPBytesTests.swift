@@ -74,3 +74,16 @@ struct HTTPBytesTests {
         #expect(none.next(in: empty) == nil)
     }
 }
+
+@Suite struct PercentDecodingTests {
+    @Test func decodesAndRefusesBrokenEscapes() {
+        #expect(PercentDecoding.decode("a%20b%2Fc%e2%82%ac") == "a b/c€")
+        #expect(PercentDecoding.decode("a+b") == "a+b")
+        #expect(PercentDecoding.decode("a+b", plusAsSpace: true) == "a b")
+        #expect(PercentDecoding.decode("100%") == nil)
+        #expect(PercentDecoding.decode("%4") == nil)
+        #expect(PercentDecoding.decode("%zz") == nil)
+        #expect(PercentDecoding.decode("%ff") == nil)      // not UTF-8
+        #expect(PercentDecoding.decode("") == "")
+    }
+}

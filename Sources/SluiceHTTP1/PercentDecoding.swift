@@ -1,0 +1,34 @@
+/// `%XX` decoding (RFC 3986 §2.1) for text read outside the request path: admin query strings,
+/// JSON pointers in definitions, names in the quota journal.
+public enum PercentDecoding {
+    /// The text with every `%XX` decoded (and `+` as a space when `plusAsSpace`, as in form
+    /// queries); nil when a `%` is not followed by two hex digits or the result is not UTF-8.
+    public static func decode(_ text: Substring, plusAsSpace: Bool = false) -> String? {
+        var bytes: [UInt8] = []
+        var rest = Array(text.utf8)[...]
+        while let byte = rest.popFirst() {
+            switch byte {
+            case UInt8(ascii: "+") where plusAsSpace:
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard rest.count >= 2, let high = hexValue(rest[rest.startIndex]),
+                      let low = hexValue(rest[rest.startIndex + 1]) else { return nil }
+                bytes.append(high << 4 | low)
+                rest = rest.dropFirst(2)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// The value of one hex digit, either case.
+    public static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
