@@ -2,26 +2,36 @@ import SluiceConfig
 import SluiceThrottle
 import SluiceURing
 
-/// The coordinator process: it keeps the quota counts durable. Each second it writes the
-/// journal (`QuotaJournal`) when a count changed, and once more when the supervisor stops it;
-/// it is forked again like a worker if it dies. Quota periods roll over by themselves: a
+/// The coordinator process: it keeps the quota counts durable. Every half second it writes the
+/// journal (`QuotaJournal`) when a count changed, and once more when the supervisor stops it —
+/// which the supervisor does only after the last worker has stopped counting. It is forked again
+/// like a worker if it dies. Should the supervisor die instead, the workers drain on their own
+/// (their parent-death signal), and the coordinator goes on writing until they can have finished. Quota periods roll over by themselves: a
 /// counter word holds the period it counts, and the first request of a new period starts it
 /// again from 0 in the workers' own compare-and-swap.
 public final class Coordinator {
-    static let flushNanoseconds: Int64 = 1_000_000_000
+    /// Half a second, so that with the time a write takes, at most a second of counts is lost
+    /// to `kill -9`.
+    static let flushNanoseconds: Int64 = 500_000_000
     static let signalToken: UInt64 = 1
     static let tickToken: UInt64 = 2
 
     let journal: QuotaJournal
     let quotas: QuotaCounters
-    /// The journal last written (or restored), so that an unchanged second writes nothing.
+    let supervisor: Int32
+    /// How long workers may drain after the supervisor is gone: drain_timeout_ms plus a second.
+    let orphanedNanoseconds: Int64
+    /// The journal last written, so that an unchanged interval writes nothing. Empty at start: a
+    /// coordinator started again after a crash writes what its predecessor may not have.
     var written: [UInt8] = []
     /// A failing write is reported once until a write succeeds again.
     var failing = false
 
-    public init(deployment: Deployment, gate: Gate) {
+    public init(deployment: Deployment, gate: Gate, supervisor: Int32) {
         journal = QuotaJournal(deployment: deployment, plan: gate.plan)
         quotas = gate.quotas
+        self.supervisor = supervisor
+        orphanedNanoseconds = Int64(deployment.drainTimeoutMilliseconds) * 1_000_000 + 1_000_000_000
     }
 
     /// Runs until SIGTERM or SIGINT; returns the exit status.
@@ -33,10 +43,9 @@ public final class Coordinator {
             ring.read(fileDescriptor: signalFD, slab: buffer, slot: 0, range: 0..<Signals.recordBytes,
                       userData: Coordinator.signalToken)
             let keepsJournal = journal.isNeeded
-            if keepsJournal {
-                written = journal.encode(quotas)
-                ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken)
-            }
+            if keepsJournal { ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken) }
+            // Set when the supervisor is gone: write on until then, then stop.
+            var stopAt: Int64 = -1
             while true {
                 try ring.submitAndReap()
                 for completion in ring.completions {
@@ -44,12 +53,14 @@ public final class Coordinator {
                     case Coordinator.signalToken:
                         if completion.result > 0 {
                             if keepsJournal { flush() }
-                            return 0
+                            guard keepsJournal && Process.parentID != supervisor else { return 0 }
+                            if stopAt < 0 { stopAt = Clock.monotonicCoarseNanoseconds() + orphanedNanoseconds }
                         }
                         ring.read(fileDescriptor: signalFD, slab: buffer, slot: 0, range: 0..<Signals.recordBytes,
                                   userData: Coordinator.signalToken)
                     case Coordinator.tickToken:
                         flush()
+                        if stopAt >= 0 && Clock.monotonicCoarseNanoseconds() >= stopAt { return 0 }
                         ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken)
                     default:
                         break

@@ -139,31 +139,31 @@ public struct QuotaJournal: Sendable {
         return applied
     }
 
-    /// Restores the counters from the journal, when there is one. A journal that cannot be
-    /// trusted is moved aside (`quotas.journal.corrupt`) and reported; counting starts from 0.
-    /// Returns the lines to log.
-    public func restore(into quotas: QuotaCounters) -> [String] {
-        let bytes: [UInt8]?
+    /// Restores the counters from the journal, when there is one. A journal that cannot be read
+    /// or trusted is moved aside (`quotas.journal.corrupt-EPOCHSECONDS`, never over an earlier
+    /// one) and reported; counting starts from 0. Returns the lines to log.
+    public func restore(into quotas: QuotaCounters, epochSeconds: Int) -> [String] {
+        let problem: String
         do {
-            bytes = try Files.read(path, bytesMax: QuotaJournal.bytesMax)
-        } catch {
-            return ["\(path): cannot read the quota journal (\(error)); quota counts start from 0"]
-        }
-        guard let bytes else { return [] }
-        switch QuotaJournal.decode(bytes) {
-        case .success(let entries):
-            let applied = apply(entries, to: quotas)
-            return ["\(path): restored the quota counts of \(applied) key(s)"]
-        case .failure(let error):
-            var lines = ["\(path): the quota journal is corrupt (\(error)); quota counts start from 0"]
-            do {
-                try Files.move(path, to: path + ".corrupt")
-                lines.append("\(path): kept as \(path).corrupt")
-            } catch {
-                lines.append("\(path): cannot keep it aside (\(error))")
+            guard let bytes = try Files.read(path, bytesMax: QuotaJournal.bytesMax) else { return [] }
+            switch QuotaJournal.decode(bytes) {
+            case .success(let entries):
+                let applied = apply(entries, to: quotas)
+                return ["\(path): restored the quota counts of \(applied) key(s)"]
+            case .failure(let error):
+                problem = "the quota journal is corrupt (\(error))"
             }
-            return lines
+        } catch {
+            problem = "cannot read the quota journal (\(error))"
         }
+        var lines = ["\(path): \(problem); quota counts start from 0"]
+        do {
+            let aside = try Files.keepAside(path, as: "\(path).corrupt-\(epochSeconds)")
+            lines.append("\(path): kept as \(aside)")
+        } catch {
+            lines.append("\(path): cannot keep it aside (\(error)); it will be replaced")
+        }
+        return lines
     }
 
     // MARK: Helpers

@@ -44,6 +44,7 @@ public final class Supervisor {
     var ring: Ring!
     var admin: AdminServer!
     var draining = false
+    var coordinatorStopped = false
     var drainDeadline: Int64 = 0
     var finished = false
 
@@ -97,7 +98,8 @@ public final class Supervisor {
         } catch {
             StandardError.write("sluice: warning: state_dir: \(error); quota counts will not survive a restart")
         }
-        for line in journal.restore(into: gate.quotas) { StandardError.write("sluice: \(line)") }
+        let now = Int(Clock.realtimeNanoseconds() / 1_000_000_000)
+        for line in journal.restore(into: gate.quotas, epochSeconds: now) { StandardError.write("sluice: \(line)") }
     }
 
     func start() throws {
@@ -185,7 +187,7 @@ public final class Supervisor {
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
             closeInheritedDescriptors(keeping: -1)
-            Process.exitChild(Coordinator(deployment: deployment, gate: gate).run())
+            Process.exitChild(Coordinator(deployment: deployment, gate: gate, supervisor: processID).run())
         }
         coordinator.pid = pid
         coordinator.startedAt = now
@@ -260,7 +262,16 @@ public final class Supervisor {
             }
         }
         respawnDue(now: now)
+        if draining { stopCoordinatorOnceWorkersStopped() }
         if draining && allChildrenGone { finished = true }
+    }
+
+    /// The coordinator writes the quota journal a last time when it stops, so it is asked to
+    /// stop only once no worker is left to count.
+    func stopCoordinatorOnceWorkersStopped() {
+        guard !coordinatorStopped, coordinator.pid > 0, workers.allSatisfy({ $0.pid == 0 }) else { return }
+        coordinatorStopped = true
+        Process.signal(coordinator.pid, SignalNumber.terminate)
     }
 
     func scheduleRespawn(_ child: inout Child, now: Int64) {
@@ -304,9 +315,12 @@ public final class Supervisor {
         reapChildren()
         admin.onTick(now: now)
         if draining && now >= drainDeadline {
-            // Past the drain timeout (plus a grace second for the workers' own deadline).
+            // Past the drain timeout (plus a grace second for the workers' own deadline); the
+            // coordinator gets one more second for its last write.
             for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
-            if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }
+            if coordinator.pid > 0 && now >= drainDeadline + Supervisor.quickDeathNanoseconds {
+                Process.signal(coordinator.pid, SignalNumber.kill)
+            }
         }
         if !finished { ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue) }
     }
@@ -322,13 +336,16 @@ public final class Supervisor {
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
         for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
-        if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.terminate) }
+        stopCoordinatorOnceWorkersStopped()
         if allChildrenGone { finished = true }
     }
 
+    /// The supervisor cannot go on (its ring failed): everything stops at once, and the quota
+    /// counts are written as they are.
     func stopEverything() {
         for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
         if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }
+        saveJournal()
     }
 
     // MARK: Admin

@@ -95,14 +95,18 @@ public struct QuotaCounters: Sendable {
     }
 
     /// Counts one request against `counter` in `period`, unless `limit` requests were counted in
-    /// it already: false then.
+    /// it already: false then. A word already counting a later period keeps counting that one: a
+    /// request whose clock read was a moment behind another worker's (at midnight), or a wall
+    /// clock stepped back, must not start an old period again over the new one.
     @inlinable
     public func consume(_ counter: Int, period: Int, limit: Int) -> Bool {
         var word = words.load(counter)
+        let requested = UInt64(truncatingIfNeeded: period) & QuotaCounters.periodMask
         while true {
-            let used = QuotaCounters.count(of: word, period: period)
+            let counting = max(requested, word >> QuotaCounters.countBits)
+            let used = word >> QuotaCounters.countBits == counting ? Int(word & QuotaCounters.countMask) : 0
             guard used < limit else { return false }
-            let result = words.compareExchange(counter, expected: word, desired: QuotaCounters.word(period: period, count: used + 1))
+            let result = words.compareExchange(counter, expected: word, desired: QuotaCounters.word(period: Int(counting), count: used + 1))
             if result.exchanged { return true }
             word = result.original
         }

@@ -27,10 +27,11 @@ public enum Files {
     }
 
     /// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either the
-    /// old file or the new one whole: the bytes go to a temporary file beside it, are flushed to
-    /// the disk, and the temporary file is renamed over `path`.
+    /// old file or the new one whole: the bytes go to `path.tmp`, are flushed to the disk, the
+    /// temporary file is renamed over `path`, and the folder is flushed so the rename lasts.
+    /// One process at a time may replace a given path.
     public static func replace(_ path: String, with bytes: [UInt8]) throws(SystemError) {
-        let temporary = "\(path).\(getpid()).tmp"
+        let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("open \(temporary)", errno: errno) }
         var offset = 0
@@ -57,11 +58,25 @@ public enum Files {
             unlink(temporary)
             throw error
         }
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let folderFD = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folderFD >= 0 else { throw SystemError("open \(folder)", errno: errno) }
+        defer { Glibc.close(folderFD) }
+        guard fsync(folderFD) == 0 else { throw SystemError("fsync \(folder)", errno: errno) }
     }
 
-    /// Renames a file (keeping a corrupt journal aside for inspection).
-    public static func move(_ path: String, to newPath: String) throws(SystemError) {
-        guard rename(path, newPath) == 0 else { throw SystemError("rename \(path)", errno: errno) }
+    /// Moves `path` to `base`, or `base-1`, `base-2`, … when that name is taken, never replacing
+    /// a file (a corrupt journal kept aside for inspection). Returns the name it took.
+    public static func keepAside(_ path: String, as base: String) throws(SystemError) -> String {
+        for attempt in 0..<1_000 {
+            let name = attempt == 0 ? base : "\(base)-\(attempt)"
+            if link(path, name) == 0 {
+                unlink(path)
+                return name
+            }
+            guard errno == EEXIST else { throw SystemError("link \(path) \(name)", errno: errno) }
+        }
+        throw SystemError("link \(path) \(base)", errno: EEXIST)
     }
 
     /// Creates a folder and its parents (mode 0750) unless they exist.

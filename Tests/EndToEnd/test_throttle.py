@@ -321,7 +321,28 @@ def test_a_corrupt_or_truncated_journal_is_reported_and_set_aside(tmp_path):
         journal.write_bytes(broken)
         again = start_keyed(tmp_path / "s", quota=1000)
         assert any("quota journal is corrupt" in line for line in again.stderr_lines), again.stderr_lines
-        assert (server.state / "quotas.journal.corrupt").read_bytes() == broken
+        kept = sorted(server.state.glob("quotas.journal.corrupt-*"), key=lambda path: path.stat().st_mtime_ns)
+        assert kept and kept[-1].read_bytes() == broken
         assert usage(again, "metered", "carol")["items"]["carol"] == [[0, 1000]]
         assert get(again, "/keyed", KEYS["carol"], stage="qa").status == 200
         wait_exit(again)
+
+
+def test_a_coordinator_started_again_writes_what_its_predecessor_had_not(tmp_path):
+    server = start_keyed(tmp_path / "s", quota=100000)
+    # Counts arrive while the coordinator cannot write them; then it dies.
+    first = server.coordinator()[0]
+    os.kill(first, signal.SIGSTOP)
+    send_many(server, 120, "/keyed", KEYS["carol"], stage="qa")
+    os.kill(first, signal.SIGKILL)
+    deadline = time.time() + 5
+    while time.time() < deadline and server.coordinator() in ([], [first]):
+        time.sleep(0.05)
+    assert server.coordinator() and server.coordinator() != [first]
+    # No further request: the new coordinator writes on its own first tick.
+    time.sleep(1.2)
+    for pid in [server.process.pid] + list(server.children()):
+        os.kill(pid, signal.SIGKILL)
+    server.process.wait(5)
+    again = start_keyed(tmp_path / "s", quota=100000)
+    assert usage(again, "metered", "carol")["items"]["carol"] == [[120, 99880]]

@@ -79,26 +79,32 @@ struct QuotaJournalTests {
         var template = Array("/tmp/sluice-journal-XXXXXX".utf8CString)
         let folder = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         defer {
-            for name in ["quotas.journal", "quotas.journal.corrupt"] { unlink(folder + "/" + name) }
+            for name in ["quotas.journal", "quotas.journal.corrupt-77", "quotas.journal.corrupt-77-1"] { unlink(folder + "/" + name) }
             rmdir(folder)
         }
         let (journal, quotas) = try counters(deployment(stateDirectory: folder))
-        #expect(journal.restore(into: quotas) == [])
+        #expect(journal.restore(into: quotas, epochSeconds: 77) == [])
         quotas.set(1, period: Self.day, count: 9)
         try journal.save(quotas)
         let (again, fresh) = try counters(deployment(stateDirectory: folder))
-        #expect(again.restore(into: fresh) == ["\(folder)/quotas.journal: restored the quota counts of 1 key(s)"])
+        #expect(again.restore(into: fresh, epochSeconds: 77) == ["\(folder)/quotas.journal: restored the quota counts of 1 key(s)"])
         #expect(fresh.used(1, period: Self.day) == 9)
 
         let file = fopen(folder + "/quotas.journal", "w")
         fputs("sluice-quota-journal 1\nfree\tbob", file)
         fclose(file)
         let (broken, empty) = try counters(deployment(stateDirectory: folder))
-        let lines = broken.restore(into: empty)
+        let lines = broken.restore(into: empty, epochSeconds: 77)
         #expect(lines.first?.contains("the quota journal is corrupt (it is truncated") == true)
-        #expect(lines.last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt")
-        #expect(access(folder + "/quotas.journal.corrupt", F_OK) == 0)
+        #expect(lines.last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt-77")
+        #expect(access(folder + "/quotas.journal.corrupt-77", F_OK) == 0)
         #expect(access(folder + "/quotas.journal", F_OK) != 0)
         #expect(empty.used(1, period: Self.day) == 0)
+        // A later corrupt journal does not replace the one kept before.
+        let second = fopen(folder + "/quotas.journal", "w")
+        fputs("garbage", second)
+        fclose(second)
+        #expect(broken.restore(into: empty, epochSeconds: 77).last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt-77-1")
+        #expect(access(folder + "/quotas.journal.corrupt-77", F_OK) == 0)
     }
 }

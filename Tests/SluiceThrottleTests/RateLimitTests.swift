@@ -164,4 +164,37 @@ struct QuotaTests {
         #expect(!counters.consume(1, period: 8, limit: 3))
         #expect(!counters.consume(0, period: 9, limit: 0))
     }
+
+    @Test func aRequestReadingAnEarlierPeriodCountsInTheLaterOneAWordAlreadyHolds() throws {
+        let counters = QuotaCounters(words: try SharedWords(name: "test-quota", count: 1))
+        for _ in 0..<2 { #expect(counters.consume(0, period: 8, limit: 3)) }
+        // A worker whose clock read 23:59:59.999 while another had started the next day.
+        #expect(counters.consume(0, period: 7, limit: 3))
+        #expect(counters.used(0, period: 8) == 3)
+        #expect(!counters.consume(0, period: 7, limit: 3))
+        #expect(counters.consume(0, period: 9, limit: 3))
+    }
+
+    @Test func highRatesKeepTheBoundWithinAFractionOfANanosecond() throws {
+        // 1 s / 300,000 = 3,333.33 ns: whole nanoseconds (3,333) would admit 30 too many a second.
+        let limit = RateLimit(ratePerSecond: 300_000, burst: 1_000)
+        let buckets = ThrottleBuckets(words: try SharedWords(name: "test-buckets", count: 2))
+        let start: Int64 = 50 * RateLimitTests.second
+        var admitted = 0
+        // Every 1,000 ns for one second: ten times the rate.
+        for step in 0..<1_000_000 where buckets.admit(limit, bucket: 0, now: start + Int64(step) * 1_000) {
+            admitted += 1
+        }
+        // Rounding the interval up by under 1/16 ns (53,334 ticks) costs about 4 admissions a second.
+        #expect(admitted <= 1_000 + 300_000 && admitted >= 1_000 + 300_000 - 10, "\(admitted)")
+        // A client just under the rate (every 3,334 ns) is never refused, even with burst 1.
+        let strict = RateLimit(ratePerSecond: 300_000, burst: 1)
+        var now = 200 * RateLimitTests.second
+        var refused = 0
+        for _ in 0..<100_000 {
+            if !buckets.admit(strict, bucket: 1, now: now) { refused += 1 }
+            now += 3_334
+        }
+        #expect(refused == 0)
+    }
 }
