@@ -154,9 +154,12 @@ public struct LambdaRequestParts: Sendable, Equatable {
     public var version: HTTPVersion
     /// When the request arrived: `requestTimeEpoch` / `timeEpoch`, and the text of `requestTime`.
     public var requestTimeEpochMilliseconds: Int
+    /// The API key the request was admitted with (1.0's `identity.apiKey`); nil for none.
+    public var apiKey: Range<Int>?
 
     public init(method: Range<Int>, requestPath: Range<Int>, path: Range<Int>, query: Range<Int>,
-                host: Range<Int>, version: HTTPVersion, requestTimeEpochMilliseconds: Int) {
+                host: Range<Int>, version: HTTPVersion, requestTimeEpochMilliseconds: Int, apiKey: Range<Int>? = nil) {
+        self.apiKey = apiKey
         self.method = method
         self.requestPath = requestPath
         self.path = path
@@ -168,13 +171,14 @@ public struct LambdaRequestParts: Sendable, Equatable {
 
     /// The parts of a parsed request head. `stagePrefixByteCount` is the length of the stage (or
     /// base path) prefix of its path: 5 for `/prod` in `/prod/pets`.
-    public init(head: RequestHead, stagePrefixByteCount: Int, requestTimeEpochMilliseconds: Int) {
+    public init(head: RequestHead, stagePrefixByteCount: Int, requestTimeEpochMilliseconds: Int,
+                apiKey: Range<Int>? = nil) {
         precondition(stagePrefixByteCount >= 0 && stagePrefixByteCount <= head.path.count,
                      "the stage prefix is longer than the path")
         self.init(method: head.methodName, requestPath: head.path,
                   path: (head.path.lowerBound + stagePrefixByteCount)..<head.path.upperBound,
                   query: head.query, host: head.host, version: head.version,
-                  requestTimeEpochMilliseconds: requestTimeEpochMilliseconds)
+                  requestTimeEpochMilliseconds: requestTimeEpochMilliseconds, apiKey: apiKey)
     }
 }
 
@@ -265,14 +269,16 @@ public enum LambdaEvent {
     ///     as ranges into `head` (still percent-encoded, as the path was received).
     ///   - requestID: `requestContext.requestId` (the `x-amzn-RequestId` the client receives).
     ///   - sourceIP: the client's address as text.
+    ///   - apiKeyID: the admitted key's id (its configured name), 1.0's `identity.apiKeyId`;
+    ///     not read when `request.apiKey` is nil.
     ///   - context: the operation and stage.
     ///   - body: whether and how the body follows.
     ///   - scratch: reused sort arrays.
     public static func writePrefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        context: LambdaEventContext, body: LambdaBodyEncoding, scratch: inout LambdaEventScratch,
-        to sink: inout Sink
+        apiKeyID: Span<UInt8> = Span(), context: LambdaEventContext, body: LambdaBodyEncoding,
+        scratch: inout LambdaEventScratch, to sink: inout Sink
     ) -> BodyEncoderState {
         precondition(pathParameterValues.count == context.pathParameterCount,
                      "one value per path parameter of the route")
@@ -286,8 +292,8 @@ public enum LambdaEvent {
         case .version1:
             writeVersion1Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
-                                sourceIP: sourceIP, userAgent: userAgent, context: context, body: body,
-                                scratch: scratch, to: &sink)
+                                sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, context: context,
+                                body: body, scratch: scratch, to: &sink)
         case .version2:
             writeVersion2Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
@@ -353,7 +359,7 @@ public enum LambdaEvent {
     private static func writeVersion1Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        userAgent: Range<Int>?, context: LambdaEventContext, body: LambdaBodyEncoding,
+        apiKeyID: Span<UInt8>, userAgent: Range<Int>?, context: LambdaEventContext, body: LambdaBodyEncoding,
         scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v1Resource.span)
@@ -421,6 +427,14 @@ public enum LambdaEvent {
         appendEscaped(requestID, to: &sink)
         sink.append(Piece.v1ContextHTTPMethod.span)
         appendEscaped(head, request.method, to: &sink)
+        sink.append(Piece.v1IdentityUpToAPIKey.span)
+        if let apiKey = request.apiKey {
+            JSONText.appendString(head, apiKey, to: &sink)
+            sink.append(Piece.v1IdentityAPIKeyID.span)
+            JSONText.appendString(apiKeyID, to: &sink)
+        } else {
+            sink.append(Piece.v1IdentityNoAPIKeyID.span)
+        }
         sink.append(Piece.v1IdentityUpToSourceIP.span)
         appendEscaped(sourceIP, to: &sink)
         sink.append(Piece.v1IdentityUserAgent.span)
@@ -984,9 +998,11 @@ private enum Piece {
     static let v1AccountID = bytes(",\"requestContext\":{\"accountId\":\"")
     static let v1ExtendedRequestID = bytes("\",\"extendedRequestId\":\"")
     static let v1ContextHTTPMethod = bytes("\",\"httpMethod\":\"")
+    static let v1IdentityUpToAPIKey = bytes("\",\"identity\":{\"accessKey\":null,\"accountId\":null,\"apiKey\":")
+    static let v1IdentityAPIKeyID = bytes(",\"apiKeyId\":")
+    static let v1IdentityNoAPIKeyID = bytes("null,\"apiKeyId\":null")
     static let v1IdentityUpToSourceIP = bytes(
-        "\",\"identity\":{\"accessKey\":null,\"accountId\":null,\"apiKey\":null,\"apiKeyId\":null,\"caller\":null,"
-            + "\"cognitoAuthenticationProvider\":null,\"cognitoAuthenticationType\":null,\"cognitoIdentityId\":null,"
+        ",\"caller\":null,\"cognitoAuthenticationProvider\":null,\"cognitoAuthenticationType\":null,\"cognitoIdentityId\":null,"
             + "\"cognitoIdentityPoolId\":null,\"principalOrgId\":null,\"sourceIp\":\"")
     static let v1IdentityUserAgent = bytes("\",\"user\":null,\"userAgent\":")
     static let v1IdentityEndContextPath = bytes(",\"userArn\":null},\"path\":\"")

@@ -9,15 +9,23 @@ extension Worker {
     static let apiKeyBytesMax = 128
 
     /// Nil when the matched request may go on to its integration, else the gateway's answer.
+    /// Sets `admittedKey` to the key a request was admitted with.
     func admit(_ index: Int, _ bytes: Span<UInt8>) -> GatewayAnswer? {
         let operation = match.operation
         let requiresKey = gate.plan.requiresKey(operation: operation)
-        let key = requiresKey && gate.plan.takesKeyFromHeader(operation: operation) ? apiKeyDigest(bytes) : nil
+        admittedKey = nil
+        let keyValue = requiresKey && gate.plan.takesKeyFromHeader(operation: operation) ? apiKeyValue(bytes) : nil
+        let key = keyValue.map { KeyDigest(SHA256.digest(bytes.extracting($0))) }
         let epochSeconds = requiresKey ? Int(Clock.realtimeNanoseconds() / 1_000_000_000) : 0
         let verdict = gate.admit(operation: operation, stage: match.stage, key: key,
                                  monotonicNanoseconds: connections[index].requestStartedNanoseconds,
                                  epochSeconds: epochSeconds)
-        if verdict.admission == .admitted { return nil }
+        if verdict.admission == .admitted {
+            if let keyValue, verdict.subscription >= 0 {
+                admittedKey = AdmittedKey(value: keyValue, key: Int(gate.plan.subscriptionKey[Int(verdict.subscription)]))
+            }
+            return nil
+        }
         rejections.count(slot: slot, stage: match.stage, verdict)
         switch verdict.admission {
         case .admitted: return nil
@@ -27,13 +35,21 @@ extension Worker {
         }
     }
 
-    /// The SHA-256 of the request's `x-api-key` value (its first one), or nil without one.
-    func apiKeyDigest(_ bytes: Span<UInt8>) -> KeyDigest? {
+    /// Where the request's `x-api-key` value (its first one) is in its head; nil without one, or
+    /// with one longer than any key.
+    func apiKeyValue(_ bytes: Span<UInt8>) -> Range<Int>? {
         for field in head.headers
         where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: Worker.apiKeyHeader.span) {
             guard !field.value.isEmpty, field.value.count <= Worker.apiKeyBytesMax else { return nil }
-            return KeyDigest(SHA256.digest(bytes.extracting(field.value)))
+            return field.value
         }
         return nil
     }
+}
+
+/// The key a request was admitted with: where its value is in the request head, and its index
+/// in `Deployment.apiKeys` (the Lambda event carries both).
+struct AdmittedKey {
+    var value: Range<Int>
+    var key: Int
 }

@@ -146,7 +146,8 @@ extension Worker {
         }
         let parts = LambdaRequestParts(
             head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
-            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000))
+            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000), apiKey: admittedKey?.value)
+        let keyName = admittedKey.map { apiKeyNames[$0.key] } ?? []
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
             Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
         }.byteCount
@@ -156,8 +157,8 @@ extension Worker {
                 invocations.write(slot: slot, offset: prefixStart) { writer in
                     var state = LambdaEvent.writePrefix(
                         request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                        requestID: requestID, sourceIP: sourceIP, context: target.context, body: encoding,
-                        scratch: &eventScratch, to: &writer)
+                        requestID: requestID, sourceIP: sourceIP, apiKeyID: keyName.span, context: target.context,
+                        body: encoding, scratch: &eventScratch, to: &writer)
                     if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
                     return state
                 }

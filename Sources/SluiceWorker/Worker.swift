@@ -61,6 +61,10 @@ public final class Worker {
     let counters: WorkerCounters
     let gate: Gate
     let rejections: RejectionCounters
+    /// The key the current request was admitted with, set by `admit`.
+    var admittedKey: AdmittedKey?
+    /// Each API key's name, for the Lambda event's `apiKeyId`.
+    let apiKeyNames: [[UInt8]]
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
@@ -134,6 +138,7 @@ public final class Worker {
         counters = context.counters
         gate = context.gate
         rejections = context.rejections
+        apiKeyNames = context.deployment.apiKeys.map { Array($0.name.utf8) }
         latencies = context.latencies
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000

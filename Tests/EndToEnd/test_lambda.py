@@ -33,6 +33,13 @@ paths:
         httpMethod: POST
         uri: "{FUNCTION_URI}"
         timeoutInMillis: 1500
+  /keyed:
+    get:
+      x-amazon-apigateway-api-key-required: true
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "{FUNCTION_URI}"
   /v2/{{proxy+}}:
     x-amazon-apigateway-any-method:
       parameters: [{{name: proxy, in: path, required: true}}]
@@ -124,6 +131,7 @@ def test_format_1_event_has_every_field_from_the_request(gateway):
     assert context["requestId"] == response.header("x-amzn-RequestId")
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["identity"]["userAgent"] == "tester/1"
+    assert context["identity"]["apiKey"] is None and context["identity"]["apiKeyId"] is None
     assert context["domainName"] == "shop.example.com"
     assert abs(context["requestTimeEpoch"] / 1000 - time.time()) < 10
 
@@ -371,3 +379,18 @@ def test_many_concurrent_invocations_across_two_workers(tmp_path, upstreams):  #
             connection.close()
     finally:
         server.kill()
+
+
+def test_the_event_carries_the_api_key_the_request_was_admitted_with(tmp_path, upstreams):  # noqa: F811
+    import hashlib
+    function = upstreams("lambda")
+    digest = hashlib.sha256(b"k-lambda-1").hexdigest()
+    extra = (f'usage_plans:\n  basic: {{stages: ["shop/prod"]}}\n'
+             f'api_keys:\n  - {{name: "the \\"key\\"", value_sha256: "{digest}", usage_plans: [basic]}}\n')
+    gateway = start_gateway(tmp_path, function.port, extra=extra)
+    assert exchange(gateway, request("GET", "/prod/keyed")).status == 403
+    response = exchange(gateway, request("GET", "/prod/keyed", headers=[("x-api-key", "k-lambda-1")]))
+    assert response.status == 200, response.body
+    identity = response.json()["requestContext"]["identity"]
+    assert identity["apiKey"] == "k-lambda-1"
+    assert identity["apiKeyId"] == 'the "key"'
