@@ -266,6 +266,8 @@ private final class Loader {
                 integrationTimeouts(value, reader, into: &limits)
             case "lambda_invocations":
                 if let count = reader.integer(value, what, in: 1...4_096) { limits.lambdaInvocationsMax = count }
+            case "api_key_bytes":
+                if let bytes = reader.integer(value, what, in: 1...8_192) { limits.apiKeyBytesMax = bytes }
             default:
                 reader.unknownKey(key, in: "limits")
             }
@@ -775,8 +777,13 @@ private final class Loader {
                     guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
                                                                 what: "stages.\(stage.name).method_settings"),
                           let throttle = setting.throttle else { continue }
-                    deployment.stages[stageIndices[stage.name]!].methodThrottles.append(
-                        MethodThrottle(operation: operation, throttle: throttle))
+                    let stageIndex = stageIndices[stage.name]!
+                    guard !deployment.stages[stageIndex].methodThrottles.contains(where: { $0.operation == operation }) else {
+                        log.error(configPath, setting.key.line, "stages.\(stage.name).method_settings names "
+                                  + "'\(setting.key.text)' twice")
+                        continue
+                    }
+                    deployment.stages[stageIndex].methodThrottles.append(MethodThrottle(operation: operation, throttle: throttle))
                 }
             }
 

@@ -91,12 +91,16 @@ public struct Limits: Sendable, Equatable {
     /// `lambda_invocations`: AWS_PROXY invocations one worker has in flight at most; a request
     /// beyond them is answered 503. Each reserves (virtual) room for Lambda's 6 MB answer.
     public var lambdaInvocationsMax: Int
+    /// `api_key_bytes`: the longest `x-api-key` value (API Gateway's 128); a longer one is
+    /// refused like an unknown key.
+    public var apiKeyBytesMax: Int
 
     public init(request: RequestLimits = RequestLimits(), headerTimeoutMilliseconds: Int = 10_000,
                 idleTimeoutMilliseconds: Int = 60_000, integrationTimeoutMillisecondsMin: Int = 50,
                 integrationTimeoutMillisecondsMax: Int = 29_000, integrationTimeoutMillisecondsDefault: Int = 29_000,
-                lambdaInvocationsMax: Int = 256) {
+                lambdaInvocationsMax: Int = 256, apiKeyBytesMax: Int = 128) {
         self.lambdaInvocationsMax = lambdaInvocationsMax
+        self.apiKeyBytesMax = apiKeyBytesMax
         self.request = request
         self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
         self.idleTimeoutMilliseconds = idleTimeoutMilliseconds

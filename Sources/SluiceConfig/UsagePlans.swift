@@ -313,6 +313,10 @@ struct UsagePlanSection {
                 guard let operation = methodKey.operation(api: deployment.stages[stage].api, in: deployment,
                                                           reader: reader, what: "\(what) throttle"),
                       let throttle = throttles.throttle(value, "\(what) throttle '\(methodKey.text)'") else { return nil }
+                guard !planStage.methodThrottles.contains(where: { $0.operation == operation }) else {
+                    log.error(reader.file, key.line, "\(what) throttle names '\(methodKey.text)' twice")
+                    return nil
+                }
                 planStage.methodThrottles.append(MethodThrottle(operation: operation, throttle: throttle))
             }
         }

@@ -5,8 +5,6 @@ import SluiceURing
 /// Pipeline steps 5–7: the API key, the throttles and the quota (Sources/SluiceThrottle).
 extension Worker {
     static let apiKeyHeader: [UInt8] = Array("x-api-key".utf8)
-    /// API Gateway's longest API key value; a longer one is no key of ours.
-    static let apiKeyBytesMax = 128
 
     /// Nil when the matched request may go on to its integration, else the gateway's answer.
     /// Sets `admittedKey` to the key a request was admitted with.
@@ -36,11 +34,11 @@ extension Worker {
     }
 
     /// Where the request's `x-api-key` value (its first one) is in its head; nil without one, or
-    /// with one longer than any key.
+    /// with one longer than `limits.api_key_bytes`.
     func apiKeyValue(_ bytes: Span<UInt8>) -> Range<Int>? {
         for field in head.headers
         where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: Worker.apiKeyHeader.span) {
-            guard !field.value.isEmpty, field.value.count <= Worker.apiKeyBytesMax else { return nil }
+            guard !field.value.isEmpty, field.value.count <= limits.apiKeyBytesMax else { return nil }
             return field.value
         }
         return nil

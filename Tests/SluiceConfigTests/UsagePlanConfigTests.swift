@@ -123,12 +123,22 @@ import Testing
                     method_settings:
                       "GET /nope": { throttling: { rate_limit: 1, burst_limit: 1 } }
                       "GET": { throttling: { rate_limit: 1, burst_limit: 1 } }
+                      "GET /pets": { throttling: { rate_limit: 1, burst_limit: 1 } }
+                      "get /pets": { throttling: { rate_limit: 2, burst_limit: 1 } }
+            limits: { api_key_bytes: 0 }
             """)
         #expect(methods.lines == [
             "sluice.yaml:7: error: stages.beta.method_settings 'GET /nope': API 'petstore' has no method GET /nope",
             "sluice.yaml:8: error: stages.beta.method_settings 'GET' must be a method and a resource path, such as "
                 + "'GET /pets/{petId}'",
+            "sluice.yaml:10: error: stages.beta.method_settings names 'get /pets' twice",
+            "sluice.yaml:11: error: limits.api_key_bytes must be between 1 and 8192, not 0",
         ])
+        let limited = load("""
+            limits: { api_key_bytes: 64 }
+            apis: [{ name: petstore, definition: a.yaml, stages: { prod: {} } }]
+            """)
+        #expect(limited.deployment?.limits.apiKeyBytesMax == 64)
     }
 
     @Test func planAndKeyMistakesAreErrorsAtTheirLines() {
