@@ -83,7 +83,7 @@ public final class Coordinator {
             if failing { StandardError.write("sluice-coord: \(journal.path): written again") }
             failing = false
         } catch {
-            if !failing { StandardError.write("sluice-coord: cannot write the quota journal: \(error); retrying each second") }
+            if !failing { StandardError.write("sluice-coord: cannot write the quota journal: \(error); retrying every half second") }
             failing = true
         }
     }

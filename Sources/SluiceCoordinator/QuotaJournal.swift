@@ -4,7 +4,7 @@ import SluiceThrottle
 import SluiceURing
 
 /// The quota counts kept durable in `state_dir/quotas.journal`: the coordinator replaces the
-/// file each second when a count changed, the supervisor once more after the last worker has
+/// file every half second when a count changed, the supervisor once more after the last worker has
 /// stopped, and the supervisor restores it before it forks anyone.
 ///
 /// The file is text, one line per counted (plan, key), then a line with the entry count and a
