@@ -129,7 +129,8 @@ private struct StageEntry {
     var line: Int
     var variables: [String: String] = [:]
     var throttle: ThrottleSettings?
-    var methodSettings: [(key: MethodKey, throttle: ThrottleSettings?)] = []
+    var cache: StageCache?
+    var methodSettings: [(key: MethodKey, throttle: ThrottleSettings?, caching: MethodCachingEntry?)] = []
 }
 
 /// One loading run; holds the diagnostics as they are found.
@@ -632,21 +633,28 @@ private final class Loader {
                     let what = "stages.\(name).method_settings '\(methodKey.text ?? "?")'"
                     guard let entries = reader.mapping(methodValue, what) else { valid = false; continue }
                     var throttle: ThrottleSettings?
+                    var caching: MethodCachingEntry?
                     for (settingKey, settingValue) in entries {
                         switch settingKey.text ?? "" {
                         case "throttling":
                             throttle = ThrottleReader(reader: reader).throttle(settingValue, "\(what) throttling")
                             valid = valid && throttle != nil
                         case "caching":
-                            reader.notSupportedYet(settingKey, "\(what) caching")
+                            caching = CacheReader(reader: reader).methodCaching(settingValue, "\(what) caching")
+                            valid = valid && caching != nil
                         default:
                             reader.unknownKey(settingKey, in: what)
                         }
                     }
-                    stage.methodSettings.append((MethodKey(text: methodKey.text ?? "", line: methodKey.line), throttle))
+                    stage.methodSettings.append((MethodKey(text: methodKey.text ?? "", line: methodKey.line), throttle,
+                                                 caching))
                 }
             case "cache":
-                reader.notSupportedYet(key, "stages.\(name).\(key.text ?? "")")
+                if let cache = CacheReader(reader: reader).stageCache(value, "stages.\(name).cache") {
+                    stage.cache = cache
+                } else {
+                    valid = false
+                }
             default:
                 reader.unknownKey(key, in: "stage '\(name)'")
             }
@@ -751,7 +759,7 @@ private final class Loader {
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
                 deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables,
-                                               throttle: stage.throttle))
+                                               throttle: stage.throttle, cache: stage.cache))
             }
             let stageContexts = entry.stages.map { stage in
                 IntegrationCompiler.StageContext(index: stageIndices[stage.name]!, name: stage.name, apiName: entry.name,
@@ -769,15 +777,24 @@ private final class Loader {
                                                        method: operation.method.description,
                                                        pathParameterNames: operation.pattern.parameterNames,
                                                        integration: integration, apiKeyRequired: operation.apiKeyRequired))
+                deployment.operations[deployment.operations.count - 1].cacheKeyParameters = operation.cacheKeyParameters
                 operationLines.append((definitionPath, operation.line))
             }
             let reader = ConfigReader(file: configPath, log: log)
             for stage in entry.stages {
                 for setting in stage.methodSettings {
                     guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
-                                                                what: "stages.\(stage.name).method_settings"),
-                          let throttle = setting.throttle else { continue }
+                                                                what: "stages.\(stage.name).method_settings") else { continue }
                     let stageIndex = stageIndices[stage.name]!
+                    if let caching = setting.caching {
+                        deployment.stages[stageIndex].methodCaching.append(
+                            MethodCaching(operation: operation, enabled: caching.enabled, ttlSeconds: caching.ttlSeconds))
+                        if deployment.stages[stageIndex].cache == nil {
+                            log.warning(configPath, setting.key.line, "stages.\(stage.name).method_settings "
+                                        + "'\(setting.key.text)' caching: the stage has no cache; it has no effect")
+                        }
+                    }
+                    guard let throttle = setting.throttle else { continue }
                     guard !deployment.stages[stageIndex].methodThrottles.contains(where: { $0.operation == operation }) else {
                         log.error(configPath, setting.key.line, "stages.\(stage.name).method_settings names "
                                   + "'\(setting.key.text)' twice")

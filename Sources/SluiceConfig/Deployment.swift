@@ -193,9 +193,15 @@ public struct Stage: Sendable {
     public var throttle: ThrottleSettings?
     /// `method_settings.*.throttling`, by operation.
     public var methodThrottles: [MethodThrottle]
+    /// `cache`, when enabled.
+    public var cache: StageCache?
+    /// `method_settings.*.caching`, by operation.
+    public var methodCaching: [MethodCaching]
 
     public init(api: Int, name: String, variables: [String: String] = [:], throttle: ThrottleSettings? = nil,
-                methodThrottles: [MethodThrottle] = []) {
+                methodThrottles: [MethodThrottle] = [], cache: StageCache? = nil, methodCaching: [MethodCaching] = []) {
+        self.cache = cache
+        self.methodCaching = methodCaching
         self.api = api
         self.name = name
         self.variables = variables
@@ -219,6 +225,9 @@ public struct Operation: Sendable {
     /// `apiKeyRequired`: the request must carry an enabled API key of a usage plan that covers
     /// its stage; the plan's throttle and quota then apply to it.
     public var apiKeyRequired: Bool
+    /// The integration's `cacheKeyParameters`: what besides the resource path varies a cached
+    /// answer.
+    public var cacheKeyParameters: [CacheKeyParameter] = []
 
     public init(api: Int, resourcePath: String, method: String, pathParameterNames: [String] = [],
                 integration: Integration, apiKeyRequired: Bool = false) {

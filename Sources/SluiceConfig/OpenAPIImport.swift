@@ -12,6 +12,8 @@ struct ImportedOperation {
     /// Whether a request needs an API key (`apiKeyRequired`), from `security` or
     /// `x-amazon-apigateway-api-key-required`.
     var apiKeyRequired = false
+    /// The integration's `cacheKeyParameters`.
+    var cacheKeyParameters: [CacheKeyParameter] = []
 }
 
 /// What a definition yields: its operations and where its API keys come from.
@@ -186,12 +188,14 @@ struct OpenAPIImport {
                     valid = false
                     continue
                 }
-                guard let keyRequired = apiKeyRequired(value, label: label) else {
+                guard let keyRequired = apiKeyRequired(value, label: label),
+                      let cacheKey = cacheKeyParameters(value, label: label, pattern: pattern) else {
                     valid = false
                     continue
                 }
                 operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
-                                                    integration: integration, apiKeyRequired: keyRequired))
+                                                    integration: integration, apiKeyRequired: keyRequired,
+                                                    cacheKeyParameters: cacheKey))
             } else if name == "trace" {
                 log.warning(file, key.line, "TRACE \(pattern): API Gateway does not route TRACE; the operation is "
                             + "ignored")
@@ -232,6 +236,44 @@ struct OpenAPIImport {
             }
         }
         return false
+    }
+
+    /// The integration's `cacheKeyParameters` (`method.request.querystring.NAME`,
+    /// `method.request.header.NAME`, `method.request.path.NAME`). Nil when an error was reported;
+    /// an entry of another form is a warning and ignored.
+    private func cacheKeyParameters(_ operationNode: Node, label: String, pattern: RoutePattern) -> [CacheKeyParameter]? {
+        guard let integrationNode = resolve(operationNode, what: label)?.entries?
+                  .first(where: { $0.key.text == "x-amazon-apigateway-integration" })?.value,
+              let integration = resolve(integrationNode, what: "\(label) integration"),
+              let list = integration.entries?.first(where: { $0.key.text == "cacheKeyParameters" })?.value,
+              !list.isNull else { return [] }
+        guard case .sequence(let items) = list else {
+            log.error(file, list.line, "\(label): cacheKeyParameters must be a list, not \(list.kindName)")
+            return nil
+        }
+        var parameters: [CacheKeyParameter] = []
+        for item in items {
+            let text = item.text ?? ""
+            let parameter: CacheKeyParameter?
+            if let name = text.dropPrefix("method.request.querystring."), !name.isEmpty {
+                parameter = .query(name)
+            } else if let name = text.dropPrefix("method.request.header."), !name.isEmpty {
+                parameter = .header(name.lowercased())
+            } else if let name = text.dropPrefix("method.request.path."), !name.isEmpty {
+                guard let index = pattern.parameterNames.firstIndex(of: name) else {
+                    log.error(file, item.line, "\(label): cacheKeyParameters names path parameter '\(name)', which "
+                              + "\(pattern) does not have")
+                    return nil
+                }
+                parameter = .path(index)
+            } else {
+                log.warning(file, item.line, "\(label): cacheKeyParameters entry '\(text)' is not "
+                            + "method.request.querystring|header|path.NAME; it is ignored")
+                parameter = nil
+            }
+            if let parameter, !parameters.contains(parameter) { parameters.append(parameter) }
+        }
+        return parameters
     }
 
     /// Reads one operation's integration. Returns nil when an error was reported.
@@ -383,5 +425,12 @@ struct OpenAPIImport {
         } else {
             log.warning(file, use.line, "unknown extension \(use.name) is ignored\(more)")
         }
+    }
+}
+
+extension String {
+    /// The rest of the string after `prefix`, or nil when it does not start with it.
+    func dropPrefix(_ prefix: String) -> String? {
+        hasPrefix(prefix) ? String(dropFirst(prefix.count)) : nil
     }
 }

@@ -168,6 +168,17 @@ struct ConfigReader {
         return value
     }
 
+    /// `true` or `false`.
+    func boolean(_ node: Node, _ what: String) -> Bool? {
+        switch node.text {
+        case "true": return true
+        case "false": return false
+        default:
+            log.error(file, node.line, "\(what) must be true or false, not '\(node.text ?? node.kindName)'")
+            return nil
+        }
+    }
+
     /// A power of two in `range`.
     func powerOfTwo(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
         guard let value = integer(node, what, in: range) else { return nil }

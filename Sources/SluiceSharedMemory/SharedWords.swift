@@ -37,4 +37,20 @@ public final class SharedWords: @unchecked Sendable {
         precondition(index >= 0 && index < count)
         zone.word(index).store(value, ordering: .relaxed)
     }
+
+    /// Adds `amount` to word `index` (wrapping) and returns the new value.
+    @discardableResult
+    public func add(_ index: Int, _ amount: UInt64) -> UInt64 {
+        precondition(index >= 0 && index < count)
+        return zone.word(index).wrappingIncrementThenLoad(by: amount, ordering: .acquiringAndReleasing)
+    }
+
+    /// For sequence locks over several words: loads before this fence are done before loads
+    /// after it.
+    @inlinable
+    public static func acquireFence() { atomicMemoryFence(ordering: .acquiring) }
+
+    /// Stores before this fence are visible before stores after it.
+    @inlinable
+    public static func releaseFence() { atomicMemoryFence(ordering: .releasing) }
 }
