@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
+        // The stage response cache: index and entries in shared memory, one cache for every worker.
+        .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // Throttles (GCRA buckets) and quota counters, exact across workers in shared memory.
         .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1", "SluiceConfig", "SluiceMetrics"],
                 swiftSettings: swift6),
@@ -72,6 +74,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory", "SluiceConfig", "SluiceURing"],
+                    swiftSettings: swift6),
+        .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceSharedMemory", "SluiceURing"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCoordinatorTests", dependencies: ["SluiceCoordinator", "SluiceThrottle", "SluiceConfig"],
                     swiftSettings: swift6),

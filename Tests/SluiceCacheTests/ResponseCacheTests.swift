@@ -1,0 +1,144 @@
+import SluiceCache
+import SluiceSharedMemory
+import SluiceURing
+import Testing
+
+@Suite("Shared response cache: index and arena")
+struct ResponseCacheTests {
+    static let second: Int64 = 1_000_000_000
+
+    func cache(capacity: Int = 1 << 20) throws -> CacheIndex {
+        CacheIndex(zones: try CacheZones(name: "test-cache", capacityBytes: capacity))
+    }
+
+    /// A body whose bytes say which key and version they belong to, so a torn copy shows.
+    static func body(_ key: Int, length: Int) -> [UInt8] {
+        (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ key) }
+    }
+
+    static func key(_ number: Int) -> [UInt8] { Array("GET /pets/\(number)".utf8) }
+
+    func store(_ cache: CacheIndex, _ number: Int, bodyLength: Int = 100, now: Int64 = 10 * second,
+               ttl: Int64 = 60 * second) -> Bool {
+        let key = Self.key(number)
+        let head = Array("Content-Type: text/plain\r\n".utf8)
+        let body = Self.body(number, length: bodyLength)
+        return cache.store(hash: CacheIndex.hash(key.span), key: key.span, status: 200, head: head.span, body: body.span,
+                           now: now, expiresAt: now + ttl)
+    }
+
+    func read(_ cache: CacheIndex, _ number: Int, now: Int64 = 10 * second) -> (status: Int, head: [UInt8], body: [UInt8])? {
+        let key = Self.key(number)
+        guard case .hit(let entry) = cache.lookup(hash: CacheIndex.hash(key.span), key: key.span, now: now) else { return nil }
+        guard let head = cache.withBytes(of: entry, range: entry.headRange, { bytes in (0..<bytes.count).map { bytes[$0] } }),
+              let body = cache.withBytes(of: entry, range: entry.bodyRange, { bytes in (0..<bytes.count).map { bytes[$0] } })
+        else { return nil }
+        return (entry.status, head, body)
+    }
+
+    @Test func aStoredAnswerIsFoundWhole() throws {
+        let cache = try cache()
+        #expect(read(cache, 1) == nil)
+        #expect(store(cache, 1))
+        let found = try #require(read(cache, 1))
+        #expect(found.status == 200)
+        #expect(found.head == Array("Content-Type: text/plain\r\n".utf8))
+        #expect(found.body == Self.body(1, length: 100))
+        #expect(read(cache, 2) == nil)
+        // The same hash with another key is a miss, not a wrong answer.
+        let other = Self.key(2)
+        #expect(cache.lookup(hash: CacheIndex.hash(Self.key(1).span), key: other.span, now: 10 * Self.second) == .miss)
+        // Storing again replaces.
+        #expect(store(cache, 1, bodyLength: 7))
+        #expect(read(cache, 1)?.body == Self.body(1, length: 7))
+    }
+
+    @Test func entriesExpireAndAFlushEndsThemAll() throws {
+        let cache = try cache()
+        #expect(store(cache, 1, ttl: 5 * Self.second))
+        #expect(read(cache, 1, now: 15 * Self.second - 1) != nil)
+        #expect(read(cache, 1, now: 15 * Self.second) == nil)
+        let before = cache.generation
+        cache.flush()
+        #expect(cache.generation == before + 1)
+    }
+
+    @Test func oneRequestFillsAKeyTheOthersWaitForIt() throws {
+        let cache = try cache()
+        let key = Self.key(3)
+        let hash = CacheIndex.hash(key.span)
+        let now = 10 * Self.second
+        #expect(cache.claimFill(hash: hash, now: now, deadline: now + Self.second))
+        #expect(!cache.claimFill(hash: hash, now: now, deadline: now + Self.second))
+        #expect(cache.lookup(hash: hash, key: key.span, now: now) == .filling(deadline: now + Self.second))
+        // Past the deadline the claim is free again (its filler died or is slow).
+        #expect(cache.lookup(hash: hash, key: key.span, now: now + Self.second) == .miss)
+        #expect(cache.claimFill(hash: hash, now: now + Self.second, deadline: now + 2 * Self.second))
+        // Given up: waiters go on at once.
+        cache.abandonFill(hash: hash, now: now + Self.second)
+        #expect(cache.lookup(hash: hash, key: key.span, now: now + Self.second) == .miss)
+        // Filled: the claim becomes the entry.
+        #expect(cache.claimFill(hash: hash, now: now, deadline: now + Self.second))
+        #expect(store(cache, 3))
+        #expect(read(cache, 3)?.body == Self.body(3, length: 100))
+    }
+
+    @Test func theArenaComesRoundToTheOldestEntriesFirst() throws {
+        let cache = try cache(capacity: 64 << 10)
+        for number in 0..<100 { #expect(store(cache, number, bodyLength: 4_000)) }
+        // About 15 entries of 4 KB fit in 64 KB: the newest are whole, the oldest are misses.
+        for number in 90..<100 { #expect(read(cache, number)?.body == Self.body(number, length: 4_000)) }
+        for number in 0..<80 { #expect(read(cache, number) == nil) }
+        // An entry larger than a quarter of the arena is not stored.
+        #expect(!store(cache, 500, bodyLength: 20_000))
+    }
+
+    @Test func readersInOneProcessNeverSeeATornEntryWrittenInAnother() throws {
+        let cache = try cache(capacity: 256 << 10)
+        let stop = try SharedWords(name: "test-stop", count: 1)
+        let pid = try Process.fork()
+        if pid == 0 {
+            // The writer: many versions of 64 keys of varying sizes, round and round the arena.
+            var round = 0
+            while stop.load(0) == 0 && round < 200_000 {
+                let number = round % 64
+                _ = store(cache, number, bodyLength: 500 + (round % 13) * 700)
+                round += 1
+            }
+            Process.exitChild(0)
+        }
+        var hits = 0
+        var torn = 0
+        let deadline = Clock.monotonicNanoseconds() + 2 * Self.second
+        while Clock.monotonicNanoseconds() < deadline {
+            for number in 0..<64 {
+                guard let found = read(cache, number) else { continue }
+                hits += 1
+                if found.body != Self.body(number, length: found.body.count) { torn += 1 }
+            }
+        }
+        stop.store(0, 1)
+        while Process.reapChild() == nil {}
+        #expect(hits > 100)
+        #expect(torn == 0)
+    }
+
+    func writeHalfAnEntry(_ cache: CacheIndex) {
+        let key = Self.key(9)
+        if let position = cache.zones.arena.reserve(4_096) { cache.zones.arena.write(key.span, at: position, offset: 0) }
+    }
+
+    @Test func aWriterKilledHalfwayLeavesNothingVisible() throws {
+        let cache = try cache()
+        let pid = try Process.fork()
+        if pid == 0 {
+            // Reserves and writes half an entry, then dies before the index points at it.
+            writeHalfAnEntry(cache)
+            Process.exitChild(0)
+        }
+        while Process.reapChild() == nil {}
+        #expect(read(cache, 9) == nil)
+        #expect(store(cache, 9))
+        #expect(read(cache, 9)?.body == Self.body(9, length: 100))
+    }
+}
