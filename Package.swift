@@ -33,12 +33,12 @@ let package = Package(
         // Processes: fork, pin, respawn, drain, admin endpoints.
         .target(name: "SluiceSupervisor",
                 dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
-                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle"],
+                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle", "SluiceCache"],
                 swiftSettings: swift6),
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
-                               "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle"],
+                               "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -55,7 +55,8 @@ let package = Package(
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         // The stage response cache: index and entries in shared memory, one cache for every worker.
-        .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
+        .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory", "SluiceConfig", "SluiceMetrics"],
+                swiftSettings: swift6),
         // Throttles (GCRA buckets) and quota counters, exact across workers in shared memory.
         .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1", "SluiceConfig", "SluiceMetrics"],
                 swiftSettings: swift6),

@@ -35,6 +35,14 @@ public struct CachedEntry: Sendable, Equatable {
     public var headLength: Int
     public var bodyLength: Int
 
+    public init(position: UInt64 = 0, status: Int = 0, keyLength: Int = 0, headLength: Int = 0, bodyLength: Int = 0) {
+        self.position = position
+        self.status = status
+        self.keyLength = keyLength
+        self.headLength = headLength
+        self.bodyLength = bodyLength
+    }
+
     /// The stored header lines, within the entry.
     public var headRange: Range<Int> {
         let start = CacheIndex.entryHeaderBytes + keyLength

@@ -142,11 +142,6 @@ struct CacheReader {
                              + "quarter of capacity_mb")
             return nil
         }
-        if enabled {
-            // Until the workers serve from it (the rest of issue 5).
-            reader.log.warning(reader.file, node.line, "\(what) is checked but not served yet: requests go to the "
-                               + "integration")
-        }
         return .some(enabled ? cache : nil)
     }
 

@@ -1,8 +1,8 @@
 import SluiceHTTP1
 import SluiceURing
 
-/// The admin listener, served by the supervisor's own ring: `GET /healthz`, `GET /metrics` and the
-/// usage endpoints (`AdminUsage`).
+/// The admin listener, served by the supervisor's own ring: `GET /healthz`, `GET /metrics`, the
+/// usage endpoints (`AdminUsage`) and `DELETE /admin/cache/{api}/{stage}`.
 /// One request per connection (`Connection: close`), which is all that health checkers and
 /// Prometheus need; a bounded number of connections, each with bounded buffers.
 final class AdminServer {
@@ -130,6 +130,15 @@ final class AdminServer {
             var text = ""
             for index in bytes.indices { text.unicodeScalars.append(UnicodeScalar(bytes[index])) }
             return text
+        }
+        if path.hasPrefix("/admin/cache/") {
+            guard head.method == .delete else {
+                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+                return
+            }
+            let answer = supervisor.flushCache(path: path.dropFirst("/admin/cache/".count))
+            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            return
         }
         if path == "/admin/usage" || path == "/admin/usage/reset" {
             let reset = path == "/admin/usage/reset"

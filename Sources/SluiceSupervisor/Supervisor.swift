@@ -1,6 +1,9 @@
+import SluiceCache
 import SluiceConfig
 import SluiceCoordinator
+import SluiceHTTP1
 import SluiceMetrics
+import SluiceSharedMemory
 import SluiceThrottle
 import SluiceURing
 import SluiceWorker
@@ -37,6 +40,10 @@ public final class Supervisor {
     var gate: Gate!
     var rejections: RejectionCounters!
     var journal: QuotaJournal!
+    /// Each stage's response cache (nil without one), shared by every worker, and their hit and
+    /// miss counters.
+    var caches: [CacheZones?] = []
+    var cacheCounters: CacheCounters!
     var workers: [Child]
     var coordinator = Child()
     var signalFD: Int32 = -1
@@ -127,6 +134,11 @@ public final class Supervisor {
         counters = try WorkerCounters(slots: slots.count)
         latencies = try LatencyHistograms(slots: slots.count)
         try prepareThrottles()
+        caches = try deployment.stages.indices.map { stage throws(ZoneError) in
+            guard let cache = deployment.stages[stage].cache else { return nil }
+            return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes)
+        }
+        cacheCounters = try CacheCounters(stageCount: deployment.stages.count, slots: slots.count)
         let adminPort = Socket.localPort(adminListener)
         StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
@@ -172,7 +184,7 @@ public final class Supervisor {
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
                                     counters: counters, latencies: latencies, listenPort: Socket.localPort(listeners[slot]),
-                                    gate: gate, rejections: rejections)
+                                    gate: gate, rejections: rejections, caches: caches, cacheCounters: cacheCounters)
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -350,6 +362,23 @@ public final class Supervisor {
 
     // MARK: Admin
 
+    /// `DELETE /admin/cache/{api}/{stage}` (API Gateway's FlushStageCache): every entry of the
+    /// stage's cache stops matching at once, in every worker.
+    func flushCache(path: Substring) -> AdminUsage.Answer {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let api = PercentDecoding.decode(parts[0]), let stageName = PercentDecoding.decode(parts[1]),
+              let stage = deployment.stages.indices.first(where: {
+                  deployment.stages[$0].name == stageName && deployment.apis[deployment.stages[$0].api].name == api
+              }) else {
+            return AdminUsage.Answer(status: 404, body: #"{"message":"no such stage: write /admin/cache/{api}/{stage}"}"#)
+        }
+        guard let zones = caches[stage] else {
+            return AdminUsage.Answer(status: 404, body: #"{"message":"the stage has no cache"}"#)
+        }
+        CacheIndex(zones: zones).flush()
+        return AdminUsage.Answer(status: 202, body: #"{"message":"flushed"}"#)
+    }
+
     func metricsText() -> String {
         let facts = workers.indices.map { slot in
             WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
@@ -357,6 +386,7 @@ public final class Supervisor {
         var text = counters.prometheusText(slots: facts, draining: draining)
         text += latencies.prometheusText()
         text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
+        text += cacheCounters.prometheusText(deployment: deployment)
         text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
         text += "# TYPE sluice_coordinator_restarts_total counter\n"
         text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"

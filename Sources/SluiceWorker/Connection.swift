@@ -1,3 +1,4 @@
+import SluiceCache
 import SluiceHTTP1
 
 /// Where a connection is in reading its current request.
@@ -138,6 +139,26 @@ struct Connection {
     var streamingInvocation: Int32 = -1
     var streamingOffset = 0
     var streamingEnd = 0
+    /// A cached answer's body streaming from the stage cache: the stage, and the entry.
+    var streamingCacheStage: Int32 = -1
+    var streamingEntry = CachedEntry()
+
+    // The stage cache (Caching.swift), on a client connection.
+    /// The request at the start of the carry slot was admitted, and waits: for another request
+    /// to fill the cache entry it asks for, or for room to be answered from the cache.
+    var parked = false
+    /// The fill this client's exchange makes: its capture slot (or -1), stage, key hash, the
+    /// time to keep the answer, and what was captured so far (after the key, at the slot's
+    /// start: the answer's header lines, then its body).
+    var capture: Int32 = -1
+    var capturing = false
+    var cacheStage: Int32 = -1
+    var cacheHash: UInt64 = 0
+    var cacheTTL: Int64 = 0
+    var cacheStatus: Int32 = 0
+    var cacheKeyLength: Int32 = 0
+    var cacheHeadLength: Int32 = 0
+    var cacheBodyLength: Int32 = 0
 
     mutating func open(fd: Int32, limits: RequestLimits) {
         let generation = self.generation
@@ -154,7 +175,7 @@ struct Connection {
         self.generation = generation
     }
 
-    var isStreaming: Bool { streamingResponse >= 0 || streamingInvocation >= 0 }
+    var isStreaming: Bool { streamingResponse >= 0 || streamingInvocation >= 0 || streamingCacheStage >= 0 }
 
     var hasOutput: Bool { outputEnd > outputStart || isStreaming }
 

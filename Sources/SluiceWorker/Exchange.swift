@@ -241,9 +241,13 @@ extension Worker {
                     respondAndClose(index, answer: GatewayAnswer(error))
                     return bytes.count
                 case .complete:
-                    offset += head.headLength
                     connections[index].parser.reset()
-                    startRequest(index, rest)
+                    guard startRequest(index, rest) else {
+                        // Admitted, but waiting: the head stays, to be read again when it can go on.
+                        connections[index].receivePaused = true
+                        return offset
+                    }
+                    offset += head.headLength
                 }
             case .body:
                 var take = min(connection.bodyRemaining, bytes.count - offset)
@@ -300,29 +304,57 @@ extension Worker {
 
     /// A head is complete: decide the answer now (routing needs the head's bytes, which may not
     /// outlive this call), then read the body, if any, before answering.
-    func startRequest(_ index: Int, _ bytes: Span<UInt8>) {
-        counters.add(slot: slot, .requests)
-        requestIDCounter &+= 1
-        connections[index].requestID = requestIDCounter
-        connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
+    /// Returns false when the request was admitted but must wait (`parked`): for another
+    /// request's cache fill, or for output room to be answered from the cache. Its head is then
+    /// read again later, and this runs again without counting or admitting it twice.
+    func startRequest(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
+        let resumed = connections[index].parked
+        connections[index].parked = false
+        if !resumed {
+            counters.add(slot: slot, .requests)
+            requestIDCounter &+= 1
+            connections[index].requestID = requestIDCounter
+            connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
+        }
+        connections[index].pending = PendingAnswer(response: 0, keepAlive: head.keepAlive,
+                                                   omitBody: head.method == .head, http10: head.version == .http10)
         var response: Int
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
-            if let refused = admit(index, bytes) {
+            if !resumed, let refused = admit(index, bytes) {
                 response = catalog.index(of: refused)
             } else if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
-                response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
-                    .map { catalog.index(of: $0) } ?? -1
+                var exchange = true
+                switch cacheStep(index, bytes, operation: match.operation, stage: match.stage) {
+                case .wait:
+                    connections[index].parked = true
+                    waitForFill(index)
+                    return false
+                case .hit(let entry):
+                    if answerFromCache(index, entry: entry, stage: match.stage) {
+                        exchange = false
+                    } else if connections[index].outputEnd > 0 {
+                        // Output from earlier answers leaves too little room: wait for it to drain.
+                        connections[index].parked = true
+                        return false
+                    }
+                case .uncached, .filling:
+                    break
+                }
+                response = Worker.answeredFromCache
+                if exchange {
+                    response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+                        .map { catalog.index(of: $0) } ?? -1
+                }
             } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
                 response = startInvocation(index, target: target, bytes: bytes).map { catalog.index(of: $0) } ?? -1
             }
         } else {
             response = catalog.index(of: .missingAuthenticationToken)
         }
-        connections[index].pending = PendingAnswer(response: response, keepAlive: head.keepAlive,
-                                                   omitBody: head.method == .head, http10: head.version == .http10)
+        connections[index].pending.response = response
         switch head.framing {
         case .none, .length(0):
             finishRequest(index)
@@ -335,12 +367,17 @@ extension Worker {
             connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
             if head.expectsContinue { write(index, ResponseHead.continueResponse) }
         }
+        return true
     }
 
     func finishRequest(_ index: Int) {
         connections[index].phase = .head
         if !connections[index].awaitingUpstream { connections[index].flowControlled = false }
         let pending = connections[index].pending
+        if pending.response == Worker.answeredFromCache {
+            connections[index].requestsServed += 1
+            return
+        }
         if pending.response < 0 {
             // An upstream answers; its exchange ends the request. The whole body is handed over.
             let peer = Int(connections[index].peer)
@@ -435,11 +472,21 @@ extension Worker {
         if !connections[index].sendInFlight { compactOutput(index) }
         let response = connections[index].streamingResponse
         let invocation = Int(connections[index].streamingInvocation)
+        let fromCache = connections[index].streamingCacheStage >= 0
         let start = connections[index].streamingOffset
-        let end = response >= 0 ? catalog[response].body.count : connections[index].streamingEnd
+        let end = response >= 0 ? catalog[response].body.count
+            : fromCache ? connections[index].streamingEntry.bodyLength : connections[index].streamingEnd
         let count = min(output.slotBytes - connections[index].outputEnd, end - start)
         if count > 0 {
-            if response >= 0 {
+            if fromCache {
+                guard continueCachedBody(index, from: start, count: count) else {
+                    // The cache came round to the entry mid-answer: what was sent is whole, the
+                    // rest is gone; closing tells the client the answer is incomplete.
+                    connections[index].streamingCacheStage = -1
+                    abort(index)
+                    return
+                }
+            } else if response >= 0 {
                 let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
                     writer.append(catalog[response].body, range: start..<start + count)
                 }
@@ -456,6 +503,7 @@ extension Worker {
         }
         connections[index].streamingResponse = -1
         connections[index].streamingInvocation = -1
+        connections[index].streamingCacheStage = -1
         connections[index].streamingOffset = 0
         // A client's invocation ends when its response is all in the output; an upstream's
         // goes on with the request body.

@@ -307,6 +307,7 @@ extension Worker {
                 }
                 let take = min(connections[index].responseRemaining, bytes.count - offset, room)
                 if !discard { relay(bytes.extracting(offset..<offset + take), to: clientIndex) }
+                if connections[clientIndex].capturing { captureBody(client: clientIndex, bytes.extracting(offset..<offset + take)) }
                 offset += take
                 connections[index].responseRemaining -= take
                 if connections[index].responseRemaining == 0 {
@@ -321,6 +322,9 @@ extension Worker {
                 }
                 let limit = room == Int.max ? bytes.count : min(bytes.count, offset + room)
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
+                if connections[clientIndex].capturing, let data = step.data {
+                    captureBody(client: clientIndex, bytes.extracting(offset..<limit).extracting(data))
+                }
                 if connections[index].discardAnswerBody {
                     // Read and dropped.
                 } else if connections[index].relayChunked {
@@ -399,6 +403,7 @@ extension Worker {
         connections[client].pending.keepAlive = keepAlive
         let requestID = connections[client].requestID
         let bodyLength = connections[index].responseRemaining
+        var linesEnd = 0
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
             if let selected {
                 let response = target.responses[selected]
@@ -431,6 +436,7 @@ extension Worker {
                     writer.append(ResponseHead.crlf)
                 }
             }
+            linesEnd = writer.count
             if status == 204 || status == 304 {
                 // These end at their head: no framing at all.
             } else if clientAskedHead {
@@ -459,9 +465,14 @@ extension Worker {
             upstreamFailed(index, answer: .badGateway)
             return
         }
+        let headStart = connections[client].outputEnd
         connections[client].answerStarted = true
         connections[client].outputEnd += written.byteCount
         counters.add(slot: slot, WorkerCounter.responseClass(status: status))
+        if connections[client].capture >= 0 {
+            startCapture(client: client, status: status, lines: headStart..<(headStart + linesEnd),
+                         framing: responseHead.framing, discard: discard)
+        }
     }
 
     /// Room in a connection's output, compacting it when it is full.
@@ -487,6 +498,7 @@ extension Worker {
     /// goes back to its pool if it may be used again.
     func finishExchange(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
+        if client >= 0 { endFill(client, keep: true) }
         connections[index].peer = -1
         if client >= 0 { connections[client].peer = -1 }
         // The connection goes back to its pool first, so that the client's next pipelined
@@ -544,6 +556,7 @@ extension Worker {
         connections[peer].peer = -1
         abort(peer)
         releaseInvocation(client)
+        endFill(client, keep: false)
         connections[client].awaitingUpstream = false
         return !connections[client].answerStarted
     }
@@ -557,6 +570,7 @@ extension Worker {
         let phase = connections[index].responsePhase
         connections[index].peer = -1
         abort(index)
+        if client >= 0 { endFill(client, keep: false) }
         guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
         connections[client].peer = -1
         releaseInvocation(client)

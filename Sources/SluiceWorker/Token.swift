@@ -11,6 +11,8 @@ enum Token {
         case signal
         case cancel
         case connect
+        /// Requests waiting for another request's cache fill look again.
+        case cacheWait
     }
 
     static func make(_ kind: Kind, connection: Int = 0, generation: UInt32 = 0) -> UInt64 {

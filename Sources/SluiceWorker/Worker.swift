@@ -1,3 +1,4 @@
+import SluiceCache
 import SluiceConfig
 import SluiceHTTP1
 import SluiceLambda
@@ -22,9 +23,15 @@ public struct WorkerContext {
     /// counters.
     public var gate: Gate
     public var rejections: RejectionCounters
+    /// Each stage's response cache (nil without one), and the hit and miss counters.
+    public var caches: [CacheZones?]
+    public var cacheCounters: CacheCounters
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                latencies: LatencyHistograms, listenPort: Int, gate: Gate, rejections: RejectionCounters) {
+                latencies: LatencyHistograms, listenPort: Int, gate: Gate, rejections: RejectionCounters,
+                caches: [CacheZones?], cacheCounters: CacheCounters) {
+        self.caches = caches
+        self.cacheCounters = cacheCounters
         self.gate = gate
         self.rejections = rejections
         self.listenPort = listenPort
@@ -65,6 +72,20 @@ public final class Worker {
     var admittedKey: AdmittedKey?
     /// Each API key's name, for the Lambda event's `apiKeyId`.
     let apiKeyNames: [[UInt8]]
+    /// The stage caches (nil for stages without one), by stage; each operation's cache key
+    /// parameters; the hit and miss counters.
+    let cachePolicies: [StageCachePolicy?]
+    let cacheParameters: [[CompiledCacheParameter]]
+    let cacheCounters: CacheCounters
+    /// The key of the request being looked up.
+    let cacheKeys: ByteSlab
+    /// Answers being captured to fill the cache: key, header lines, body; and the free slots.
+    let captures: ByteSlab
+    var freeCaptures: [Int32]
+    /// Requests waiting for another request's fill, looked at again every millisecond.
+    var cacheWaiters: [Int32] = []
+    var spareCacheWaiters: [Int32] = []
+    var cacheTimerArmed = false
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
@@ -139,6 +160,22 @@ public final class Worker {
         gate = context.gate
         rejections = context.rejections
         apiKeyNames = context.deployment.apiKeys.map { Array($0.name.utf8) }
+        let stages = context.deployment.stages
+        cachePolicies = stages.indices.map { stage in
+            guard let settings = stages[stage].cache, let zones = context.caches[stage] else { return nil }
+            return StageCachePolicy(stage: stages[stage], settings: settings, zones: zones,
+                                    operations: context.deployment.operations)
+        }
+        cacheParameters = context.deployment.operations.map { $0.cacheKeyParameters.map(CompiledCacheParameter.init) }
+        cacheCounters = context.cacheCounters
+        let headBytesMax = context.deployment.limits.request.headBytesMax
+        cacheKeys = try ByteSlab(slotCount: 1, slotBytes: 2 * headBytesMax + 64)
+        let entryBytesMax = stages.compactMap(\.cache).map(\.entryBytesMax).max() ?? 0
+        let captureSlots = entryBytesMax > 0 ? Worker.captureSlots : 1
+        captures = try ByteSlab(slotCount: captureSlots, slotBytes: 2 * headBytesMax + 64 + entryBytesMax)
+        freeCaptures = entryBytesMax > 0 ? (0..<Int32(captureSlots)).reversed() : []
+        cacheWaiters.reserveCapacity(tuning.maxConnections)
+        spareCacheWaiters.reserveCapacity(tuning.maxConnections)
         latencies = context.latencies
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000
@@ -183,7 +220,6 @@ public final class Worker {
         proxyTargets = ProxyTargets(deployment: deployment, listenPort: context.listenPort)
         targets = proxyTargets.targets
         lambdaTargets = proxyTargets.lambdaTargets
-        let headBytesMax = limits.request.headBytesMax
         let requestBytesMax = lambdaTargets.map { $0.requestBytesMax(headBytesMax: headBytesMax) }.max()
         invocationLayout = InvocationLayout(requestBytesMax: requestBytesMax ?? 0)
         let invocationCount = requestBytesMax == nil ? 0 : limits.lambdaInvocationsMax
@@ -252,6 +288,7 @@ public final class Worker {
         case .tick: onTick()
         case .signal: onSignal(completion)
         case .connect: onConnect(completion)
+        case .cacheWait: onCacheWait()
         case .cancel: break
         }
     }
@@ -343,7 +380,10 @@ public final class Worker {
 
     func release(_ index: Int) {
         dropHeld(index)
-        if connections[index].role == .client { releaseInvocation(index) }
+        if connections[index].role == .client {
+            releaseInvocation(index)
+            endFill(index, keep: false)
+        }
         Socket.close(connections[index].fd)
         let role = connections[index].role
         let upstream = connections[index].upstream

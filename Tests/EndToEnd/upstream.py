@@ -14,6 +14,8 @@ KIND:
   big      answers with a body of the size the X-Size header names, deterministic bytes
   oneshot  answers the first request of a connection like echo (promising keep-alive), and closes
            the connection without answer when a second request arrives on it: a stale connection
+  counting like echo, adding "count" (requests answered so far) to the body, and "pad", X-Size
+           bytes of x; waits X-Delay-Ms before answering; GET /__count answers {"count": N} without counting itself
   lambda   a fake Lambda Runtime Interface Emulator: checks the invoke request (POST to the invoke
            path, JSON, chunked as Sluice sends it), decodes the event, and answers as the event's
            X-Fake header says (see `invoke`); by default it echoes the event in the body
@@ -29,6 +31,7 @@ import threading
 import time
 
 connections = 0
+answered = 0
 lock = threading.Lock()
 
 
@@ -71,7 +74,7 @@ def read_request(connection, buffer):
 
 
 def serve(connection, kind):
-    global connections
+    global connections, answered
     with lock:
         connections += 1
     buffer = b""
@@ -105,6 +108,20 @@ def serve(connection, kind):
                     sent += len(piece)
                 continue
             raw_body = request.pop("_body")
+            if kind == "counting":
+                if request["target"] == "/__count":
+                    body = json.dumps({"count": answered}).encode()
+                else:
+                    time.sleep(int(lookup.get("x-delay-ms", "0")) / 1000)
+                    with lock:
+                        answered += 1
+                        request["count"] = answered
+                    request["pad"] = "x" * int(lookup.get("x-size", "0"))
+                    body = json.dumps(request).encode()
+                status = int(lookup.get("x-status", "200"))
+                connection.sendall(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                                   f"Content-Length: {len(body)}\r\nX-Upstream: counting\r\n\r\n".encode() + body)
+                continue
             if kind == "lambda":
                 answer = invoke(request, raw_body)
                 connection.sendall(answer)

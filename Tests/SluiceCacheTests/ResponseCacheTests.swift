@@ -118,7 +118,7 @@ struct ResponseCacheTests {
             }
         }
         stop.store(0, 1)
-        while Process.reapChild() == nil {}
+        Process.waitForChild(pid)
         #expect(hits > 100)
         #expect(torn == 0)
     }
@@ -136,7 +136,7 @@ struct ResponseCacheTests {
             writeHalfAnEntry(cache)
             Process.exitChild(0)
         }
-        while Process.reapChild() == nil {}
+        Process.waitForChild(pid)
         #expect(read(cache, 9) == nil)
         #expect(store(cache, 9))
         #expect(read(cache, 9)?.body == Self.body(9, length: 100))

@@ -49,7 +49,6 @@ struct CacheConfigTests {
                   qa: {}
             """)
         #expect(result.lines == [
-            "sluice.yaml:6: warning: stages.prod.cache is checked but not served yet: requests go to the integration",
             "a.yaml:15: warning: GET /pets/{petId}: cacheKeyParameters entry 'integration.request.header.nope' is not "
                 + "method.request.querystring|header|path.NAME; it is ignored",
         ])

@@ -1,0 +1,330 @@
+import SluiceCache
+import SluiceConfig
+import SluiceHTTP1
+import SluiceMetrics
+import SluiceURing
+
+/// A stage's response cache as a worker uses it (Sources/SluiceCache holds the shared part).
+struct StageCachePolicy {
+    let index: CacheIndex
+    /// By operation: how long an answer is kept, in nanoseconds; 0 when the method is not cached
+    /// on this stage (another API's, not enabled, or a TTL of 0).
+    let ttlNanoseconds: [Int64]
+    let fillWaitNanoseconds: Int64
+    /// The largest answer kept: its header lines and body together.
+    let entryBytesMax: Int
+
+    /// GET methods are cached unless their `method_settings` say otherwise; other methods only
+    /// when theirs enable it, as on API Gateway.
+    init(stage: Stage, settings: StageCache, zones: CacheZones, operations: [Operation]) {
+        index = CacheIndex(zones: zones)
+        ttlNanoseconds = operations.indices.map { operation in
+            guard operations[operation].api == stage.api else { return 0 }
+            let method = stage.methodCaching.first { $0.operation == operation }
+            let enabled = method?.enabled ?? (operations[operation].method == "GET")
+            let seconds = method?.ttlSeconds ?? settings.ttlSeconds
+            return enabled ? Int64(seconds) * 1_000_000_000 : 0
+        }
+        fillWaitNanoseconds = Int64(settings.fillWaitMilliseconds) * 1_000_000
+        entryBytesMax = settings.entryBytesMax
+    }
+}
+
+/// A cache key parameter ready for the request path: names as bytes.
+struct CompiledCacheParameter {
+    enum Kind: UInt8 {
+        case query = 1
+        case header
+        case path
+    }
+
+    var kind: Kind
+    /// The query parameter's name, or the header's name in lowercase.
+    var name: [UInt8]
+    var pathIndex: Int
+
+    init(_ parameter: CacheKeyParameter) {
+        switch parameter {
+        case .query(let name): self.init(kind: .query, name: Array(name.utf8), pathIndex: 0)
+        case .header(let name): self.init(kind: .header, name: Array(name.lowercased().utf8), pathIndex: 0)
+        case .path(let index): self.init(kind: .path, name: [], pathIndex: index)
+        }
+    }
+
+    init(kind: Kind, name: [UInt8], pathIndex: Int) {
+        self.kind = kind
+        self.name = name
+        self.pathIndex = pathIndex
+    }
+}
+
+/// What the cache step decided for a request.
+enum CacheStep {
+    /// Not a cached method, or no room to fill: the integration answers, as without a cache.
+    case uncached
+    case hit(CachedEntry)
+    /// A miss this request fills: the integration answers and the answer is kept.
+    case filling
+    /// Another request fills this key: wait for it (`fill_wait_ms` at most).
+    case wait
+}
+
+/// Pipeline step 8: the stage cache. The key is the stage, the operation (API, method and
+/// resource path), the cache's generation and the values of the integration's
+/// `cacheKeyParameters`; other parameters do not vary it, as on API Gateway.
+extension Worker {
+    /// Fills a worker keeps at once; a miss beyond them goes to the integration uncached.
+    static let captureSlots = 64
+    /// A worker's answer from the cache is `parked`'s counterpart: `pending.response` when the
+    /// response was written as soon as the head was read.
+    static let answeredFromCache = -2
+    static let cacheWaitPollNanoseconds: Int64 = 1_000_000
+
+    func cacheStep(_ index: Int, _ bytes: Span<UInt8>, operation: Int, stage: Int) -> CacheStep {
+        guard let policy = cachePolicies[stage] else { return .uncached }
+        let ttl = policy.ttlNanoseconds[operation]
+        guard ttl > 0 else { return .uncached }
+        // Requests with a body are not answered from the cache (their body would have to wait).
+        switch head.framing {
+        case .none, .length(0): break
+        default: return .uncached
+        }
+        guard let keyLength = writeCacheKey(bytes, operation: operation, stage: stage, generation: policy.index.generation)
+        else { return .uncached }
+        let now = Clock.monotonicNanoseconds()
+        let (hash, found) = cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
+            let hash = CacheIndex.hash(key)
+            return (hash, policy.index.lookup(hash: hash, key: key, now: now))
+        }
+        switch found {
+        case .hit(let entry):
+            cacheCounters.hit(slot: slot, stage: stage)
+            return .hit(entry)
+        case .filling:
+            return .wait
+        case .miss:
+            break
+        }
+        guard let capture = freeCaptures.popLast() else {
+            cacheCounters.miss(slot: slot, stage: stage)
+            return .uncached
+        }
+        guard policy.index.claimFill(hash: hash, now: now, deadline: now + policy.fillWaitNanoseconds) else {
+            freeCaptures.append(capture)
+            return .wait
+        }
+        cacheCounters.miss(slot: slot, stage: stage)
+        cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
+            _ = captures.write(slot: Int(capture), offset: 0) { writer in writer.append(key) }
+        }
+        connections[index].capture = capture
+        connections[index].capturing = false
+        connections[index].cacheStage = Int32(stage)
+        connections[index].cacheHash = hash
+        connections[index].cacheTTL = ttl
+        connections[index].cacheKeyLength = Int32(keyLength)
+        connections[index].cacheHeadLength = 0
+        connections[index].cacheBodyLength = 0
+        return .filling
+    }
+
+    /// Writes the request's cache key into the key slot; nil when it does not fit.
+    func writeCacheKey(_ bytes: Span<UInt8>, operation: Int, stage: Int, generation: UInt64) -> Int? {
+        let written = cacheKeys.write(slot: 0, offset: 0) { writer in
+            Worker.appendWord(generation, bytes: 8, to: &writer)
+            Worker.appendWord(UInt64(stage), bytes: 4, to: &writer)
+            Worker.appendWord(UInt64(operation), bytes: 4, to: &writer)
+            for parameter in cacheParameters[operation] {
+                writer.append(parameter.kind.rawValue)
+                switch parameter.kind {
+                case .query:
+                    appendQueryValues(named: parameter.name, bytes, to: &writer)
+                case .header:
+                    for field in head.headers
+                    where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: parameter.name.span) {
+                        Worker.appendWord(UInt64(field.value.count), bytes: 4, to: &writer)
+                        writer.append(bytes.extracting(field.value))
+                    }
+                case .path:
+                    if parameter.pathIndex < match.pathParameters.count {
+                        let range = match.pathParameters[parameter.pathIndex]
+                        let start = head.path.lowerBound
+                        Worker.appendWord(UInt64(range.count), bytes: 4, to: &writer)
+                        writer.append(bytes.extracting((start + range.lowerBound)..<(start + range.upperBound)))
+                    }
+                }
+                // Ends the parameter: values are length-prefixed, so no value can pass for this.
+                writer.append(0xFF)
+            }
+        }
+        return written.overflowed ? nil : written.byteCount
+    }
+
+    /// Every value of query parameter `name` (raw, as received), length-prefixed.
+    func appendQueryValues(named name: [UInt8], _ bytes: Span<UInt8>, to writer: inout SlabWriter) {
+        var start = head.query.lowerBound
+        let end = head.query.upperBound
+        while start < end {
+            var stop = start
+            while stop < end && bytes[stop] != UInt8(ascii: "&") { stop += 1 }
+            var equals = start
+            while equals < stop && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
+            if HTTPBytes.equals(bytes, start..<equals, name.span) {
+                let value = equals < stop ? (equals + 1)..<stop : stop..<stop
+                Worker.appendWord(UInt64(value.count), bytes: 4, to: &writer)
+                writer.append(bytes.extracting(value))
+            }
+            start = stop + 1
+        }
+    }
+
+    static func appendWord(_ value: UInt64, bytes count: Int, to writer: inout SlabWriter) {
+        for byte in 0..<count { writer.append(UInt8(truncatingIfNeeded: value >> (UInt64(byte) * 8))) }
+    }
+
+    // MARK: Answering from the cache
+
+    /// Writes a cached answer's head and starts streaming its body. False when the entry is gone
+    /// by now (the cache came round to it) or does not fit: the integration answers instead.
+    func answerFromCache(_ index: Int, entry: CachedEntry, stage: Int) -> Bool {
+        guard let policy = cachePolicies[stage] else { return false }
+        if !connections[index].sendInFlight { compactOutput(index) }
+        let outputEnd = connections[index].outputEnd
+        guard output.slotBytes - outputEnd >= entry.headLength + 512 else { return false }
+        let keepAlive = connections[index].pending.keepAlive && !draining
+        let http10 = connections[index].pending.http10
+        let requestID = connections[index].requestID
+        let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
+            // The status line and header lines as the first client got them.
+            let copied = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
+            writer.append(ResponseHead.contentLengthPrefix)
+            ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
+            writer.append(ResponseHead.crlf)
+            appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            return copied != nil
+        }
+        guard written.result, !written.overflowed else { return false }
+        connections[index].outputEnd += written.byteCount
+        counters.add(slot: slot, WorkerCounter.responseClass(status: entry.status))
+        connections[index].requestID = 0
+        observeRequestLatency(index)
+        connections[index].pending.keepAlive = keepAlive
+        if !keepAlive { connections[index].closeAfterFlush = true }
+        if !connections[index].pending.omitBody && entry.bodyLength > 0 {
+            connections[index].streamingCacheStage = Int32(stage)
+            connections[index].streamingEntry = entry
+            connections[index].streamingOffset = 0
+            continueStreaming(index)
+        }
+        return true
+    }
+
+    /// Copies the next piece of a cached body into the output. False when the cache came round
+    /// to the entry meanwhile: the answer cannot be finished, and the connection is closed.
+    func continueCachedBody(_ index: Int, from start: Int, count: Int) -> Bool {
+        let entry = connections[index].streamingEntry
+        guard let policy = cachePolicies[Int(connections[index].streamingCacheStage)] else { return false }
+        let bodyStart = entry.bodyRange.lowerBound
+        let outputEnd = connections[index].outputEnd
+        let copied = policy.index.withBytes(of: entry, range: (bodyStart + start)..<(bodyStart + start + count)) { piece in
+            output.write(slot: index, offset: outputEnd) { writer in writer.append(piece) }.byteCount
+        }
+        guard copied == count else { return false }
+        connections[index].outputEnd += count
+        return true
+    }
+
+    // MARK: Filling
+
+    /// The upstream's answer head is out: keep its status line and header lines as the client got
+    /// them (not the framing or the gateway's own fields), when the answer is one to keep (2xx,
+    /// with a length or chunked, not too large); give the claim up otherwise. `lines` is where they
+    /// are in the client's output slot.
+    func startCapture(client: Int, status: Int, lines: Range<Int>, framing: ResponseFraming, discard: Bool) {
+        let capture = Int(connections[client].capture)
+        guard capture >= 0 else { return }
+        let policy = cachePolicies[Int(connections[client].cacheStage)]!
+        let keyLength = Int(connections[client].cacheKeyLength)
+        var cacheable = (200..<300).contains(status) && !discard && lines.count <= policy.entryBytesMax
+            && keyLength + lines.count <= captures.slotBytes
+        switch framing {
+        case .length(let length): cacheable = cacheable && lines.count + length <= policy.entryBytesMax
+        case .chunked: break
+        case .none, .untilClose: cacheable = false
+        }
+        guard cacheable else {
+            endFill(client, keep: false)
+            return
+        }
+        captures.copy(from: output, slot: client, range: lines, toSlot: capture, offset: keyLength)
+        connections[client].cacheStatus = Int32(status)
+        connections[client].cacheHeadLength = Int32(lines.count)
+        connections[client].capturing = true
+    }
+
+    /// Keeps a piece of the answer's body (decoded from chunks). An answer that grows past
+    /// `entry_bytes_max` is not kept.
+    func captureBody(client: Int, _ piece: Span<UInt8>) {
+        guard connections[client].capturing else { return }
+        let policy = cachePolicies[Int(connections[client].cacheStage)]!
+        let offset = Int(connections[client].cacheKeyLength) + Int(connections[client].cacheHeadLength)
+            + Int(connections[client].cacheBodyLength)
+        let entryLength = Int(connections[client].cacheHeadLength) + Int(connections[client].cacheBodyLength) + piece.count
+        guard entryLength <= policy.entryBytesMax, offset + piece.count <= captures.slotBytes else {
+            endFill(client, keep: false)
+            return
+        }
+        _ = captures.write(slot: Int(connections[client].capture), offset: offset) { writer in writer.append(piece) }
+        connections[client].cacheBodyLength += Int32(piece.count)
+    }
+
+    /// The fill is over: keep the captured answer when `keep` (and it was being captured),
+    /// otherwise give the claim up so that waiting requests go on at once.
+    func endFill(_ client: Int, keep: Bool) {
+        let capture = Int(connections[client].capture)
+        guard capture >= 0 else { return }
+        let connection = connections[client]
+        let policy = cachePolicies[Int(connection.cacheStage)]!
+        let now = Clock.monotonicNanoseconds()
+        if keep && connection.capturing {
+            let keyEnd = Int(connection.cacheKeyLength)
+            let headEnd = keyEnd + Int(connection.cacheHeadLength)
+            let bodyEnd = headEnd + Int(connection.cacheBodyLength)
+            let stored = captures.withBytes(slot: capture, range: 0..<bodyEnd) { bytes in
+                policy.index.store(hash: connection.cacheHash, key: bytes.extracting(0..<keyEnd),
+                                   status: Int(connection.cacheStatus), head: bytes.extracting(keyEnd..<headEnd),
+                                   body: bytes.extracting(headEnd..<bodyEnd), now: now, expiresAt: now + connection.cacheTTL)
+            }
+            if !stored { policy.index.abandonFill(hash: connection.cacheHash, now: now) }
+        } else {
+            policy.index.abandonFill(hash: connection.cacheHash, now: now)
+        }
+        connections[client].capture = -1
+        connections[client].capturing = false
+        connections[client].cacheStage = -1
+        freeCaptures.append(Int32(capture))
+    }
+
+    // MARK: Waiting
+
+    /// A request waits for another's fill: it looks again every millisecond.
+    func waitForFill(_ index: Int) {
+        cacheWaiters.append(Int32(index))
+        if !cacheTimerArmed {
+            cacheTimerArmed = true
+            ring.timeout(nanoseconds: Worker.cacheWaitPollNanoseconds, userData: Token.make(.cacheWait))
+        }
+    }
+
+    func onCacheWait() {
+        cacheTimerArmed = false
+        swap(&cacheWaiters, &spareCacheWaiters)
+        for waiter in spareCacheWaiters {
+            let index = Int(waiter)
+            guard connections[index].isOpen, !connections[index].closing, connections[index].parked else { continue }
+            resumeReading(index)
+            afterInput(index)
+        }
+        spareCacheWaiters.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,166 @@
+"""The stage response cache end to end: 2 workers sharing one cache, a counting upstream."""
+
+import json
+import socket
+import threading
+import time
+
+from conftest import Sluice, read_responses
+from test_proxy import Upstream, upstreams  # noqa: F401 (fixture)
+
+CACHED_API = """\
+openapi: "3.0.1"
+info: {title: cached, version: "1"}
+paths:
+  /items/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:PORT/items/{id}"
+        requestParameters: {"integration.request.path.id": "method.request.path.id"}
+        cacheKeyParameters: [method.request.path.id, method.request.querystring.color]
+    post:
+      parameters: [{name: id, in: path, required: true}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: POST
+        uri: "http://127.0.0.1:PORT/items/{id}"
+        requestParameters: {"integration.request.path.id": "method.request.path.id"}
+  /plain:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:PORT/plain"
+"""
+
+
+def start(tmp_path, upstream_port, ttl=300, extra_cache="", workers=2):
+    directory = tmp_path / "gateway"
+    directory.mkdir(exist_ok=True)
+    (directory / "api.yaml").write_text(CACHED_API.replace("PORT", str(upstream_port)))
+    config = (f'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\n'
+              f"workers:\n  count: {workers}\n"
+              f"  defaults: {{ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 16384, max_connections: 512}}\n"
+              f"apis:\n  - name: shop\n    definition: api.yaml\n    stages:\n"
+              f"      prod:\n        cache: {{capacity_mb: 8, ttl_seconds: {ttl}{extra_cache}}}\n"
+              f"      dev: {{}}\n")
+    return Sluice(directory, config_text=config).start()
+
+
+def get(server, target, headers=(), method="GET"):
+    lines = [f"{method} {target} HTTP/1.1", "Host: shop"] + [f"{k}: {v}" for k, v in headers]
+    with server.connect(timeout=10) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return read_responses(connection, 1, timeout=10)[0]
+
+
+def upstream_count(upstream):
+    with socket.create_connection(("127.0.0.1", upstream.port), timeout=5) as connection:
+        connection.sendall(b"GET /__count HTTP/1.1\r\nHost: u\r\n\r\n")
+        data = b""
+        while b"}" not in data:
+            data += connection.recv(4096)
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])["count"]
+
+
+def metrics(server):
+    return server.admin_get("/metrics").body.decode()
+
+
+def test_one_miss_then_hits_on_both_workers_until_the_ttl(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port, ttl=2)
+    first = get(server, "/prod/items/1")
+    assert first.status == 200 and first.json()["count"] == 1
+    # Many connections: SO_REUSEPORT spreads them over both workers.
+    bodies = set()
+    for _ in range(40):
+        response = get(server, "/prod/items/1")
+        assert response.status == 200
+        assert response.header("X-Upstream") == "counting"
+        assert response.header("Content-Type") == "application/json"
+        assert response.header("x-amzn-RequestId") != first.header("x-amzn-RequestId")
+        bodies.add(response.body)
+    assert bodies == {first.body}
+    assert upstream_count(upstream) == 1
+    text = metrics(server)
+    per_worker = [line for line in text.splitlines() if line.startswith("sluice_worker_requests_total{")]
+    assert all(int(line.split()[-1]) > 0 for line in per_worker), per_worker
+    assert 'sluice_cache_requests_total{api="shop",stage="prod",result="hit"} 40' in text
+    assert 'sluice_cache_requests_total{api="shop",stage="prod",result="miss"} 1' in text
+    # Declared parameters vary the key; others do not.
+    assert get(server, "/prod/items/2").json()["count"] == 2
+    assert get(server, "/prod/items/1?color=red").json()["count"] == 3
+    assert get(server, "/prod/items/1?size=9").json()["count"] == 1
+    # Not cached: POST, and a stage without a cache.
+    assert get(server, "/prod/items/1", method="POST").json()["count"] == 4
+    assert get(server, "/dev/items/1").json()["count"] == 5
+    assert get(server, "/dev/items/1").json()["count"] == 6
+    # After the TTL, one more request reaches the upstream, then hits again.
+    time.sleep(2.1)
+    assert get(server, "/prod/items/1").json()["count"] == 7
+    assert get(server, "/prod/items/1").json()["count"] == 7
+    assert upstream_count(upstream) == 7
+
+
+def test_a_hundred_concurrent_misses_reach_the_upstream_once(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port)
+    results = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(100)
+
+    def client():
+        with server.connect(timeout=10) as connection:
+            barrier.wait()
+            connection.sendall(b"GET /prod/items/7 HTTP/1.1\r\nHost: shop\r\nX-Delay-Ms: 300\r\n\r\n")
+            response = read_responses(connection, 1, timeout=10)[0]
+            with lock:
+                results.append((response.status, response.body))
+
+    threads = [threading.Thread(target=client) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 100
+    assert all(status == 200 for status, _ in results)
+    assert len({body for _, body in results}) == 1
+    assert upstream_count(upstream) == 1
+
+
+def test_answers_that_are_not_2xx_are_not_kept(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port)
+    assert get(server, "/prod/plain", headers=[("X-Status", "404")]).status == 404
+    assert get(server, "/prod/plain").status == 200
+    assert get(server, "/prod/plain").json()["count"] == 2
+    assert upstream_count(upstream) == 2
+
+
+def test_a_stage_flush_empties_the_cache_for_every_worker(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port)
+    assert get(server, "/prod/items/1").json()["count"] == 1
+    assert get(server, "/prod/items/1").json()["count"] == 1
+    flushed = server.admin_request("DELETE", "/admin/cache/shop/prod")
+    assert flushed.status == 202
+    assert get(server, "/prod/items/1").json()["count"] == 2
+    for _ in range(20):
+        assert get(server, "/prod/items/1").json()["count"] == 2
+    assert server.admin_request("DELETE", "/admin/cache/shop/dev").status == 404
+    assert server.admin_request("DELETE", "/admin/cache/nope/prod").status == 404
+    assert server.admin_get("/admin/cache/shop/prod").status == 405
+
+
+def test_large_answers_stream_from_the_cache(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port)
+    first = get(server, "/prod/items/big", headers=[("X-Size", "300000")])
+    assert first.status == 200 and len(first.body) > 300_000
+    again = get(server, "/prod/items/big")
+    assert again.body == first.body
+    assert upstream_count(upstream) == 1
