@@ -235,6 +235,13 @@ public struct ThrottlePlan: Sendable {
         return -1
     }
 
+    /// Whether `digest` is an enabled key in a usage plan that covers `stage` (the right to
+    /// refresh the stage's cache with `Cache-Control: max-age=0`).
+    public func keyCovers(_ digest: KeyDigest, stage: Int) -> Bool {
+        let key = key(digest)
+        return key >= 0 && keyEnabled[key] && grant(key: key, stage: stage) >= 0
+    }
+
     /// The subscription of key `key` (by configuration index) in plan `plan`, or -1.
     public func subscription(key: Int, plan: Int) -> Int {
         for index in subscriptionKey.indices where Int(subscriptionKey[index]) == key && Int(subscriptionPlan[index]) == plan {

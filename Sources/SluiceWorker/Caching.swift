@@ -2,6 +2,7 @@ import SluiceCache
 import SluiceConfig
 import SluiceHTTP1
 import SluiceMetrics
+import SluiceThrottle
 import SluiceURing
 
 /// A stage's response cache as a worker uses it (Sources/SluiceCache holds the shared part).
@@ -13,6 +14,9 @@ struct StageCachePolicy {
     let fillWaitNanoseconds: Int64
     /// The largest answer kept: its header lines and body together.
     let entryBytesMax: Int
+    /// Who may refresh an entry with `Cache-Control: max-age=0`, and what the others get.
+    let requireAuthorization: Bool
+    let unauthorized: UnauthorizedCacheControl
 
     /// GET methods are cached unless their `method_settings` say otherwise; other methods only
     /// when theirs enable it, as on API Gateway.
@@ -27,6 +31,8 @@ struct StageCachePolicy {
         }
         fillWaitNanoseconds = Int64(settings.fillWaitMilliseconds) * 1_000_000
         entryBytesMax = settings.entryBytesMax
+        requireAuthorization = settings.requireAuthorization
+        unauthorized = settings.unauthorized
     }
 }
 
@@ -62,7 +68,11 @@ struct CompiledCacheParameter {
 enum CacheStep {
     /// Not a cached method, or no room to fill: the integration answers, as without a cache.
     case uncached
-    case hit(CachedEntry)
+    /// A hit; `warn` when the request asked for a refresh it may not make, and the stage says to
+    /// tell it so.
+    case hit(CachedEntry, warn: Bool)
+    /// The request asked for a refresh it may not make, and the stage refuses it (403).
+    case forbidden
     /// A miss this request fills: the integration answers and the answer is kept.
     case filling
     /// Another request fills this key: wait for it (`fill_wait_ms` at most).
@@ -79,6 +89,10 @@ extension Worker {
     /// response was written as soon as the head was read.
     static let answeredFromCache = -2
     static let cacheWaitPollNanoseconds: Int64 = 1_000_000
+    /// Added to a cached answer when the request's `max-age=0` was not honoured
+    /// (`SUCCEED_WITH_RESPONSE_HEADER`).
+    static let refreshRefusedLine: [UInt8] = Array(
+        "Warning: 199 - \"Cache-Control: max-age=0 ignored: not authorized to refresh the cache\"\r\n".utf8)
 
     func cacheStep(_ index: Int, _ bytes: Span<UInt8>, operation: Int, stage: Int) -> CacheStep {
         guard let policy = cachePolicies[stage] else { return .uncached }
@@ -92,14 +106,26 @@ extension Worker {
         guard let keyLength = writeCacheKey(bytes, operation: operation, stage: stage, generation: policy.index.generation)
         else { return .uncached }
         let now = Clock.monotonicNanoseconds()
+        // `Cache-Control: max-age=0` asks for a fresh answer: granted to a request with a key
+        // of a plan covering the stage (or to any, without require_authorization).
+        var warn = false
+        let refresh = asksForRefresh(bytes)
+        let refreshing = refresh && (!policy.requireAuthorization || presentsStageKey(bytes, stage: stage))
+        if refresh && !refreshing {
+            switch policy.unauthorized {
+            case .failWith403: return .forbidden
+            case .succeedWithResponseHeader: warn = true
+            case .succeedWithoutResponseHeader: break
+            }
+        }
         let (hash, found) = cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
             let hash = CacheIndex.hash(key)
-            return (hash, policy.index.lookup(hash: hash, key: key, now: now))
+            return (hash, refreshing ? CacheLookup.miss : policy.index.lookup(hash: hash, key: key, now: now))
         }
         switch found {
         case .hit(let entry):
             cacheCounters.hit(slot: slot, stage: stage)
-            return .hit(entry)
+            return .hit(entry, warn: warn)
         case .filling:
             return .wait
         case .miss:
@@ -111,6 +137,11 @@ extension Worker {
         }
         guard policy.index.claimFill(hash: hash, now: now, deadline: now + policy.fillWaitNanoseconds) else {
             freeCaptures.append(capture)
+            // A refresh does not wait for another fill: it asked for the integration's answer.
+            if refreshing {
+                cacheCounters.miss(slot: slot, stage: stage)
+                return .uncached
+            }
             return .wait
         }
         cacheCounters.miss(slot: slot, stage: stage)
@@ -126,6 +157,35 @@ extension Worker {
         connections[index].cacheHeadLength = 0
         connections[index].cacheBodyLength = 0
         return .filling
+    }
+
+    static let cacheControl: [UInt8] = Array("cache-control".utf8)
+    static let maxAgeZero: [UInt8] = Array("max-age=0".utf8)
+
+    /// Whether a `Cache-Control` field of the request has the directive `max-age=0`.
+    func asksForRefresh(_ bytes: Span<UInt8>) -> Bool {
+        for field in head.headers
+        where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: Worker.cacheControl.span) {
+            var start = field.value.lowerBound
+            let end = field.value.upperBound
+            while start < end {
+                var stop = start
+                while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
+                var first = start
+                var last = stop
+                while first < last && (bytes[first] == 32 || bytes[first] == 9) { first += 1 }
+                while last > first && (bytes[last - 1] == 32 || bytes[last - 1] == 9) { last -= 1 }
+                if HTTPBytes.equalsIgnoringCase(bytes, first..<last, lowercased: Worker.maxAgeZero.span) { return true }
+                start = stop + 1
+            }
+        }
+        return false
+    }
+
+    /// Whether the request's `x-api-key` is an enabled key of a usage plan covering `stage`.
+    func presentsStageKey(_ bytes: Span<UInt8>, stage: Int) -> Bool {
+        guard let value = apiKeyValue(bytes) else { return false }
+        return gate.plan.keyCovers(KeyDigest(SHA256.digest(bytes.extracting(value))), stage: stage)
     }
 
     /// Writes the request's cache key into the key slot; nil when it does not fit.
@@ -186,7 +246,7 @@ extension Worker {
 
     /// Writes a cached answer's head and starts streaming its body. False when the entry is gone
     /// by now (the cache came round to it) or does not fit: the integration answers instead.
-    func answerFromCache(_ index: Int, entry: CachedEntry, stage: Int) -> Bool {
+    func answerFromCache(_ index: Int, entry: CachedEntry, stage: Int, warn: Bool) -> Bool {
         guard let policy = cachePolicies[stage] else { return false }
         if !connections[index].sendInFlight { compactOutput(index) }
         let outputEnd = connections[index].outputEnd
@@ -197,6 +257,7 @@ extension Worker {
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
             let copied = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
+            if warn { writer.append(Worker.refreshRefusedLine) }
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)

@@ -327,13 +327,17 @@ extension Worker {
                 response = catalog.index(of: refused)
             } else if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
                 var exchange = true
+                response = Worker.answeredFromCache
                 switch cacheStep(index, bytes, operation: match.operation, stage: match.stage) {
                 case .wait:
                     connections[index].parked = true
                     waitForFill(index)
                     return false
-                case .hit(let entry):
-                    if answerFromCache(index, entry: entry, stage: match.stage) {
+                case .forbidden:
+                    exchange = false
+                    response = catalog.index(of: .forbidden)
+                case .hit(let entry, let warn):
+                    if answerFromCache(index, entry: entry, stage: match.stage, warn: warn) {
                         exchange = false
                     } else if connections[index].outputEnd > 0 {
                         // Output from earlier answers leaves too little room: wait for it to drain.
@@ -343,7 +347,6 @@ extension Worker {
                 case .uncached, .filling:
                     break
                 }
-                response = Worker.answeredFromCache
                 if exchange {
                     response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
                         .map { catalog.index(of: $0) } ?? -1

@@ -37,16 +37,16 @@ paths:
 """
 
 
-def start(tmp_path, upstream_port, ttl=300, extra_cache="", workers=2):
+def start(tmp_path, upstream_port, ttl=300, extra_cache="", workers=2, extra=""):
     directory = tmp_path / "gateway"
-    directory.mkdir(exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "api.yaml").write_text(CACHED_API.replace("PORT", str(upstream_port)))
     config = (f'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\n'
               f"workers:\n  count: {workers}\n"
               f"  defaults: {{ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 16384, max_connections: 512}}\n"
               f"apis:\n  - name: shop\n    definition: api.yaml\n    stages:\n"
               f"      prod:\n        cache: {{capacity_mb: 8, ttl_seconds: {ttl}{extra_cache}}}\n"
-              f"      dev: {{}}\n")
+              f"      dev: {{}}\n{extra}")
     return Sluice(directory, config_text=config).start()
 
 
@@ -164,3 +164,35 @@ def test_large_answers_stream_from_the_cache(tmp_path, upstreams):  # noqa: F811
     again = get(server, "/prod/items/big")
     assert again.body == first.body
     assert upstream_count(upstream) == 1
+
+
+def test_max_age_0_refreshes_for_keys_of_the_stage_and_follows_the_strategy_for_others(tmp_path, upstreams):  # noqa: F811
+    import hashlib
+    upstream = upstreams("counting")
+    for strategy, expect in (("SUCCEED_WITH_RESPONSE_HEADER", "warn"), ("SUCCEED_WITHOUT_RESPONSE_HEADER", "silent"),
+                             ("FAIL_WITH_403", "403")):
+        digest = hashlib.sha256(b"k-refresh").hexdigest()
+        keys = (f'usage_plans:\n  ops: {{stages: ["shop/prod"]}}\n'
+                f'api_keys:\n  - {{name: ops, value_sha256: "{digest}", usage_plans: [ops]}}\n')
+        server = start(tmp_path / strategy, upstream.port, extra_cache=f", unauthorized: {strategy}", extra=keys)
+        base = upstream_count(upstream)
+        assert get(server, "/prod/items/5").json()["count"] == base + 1
+        refused = get(server, "/prod/items/5", headers=[("Cache-Control", "no-store, max-age=0")])
+        if expect == "403":
+            assert refused.status == 403 and refused.json() == {"message": "Forbidden"}
+        else:
+            assert refused.status == 200 and refused.json()["count"] == base + 1
+            assert (refused.header("Warning") is not None) == (expect == "warn")
+        # A key of a plan covering the stage may refresh; the refreshed answer is kept.
+        fresh = get(server, "/prod/items/5", headers=[("Cache-Control", "max-age=0"), ("x-api-key", "k-refresh")])
+        assert fresh.json()["count"] == base + 2
+        assert get(server, "/prod/items/5").json()["count"] == base + 2
+        server.kill()
+
+
+def test_without_require_authorization_anyone_may_refresh(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port, extra_cache=", require_authorization: false")
+    assert get(server, "/prod/items/1").json()["count"] == 1
+    assert get(server, "/prod/items/1", headers=[("Cache-Control", "max-age=0")]).json()["count"] == 2
+    assert get(server, "/prod/items/1").json()["count"] == 2
