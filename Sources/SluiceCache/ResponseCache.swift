@@ -4,8 +4,9 @@ import SluiceSharedMemory
 /// zone and the entries in a `ByteArena`, both mapped by the supervisor before it forks.
 ///
 /// Index slot (four words): a sequence word (odd while a writer changes the slot), the key's
-/// hash, a reference (0 empty, 1 being filled, else the entry's arena position + 2), and a time
-/// on the monotonic clock (when the entry expires, or when a fill is given up). Readers copy a
+/// hash, a reference (0 empty, 1 being filled, 2 passing: a fill was given up and requests go
+/// straight to the integration for a while; else the entry's arena position + 3), and a time on
+/// the monotonic clock (when the entry expires, when a fill is given up, or when passing ends). Readers copy a
 /// slot between two reads of its sequence word and never wait; a writer claims a slot by
 /// compare-and-swap on it. Entries hold their whole key, so a hash that collides is a miss, not
 /// a wrong answer; an entry the arena has come round to since is a miss too.
@@ -17,13 +18,13 @@ public final class CacheZones: Sendable {
     public let arena: ByteArena
     public let slotCount: Int
 
-    /// One slot per 2 KB of arena, a power of two, at least 1,024.
-    public init(name: String, capacityBytes: Int) throws(ZoneError) {
+    /// One slot per 2 KB of arena, a power of two, at least 1,024. `writers`: the worker slots.
+    public init(name: String, capacityBytes: Int, writers: Int) throws(ZoneError) {
         var slots = 1_024
         while slots * 2_048 < capacityBytes { slots <<= 1 }
         slotCount = slots
         index = try SharedWords(name: "\(name)-index", count: 1 + slots * CacheIndex.wordsPerSlot)
-        arena = try ByteArena(name: "\(name)-arena", capacity: capacityBytes)
+        arena = try ByteArena(name: "\(name)-arena", capacity: capacityBytes, writers: writers)
     }
 }
 
@@ -61,7 +62,19 @@ public enum CacheLookup: Sendable, Equatable {
     case hit(CachedEntry)
     /// Another request (in any worker) is filling this key until `deadline`.
     case filling(deadline: Int64)
+    /// A fill of this key was given up a moment ago (its answer was not one to keep): go to the
+    /// integration without waiting or filling.
+    case pass
     case miss
+}
+
+/// What a request that missed got when it asked to fill the key.
+public enum FillClaim: Sendable, Equatable {
+    case claimed
+    /// Another request fills it.
+    case taken
+    /// A fill was just given up: go to the integration.
+    case passing
 }
 
 /// The operations on a stage's cache.
@@ -73,6 +86,8 @@ public struct CacheIndex: Sendable {
     static let entryMagic: UInt32 = 0x5343_4531  // "SCE1"
     static let empty: UInt64 = 0
     static let filling: UInt64 = 1
+    static let passing: UInt64 = 2
+    static let firstEntry: UInt64 = 3
 
     public let zones: CacheZones
     let slotMask: Int
@@ -137,8 +152,11 @@ public struct CacheIndex: Sendable {
                 continue
             case CacheIndex.filling:
                 if slot.time > now { return .filling(deadline: slot.time) }
+            case CacheIndex.passing:
+                if slot.time > now { return .pass }
             default:
-                guard slot.time > now, let entry = entry(at: slot.reference - 2, hash: hash, key: key) else { continue }
+                guard slot.time > now,
+                      let entry = entry(at: slot.reference - CacheIndex.firstEntry, hash: hash, key: key) else { continue }
                 return .hit(entry)
             }
         }
@@ -206,24 +224,29 @@ public struct CacheIndex: Sendable {
         return true
     }
 
-    /// Claims the filling of `hash` until `deadline`: true when this caller should fill it, false
-    /// when another request is filling it already.
-    public func claimFill(hash: UInt64, now: Int64, deadline: Int64) -> Bool {
+    /// Claims the filling of `hash` until `deadline`.
+    public func claimFill(hash: UInt64, now: Int64, deadline: Int64) -> FillClaim {
         for _ in 0..<2 {
-            guard let (slot, copy) = chooseSlot(hash: hash, now: now) else { return true }
-            if copy.hash == hash && copy.reference == CacheIndex.filling && copy.time > now { return false }
-            if rewrite(slot, from: copy, hash: hash, reference: CacheIndex.filling, time: deadline) { return true }
+            guard let (slot, copy) = chooseSlot(hash: hash, now: now) else { return .claimed }
+            if copy.hash == hash && copy.time > now {
+                if copy.reference == CacheIndex.filling { return .taken }
+                if copy.reference == CacheIndex.passing { return .passing }
+            }
+            if rewrite(slot, from: copy, hash: hash, reference: CacheIndex.filling, time: deadline) { return .claimed }
         }
         // Two other writers raced for the slot: fill without a claim rather than wait.
-        return true
+        return .claimed
     }
 
-    /// Gives a claim up (the answer was not cacheable): waiting requests go on at once.
-    public func abandonFill(hash: UInt64, now: Int64) {
+    /// Gives up the claim made with `deadline` (the answer was not one to keep): until
+    /// `passUntil`, requests for the key go to the integration without waiting. A claim taken
+    /// over by another request since is left alone.
+    public func abandonFill(hash: UInt64, deadline: Int64, now: Int64, passUntil: Int64) {
         for probe in 0..<CacheIndex.probes {
             let slot = (Int(truncatingIfNeeded: hash) &+ probe) & slotMask
-            guard let copy = read(slot), copy.hash == hash, copy.reference == CacheIndex.filling else { continue }
-            _ = rewrite(slot, from: copy, hash: 0, reference: CacheIndex.empty, time: 0)
+            guard let copy = read(slot), copy.hash == hash, copy.reference == CacheIndex.filling,
+                  copy.time == deadline else { continue }
+            _ = rewrite(slot, from: copy, hash: hash, reference: CacheIndex.passing, time: passUntil)
             return
         }
     }
@@ -233,9 +256,12 @@ public struct CacheIndex: Sendable {
     /// written. False when it could not be stored (too large, or a writer race).
     @discardableResult
     public func store(hash: UInt64, key: Span<UInt8>, status: Int, head: Span<UInt8>, body: Span<UInt8>,
-                      now: Int64, expiresAt: Int64) -> Bool {
+                      now: Int64, expiresAt: Int64, writer: Int) -> Bool {
         let length = CacheIndex.entryHeaderBytes + key.count + head.count + body.count
-        guard length <= arena.capacity / 4, let position = arena.reserve((length + 7) & ~7) else { return false }
+        guard length <= arena.capacity / 2, let position = arena.reserve((length + 7) & ~7, writer: writer) else {
+            return false
+        }
+        defer { arena.finish(writer: writer) }
         var header = InlineArray<32, UInt8>(repeating: 0)
         CacheIndex.put(CacheIndex.entryMagic, into: &header, at: 0)
         CacheIndex.put(UInt32(truncatingIfNeeded: status), into: &header, at: 4)
@@ -247,9 +273,12 @@ public struct CacheIndex: Sendable {
         arena.write(key, at: position, offset: CacheIndex.entryHeaderBytes)
         arena.write(head, at: position, offset: CacheIndex.entryHeaderBytes + key.count)
         arena.write(body, at: position, offset: CacheIndex.entryHeaderBytes + key.count + head.count)
+        guard arena.isIntact(position) else { return false }
         for _ in 0..<2 {
             guard let (slot, copy) = chooseSlot(hash: hash, now: now) else { return false }
-            if rewrite(slot, from: copy, hash: hash, reference: position + 2, time: expiresAt) { return true }
+            if rewrite(slot, from: copy, hash: hash, reference: position + CacheIndex.firstEntry, time: expiresAt) {
+                return true
+            }
         }
         return false
     }

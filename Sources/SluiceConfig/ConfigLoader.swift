@@ -838,26 +838,6 @@ private final class Loader {
             }
         }
         deployment.upstreams = compiler.upstreams
-        warnUncachedFunctions(deployment, configPath: configPath, entries: entries)
-    }
-
-    /// The cache keeps HTTP and HTTP_PROXY answers; a Lambda function's answer is not kept yet.
-    private func warnUncachedFunctions(_ deployment: Deployment, configPath: String, entries: [APIEntry]) {
-        for stage in deployment.stages {
-            guard stage.cache != nil else { continue }
-            let functions = deployment.operations.filter { operation in
-                guard operation.api == stage.api, case .lambdaProxy = operation.integration else { return false }
-                let setting = stage.methodCaching.first { deployment.operations[$0.operation].resourcePath == operation.resourcePath
-                    && deployment.operations[$0.operation].method == operation.method }
-                return setting?.enabled ?? (operation.method == "GET")
-            }
-            guard let first = functions.first else { continue }
-            let api = deployment.apis[stage.api].name
-            let line = entries.first { $0.name == api }?.line ?? 0
-            log.warning(configPath, line, "stage '\(stage.name)' of API '\(api)': AWS_PROXY answers are not cached yet "
-                        + "(\(first.method) \(first.resourcePath)\(functions.count > 1 ? " and \(functions.count - 1) more" : "")); "
-                        + "those requests go to the function")
-        }
     }
 
     private func report(_ conflict: RouteConflict, deployment: Deployment, operationLines: [(file: String, line: Int)],

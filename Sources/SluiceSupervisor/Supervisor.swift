@@ -136,7 +136,7 @@ public final class Supervisor {
         try prepareThrottles()
         caches = try deployment.stages.indices.map { stage throws(ZoneError) in
             guard let cache = deployment.stages[stage].cache else { return nil }
-            return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes)
+            return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: slots.count)
         }
         cacheCounters = try CacheCounters(stageCount: deployment.stages.count, slots: slots.count)
         let adminPort = Socket.localPort(adminListener)
@@ -163,6 +163,8 @@ public final class Supervisor {
         // Gauges of a dead worker would otherwise stay at its last values.
         counters.set(slot: slot, .connectionsOpen, 0)
         counters.set(slot: slot, .receiveBuffersLent, 0)
+        // A worker that died writing a cache entry must not hold the arena back.
+        for zones in caches { zones?.arena.clear(writer: slot) }
         let pid = try Process.fork()
         if pid == 0 {
             runWorker(slot: slot)

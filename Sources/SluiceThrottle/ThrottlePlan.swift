@@ -235,6 +235,9 @@ public struct ThrottlePlan: Sendable {
         return -1
     }
 
+    /// The index of the key whose digest this is (in `Deployment.apiKeys`), or -1.
+    public func keyIndex(_ digest: KeyDigest) -> Int { key(digest) }
+
     /// Whether `digest` is an enabled key in a usage plan that covers `stage` (the right to
     /// refresh the stage's cache with `Cache-Control: max-age=0`).
     public func keyCovers(_ digest: KeyDigest, stage: Int) -> Bool {

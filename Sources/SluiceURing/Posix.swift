@@ -119,8 +119,6 @@ public enum Process {
         _ = kill(pid, signal)
     }
 
-    /// Reaps one exited child without waiting: its pid and whether it exited normally with
-    /// status 0, or nil when no child has exited.
     /// Waits for child `pid` to exit; returns its wait status (-1 when it is not a child).
     @discardableResult
     public static func waitForChild(_ pid: Int32) -> Int32 {
@@ -131,6 +129,8 @@ public enum Process {
         return status
     }
 
+    /// Reaps one exited child without waiting: its pid and whether it exited normally with
+    /// status 0, or nil when no child has exited.
     public static func reapChild() -> (pid: Int32, status: Int32)? {
         var status: Int32 = 0
         let pid = waitpid(-1, &status, WNOHANG)

@@ -33,6 +33,16 @@ extension Worker {
         }
     }
 
+    /// A request admitted earlier and read again (it waited for a cache fill): its key, for the
+    /// Lambda event, without charging its throttles and quota twice.
+    func readmitKey(_ bytes: Span<UInt8>) {
+        let operation = match.operation
+        guard gate.plan.requiresKey(operation: operation), gate.plan.takesKeyFromHeader(operation: operation),
+              let value = apiKeyValue(bytes) else { return }
+        let key = gate.plan.keyIndex(KeyDigest(SHA256.digest(bytes.extracting(value))))
+        if key >= 0 { admittedKey = AdmittedKey(value: value, key: key) }
+    }
+
     /// Where the request's `x-api-key` value (its first one) is in its head; nil without one, or
     /// with one longer than `limits.api_key_bytes`.
     func apiKeyValue(_ bytes: Span<UInt8>) -> Range<Int>? {

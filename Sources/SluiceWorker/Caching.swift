@@ -79,6 +79,16 @@ enum CacheStep {
     case wait
 }
 
+/// What the cache step leaves the request to.
+enum CacheOutcome {
+    /// To the integration (filling the cache, or not cached).
+    case integration
+    /// Answered: from the cache (`Worker.answeredFromCache`) or refused (a prepared response).
+    case answered(Int)
+    /// Admitted, but waiting (`Connection.parked`).
+    case parked
+}
+
 /// Pipeline step 8: the stage cache. The key is the stage, the operation (API, method and
 /// resource path), the cache's generation and the values of the integration's
 /// `cacheKeyParameters`; other parameters do not vary it, as on API Gateway.
@@ -89,10 +99,55 @@ extension Worker {
     /// response was written as soon as the head was read.
     static let answeredFromCache = -2
     static let cacheWaitPollNanoseconds: Int64 = 1_000_000
+    /// After a fill is given up, requests for its key go straight to the integration for this
+    /// long — time enough for every waiting request (they look every millisecond) — before one
+    /// claims it again.
+    static let passNanoseconds: Int64 = 20_000_000
     /// Added to a cached answer when the request's `max-age=0` was not honoured
     /// (`SUCCEED_WITH_RESPONSE_HEADER`).
     static let refreshRefusedLine: [UInt8] = Array(
         "Warning: 199 - \"Cache-Control: max-age=0 ignored: not authorized to refresh the cache\"\r\n".utf8)
+
+    /// The cache step for the matched request, in front of its integration.
+    func cacheOutcome(_ index: Int, _ bytes: Span<UInt8>) -> CacheOutcome {
+        let stage = match.stage
+        switch cacheStep(index, bytes, operation: match.operation, stage: stage) {
+        case .wait:
+            connections[index].parked = true
+            waitForFill(index)
+            return .parked
+        case .forbidden:
+            connections[index].cacheWaitUntil = 0
+            return .answered(catalog.index(of: .forbidden))
+        case .hit(let entry, let warn):
+            if answerFromCache(index, entry: entry, stage: stage, warn: warn) {
+                cacheCounters.hit(slot: slot, stage: stage)
+                connections[index].cacheWaitUntil = 0
+                return .answered(Worker.answeredFromCache)
+            }
+            if connections[index].outputEnd > 0 {
+                // Output from earlier answers leaves too little room: wait for it to drain.
+                connections[index].parked = true
+                return .parked
+            }
+            // The cache came round to the entry since the lookup.
+            cacheCounters.miss(slot: slot, stage: stage)
+            connections[index].cacheWaitUntil = 0
+            return .integration
+        case .uncached, .filling:
+            connections[index].cacheWaitUntil = 0
+            return .integration
+        }
+    }
+
+    /// Whether a waiting request has waited `fill_wait_ms` (counted from its first wait).
+    func hasWaitedEnough(_ index: Int, policy: StageCachePolicy, now: Int64) -> Bool {
+        if connections[index].cacheWaitUntil == 0 {
+            connections[index].cacheWaitUntil = now + policy.fillWaitNanoseconds
+            return policy.fillWaitNanoseconds == 0
+        }
+        return now >= connections[index].cacheWaitUntil
+    }
 
     func cacheStep(_ index: Int, _ bytes: Span<UInt8>, operation: Int, stage: Int) -> CacheStep {
         guard let policy = cachePolicies[stage] else { return .uncached }
@@ -124,10 +179,14 @@ extension Worker {
         }
         switch found {
         case .hit(let entry):
-            cacheCounters.hit(slot: slot, stage: stage)
             return .hit(entry, warn: warn)
         case .filling:
-            return .wait
+            if !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
+            cacheCounters.miss(slot: slot, stage: stage)
+            return .uncached
+        case .pass:
+            cacheCounters.miss(slot: slot, stage: stage)
+            return .uncached
         case .miss:
             break
         }
@@ -135,14 +194,14 @@ extension Worker {
             cacheCounters.miss(slot: slot, stage: stage)
             return .uncached
         }
-        guard policy.index.claimFill(hash: hash, now: now, deadline: now + policy.fillWaitNanoseconds) else {
+        // A refresh fills without a claim: others keep the entry there is until it is replaced.
+        let deadline = now + policy.fillWaitNanoseconds
+        let claim = refreshing ? FillClaim.claimed : policy.index.claimFill(hash: hash, now: now, deadline: deadline)
+        guard claim == .claimed else {
             freeCaptures.append(capture)
-            // A refresh does not wait for another fill: it asked for the integration's answer.
-            if refreshing {
-                cacheCounters.miss(slot: slot, stage: stage)
-                return .uncached
-            }
-            return .wait
+            if claim == .taken && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
+            cacheCounters.miss(slot: slot, stage: stage)
+            return .uncached
         }
         cacheCounters.miss(slot: slot, stage: stage)
         cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
@@ -150,6 +209,8 @@ extension Worker {
         }
         connections[index].capture = capture
         connections[index].capturing = false
+        connections[index].cacheClaimed = !refreshing
+        connections[index].cacheDeadline = deadline
         connections[index].cacheStage = Int32(stage)
         connections[index].cacheHash = hash
         connections[index].cacheTTL = ttl
@@ -194,6 +255,8 @@ extension Worker {
             Worker.appendWord(generation, bytes: 8, to: &writer)
             Worker.appendWord(UInt64(stage), bytes: 4, to: &writer)
             Worker.appendWord(UInt64(operation), bytes: 4, to: &writer)
+            // The method too: an ANY operation's methods do not share entries.
+            writer.append(head.method.rawValue)
             for parameter in cacheParameters[operation] {
                 writer.append(parameter.kind.rawValue)
                 switch parameter.kind {
@@ -202,6 +265,7 @@ extension Worker {
                 case .header:
                     for field in head.headers
                     where HTTPBytes.equalsIgnoringCase(bytes, field.name, lowercased: parameter.name.span) {
+                        writer.append(0xFE)
                         Worker.appendWord(UInt64(field.value.count), bytes: 4, to: &writer)
                         writer.append(bytes.extracting(field.value))
                     }
@@ -209,11 +273,13 @@ extension Worker {
                     if parameter.pathIndex < match.pathParameters.count {
                         let range = match.pathParameters[parameter.pathIndex]
                         let start = head.path.lowerBound
+                        writer.append(0xFE)
                         Worker.appendWord(UInt64(range.count), bytes: 4, to: &writer)
                         writer.append(bytes.extracting((start + range.lowerBound)..<(start + range.upperBound)))
                     }
                 }
-                // Ends the parameter: values are length-prefixed, so no value can pass for this.
+                // Ends the parameter; every value before it is a 0xFE byte and a length, so the
+                // end cannot be mistaken for a value.
                 writer.append(0xFF)
             }
         }
@@ -231,6 +297,7 @@ extension Worker {
             while equals < stop && bytes[equals] != UInt8(ascii: "=") { equals += 1 }
             if HTTPBytes.equals(bytes, start..<equals, name.span) {
                 let value = equals < stop ? (equals + 1)..<stop : stop..<stop
+                writer.append(0xFE)
                 Worker.appendWord(UInt64(value.count), bytes: 4, to: &writer)
                 writer.append(bytes.extracting(value))
             }
@@ -244,8 +311,9 @@ extension Worker {
 
     // MARK: Answering from the cache
 
-    /// Writes a cached answer's head and starts streaming its body. False when the entry is gone
-    /// by now (the cache came round to it) or does not fit: the integration answers instead.
+    /// Writes a cached answer's head and as much of its body as fits, and streams the rest. False
+    /// when the entry is gone by now (the cache came round to it) or does not fit: nothing is
+    /// written, and the integration answers instead.
     func answerFromCache(_ index: Int, entry: CachedEntry, stage: Int, warn: Bool) -> Bool {
         guard let policy = cachePolicies[stage] else { return false }
         if !connections[index].sendInFlight { compactOutput(index) }
@@ -253,7 +321,9 @@ extension Worker {
         guard output.slotBytes - outputEnd >= entry.headLength + 512 else { return false }
         let keepAlive = connections[index].pending.keepAlive && !draining
         let http10 = connections[index].pending.http10
+        let withBody = !connections[index].pending.omitBody
         let requestID = connections[index].requestID
+        var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
             let copied = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
@@ -262,7 +332,13 @@ extension Worker {
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
             appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
-            return copied != nil
+            guard copied != nil else { return false }
+            guard withBody && entry.bodyLength > 0 else { return true }
+            let piece = min(entry.bodyLength, writer.freeCapacity)
+            let start = entry.bodyRange.lowerBound
+            let body = policy.index.withBytes(of: entry, range: start..<(start + piece)) { bytes in writer.append(bytes) }
+            bodyCopied = piece
+            return body != nil
         }
         guard written.result, !written.overflowed else { return false }
         connections[index].outputEnd += written.byteCount
@@ -271,11 +347,10 @@ extension Worker {
         observeRequestLatency(index)
         connections[index].pending.keepAlive = keepAlive
         if !keepAlive { connections[index].closeAfterFlush = true }
-        if !connections[index].pending.omitBody && entry.bodyLength > 0 {
+        if withBody && bodyCopied < entry.bodyLength {
             connections[index].streamingCacheStage = Int32(stage)
             connections[index].streamingEntry = entry
-            connections[index].streamingOffset = 0
-            continueStreaming(index)
+            connections[index].streamingOffset = bodyCopied
         }
         return true
     }
@@ -339,37 +414,73 @@ extension Worker {
         connections[client].cacheBodyLength += Int32(piece.count)
     }
 
-    /// The fill is over: keep the captured answer when `keep` (and it was being captured),
-    /// otherwise give the claim up so that waiting requests go on at once.
+    /// The fill is over: keep the captured answer when `keep` (and it was being captured).
     func endFill(_ client: Int, keep: Bool) {
         let capture = Int(connections[client].capture)
         guard capture >= 0 else { return }
         let connection = connections[client]
         let policy = cachePolicies[Int(connection.cacheStage)]!
         let now = Clock.monotonicNanoseconds()
+        var stored = false
         if keep && connection.capturing {
             let keyEnd = Int(connection.cacheKeyLength)
             let headEnd = keyEnd + Int(connection.cacheHeadLength)
             let bodyEnd = headEnd + Int(connection.cacheBodyLength)
-            let stored = captures.withBytes(slot: capture, range: 0..<bodyEnd) { bytes in
+            stored = captures.withBytes(slot: capture, range: 0..<bodyEnd) { bytes in
                 policy.index.store(hash: connection.cacheHash, key: bytes.extracting(0..<keyEnd),
                                    status: Int(connection.cacheStatus), head: bytes.extracting(keyEnd..<headEnd),
-                                   body: bytes.extracting(headEnd..<bodyEnd), now: now, expiresAt: now + connection.cacheTTL)
+                                   body: bytes.extracting(headEnd..<bodyEnd), now: now,
+                                   expiresAt: now + connection.cacheTTL, writer: slot)
             }
-            if !stored { policy.index.abandonFill(hash: connection.cacheHash, now: now) }
-        } else {
-            policy.index.abandonFill(hash: connection.cacheHash, now: now)
         }
+        releaseFill(client, stored: stored, now: now)
+    }
+
+    /// A function's answer is complete in its invocation slot (`lines`: the status and header
+    /// lines, `body`): kept when the client's request fills the cache and it is one to keep.
+    func keepFunctionAnswer(client: Int, slot invocation: Int, status: Int, lines: Range<Int>, body: Range<Int>) {
+        let capture = Int(connections[client].capture)
+        guard capture >= 0 else { return }
+        let connection = connections[client]
+        let policy = cachePolicies[Int(connection.cacheStage)]!
+        let now = Clock.monotonicNanoseconds()
+        var stored = false
+        if (200..<300).contains(status) && status != 204 && !connection.pending.omitBody
+            && lines.count + body.count <= policy.entryBytesMax {
+            stored = captures.withBytes(slot: capture, range: 0..<Int(connection.cacheKeyLength)) { key in
+                invocations.withBytes(slot: invocation, range: lines.lowerBound..<body.upperBound) { answer in
+                    let bodyStart = body.lowerBound - lines.lowerBound
+                    return policy.index.store(hash: connection.cacheHash, key: key, status: status,
+                                              head: answer.extracting(0..<lines.count),
+                                              body: answer.extracting(bodyStart..<(bodyStart + body.count)), now: now,
+                                              expiresAt: now + connection.cacheTTL, writer: slot)
+                }
+            }
+        }
+        releaseFill(client, stored: stored, now: now)
+    }
+
+    /// Ends a fill: a claim whose answer was not kept is given up, so that the requests waiting
+    /// for it (and those arriving for a moment) go to the integration at once.
+    func releaseFill(_ client: Int, stored: Bool, now: Int64) {
+        let connection = connections[client]
+        if !stored && connection.cacheClaimed, let policy = cachePolicies[Int(connection.cacheStage)] {
+            policy.index.abandonFill(hash: connection.cacheHash, deadline: connection.cacheDeadline, now: now,
+                                     passUntil: now + Worker.passNanoseconds)
+        }
+        freeCaptures.append(connection.capture)
         connections[client].capture = -1
         connections[client].capturing = false
+        connections[client].cacheClaimed = false
         connections[client].cacheStage = -1
-        freeCaptures.append(Int32(capture))
     }
 
     // MARK: Waiting
 
     /// A request waits for another's fill: it looks again every millisecond.
     func waitForFill(_ index: Int) {
+        guard !connections[index].queuedForFill else { return }
+        connections[index].queuedForFill = true
         cacheWaiters.append(Int32(index))
         if !cacheTimerArmed {
             cacheTimerArmed = true
@@ -382,6 +493,7 @@ extension Worker {
         swap(&cacheWaiters, &spareCacheWaiters)
         for waiter in spareCacheWaiters {
             let index = Int(waiter)
+            connections[index].queuedForFill = false
             guard connections[index].isOpen, !connections[index].closing, connections[index].parked else { continue }
             resumeReading(index)
             afterInput(index)

@@ -152,6 +152,13 @@ struct Connection {
     /// start: the answer's header lines, then its body).
     var capture: Int32 = -1
     var capturing = false
+    /// Whether the fill holds the key's claim (a refresh fills without one), and its deadline.
+    var cacheClaimed = false
+    var cacheDeadline: Int64 = 0
+    /// When a request waiting for fills stops waiting (0 before it first waits).
+    var cacheWaitUntil: Int64 = 0
+    /// In the worker's list of requests waiting for a fill.
+    var queuedForFill = false
     var cacheStage: Int32 = -1
     var cacheHash: UInt64 = 0
     var cacheTTL: Int64 = 0

@@ -220,7 +220,9 @@ extension Worker {
         var offset = 0
         while offset < bytes.count {
             let connection = connections[index]
-            if !connection.isOpen || connection.closeAfterFlush || connection.lingering { return bytes.count }
+            if !connection.isOpen || connection.closing || connection.closeAfterFlush || connection.lingering {
+                return bytes.count
+            }
             switch connection.phase {
             case .head:
                 if connection.awaitingUpstream {
@@ -310,11 +312,15 @@ extension Worker {
     func startRequest(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
         let resumed = connections[index].parked
         connections[index].parked = false
+        admittedKey = nil
         if !resumed {
             counters.add(slot: slot, .requests)
             requestIDCounter &+= 1
             connections[index].requestID = requestIDCounter
             connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
+            connections[index].cacheWaitUntil = 0
+            // A fill belongs to one exchange; none may outlive it into this request.
+            endFill(index, keep: false)
         }
         connections[index].pending = PendingAnswer(response: 0, keepAlive: head.keepAlive,
                                                    omitBody: head.method == .head, http10: head.version == .http10)
@@ -323,36 +329,41 @@ extension Worker {
                          method: head.method, into: &match) {
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
-            if !resumed, let refused = admit(index, bytes) {
-                response = catalog.index(of: refused)
+            var refusal: GatewayAnswer?
+            if resumed {
+                // Admitted (and charged) when it first came; its key is still the event's.
+                readmitKey(bytes)
+            } else {
+                refusal = admit(index, bytes)
+            }
+            if let refusal {
+                response = catalog.index(of: refusal)
             } else if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
-                var exchange = true
-                response = Worker.answeredFromCache
-                switch cacheStep(index, bytes, operation: match.operation, stage: match.stage) {
-                case .wait:
-                    connections[index].parked = true
-                    waitForFill(index)
-                    return false
-                case .forbidden:
-                    exchange = false
-                    response = catalog.index(of: .forbidden)
-                case .hit(let entry, let warn):
-                    if answerFromCache(index, entry: entry, stage: match.stage, warn: warn) {
-                        exchange = false
-                    } else if connections[index].outputEnd > 0 {
-                        // Output from earlier answers leaves too little room: wait for it to drain.
-                        connections[index].parked = true
-                        return false
+                switch cacheOutcome(index, bytes) {
+                case .parked: return false
+                case .answered(let answer): response = answer
+                case .integration:
+                    let refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+                    if let refused {
+                        endFill(index, keep: false)
+                        response = catalog.index(of: refused)
+                    } else {
+                        response = -1
                     }
-                case .uncached, .filling:
-                    break
-                }
-                if exchange {
-                    response = startExchange(index, operation: match.operation, target: target, bytes: bytes)
-                        .map { catalog.index(of: $0) } ?? -1
                 }
             } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
-                response = startInvocation(index, target: target, bytes: bytes).map { catalog.index(of: $0) } ?? -1
+                switch cacheOutcome(index, bytes) {
+                case .parked: return false
+                case .answered(let answer): response = answer
+                case .integration:
+                    let refused = startInvocation(index, target: target, bytes: bytes)
+                    if let refused {
+                        endFill(index, keep: false)
+                        response = catalog.index(of: refused)
+                    } else {
+                        response = -1
+                    }
+                }
             }
         } else {
             response = catalog.index(of: .missingAuthenticationToken)

@@ -416,6 +416,9 @@ extension Worker {
         // read yet: there the text is sent as the function wrote it.
         let decoding = format == .version2 && functionAnswer.isBase64Encoded
         let requestID = connections[client].requestID
+        // Where the status and header lines end and the body starts, for the cache.
+        var linesEnd = 0
+        var bodyStart = 0
         let written = invocations.withBytes(slot: slot, range: answerRange) { answer -> (ok: Bool, count: Int, overflowed: Bool) in
             guard let bodyLength = functionAnswer.bodyByteCount(of: answer, decodingBase64: decoding) else {
                 return (false, 0, false)
@@ -434,12 +437,14 @@ extension Worker {
                     writer.append(ResponseHead.crlf)
                 }
                 if !functionAnswer.hasContentType && !bodyless { writer.append(Worker.jsonContentTypeLine) }
+                linesEnd = writer.count
                 if !bodyless {
                     writer.append(ResponseHead.contentLengthPrefix)
                     ResponseHead.appendDecimal(bodyLength, to: &writer)
                     writer.append(ResponseHead.crlf)
                 }
                 appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: pending.http10, to: &writer)
+                bodyStart = writer.count
                 if !bodyless && !pending.omitBody {
                     functionAnswer.writeBody(of: answer, decodingBase64: decoding, to: &writer)
                 }
@@ -448,8 +453,11 @@ extension Worker {
         }
         guard written.ok else { return .badGateway }
         guard !written.overflowed else { return .badGateway }
-        invocationStates[slot].responseEnd = invocationLayout.responseStart + written.count
+        let start = invocationLayout.responseStart
+        invocationStates[slot].responseEnd = start + written.count
         counters.add(slot: self.slot, WorkerCounter.responseClass(status: status))
+        keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
+                           body: (start + bodyStart)..<(start + written.count))
         return nil
     }
 

@@ -136,6 +136,8 @@ def test_answers_that_are_not_2xx_are_not_kept(tmp_path, upstreams):  # noqa: F8
     upstream = upstreams("counting")
     server = start(tmp_path, upstream.port)
     assert get(server, "/prod/plain", headers=[("X-Status", "404")]).status == 404
+    # For 20 ms after a fill is given up, requests pass straight through; then one fills again.
+    time.sleep(0.1)
     assert get(server, "/prod/plain").status == 200
     assert get(server, "/prod/plain").json()["count"] == 2
     assert upstream_count(upstream) == 2
@@ -196,3 +198,32 @@ def test_without_require_authorization_anyone_may_refresh(tmp_path, upstreams): 
     assert get(server, "/prod/items/1").json()["count"] == 1
     assert get(server, "/prod/items/1", headers=[("Cache-Control", "max-age=0")]).json()["count"] == 2
     assert get(server, "/prod/items/1").json()["count"] == 2
+
+
+def test_concurrent_misses_of_an_answer_that_is_not_kept_do_not_queue(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port)
+    results = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(50)
+
+    def client():
+        with server.connect(timeout=20) as connection:
+            barrier.wait()
+            connection.sendall(b"GET /prod/items/404 HTTP/1.1\r\nHost: shop\r\nX-Status: 404\r\nX-Delay-Ms: 300\r\n\r\n")
+            response = read_responses(connection, 1, timeout=20)[0]
+            with lock:
+                results.append(response.status)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert results == [404] * 50
+    # One fill, given up at once: the others go to the upstream together (about two upstream
+    # latencies), not one after another (50 × 0.3 s).
+    assert elapsed < 3, elapsed
+    assert upstream_count(upstream) == 50

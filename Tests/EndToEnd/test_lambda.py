@@ -52,7 +52,7 @@ paths:
 """
 
 
-def start_gateway(tmp_path, function_port, workers=1, extra=""):
+def start_gateway(tmp_path, function_port, workers=1, extra="", stage_extra=""):
     directory = tmp_path / "gateway"
     directory.mkdir(exist_ok=True)
     (directory / "api.yaml").write_text(LAMBDA_API)
@@ -62,7 +62,7 @@ def start_gateway(tmp_path, function_port, workers=1, extra=""):
               f'lambda_functions:\n  pets: "http://127.0.0.1:{function_port}"\n'
               f"{extra}"
               f"apis:\n  - name: shop\n    definition: api.yaml\n    stages:\n"
-              f"      prod: {{variables: {{color: blue, size: \"10\"}}}}\n")
+              f"      prod: {{variables: {{color: blue, size: \"10\"}}{stage_extra}}}\n")
     return Sluice(directory, config_text=config).start()
 
 
@@ -394,3 +394,24 @@ def test_the_event_carries_the_api_key_the_request_was_admitted_with(tmp_path, u
     identity = response.json()["requestContext"]["identity"]
     assert identity["apiKey"] == "k-lambda-1"
     assert identity["apiKeyId"] == 'the "key"'
+
+
+def test_function_answers_are_kept_by_the_stage_cache(tmp_path, upstreams):  # noqa: F811
+    function = upstreams("lambda")
+    gateway = start_gateway(tmp_path, function.port, workers=2, stage_extra=", cache: {capacity_mb: 4}")
+    # A function error is not kept: the next request invokes the function again.
+    assert exchange(gateway, request("GET", "/prod/", headers=[("X-Fake", "error")])).status == 502
+    time.sleep(0.1)  # requests pass straight through for 20 ms after a fill is given up
+    first = exchange(gateway, request("GET", "/prod/"))
+    assert first.status == 200
+    invoked = first.json()["requestContext"]["requestId"]
+    assert invoked == first.header("x-amzn-RequestId")
+    for _ in range(10):
+        again = exchange(gateway, request("GET", "/prod/"))
+        # The same answer (the event of the first invocation), under a new request id.
+        assert again.status == 200 and again.body == first.body
+        assert again.header("x-amzn-RequestId") != invoked
+        assert again.header("Content-Type") == first.header("Content-Type")
+    text = gateway.admin_get("/metrics").body.decode()
+    assert 'sluice_cache_requests_total{api="shop",stage="prod",result="hit"} 10' in text
+    assert 'sluice_cache_requests_total{api="shop",stage="prod",result="miss"} 2' in text

@@ -49,20 +49,6 @@ private let calcARN = "arn:aws:lambda:us-west-2:123456789012:function:Calc"
         ])
     }
 
-    @Test func aCachedStageSaysFunctionAnswersAreNotCachedYet() {
-        // POST is cached only when a method enables it; here the stage's method_settings do.
-        let result = loadLambda(invocationURI(calcARN),
-                                stages: #"prod: { cache: {}, method_settings: { "POST /f": { caching: { enabled: true } } } }"#,
-                                lambdaFunctions: "  Calc: http://127.0.0.1:9000")
-        #expect(result.lines == [
-            "sluice.yaml:2: warning: stage 'prod' of API 'api': AWS_PROXY answers are not cached yet (POST /f); those "
-                + "requests go to the function",
-        ])
-        let uncached = loadLambda(invocationURI(calcARN), stages: "prod: { cache: {} }",
-                                  lambdaFunctions: "  Calc: http://127.0.0.1:9000")
-        #expect(uncached.lines == [])
-    }
-
     @Test func theMostSpecificEntryWins() throws {
         let entries = """
               Calc: http://127.0.0.1:9000
