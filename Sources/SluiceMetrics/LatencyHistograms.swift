@@ -1,7 +1,8 @@
 import SluiceSharedMemory
 
 /// Latency histograms in shared memory, one row per worker slot (single writer each, like the
-/// counters): fixed buckets chosen for a gateway, from 100 µs to 30 s.
+/// counters): fixed buckets chosen for a gateway, from 100 µs to 30 s, per group — a stage, or the
+/// requests no API answered — so that a scrape shows them per API and stage.
 public final class LatencyHistograms: @unchecked Sendable {
     public enum Kind: Int, CaseIterable, Sendable {
         /// From a request's complete head to its complete answer (API Gateway's Latency).
@@ -37,16 +38,18 @@ public final class LatencyHistograms: @unchecked Sendable {
 
     let table: CounterTable
     public let slotCount: Int
+    public let groupCount: Int
 
-    public init(slots: Int) throws(ZoneError) {
+    public init(slots: Int, groups: Int) throws(ZoneError) {
         slotCount = slots
+        groupCount = groups
         table = try CounterTable(name: "latency-histograms", rows: slots,
-                                 countersPerRow: Kind.allCases.count * LatencyHistograms.wordsPerKind)
+                                 countersPerRow: groups * Kind.allCases.count * LatencyHistograms.wordsPerKind)
     }
 
-    /// Records one observation. Only the slot's own worker may call this.
-    public func observe(slot: Int, _ kind: Kind, nanoseconds: Int64) {
-        let base = kind.rawValue * LatencyHistograms.wordsPerKind
+    /// Records one observation for `group`. Only the slot's own worker may call this.
+    public func observe(slot: Int, group: Int, _ kind: Kind, nanoseconds: Int64) {
+        let base = (group * Kind.allCases.count + kind.rawValue) * LatencyHistograms.wordsPerKind
         var bucket = 0
         let bounds = LatencyHistograms.boundsNanoseconds
         while bucket < bounds.count && nanoseconds > bounds[bucket] { bucket += 1 }
@@ -55,22 +58,28 @@ public final class LatencyHistograms: @unchecked Sendable {
         table.add(row: slot, counter: base + bounds.count + 2)
     }
 
-    /// The histograms summed over every worker, in Prometheus text format.
-    public func prometheusText() -> String {
+    /// The histograms summed over every worker, in Prometheus text format, labelled per group
+    /// (`labels[group]`); groups nothing was observed in are left out.
+    public func prometheusText(labels: [[(String, String)]]) -> String {
+        precondition(labels.count == groupCount)
         var page = PrometheusText()
         let bounds = LatencyHistograms.boundsNanoseconds
         for kind in Kind.allCases {
-            let base = kind.rawValue * LatencyHistograms.wordsPerKind
             page.family(kind.metricName, type: "histogram", help: kind.help)
-            var cumulative: UInt64 = 0
-            for bucket in 0...bounds.count {
-                cumulative &+= table.sum(counter: base + bucket)
-                let label = bucket < bounds.count ? LatencyHistograms.boundLabels[bucket] : "+Inf"
-                page.sample(kind.metricName + "_bucket", labels: [("le", label)], value: cumulative)
+            for group in 0..<groupCount {
+                let base = (group * Kind.allCases.count + kind.rawValue) * LatencyHistograms.wordsPerKind
+                let count = table.sum(counter: base + bounds.count + 2)
+                guard count > 0 else { continue }
+                var cumulative: UInt64 = 0
+                for bucket in 0...bounds.count {
+                    cumulative &+= table.sum(counter: base + bucket)
+                    let label = bucket < bounds.count ? LatencyHistograms.boundLabels[bucket] : "+Inf"
+                    page.sample(kind.metricName + "_bucket", labels: labels[group] + [("le", label)], value: cumulative)
+                }
+                page.sampleSeconds(kind.metricName + "_sum", labels: labels[group],
+                                   nanoseconds: table.sum(counter: base + bounds.count + 1))
+                page.sample(kind.metricName + "_count", labels: labels[group], value: count)
             }
-            let sumNanoseconds = table.sum(counter: base + bounds.count + 1)
-            page.sampleSeconds(kind.metricName + "_sum", nanoseconds: sumNanoseconds)
-            page.sample(kind.metricName + "_count", value: table.sum(counter: base + bounds.count + 2))
         }
         return page.text
     }
@@ -78,11 +87,11 @@ public final class LatencyHistograms: @unchecked Sendable {
 
 extension PrometheusText {
     /// A sample whose value is a duration, written in seconds.
-    mutating func sampleSeconds(_ name: String, nanoseconds: UInt64) {
+    mutating func sampleSeconds(_ name: String, labels: [(String, String)], nanoseconds: UInt64) {
         let seconds = nanoseconds / 1_000_000_000
         let fraction = nanoseconds % 1_000_000_000
         var fractionText = String(fraction)
         fractionText = String(repeating: "0", count: 9 - fractionText.count) + fractionText
-        appendLine("\(name) \(seconds).\(fractionText)")
+        appendLine("\(name)\(PrometheusText.labelText(labels)) \(seconds).\(fractionText)")
     }
 }

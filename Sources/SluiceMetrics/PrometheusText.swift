@@ -13,12 +13,14 @@ public struct PrometheusText {
     /// One sample: `name{label="value",…} value`.
     public mutating func sample(_ name: String, labels: [(String, String)] = [], value: UInt64) {
         text += name
-        if !labels.isEmpty {
-            text += "{"
-            text += labels.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",")
-            text += "}"
-        }
+        text += PrometheusText.labelText(labels)
         text += " \(value)\n"
+    }
+
+    /// `{name="value",…}`, or nothing without labels.
+    static func labelText(_ labels: [(String, String)]) -> String {
+        guard !labels.isEmpty else { return "" }
+        return "{" + labels.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",") + "}"
     }
 
     mutating func appendLine(_ line: String) {

@@ -35,6 +35,9 @@ public final class Supervisor {
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
     var latencies: LatencyHistograms!
+    var requests: RequestCounters!
+    /// The metrics labels of each group: every stage's API and name, then the unrouted requests'.
+    var groupLabels: [[(String, String)]] = []
     /// Throttle buckets and quota counters (shared with every worker and the coordinator), the
     /// workers' rejection counters, and the journal that keeps quota counts across restarts.
     var gate: Gate!
@@ -132,7 +135,10 @@ public final class Supervisor {
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
-        latencies = try LatencyHistograms(slots: slots.count)
+        latencies = try LatencyHistograms(slots: slots.count, groups: deployment.stages.count + 1)
+        requests = try RequestCounters(slots: slots.count, groups: deployment.stages.count + 1)
+        groupLabels = deployment.stages.map { [("api", deployment.apis[$0.api].name), ("stage", $0.name)] }
+            + [[("api", ""), ("stage", "")]]
         try prepareThrottles()
         caches = try deployment.stages.indices.map { stage throws(ZoneError) in
             guard let cache = deployment.stages[stage].cache else { return nil }
@@ -185,7 +191,8 @@ public final class Supervisor {
             StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
-                                    counters: counters, latencies: latencies, listenPort: Socket.localPort(listeners[slot]),
+                                    counters: counters, latencies: latencies, requests: requests,
+                                    listenPort: Socket.localPort(listeners[slot]),
                                     gate: gate, rejections: rejections, caches: caches, cacheCounters: cacheCounters)
         do {
             let worker = try Worker(context: context)
@@ -386,7 +393,8 @@ public final class Supervisor {
             WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
         }
         var text = counters.prometheusText(slots: facts, draining: draining)
-        text += latencies.prometheusText()
+        text += requests.prometheusText(labels: groupLabels)
+        text += latencies.prometheusText(labels: groupLabels)
         text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
         text += cacheCounters.prometheusText(deployment: deployment)
         text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"

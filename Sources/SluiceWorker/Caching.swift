@@ -342,7 +342,7 @@ extension Worker {
         }
         guard written.result, !written.overflowed else { return false }
         connections[index].outputEnd += written.byteCount
-        counters.add(slot: slot, WorkerCounter.responseClass(status: entry.status))
+        countResponse(index, status: entry.status)
         connections[index].requestID = 0
         observeRequestLatency(index)
         connections[index].pending.keepAlive = keepAlive

@@ -73,6 +73,8 @@ struct Connection {
     var requestID: UInt64 = 0
     /// When the current request's head was complete (precise monotonic clock); 0 when none.
     var requestStartedNanoseconds: Int64 = 0
+    /// The current request's stage, for the metrics; -1 when it matched no API, or between requests.
+    var group: Int32 = -1
     /// Upstream: when the current exchange was handed to the integration.
     var exchangeStartedNanoseconds: Int64 = 0
 

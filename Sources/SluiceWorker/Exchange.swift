@@ -325,8 +325,10 @@ extension Worker {
         connections[index].pending = PendingAnswer(response: 0, keepAlive: head.keepAlive,
                                                    omitBody: head.method == .head, http10: head.version == .http10)
         var response: Int
+        connections[index].group = -1
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
+            connections[index].group = Int32(match.stage)
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
             var refusal: GatewayAnswer?
@@ -448,7 +450,7 @@ extension Worker {
         let prepared = catalog[response]
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
-        counters.add(slot: slot, WorkerCounter.responseClass(status: prepared.status))
+        countResponse(index, status: prepared.status)
         if connections[index].requestID == 0 {
             // Refused before a request began (a parse error, a timeout): it still gets an id.
             requestIDCounter &+= 1
@@ -474,9 +476,23 @@ extension Worker {
     /// Records the latency of the request just answered, if one was under way.
     func observeRequestLatency(_ index: Int) {
         let started = connections[index].requestStartedNanoseconds
+        let group = metricsGroup(index)
+        connections[index].group = -1
         guard started > 0 else { return }
         connections[index].requestStartedNanoseconds = 0
-        latencies.observe(slot: slot, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
+        latencies.observe(slot: slot, group: group, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
+    }
+
+    /// The metrics group of a client connection's current request: its stage, or the unrouted one.
+    func metricsGroup(_ index: Int) -> Int {
+        let group = Int(connections[index].group)
+        return group >= 0 ? group : unroutedGroup
+    }
+
+    /// Counts an answer to a client, per worker and per stage.
+    func countResponse(_ index: Int, status: Int) {
+        counters.add(slot: slot, WorkerCounter.responseClass(status: status))
+        requestCounters.count(slot: slot, group: metricsGroup(index), status: status)
     }
 
     /// Copies as much of what is streaming (a prepared body, or a range of an invocation's slot)

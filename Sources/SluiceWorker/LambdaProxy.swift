@@ -455,7 +455,7 @@ extension Worker {
         guard !written.overflowed else { return .badGateway }
         let start = invocationLayout.responseStart
         invocationStates[slot].responseEnd = start + written.count
-        counters.add(slot: self.slot, WorkerCounter.responseClass(status: status))
+        countResponse(client, status: status)
         keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
                            body: (start + bodyStart)..<(start + written.count))
         return nil

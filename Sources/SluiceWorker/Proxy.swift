@@ -468,7 +468,7 @@ extension Worker {
         let headStart = connections[client].outputEnd
         connections[client].answerStarted = true
         connections[client].outputEnd += written.byteCount
-        counters.add(slot: slot, WorkerCounter.responseClass(status: status))
+        countResponse(client, status: status)
         if connections[client].capture >= 0 {
             startCapture(client: client, status: status, lines: headStart..<(headStart + linesEnd),
                          framing: responseHead.framing, discard: discard)
@@ -630,7 +630,9 @@ extension Worker {
         let started = connections[index].exchangeStartedNanoseconds
         guard started > 0 else { return }
         connections[index].exchangeStartedNanoseconds = 0
-        latencies.observe(slot: slot, .integration, nanoseconds: Clock.monotonicNanoseconds() - started)
+        let client = Int(connections[index].peer)
+        latencies.observe(slot: slot, group: client >= 0 ? metricsGroup(client) : unroutedGroup, .integration,
+                          nanoseconds: Clock.monotonicNanoseconds() - started)
     }
 
     /// How many request body bytes an upstream connection can take now.

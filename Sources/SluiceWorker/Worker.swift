@@ -17,6 +17,8 @@ public struct WorkerContext {
     public var deployment: Deployment
     public var counters: WorkerCounters
     public var latencies: LatencyHistograms
+    /// Answers per stage and status class.
+    public var requests: RequestCounters
     /// The port clients connect to (for X-Forwarded-Port).
     public var listenPort: Int
     /// The throttle buckets and quota counters every worker shares, and this worker's rejection
@@ -28,8 +30,9 @@ public struct WorkerContext {
     public var cacheCounters: CacheCounters
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                latencies: LatencyHistograms, listenPort: Int, gate: Gate, rejections: RejectionCounters,
-                caches: [CacheZones?], cacheCounters: CacheCounters) {
+                latencies: LatencyHistograms, requests: RequestCounters, listenPort: Int, gate: Gate,
+                rejections: RejectionCounters, caches: [CacheZones?], cacheCounters: CacheCounters) {
+        self.requests = requests
         self.caches = caches
         self.cacheCounters = cacheCounters
         self.gate = gate
@@ -66,6 +69,9 @@ public final class Worker {
     /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
     let peerAddresses: ByteSlab
     let counters: WorkerCounters
+    let requestCounters: RequestCounters
+    /// The metrics group of requests no API answered: after the stages'.
+    let unroutedGroup: Int
     let gate: Gate
     let rejections: RejectionCounters
     /// The key the current request was admitted with, set by `admit`.
@@ -157,6 +163,8 @@ public final class Worker {
         slot = context.slot
         listener = context.listener
         counters = context.counters
+        requestCounters = context.requests
+        unroutedGroup = context.deployment.stages.count
         gate = context.gate
         rejections = context.rejections
         apiKeyNames = context.deployment.apiKeys.map { Array($0.name.utf8) }

@@ -327,10 +327,13 @@ def test_request_and_integration_latency_histograms(tmp_path, upstreams):
     text = server.admin_get("/metrics").body.decode()
     values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
               if line and not line.startswith("#")}
-    assert values["sluice_integration_duration_seconds_count"] == 7
-    assert values['sluice_integration_duration_seconds_bucket{le="+Inf"}'] == 7
-    assert values["sluice_request_duration_seconds_count"] == 10
-    assert 0 < values["sluice_integration_duration_seconds_sum"] <= values["sluice_request_duration_seconds_sum"]
+    stage = 'api="proxy",stage="prod"'
+    assert values[f"sluice_integration_duration_seconds_count{{{stage}}}"] == 7
+    assert values[f'sluice_integration_duration_seconds_bucket{{{stage},le="+Inf"}}'] == 7
+    assert values[f"sluice_request_duration_seconds_count{{{stage}}}"] == 10
+    assert 0 < values[f"sluice_integration_duration_seconds_sum{{{stage}}}"] \
+        <= values[f"sluice_request_duration_seconds_sum{{{stage}}}"]
+    assert values[f'sluice_requests_total{{{stage},code="2xx"}}'] == 10
 
 
 def test_a_slow_reader_of_a_large_answer_gets_it_intact_with_bounded_memory(tmp_path, upstreams):

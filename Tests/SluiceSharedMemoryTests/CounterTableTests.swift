@@ -67,23 +67,43 @@ import Testing
 }
 
 @Suite struct LatencyHistogramTests {
-    @Test func bucketsAreCumulativeAndSumIsInSeconds() throws {
-        let histograms = try LatencyHistograms(slots: 2)
-        histograms.observe(slot: 0, .request, nanoseconds: 50_000)         // ≤ 100 µs
-        histograms.observe(slot: 1, .request, nanoseconds: 100_000)        // ≤ 100 µs (bounds are inclusive)
-        histograms.observe(slot: 1, .request, nanoseconds: 3_000_000)      // ≤ 5 ms
-        histograms.observe(slot: 0, .request, nanoseconds: 60_000_000_000) // +Inf
-        histograms.observe(slot: 0, .integration, nanoseconds: 1_500_000_000)
-        let text = histograms.prometheusText()
-        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.0001\"} 2\n"))
-        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.0025\"} 2\n"))
-        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"0.005\"} 3\n"))
-        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"30\"} 3\n"))
-        #expect(text.contains("sluice_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"))
-        #expect(text.contains("sluice_request_duration_seconds_sum 60.003150000\n"))
-        #expect(text.contains("sluice_request_duration_seconds_count 4\n"))
-        #expect(text.contains("sluice_integration_duration_seconds_bucket{le=\"1\"} 0\n"))
-        #expect(text.contains("sluice_integration_duration_seconds_bucket{le=\"2.5\"} 1\n"))
+    static let labels: [[(String, String)]] = [[("api", "a"), ("stage", "prod")], [("api", ""), ("stage", "")]]
+
+    @Test func bucketsAreCumulativeAndSumIsInSecondsPerStage() throws {
+        let histograms = try LatencyHistograms(slots: 2, groups: 2)
+        histograms.observe(slot: 0, group: 0, .request, nanoseconds: 50_000)         // ≤ 100 µs
+        histograms.observe(slot: 1, group: 0, .request, nanoseconds: 100_000)        // ≤ 100 µs (bounds are inclusive)
+        histograms.observe(slot: 1, group: 0, .request, nanoseconds: 3_000_000)      // ≤ 5 ms
+        histograms.observe(slot: 0, group: 0, .request, nanoseconds: 60_000_000_000) // +Inf
+        histograms.observe(slot: 0, group: 0, .integration, nanoseconds: 1_500_000_000)
+        histograms.observe(slot: 1, group: 1, .request, nanoseconds: 1_000)
+        let text = histograms.prometheusText(labels: Self.labels)
+        let prod = #"api="a",stage="prod""#
+        #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"0.0001\"} 2\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"0.0025\"} 2\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"0.005\"} 3\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"30\"} 3\n"))
+        #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"+Inf\"} 4\n"))
+        #expect(text.contains("sluice_request_duration_seconds_sum{\(prod)} 60.003150000\n"))
+        #expect(text.contains("sluice_request_duration_seconds_count{\(prod)} 4\n"))
+        #expect(text.contains("sluice_integration_duration_seconds_bucket{\(prod),le=\"1\"} 0\n"))
+        #expect(text.contains("sluice_integration_duration_seconds_bucket{\(prod),le=\"2.5\"} 1\n"))
         #expect(text.contains("# TYPE sluice_integration_duration_seconds histogram\n"))
+        #expect(text.contains(#"sluice_request_duration_seconds_count{api="",stage=""} 1"#))
+        // A group with no observation has no series.
+        #expect(!text.contains(#"sluice_integration_duration_seconds_count{api="",stage=""}"#))
+    }
+
+    @Test func answersAreCountedPerStageAndClass() throws {
+        let counters = try RequestCounters(slots: 2, groups: 2)
+        counters.count(slot: 0, group: 0, status: 200)
+        counters.count(slot: 1, group: 0, status: 204)
+        counters.count(slot: 1, group: 0, status: 429)
+        counters.count(slot: 0, group: 1, status: 403)
+        let text = counters.prometheusText(labels: Self.labels)
+        #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="2xx"} 2"#))
+        #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="4xx"} 1"#))
+        #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="5xx"} 0"#))
+        #expect(text.contains(#"sluice_requests_total{api="",stage="",code="4xx"} 1"#))
     }
 }

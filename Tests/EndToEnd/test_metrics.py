@@ -1,0 +1,123 @@
+"""GET /metrics after a mixed run: exact counts per API and stage, accepted by promtool."""
+
+import hashlib
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import Sluice, read_responses
+from test_proxy import Upstream, upstreams  # noqa: F401 (fixture)
+
+API = """\
+openapi: "3.0.1"
+info: {title: mixed, version: "1"}
+paths:
+  /ok:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200", responseTemplates: {"application/json": '{"ok":true}'}}}
+  /keyed:
+    get:
+      x-amazon-apigateway-api-key-required: true
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200"}}
+  /limited:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200"}}
+  /cached:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:UPSTREAM/cached"
+  /slow:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:SLOW/slow"
+        timeoutInMillis: 300
+"""
+
+
+def start(tmp_path, upstream, slow):
+    directory = tmp_path / "gateway"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "api.yaml").write_text(API.replace("UPSTREAM", str(upstream.port)).replace("SLOW", str(slow.port)))
+    digest = hashlib.sha256(b"k-metrics").hexdigest()
+    config = f"""\
+listen: "127.0.0.1:0"
+admin: "127.0.0.1:0"
+workers:
+  count: 2
+  defaults: {{ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 512}}
+apis:
+  - name: mixed
+    definition: api.yaml
+    stages:
+      prod:
+        cache: {{capacity_mb: 4}}
+        method_settings:
+          "GET /limited": {{throttling: {{rate_limit: 0.001, burst_limit: 3}}}}
+          "GET /slow": {{caching: {{enabled: false}}}}
+      beta: {{}}
+usage_plans:
+  basic: {{stages: ["mixed/prod"]}}
+api_keys:
+  - {{name: metrics, value_sha256: "{digest}", usage_plans: [basic]}}
+"""
+    return Sluice(directory, config_text=config).start()
+
+
+def send(server, target, count, headers=""):
+    """`count` requests, each on its own connection (spread over both workers)."""
+    statuses = []
+    for _ in range(count):
+        with server.connect(timeout=10) as connection:
+            connection.sendall(f"GET {target} HTTP/1.1\r\nHost: m\r\n{headers}\r\n".encode())
+            statuses.append(read_responses(connection, 1, timeout=10)[0].status)
+    return statuses
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed")
+def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tmp_path, upstreams):  # noqa: F811
+    server = start(tmp_path, upstreams("counting"), upstreams("slow"))
+    assert send(server, "/prod/ok", 7) == [200] * 7
+    assert send(server, "/beta/ok", 4) == [200] * 4
+    assert send(server, "/prod/keyed", 3) == [403] * 3
+    assert send(server, "/prod/keyed", 2, "x-api-key: k-metrics\r\n") == [200] * 2
+    assert send(server, "/prod/limited", 5) == [200, 200, 200, 429, 429]
+    assert send(server, "/prod/cached", 6) == [200] * 6
+    assert send(server, "/prod/slow", 1) == [504]
+    assert send(server, "/nowhere", 2) == [403, 403]
+    text = server.admin_get("/metrics").body.decode()
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line and not line.startswith("#")}
+    prod = 'api="mixed",stage="prod"'
+    beta = 'api="mixed",stage="beta"'
+    assert samples[f'sluice_requests_total{{{prod},code="2xx"}}'] == 7 + 2 + 3 + 6
+    assert samples[f'sluice_requests_total{{{prod},code="4xx"}}'] == 3 + 2
+    assert samples[f'sluice_requests_total{{{prod},code="5xx"}}'] == 1
+    assert samples[f'sluice_requests_total{{{beta},code="2xx"}}'] == 4
+    assert samples[f'sluice_requests_total{{{beta},code="4xx"}}'] == 0
+    assert samples['sluice_requests_total{api="",stage="",code="4xx"}'] == 2
+    assert samples[f'sluice_rejected_requests_total{{{prod},plan="",reason="key"}}'] == 3
+    assert samples[f'sluice_rejected_requests_total{{{prod},plan="",reason="throttle"}}'] == 2
+    assert samples[f'sluice_cache_requests_total{{{prod},result="hit"}}'] == 5
+    assert samples[f'sluice_cache_requests_total{{{prod},result="miss"}}'] == 1
+    assert samples[f"sluice_request_duration_seconds_count{{{prod}}}"] == 7 + 3 + 2 + 5 + 6 + 1
+    assert samples[f"sluice_integration_duration_seconds_count{{{prod}}}"] == 1 + 1
+    assert samples[f"sluice_request_duration_seconds_count{{{beta}}}"] == 4
+    # Both workers served.
+    per_worker = [value for name, value in samples.items() if name.startswith("sluice_worker_requests_total{")]
+    assert len(per_worker) == 2 and all(value > 0 for value in per_worker)
