@@ -1,3 +1,4 @@
+import SluiceHTTP1
 import SluiceSharedMemory
 
 /// One stage's response cache, shared by every worker: an index of slots in a `SharedWords`
@@ -110,10 +111,7 @@ public struct CacheIndex: Sendable {
 
     /// The hash of a key (FNV-1a over its bytes, then mixed).
     public static func hash(_ key: Span<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for position in 0..<key.count {
-            hash = (hash ^ UInt64(key[position])) &* 0x0000_0100_0000_01B3
-        }
+        var hash = HTTPBytes.fnv1a(key)
         hash ^= hash >> 33
         hash = hash &* 0xFF51_AFD7_ED55_8CCD
         hash ^= hash >> 33

@@ -68,7 +68,7 @@ public struct QuotaJournal: Sendable {
             entries += 1
         }
         var bytes = Array(text.utf8)
-        let checksum = Self.checksum(bytes[...])
+        let checksum = HTTPBytes.fnv1a(bytes.span)
         bytes += Array("end\t\(entries)\t\(String(checksum, radix: 16))\n".utf8)
         return bytes
     }
@@ -103,7 +103,7 @@ public struct QuotaJournal: Sendable {
             return .failure(.corrupt("it is truncated (no end line)"))
         }
         let bodyLength = bytes.count - endLine.utf8.count - 1
-        guard checksum(bytes[0..<bodyLength]) == expectedChecksum else {
+        guard HTTPBytes.fnv1a(bytes.span.extracting(0..<bodyLength)) == expectedChecksum else {
             return .failure(.corrupt("its checksum does not match"))
         }
         var entries: [Entry] = []
@@ -167,15 +167,6 @@ public struct QuotaJournal: Sendable {
     }
 
     // MARK: Helpers
-
-    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return hash
-    }
 
     /// Names with `%`, tab, newline or carriage return percent-encoded.
     static func escaped(_ name: String) -> String {

@@ -23,6 +23,15 @@ public enum HTTPBytes {
     static let tokenMaskLow: UInt64 = 0x03FF_6CFA_0000_0000
     static let tokenMaskHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
+    /// FNV-1a, 64 bits: a checksum of a journal, a hash of a cache key.
+    public static func fnv1a(_ bytes: Span<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for position in 0..<bytes.count {
+            hash = (hash ^ UInt64(bytes[position])) &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
     /// Whether `byte` is a `tchar` (RFC 9110 §5.6.2), the characters of methods, header names and
     /// transfer codings.
     public static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -338,27 +338,21 @@ extension Worker {
             } else {
                 refusal = admit(index, bytes)
             }
+            let target = proxyTargets.target(operation: match.operation, stage: match.stage)
+            let lambdaTarget = target == nil ? proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) : nil
             if let refusal {
                 response = catalog.index(of: refusal)
-            } else if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
+            } else if target != nil || lambdaTarget != nil {
                 switch cacheOutcome(index, bytes) {
                 case .parked: return false
                 case .answered(let answer): response = answer
                 case .integration:
-                    let refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
-                    if let refused {
-                        endFill(index, keep: false)
-                        response = catalog.index(of: refused)
-                    } else {
-                        response = -1
+                    var refused: GatewayAnswer?
+                    if let target {
+                        refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+                    } else if let lambdaTarget {
+                        refused = startInvocation(index, target: lambdaTarget, bytes: bytes)
                     }
-                }
-            } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
-                switch cacheOutcome(index, bytes) {
-                case .parked: return false
-                case .answered(let answer): response = answer
-                case .integration:
-                    let refused = startInvocation(index, target: target, bytes: bytes)
                     if let refused {
                         endFill(index, keep: false)
                         response = catalog.index(of: refused)
