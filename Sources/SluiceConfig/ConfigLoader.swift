@@ -130,6 +130,7 @@ private struct StageEntry {
     var variables: [String: String] = [:]
     var throttle: ThrottleSettings?
     var cache: StageCache?
+    var accessLog: AccessLogSettings?
     var methodSettings: [(key: MethodKey, throttle: ThrottleSettings?, caching: MethodCachingEntry?)] = []
 }
 
@@ -649,6 +650,9 @@ private final class Loader {
                     stage.methodSettings.append((MethodKey(text: methodKey.text ?? "", line: methodKey.line), throttle,
                                                  caching))
                 }
+            case "access_log":
+                stage.accessLog = AccessLogReader(reader: reader).accessLog(value, "stages.\(name).access_log")
+                valid = valid && stage.accessLog != nil
             case "cache":
                 if let cache = CacheReader(reader: reader).stageCache(value, "stages.\(name).cache") {
                     stage.cache = cache
@@ -759,7 +763,8 @@ private final class Loader {
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
                 deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables,
-                                               throttle: stage.throttle, cache: stage.cache))
+                                               throttle: stage.throttle, cache: stage.cache,
+                                               accessLog: stage.accessLog))
             }
             let stageContexts = entry.stages.map { stage in
                 IntegrationCompiler.StageContext(index: stageIndices[stage.name]!, name: stage.name, apiName: entry.name,

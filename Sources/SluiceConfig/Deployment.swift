@@ -197,9 +197,13 @@ public struct Stage: Sendable {
     public var cache: StageCache?
     /// `method_settings.*.caching`, by operation.
     public var methodCaching: [MethodCaching]
+    /// `access_log`: one line per request of this stage.
+    public var accessLog: AccessLogSettings?
 
     public init(api: Int, name: String, variables: [String: String] = [:], throttle: ThrottleSettings? = nil,
-                methodThrottles: [MethodThrottle] = [], cache: StageCache? = nil, methodCaching: [MethodCaching] = []) {
+                methodThrottles: [MethodThrottle] = [], cache: StageCache? = nil, methodCaching: [MethodCaching] = [],
+                accessLog: AccessLogSettings? = nil) {
+        self.accessLog = accessLog
         self.cache = cache
         self.methodCaching = methodCaching
         self.api = api

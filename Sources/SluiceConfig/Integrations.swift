@@ -202,10 +202,10 @@ public enum ParameterSource: Sendable, Equatable {
     case context(ContextVariable)
 }
 
-/// The `$context` variables a parameter mapping can read (API Gateway's names, without
-/// `context.`). The loader turns `stage`, `resourcePath`, `apiId` and a non-ANY operation's
-/// `httpMethod` into literals, so the worker meets only the others; the cases stay for mapping
-/// templates.
+/// API Gateway's `$context` variables (without `context.`) that Sluice provides: to parameter
+/// mappings (those `isKnownBeforeTheIntegration`) and to access logs (all). For mappings the
+/// loader turns `stage`, `resourcePath`, `apiId` and a non-ANY operation's `httpMethod` into
+/// literals, so the worker meets only the others.
 public enum ContextVariable: String, Sendable, CaseIterable {
     /// A unique id per request: the `x-amzn-RequestId` the gateway sends back.
     case requestId
@@ -235,6 +235,41 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     case domainName
     /// The first label of `domainName`.
     case domainPrefix
+    /// The API key's id (its `name` in sluice.yaml); never the key itself.
+    case apiKeyId = "identity.apiKeyId"
+    /// Sluice's: the request's W3C trace id, 32 hex digits (`traceparent`).
+    case traceId
+    /// The same trace id as X-Ray writes it: `Root=1-XXXXXXXX-…`.
+    case xrayTraceId
+
+    // Known once the request is answered: access logs only.
+    case status
+    /// Bytes of the response's body.
+    case responseLength
+    /// Milliseconds from the request's head to the end of its response.
+    case responseLatency
+    /// Milliseconds from handing the request to the integration to the head of its answer.
+    case integrationLatency
+    case integrationLatencyDotted = "integration.latency"
+    /// The integration's status: the upstream's, or the function's (AWS_PROXY).
+    case integrationStatus
+    case integrationStatusDotted = "integration.status"
+    /// The gateway's own error message (`Too Many Requests`), for answers the gateway makes.
+    case errorMessage = "error.message"
+    /// The same, quoted as a JSON string.
+    case errorMessageString = "error.messageString"
+    /// The gateway response type (`THROTTLED`, `INTEGRATION_TIMEOUT`, …).
+    case errorResponseType = "error.responseType"
+
+    /// Whether a parameter mapping can read it: what the request alone says.
+    public var isKnownBeforeTheIntegration: Bool {
+        switch self {
+        case .apiKeyId, .traceId, .xrayTraceId, .status, .responseLength, .responseLatency, .integrationLatency,
+             .integrationLatencyDotted, .integrationStatus, .integrationStatusDotted, .errorMessage,
+             .errorMessageString, .errorResponseType: false
+        default: true
+        }
+    }
 }
 
 /// One integration response of an HTTP (non-proxy) integration.

@@ -279,7 +279,7 @@ struct UpstreamIntegrationImport {
     /// provide (yet): the authorizer's, most of `identity`.
     private static func contextSource(_ name: String, pattern: RoutePattern, method: RouteMethod)
         -> ParameterSpec.Source? {
-        guard let variable = ContextVariable(rawValue: name) else { return nil }
+        guard let variable = ContextVariable(rawValue: name), variable.isKnownBeforeTheIntegration else { return nil }
         switch variable {
         case .stage: return .stageName
         case .apiId: return .apiName
