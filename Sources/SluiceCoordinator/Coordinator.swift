@@ -37,7 +37,8 @@ public final class Coordinator {
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     public func run() -> Int32 {
         do {
-            let signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt])
+            // SIGUSR1 (log rotation, maybe sent to every sluice process) is taken and ignored.
+            let signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.user1])
             let ring = try Ring(entries: 8)
             let buffer = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
             ring.read(fileDescriptor: signalFD, slab: buffer, slot: 0, range: 0..<Signals.recordBytes,
@@ -51,7 +52,7 @@ public final class Coordinator {
                 for completion in ring.completions {
                     switch completion.userData {
                     case Coordinator.signalToken:
-                        if completion.result > 0 {
+                        if completion.result > 0 && Signals.number(in: buffer) != SignalNumber.user1 {
                             if keepsJournal { flush() }
                             guard keepsJournal && Process.parentID != supervisor else { return 0 }
                             if stopAt < 0 { stopAt = Clock.monotonicCoarseNanoseconds() + orphanedNanoseconds }

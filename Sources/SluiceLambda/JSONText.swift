@@ -188,7 +188,7 @@ struct JSONStringEscaper: Sendable, Equatable {
 }
 
 /// Small writers shared by the event writer and its tests.
-enum JSONText {
+public enum JSONText {
     @inline(__always)
     static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? nibble &+ 0x30 : nibble &+ 0x57
@@ -208,6 +208,13 @@ enum JSONText {
         appendString(bytes, 0..<bytes.count, to: &sink)
     }
 
+    /// Appends `bytes` escaped as the content of a JSON string, without the quotes.
+    public static func appendStringContent<Sink: ByteSink>(_ bytes: Span<UInt8>, to sink: inout Sink) {
+        var escaper = JSONStringEscaper()
+        escaper.append(bytes, 0..<bytes.count, to: &sink)
+        escaper.finish(to: &sink)
+    }
+
     /// `text` as JSON string content (no quotes), for values prepared at load time.
     static func escaped(_ text: String) -> [UInt8] {
         var output: [UInt8] = []
@@ -225,7 +232,7 @@ enum JSONText {
 
     /// Appends the time `epochMilliseconds` as API Gateway's `requestTime` writes it, in the
     /// Common Log Format: `dd/MMM/yyyy:HH:mm:ss +0000` (always UTC).
-    static func appendCommonLogTime<Sink: ByteSink>(epochMilliseconds: Int, to sink: inout Sink) {
+    public static func appendCommonLogTime<Sink: ByteSink>(epochMilliseconds: Int, to sink: inout Sink) {
         let seconds = max(0, epochMilliseconds) / 1000
         let days = seconds / 86_400
         let secondOfDay = seconds % 86_400

@@ -87,6 +87,17 @@ extension WorkerCounters {
                   "Requests refused by the HTTP/1.1 parser (400, 413, 431, 501, 505, 417).", .badRequests)
         perWorker("sluice_worker_receive_buffers_in_use", "gauge", "Provided receive buffers held by the worker.",
                   .receiveBuffersLent)
+        perWorker("sluice_worker_requests_in_flight", "gauge", "Requests read and not yet answered, per worker.",
+                  .requestsInFlight)
+        perWorker("sluice_worker_loop_turns_total", "counter",
+                  "Turns of the worker's io_uring loop (one wait for completions each).", .loopTurns)
+        perWorker("sluice_worker_completions_total", "counter",
+                  "io_uring completions handled; divided by loop turns, the batch size.", .completions)
+        perWorker("sluice_access_log_lines_total", "counter", "Access-log lines written into the buffers, per worker.",
+                  .accessLogLines)
+        perWorker("sluice_access_log_dropped_lines_total", "counter",
+                  "Access-log lines lost: buffers full, or the write failed (a full disk), per worker.",
+                  .accessLogLinesDropped)
         page.family("sluice_worker_restarts_total", type: "counter", help: "Times the supervisor forked a worker slot again.")
         for facts in slots {
             page.sample("sluice_worker_restarts_total", labels: [("worker", String(facts.slot))], value: facts.restarts)

@@ -14,6 +14,13 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case connectionsRefused
     case badRequests
     case receiveBuffersLent
+    /// Requests whose head was read and whose response is not complete yet.
+    case requestsInFlight
+    /// Turns of the worker's loop (one wait in io_uring_enter each), and completions handled.
+    case loopTurns
+    case completions
+    case accessLogLines
+    case accessLogLinesDropped
 
     /// The response-class counter for a status code.
     @inlinable

@@ -57,6 +57,8 @@ public final class Supervisor {
     var coordinatorStopped = false
     var drainDeadline: Int64 = 0
     var finished = false
+    let loadedEpochSeconds = Clock.realtimeNanoseconds() / 1_000_000_000
+    var refusedReloads = 0
 
     public init(deployment: Deployment) {
         self.deployment = deployment
@@ -112,11 +114,26 @@ public final class Supervisor {
         for line in journal.restore(into: gate.quotas, epochSeconds: now) { StandardError.write("sluice: \(line)") }
     }
 
+    /// Every access-log file can be opened (each worker opens its own): said now, once, rather
+    /// than by workers failing one after another.
+    func checkAccessLogs() throws(SystemError) {
+        for stage in deployment.stages {
+            guard let log = stage.accessLog else { continue }
+            do {
+                Files.close(try Files.openForAppending(log.path))
+            } catch {
+                throw SystemError("access log of stage '\(stage.name)' of API '\(deployment.apis[stage.api].name)': "
+                                  + error.call, errno: error.errno)
+            }
+        }
+    }
+
     func start() throws {
         // Signals are blocked and read from a signalfd from here on; children unblock them.
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
         Process.setName("sluice-sup")
+        try checkAccessLogs()
         // Each worker process needs a descriptor per connection: raise the soft limit (often
         // 1024) to the hard one, and say so when even that is short of max_connections.
         let openFilesMax = try Process.raiseOpenFileLimit()
@@ -240,22 +257,19 @@ public final class Supervisor {
                   userData: SupervisorToken.signal.rawValue)
     }
 
-    /// The signal number of the record just read: `ssi_signo`, the record's first 32-bit field.
-    func lastSignal() -> Int32 {
-        signalBuffer.withBytes(slot: 0, range: 0..<4) { bytes in
-            Int32(bytes[0]) | Int32(bytes[1]) << 8 | Int32(bytes[2]) << 16 | Int32(bytes[3]) << 24
-        }
-    }
-
     func onSignal(_ completion: Completion) {
         if completion.result > 0 {
-            switch lastSignal() {
+            switch Signals.number(in: signalBuffer) {
             case SignalNumber.terminate, SignalNumber.interrupt:
                 beginDrain()
             case SignalNumber.child:
                 reapChildren()
             case SignalNumber.hangUp:
+                refusedReloads += 1
                 StandardError.write("sluice: SIGHUP: configuration reload is not supported yet; restart to apply a new configuration")
+            case SignalNumber.user1:
+                // Log rotation: every worker opens its access logs again.
+                for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.user1) }
             default:
                 break
             }
@@ -400,6 +414,18 @@ public final class Supervisor {
         text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
         text += "# TYPE sluice_coordinator_restarts_total counter\n"
         text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"
+        // The configuration in force: loaded once at start (reload on SIGHUP is not supported
+        // yet, so every SIGHUP is a refused reload).
+        text += "# HELP sluice_config_generation The generation of the configuration in force; 1 is the one loaded at start.\n"
+        text += "# TYPE sluice_config_generation gauge\n"
+        text += "sluice_config_generation 1\n"
+        text += "# HELP sluice_config_loaded_timestamp_seconds When the configuration in force was loaded.\n"
+        text += "# TYPE sluice_config_loaded_timestamp_seconds gauge\n"
+        text += "sluice_config_loaded_timestamp_seconds \(loadedEpochSeconds)\n"
+        text += "# HELP sluice_config_reloads_total Reload requests (SIGHUP), by result.\n"
+        text += "# TYPE sluice_config_reloads_total counter\n"
+        text += "sluice_config_reloads_total{result=\"applied\"} 0\n"
+        text += "sluice_config_reloads_total{result=\"refused\"} \(refusedReloads)\n"
         return text
     }
 }

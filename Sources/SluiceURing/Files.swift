@@ -79,6 +79,18 @@ public enum Files {
         throw SystemError("link \(path) \(base)", errno: EEXIST)
     }
 
+    /// Opens (creating it, mode 0644) a file to append to: a log. Every write lands at the end,
+    /// whole, even when several processes append to the same file.
+    public static func openForAppending(_ path: String) throws(SystemError) -> Int32 {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno: errno) }
+        return fd
+    }
+
+    public static func close(_ fd: Int32) {
+        Glibc.close(fd)
+    }
+
     /// Creates a folder and its parents (mode 0750) unless they exist.
     public static func makeFolder(_ path: String) throws(SystemError) {
         var prefix = ""

@@ -56,6 +56,13 @@ public enum Signals {
 
     /// The byte size of one signalfd record.
     public static var recordBytes: Int { Int(sluice_signalfd_siginfo_size()) }
+
+    /// The signal number of a record read into slot 0 of `slab`: `ssi_signo`, its first 32-bit field.
+    public static func number(in slab: ByteSlab) -> Int32 {
+        slab.withBytes(slot: 0, range: 0..<4) { bytes in
+            Int32(bytes[0]) | Int32(bytes[1]) << 8 | Int32(bytes[2]) << 16 | Int32(bytes[3]) << 24
+        }
+    }
 }
 
 public enum Random {

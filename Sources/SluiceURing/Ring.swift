@@ -144,6 +144,17 @@ public final class Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
+    /// Writes `range` of slot `slot` of `slab` at the end of a file opened for appending (the
+    /// kernel runs a write that would block in its own worker thread, never in this loop). The
+    /// bytes must stay untouched until it completes.
+    public func append(fileDescriptor: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        let sqe = submissionSlot()
+        let start = slab.address(slot: slot, offset: range.lowerBound)
+        // Offset -1: the file's own position, which O_APPEND keeps at its end.
+        io_uring_prep_write(sqe, fileDescriptor, start, UInt32(range.count), UInt64.max)
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
     /// Cancels every operation in flight on `fileDescriptor`.
     public func cancelAll(fileDescriptor: Int32, userData: UInt64) {
         let sqe = submissionSlot()

@@ -342,9 +342,10 @@ extension Worker {
         }
         guard written.result, !written.overflowed else { return false }
         connections[index].outputEnd += written.byteCount
+        connections[index].record.responseBytes = withBody ? entry.bodyLength : 0
         countResponse(index, status: entry.status)
         connections[index].requestID = 0
-        observeRequestLatency(index)
+        requestAnswered(index)
         connections[index].pending.keepAlive = keepAlive
         if !keepAlive { connections[index].closeAfterFlush = true }
         if withBody && bodyCopied < entry.bodyLength {

@@ -315,6 +315,7 @@ extension Worker {
         admittedKey = nil
         if !resumed {
             counters.add(slot: slot, .requests)
+            requestsInFlight += 1
             requestIDCounter &+= 1
             connections[index].requestID = requestIDCounter
             connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
@@ -336,7 +337,9 @@ extension Worker {
                 // Admitted (and charged) when it first came; its key is still the event's.
                 readmitKey(bytes)
             } else {
+                beginRecord(index, bytes, stage: match.stage, operation: match.operation)
                 refusal = admit(index, bytes)
+                connections[index].record.apiKey = admittedKey.map { Int32($0.key) } ?? -1
             }
             let target = proxyTargets.target(operation: match.operation, stage: match.stage)
             let lambdaTarget = target == nil ? proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) : nil
@@ -444,6 +447,8 @@ extension Worker {
         let prepared = catalog[response]
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
+        connections[index].record.answer = Int16(catalog.answer(at: response)?.rawValue ?? -1)
+        connections[index].record.responseBytes = omitBody ? 0 : prepared.body.count
         countResponse(index, status: prepared.status)
         if connections[index].requestID == 0 {
             // Refused before a request began (a parse error, a timeout): it still gets an id.
@@ -452,7 +457,7 @@ extension Worker {
         }
         let requestLow = connections[index].requestID
         connections[index].requestID = 0
-        observeRequestLatency(index)
+        requestAnswered(index)
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
             appendGatewayFields(requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
@@ -467,12 +472,15 @@ extension Worker {
         }
     }
 
-    /// Records the latency of the request just answered, if one was under way.
-    func observeRequestLatency(_ index: Int) {
+    /// The request under way (if one was) is answered, its response complete or wholly queued:
+    /// its access-log line and its latency.
+    func requestAnswered(_ index: Int) {
         let started = connections[index].requestStartedNanoseconds
         let group = metricsGroup(index)
         connections[index].group = -1
         guard started > 0 else { return }
+        logRequest(index)
+        requestsInFlight -= 1
         connections[index].requestStartedNanoseconds = 0
         latencies.observe(slot: slot, group: group, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
     }
@@ -485,6 +493,7 @@ extension Worker {
 
     /// Counts an answer to a client, per worker and per stage.
     func countResponse(_ index: Int, status: Int) {
+        connections[index].record.status = Int32(status)
         counters.add(slot: slot, WorkerCounter.responseClass(status: status))
         requestCounters.count(slot: slot, group: metricsGroup(index), status: status)
     }

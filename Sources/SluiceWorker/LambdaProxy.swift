@@ -455,6 +455,8 @@ extension Worker {
         guard !written.overflowed else { return .badGateway }
         let start = invocationLayout.responseStart
         invocationStates[slot].responseEnd = start + written.count
+        connections[client].record.integrationStatus = Int32(status)
+        connections[client].record.responseBytes = bodyless || pending.omitBody ? 0 : written.count - bodyStart
         countResponse(client, status: status)
         keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
                            body: (start + bodyStart)..<(start + written.count))

@@ -170,6 +170,7 @@ extension Worker {
             appendValue(mapping.source, client: client, bytes: bytes, inURL: false, to: &writer)
             writer.append(ResponseHead.crlf)
         }
+        appendTraceLines(client: client, bytes: bytes, to: &writer)
         writer.append(Worker.forwardedForPrefix)
         if let forwardedFor {
             writer.append(bytes.extracting(forwardedFor))
@@ -192,6 +193,21 @@ extension Worker {
             writer.append(Worker.chunkedLine)
         }
         writer.append(ResponseHead.crlf)
+    }
+
+    /// The request's trace, for the integration: `traceparent` (the client's, or a new trace) and
+    /// `X-Amzn-Trace-Id` (the client's as it came, or the same trace in X-Ray's form).
+    func appendTraceLines(client: Int, bytes: Span<UInt8>, to writer: inout SlabWriter) {
+        let trace = connections[client].record.trace
+        trace.appendTraceparentLine(to: &writer)
+        if let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
+           TraceContext.parseAmazon(bytes.extracting(value)) != nil {
+            writer.append(Worker.amazonTracePrefix)
+            writer.append(bytes.extracting(value))
+            writer.append(ResponseHead.crlf)
+        } else {
+            trace.appendAmazonLine(to: &writer)
+        }
     }
 
     /// Writes a mapped value. Into a URL (`inURL`), values that come from the request's URL go as
@@ -306,7 +322,10 @@ extension Worker {
                     return offset
                 }
                 let take = min(connections[index].responseRemaining, bytes.count - offset, room)
-                if !discard { relay(bytes.extracting(offset..<offset + take), to: clientIndex) }
+                if !discard {
+                    relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                    connections[clientIndex].record.responseBytes += take
+                }
                 if connections[clientIndex].capturing { captureBody(client: clientIndex, bytes.extracting(offset..<offset + take)) }
                 offset += take
                 connections[index].responseRemaining -= take
@@ -324,6 +343,9 @@ extension Worker {
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
                 if connections[clientIndex].capturing, let data = step.data {
                     captureBody(client: clientIndex, bytes.extracting(offset..<limit).extracting(data))
+                }
+                if !connections[index].discardAnswerBody, let data = step.data {
+                    connections[clientIndex].record.responseBytes += data.count
                 }
                 if connections[index].discardAnswerBody {
                     // Read and dropped.
@@ -352,7 +374,10 @@ extension Worker {
                     return offset
                 }
                 let take = min(bytes.count - offset, room)
-                if !discard { relay(bytes.extracting(offset..<offset + take), to: clientIndex) }
+                if !discard {
+                    relay(bytes.extracting(offset..<offset + take), to: clientIndex)
+                    connections[clientIndex].record.responseBytes += take
+                }
                 offset += take
             }
         }
@@ -374,6 +399,7 @@ extension Worker {
             }
         }
         let status = selected.map { target.responses[$0].status } ?? responseHead.status
+        connections[client].record.integrationStatus = Int32(responseHead.status)
         let clientAskedHead = connections[client].pending.omitBody
         let http10 = connections[client].pending.http10
         var keepAlive = connections[client].pending.keepAlive && !draining
@@ -511,7 +537,7 @@ extension Worker {
             abort(index)
         }
         if client >= 0 {
-            observeRequestLatency(client)
+            requestAnswered(client)
             endAwaiting(client)
         }
     }
@@ -631,8 +657,10 @@ extension Worker {
         guard started > 0 else { return }
         connections[index].exchangeStartedNanoseconds = 0
         let client = Int(connections[index].peer)
+        let elapsed = Clock.monotonicNanoseconds() - started
+        if client >= 0 { connections[client].record.integrationNanoseconds = elapsed }
         latencies.observe(slot: slot, group: client >= 0 ? metricsGroup(client) : unroutedGroup, .integration,
-                          nanoseconds: Clock.monotonicNanoseconds() - started)
+                          nanoseconds: elapsed)
     }
 
     /// How many request body bytes an upstream connection can take now.

@@ -244,7 +244,8 @@ extension HTTPMethod {
 enum HeaderNames {
     /// Request fields not copied to the upstream: the gateway writes its own.
     static let setByGatewayInRequests: [[UInt8]] = ["content-length", "host", "expect", "x-forwarded-proto",
-                                                    "x-forwarded-port"].map { Array($0.utf8) }
+                                                    "x-forwarded-port", "traceparent", "x-amzn-trace-id"]
+        .map { Array($0.utf8) }
     static let contentLength: [UInt8] = Array("content-length".utf8)
     static let connection: [UInt8] = Array("connection".utf8)
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)

@@ -53,24 +53,47 @@ enum GatewayAnswer: Int, CaseIterable {
         }
     }
 
+    /// API Gateway's body: the message as JSON (some of its answers put a space after the colon).
     var body: String {
         switch self {
-        case .missingAuthenticationToken: #"{"message":"Missing Authentication Token"}"#
-        case .internalServerError: #"{"message": "Internal server error"}"#
-        case .badRequest: #"{"message":"Bad Request"}"#
-        case .requestTimeout: #"{"message":"Request Timeout"}"#
-        case .bodyTooLarge: #"{"message":"Request Too Long"}"#
-        case .headTooLarge: #"{"message":"Request Header Fields Too Large"}"#
-        case .expectationFailed: #"{"message":"Expectation Failed"}"#
-        case .notImplemented: #"{"message":"Not Implemented"}"#
-        case .versionNotSupported: #"{"message":"HTTP Version Not Supported"}"#
-        case .badGateway: #"{"message": "Internal server error"}"#
-        case .endpointTimeout: #"{"message": "Endpoint request timed out"}"#
-        case .serviceUnavailable: #"{"message":"Service Unavailable"}"#
-        case .functionFailed: #"{"message":"Internal Server Error"}"#
-        case .forbidden: #"{"message":"Forbidden"}"#
-        case .tooManyRequests: #"{"message":"Too Many Requests"}"#
-        case .limitExceeded: #"{"message":"Limit Exceeded"}"#
+        case .internalServerError, .badGateway, .endpointTimeout: #"{"message": ""# + message + #""}"#
+        default: #"{"message":""# + message + #""}"#
+        }
+    }
+
+    /// The message of `body`, for the access log's `$context.error.message`.
+    var message: String {
+        switch self {
+        case .missingAuthenticationToken: "Missing Authentication Token"
+        case .internalServerError, .badGateway: "Internal server error"
+        case .badRequest: "Bad Request"
+        case .requestTimeout: "Request Timeout"
+        case .bodyTooLarge: "Request Too Long"
+        case .headTooLarge: "Request Header Fields Too Large"
+        case .expectationFailed: "Expectation Failed"
+        case .notImplemented: "Not Implemented"
+        case .versionNotSupported: "HTTP Version Not Supported"
+        case .endpointTimeout: "Endpoint request timed out"
+        case .serviceUnavailable: "Service Unavailable"
+        case .functionFailed: "Internal Server Error"
+        case .forbidden: "Forbidden"
+        case .tooManyRequests: "Too Many Requests"
+        case .limitExceeded: "Limit Exceeded"
+        }
+    }
+
+    /// API Gateway's gateway response type, for `$context.error.responseType`.
+    var responseType: String {
+        switch self {
+        case .missingAuthenticationToken: "MISSING_AUTHENTICATION_TOKEN"
+        case .internalServerError, .notImplemented, .versionNotSupported, .serviceUnavailable: "DEFAULT_5XX"
+        case .badRequest, .requestTimeout, .headTooLarge, .expectationFailed: "DEFAULT_4XX"
+        case .bodyTooLarge: "REQUEST_TOO_LARGE"
+        case .badGateway, .functionFailed: "INTEGRATION_FAILURE"
+        case .endpointTimeout: "INTEGRATION_TIMEOUT"
+        case .forbidden: "INVALID_API_KEY"
+        case .tooManyRequests: "THROTTLED"
+        case .limitExceeded: "QUOTA_EXCEEDED"
         }
     }
 
@@ -122,6 +145,9 @@ struct ResponseCatalog {
     }
 
     func index(of answer: GatewayAnswer) -> Int { operationCount + answer.rawValue }
+
+    /// The gateway's answer a response index stands for; nil for an operation's own (a mock's).
+    func answer(at index: Int) -> GatewayAnswer? { GatewayAnswer(rawValue: index - operationCount) }
 
     subscript(index: Int) -> PreparedResponse { responses[index] }
 

@@ -13,6 +13,8 @@ enum Token {
         case connect
         /// Requests waiting for another request's cache fill look again.
         case cacheWait
+        /// An access-log write completed; the connection field is the file.
+        case logWrite
     }
 
     static func make(_ kind: Kind, connection: Int = 0, generation: UInt32 = 0) -> UInt64 {

@@ -92,6 +92,19 @@ public final class Worker {
     var cacheWaiters: [Int32] = []
     var spareCacheWaiters: [Int32] = []
     var cacheTimerArmed = false
+    /// Access logs (AccessLogging.swift): the files, each stage's file (-1: none), and the texts
+    /// of the requests being logged, one slot per client connection.
+    var accessLogs: [AccessLogFile]
+    let stageAccessLogs: [Int32]
+    let requestTexts: ByteSlab
+    let stageNames: [[UInt8]]
+    let stageAPINames: [[UInt8]]
+    let operationPaths: [[UInt8]]
+    let answerMessages: [[UInt8]]
+    let answerResponseTypes: [[UInt8]]
+    var traceIDs: TraceIDs
+    /// Requests begun and not yet answered, for the in-flight gauge.
+    var requestsInFlight = 0
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
@@ -255,7 +268,18 @@ public final class Worker {
         deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
         head = RequestHead(headersCapacity: limits.request.headersMax)
         requestIDHigh = Random.word()
-        signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt])
+        let logs = try Worker.openAccessLogs(stages)
+        accessLogs = logs.files
+        stageAccessLogs = logs.byStage
+        requestTexts = try ByteSlab(slotCount: accessLogs.isEmpty ? 1 : clientSlots,
+                                    slotBytes: accessLogs.isEmpty ? 1 : RequestTexts.slotBytes)
+        stageNames = stages.map { Array($0.name.utf8) }
+        stageAPINames = stages.map { Array(deployment.apis[$0.api].name.utf8) }
+        operationPaths = deployment.operations.map { Array($0.resourcePath.utf8) }
+        answerMessages = GatewayAnswer.allCases.map { Array($0.message.utf8) }
+        answerResponseTypes = GatewayAnswer.allCases.map { Array($0.responseType.utf8) }
+        traceIDs = TraceIDs(seed: Random.word())
+        signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.user1])
     }
 
     /// Runs until drained; returns the process exit status.
@@ -264,7 +288,9 @@ public final class Worker {
         armAccept()
         armSignal()
         ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick))
-        while !finished {
+        // After a drain, the loop turns on until the last access-log lines are written.
+        while !finished || accessLogsBusy {
+            flushAccessLogs()
             do {
                 try ring.submitAndReap()
             } catch {
@@ -278,6 +304,9 @@ public final class Worker {
             receiveBuffers.publish()
             rearmStarved()
             counters.set(slot: slot, .receiveBuffersLent, UInt64(receiveBuffers.lentCount))
+            counters.set(slot: slot, .requestsInFlight, UInt64(max(0, requestsInFlight)))
+            counters.add(slot: slot, .loopTurns)
+            counters.add(slot: slot, .completions, UInt64(ring.completions.count))
         }
         return 0
     }
@@ -297,6 +326,7 @@ public final class Worker {
         case .signal: onSignal(completion)
         case .connect: onConnect(completion)
         case .cacheWait: onCacheWait()
+        case .logWrite: onLogWrite(completion)
         case .cancel: break
         }
     }
@@ -391,6 +421,11 @@ public final class Worker {
         if connections[index].role == .client {
             releaseInvocation(index)
             endFill(index, keep: false)
+            if connections[index].requestStartedNanoseconds > 0 {
+                // Closed before its response was complete: its line still goes to the log.
+                logRequest(index)
+                requestsInFlight -= 1
+            }
         }
         Socket.close(connections[index].fd)
         let role = connections[index].role
@@ -466,7 +501,11 @@ public final class Worker {
             if completion.result != -Errno.canceled { armSignal() }
             return
         }
-        beginDrain()
+        if Signals.number(in: control) == SignalNumber.user1 {
+            reopenAccessLogs()
+        } else {
+            beginDrain()
+        }
         armSignal()
     }
 

@@ -1,0 +1,391 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceLambda
+import SluiceMetrics
+import SluiceURing
+
+/// What the access log says of a request, gathered as it goes (on its client connection).
+struct RequestRecord {
+    /// The stage's access-log file (`Worker.accessLogs`), or -1: no line to write.
+    var logFile: Int32 = -1
+    var requestID: UInt64 = 0
+    var epochMilliseconds: Int = 0
+    var stage: Int32 = -1
+    var operation: Int32 = -1
+    var http10 = false
+    /// The status sent; 0 until a response began.
+    var status: Int32 = 0
+    /// The gateway's own answer (`GatewayAnswer`), or -1 for the integration's or a mock's.
+    var answer: Int16 = -1
+    var apiKey: Int32 = -1
+    var responseBytes = 0
+    var integrationStatus: Int32 = 0
+    /// -1 until the integration answered.
+    var integrationNanoseconds: Int64 = -1
+    /// The request's own texts, in the worker's `requestTexts` slab: lengths of its path, User-Agent,
+    /// Host and method, stored at `RequestTexts` offsets.
+    var pathLength: Int16 = 0
+    var agentLength: Int16 = 0
+    var hostLength: Int16 = 0
+    var methodLength: Int16 = 0
+    var trace = TraceContext(high: 0, low: 0, parent: 0, sampled: false)
+}
+
+/// Where a request's texts go in its slot of `requestTexts`. Longer values are cut at these sizes.
+enum RequestTexts {
+    static let pathBytes = 2_048
+    static let agentBytes = 512
+    static let hostBytes = 256
+    static let methodBytes = 32
+    static let agentOffset = pathBytes
+    static let hostOffset = agentOffset + agentBytes
+    static let methodOffset = hostOffset + hostBytes
+    static let slotBytes = methodOffset + methodBytes
+}
+
+/// One access-log file as one worker writes it: two buffers, lines going into one while the
+/// other is written by the kernel. A line that finds both busy and full is dropped and counted.
+struct AccessLogFile {
+    let path: String
+    let parts: [AccessLogPart]
+    let escaping: AccessLogEscaping
+    /// Slots 0 and 1: the two buffers.
+    let buffers: ByteSlab
+    var fd: Int32
+    var fill: InlineArray<2, Int> = [0, 0]
+    var lines: InlineArray<2, Int> = [0, 0]
+    /// The buffer lines go into; the other is being written when `writing`.
+    var active = 0
+    var writing = false
+    /// Bytes of the buffer being written that the kernel has taken.
+    var written = 0
+    /// SIGUSR1 came while a write was in flight: reopen once it completes.
+    var reopenPending = false
+    /// The last write failed (reported once, until a write succeeds again).
+    var failing = false
+}
+
+extension Worker {
+    static let dash: UInt8 = 0x2D
+    static let http11Text: [UInt8] = Array("HTTP/1.1".utf8)
+    static let http10Text: [UInt8] = Array("HTTP/1.0".utf8)
+    static let userAgentName: [UInt8] = Array("user-agent".utf8)
+    static let amazonTracePrefix: [UInt8] = Array("X-Amzn-Trace-Id: ".utf8)
+
+    /// Opens each distinct path once. Throws when a file cannot be opened.
+    static func openAccessLogs(_ stages: [Stage]) throws(SystemError) -> (files: [AccessLogFile], byStage: [Int32]) {
+        var files: [AccessLogFile] = []
+        var byStage: [Int32] = []
+        for stage in stages {
+            guard let settings = stage.accessLog else {
+                byStage.append(-1)
+                continue
+            }
+            if let existing = files.firstIndex(where: { $0.path == settings.path }) {
+                byStage.append(Int32(existing))
+                continue
+            }
+            let buffers = try ByteSlab(slotCount: 2, slotBytes: settings.bufferBytes)
+            let fd = try Files.openForAppending(settings.path)
+            files.append(AccessLogFile(path: settings.path, parts: settings.parts, escaping: settings.escaping,
+                                       buffers: buffers, fd: fd))
+            byStage.append(Int32(files.count - 1))
+        }
+        return (files, byStage)
+    }
+
+    // MARK: Gathering
+
+    /// A routed request begins: what its line will need from its head, which may be gone by the
+    /// time it is answered.
+    func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int) {
+        var record = RequestRecord()
+        record.logFile = stageAccessLogs[stage]
+        record.requestID = connections[index].requestID
+        record.stage = Int32(stage)
+        record.operation = Int32(operation)
+        record.http10 = head.version == .http10
+        if record.logFile >= 0 {
+            record.epochMilliseconds = Int(Clock.realtimeNanoseconds() / 1_000_000)
+            if connections[index].peerAddressLength == 0 {
+                connections[index].peerAddressLength = Socket.peerAddress(connections[index].fd, into: peerAddresses,
+                                                                          slot: index)
+            }
+            let agent = HeaderNames.value(of: Worker.userAgentName, in: head.headers, bytes: bytes)
+            record.pathLength = Int16(storeText(index, bytes.extracting(head.path), at: 0, max: RequestTexts.pathBytes))
+            record.agentLength = agent.map {
+                Int16(storeText(index, bytes.extracting($0), at: RequestTexts.agentOffset, max: RequestTexts.agentBytes))
+            } ?? 0
+            record.hostLength = Int16(storeText(index, bytes.extracting(head.host), at: RequestTexts.hostOffset,
+                                                max: RequestTexts.hostBytes))
+            record.methodLength = Int16(storeText(index, bytes.extracting(head.methodName), at: RequestTexts.methodOffset,
+                                                  max: RequestTexts.methodBytes))
+        }
+        record.trace = trace(of: bytes)
+        connections[index].record = record
+    }
+
+    static func put(_ text: Span<UInt8>, _ max: Int, _ writer: inout SlabWriter) -> Int {
+        let count = min(text.count, max)
+        writer.append(text.extracting(0..<count))
+        return count
+    }
+
+    func storeText(_ index: Int, _ text: Span<UInt8>, at offset: Int, max: Int) -> Int {
+        requestTexts.write(slot: index, offset: offset) { writer in Worker.put(text, max, &writer) }.result
+    }
+
+    /// The request's trace: its `traceparent`, else its `X-Amzn-Trace-Id`, else a new one.
+    func trace(of bytes: Span<UInt8>) -> TraceContext {
+        if let value = HeaderNames.value(of: TraceContext.traceparentName, in: head.headers, bytes: bytes),
+           let trace = TraceContext.parseTraceparent(bytes.extracting(value)) {
+            return trace
+        }
+        if let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
+           var trace = TraceContext.parseAmazon(bytes.extracting(value)) {
+            // Without a Parent, a span of our own stands for it (a traceparent needs one).
+            if trace.parent == 0 { trace.parent = traceIDs.next() | 1 }
+            return trace
+        }
+        return traceIDs.newTrace(epochSeconds: dateLine.epochSeconds)
+    }
+
+    // MARK: Writing lines
+
+    /// The request is over (answered, or its connection closed): its line, if its stage logs.
+    func logRequest(_ index: Int) {
+        let file = Int(connections[index].record.logFile)
+        guard file >= 0 else { return }
+        connections[index].record.logFile = -1
+        if appendLine(index, file: file) { return }
+        // The buffer is full: write it now if the other one is free, and go on in that one.
+        if !accessLogs[file].writing {
+            startLogWrite(file)
+            if appendLine(index, file: file) { return }
+        }
+        counters.add(slot: slot, .accessLogLinesDropped)
+    }
+
+    func appendLine(_ index: Int, file: Int) -> Bool {
+        let buffer = accessLogs[file].active
+        let written = accessLogs[file].buffers.write(slot: buffer, offset: accessLogs[file].fill[buffer]) { writer in
+            renderLine(index, file: file, to: &writer)
+            writer.append(0x0A)
+        }
+        guard !written.overflowed else { return false }
+        accessLogs[file].fill[buffer] += written.byteCount
+        accessLogs[file].lines[buffer] += 1
+        counters.add(slot: slot, .accessLogLines)
+        return true
+    }
+
+    func renderLine(_ index: Int, file: Int, to writer: inout SlabWriter) {
+        let record = connections[index].record
+        let json = accessLogs[file].escaping == .json
+        for part in accessLogs[file].parts {
+            switch part {
+            case .literal(let bytes):
+                writer.append(bytes.span)
+            case .variable(let variable):
+                renderValue(variable, index, record, json: json, to: &writer)
+            }
+        }
+    }
+
+    func renderValue(_ variable: ContextVariable, _ index: Int, _ record: RequestRecord, json: Bool,
+                     to writer: inout SlabWriter) {
+        switch variable {
+        case .requestId, .extendedRequestId:
+            Worker.appendRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
+        case .apiId:
+            Worker.appendEscaped(stageAPINames[Int(record.stage)], json: json, to: &writer)
+        case .stage:
+            Worker.appendEscaped(stageNames[Int(record.stage)], json: json, to: &writer)
+        case .domainName:
+            appendText(index, at: RequestTexts.hostOffset, count: Int(record.hostLength), json: json, to: &writer)
+        case .domainPrefix:
+            requestTexts.withBytes(slot: index, range: RequestTexts.hostOffset..<(RequestTexts.hostOffset
+                                                                                + Int(record.hostLength))) { host in
+                var end = 0
+                while end < host.count && host[end] != 0x2E && host[end] != 0x3A { end += 1 }
+                if end == 0 { writer.append(Worker.dash) } else { Worker.appendEscaped(host.extracting(0..<end), json: json, to: &writer) }
+            }
+        case .httpMethod:
+            appendText(index, at: RequestTexts.methodOffset, count: Int(record.methodLength), json: json, to: &writer)
+        case .resourcePath:
+            Worker.appendEscaped(operationPaths[Int(record.operation)], json: json, to: &writer)
+        case .path:
+            appendText(index, at: 0, count: Int(record.pathLength), json: json, to: &writer)
+        case .protocol:
+            writer.append(record.http10 ? Worker.http10Text.span : Worker.http11Text.span)
+        case .status:
+            Worker.appendNumber(Int(record.status), to: &writer)
+        case .responseLength:
+            ResponseHead.appendDecimal(record.responseBytes, to: &writer)
+        case .requestTime:
+            JSONText.appendCommonLogTime(epochMilliseconds: record.epochMilliseconds, to: &writer)
+        case .requestTimeEpoch:
+            ResponseHead.appendDecimal(record.epochMilliseconds, to: &writer)
+        case .responseLatency:
+            let started = connections[index].requestStartedNanoseconds
+            let elapsed = started > 0 ? Clock.monotonicNanoseconds() - started : 0
+            ResponseHead.appendDecimal(Int(elapsed / 1_000_000), to: &writer)
+        case .integrationLatency, .integrationLatencyDotted:
+            if record.integrationNanoseconds < 0 {
+                writer.append(Worker.dash)
+            } else {
+                ResponseHead.appendDecimal(Int(record.integrationNanoseconds / 1_000_000), to: &writer)
+            }
+        case .integrationStatus, .integrationStatusDotted:
+            Worker.appendNumber(Int(record.integrationStatus), to: &writer)
+        case .sourceIp:
+            let length = connections[index].peerAddressLength
+            if length == 0 { writer.append(Worker.dash) }
+            else { peerAddresses.withBytes(slot: index, range: 0..<length) { address in writer.append(address) } }
+        case .userAgent:
+            appendText(index, at: RequestTexts.agentOffset, count: Int(record.agentLength), json: json, to: &writer)
+        case .apiKeyId:
+            if record.apiKey < 0 { writer.append(Worker.dash) }
+            else { Worker.appendEscaped(apiKeyNames[Int(record.apiKey)], json: json, to: &writer) }
+        case .errorMessage, .errorMessageString, .errorResponseType:
+            guard record.answer >= 0, let answer = GatewayAnswer(rawValue: Int(record.answer)) else {
+                writer.append(Worker.dash)
+                return
+            }
+            switch variable {
+            case .errorMessage: Worker.appendEscaped(answerMessages[answer.rawValue], json: false, to: &writer)
+            case .errorMessageString:
+                // A JSON string; inside a JSON format its quotes are escaped like any value's.
+                if json { writer.append(0x5C) }
+                writer.append(0x22)
+                Worker.appendEscaped(answerMessages[answer.rawValue], json: false, to: &writer)
+                if json { writer.append(0x5C) }
+                writer.append(0x22)
+            default: Worker.appendEscaped(answerResponseTypes[answer.rawValue], json: false, to: &writer)
+            }
+        case .traceId:
+            record.trace.appendTraceID(to: &writer)
+        case .xrayTraceId:
+            record.trace.appendAmazonRoot(to: &writer)
+        }
+    }
+
+    func appendText(_ index: Int, at offset: Int, count: Int, json: Bool, to writer: inout SlabWriter) {
+        guard count > 0 else {
+            writer.append(Worker.dash)
+            return
+        }
+        requestTexts.withBytes(slot: index, range: offset..<(offset + count)) { text in
+            Worker.appendEscaped(text, json: json, to: &writer)
+        }
+    }
+
+    /// A number, or `-` for 0 (not known).
+    static func appendNumber(_ value: Int, to writer: inout SlabWriter) {
+        if value <= 0 { writer.append(dash) } else { ResponseHead.appendDecimal(value, to: &writer) }
+    }
+
+    static func appendEscaped(_ text: [UInt8], json: Bool, to writer: inout SlabWriter) {
+        appendEscaped(text.span, json: json, to: &writer)
+    }
+
+    /// A value from the request, escaped so that it cannot end its field or its line: as JSON
+    /// string content, or with `"`, `\`, control bytes and bytes above 0x7E as `\xHH`.
+    static func appendEscaped(_ text: Span<UInt8>, json: Bool, to writer: inout SlabWriter) {
+        if json {
+            JSONText.appendStringContent(text, to: &writer)
+            return
+        }
+        for index in text.indices {
+            let byte = text[index]
+            if byte < 0x20 || byte > 0x7E || byte == 0x22 || byte == 0x5C {
+                writer.append(0x5C)
+                writer.append(0x78)
+                writer.append(URLBytes.upperHex(byte >> 4))
+                writer.append(URLBytes.upperHex(byte & 0xF))
+            } else {
+                writer.append(byte)
+            }
+        }
+    }
+
+    // MARK: Writing files
+
+    /// At the end of each turn of the loop: every file with lines and no write in flight gets one.
+    func flushAccessLogs() {
+        for file in accessLogs.indices where !accessLogs[file].writing && accessLogs[file].fill[accessLogs[file].active] > 0 {
+            startLogWrite(file)
+        }
+    }
+
+    /// Whether lines wait to be written (the loop goes on for them after a drain).
+    var accessLogsBusy: Bool {
+        accessLogs.indices.contains { accessLogs[$0].writing || accessLogs[$0].fill[accessLogs[$0].active] > 0 }
+    }
+
+    /// Hands the active buffer to the kernel; lines go into the other one meanwhile.
+    func startLogWrite(_ file: Int) {
+        let buffer = accessLogs[file].active
+        guard !accessLogs[file].writing, accessLogs[file].fill[buffer] > 0 else { return }
+        accessLogs[file].writing = true
+        accessLogs[file].written = 0
+        accessLogs[file].active = 1 - buffer
+        ring.append(fileDescriptor: accessLogs[file].fd, slab: accessLogs[file].buffers, slot: buffer,
+                    range: 0..<accessLogs[file].fill[buffer], userData: Token.make(.logWrite, connection: file, generation: 0))
+    }
+
+    func onLogWrite(_ completion: Completion) {
+        let file = Token.connection(completion.userData)
+        guard file < accessLogs.count, accessLogs[file].writing else { return }
+        let buffer = 1 - accessLogs[file].active
+        let fill = accessLogs[file].fill[buffer]
+        if completion.result > 0 {
+            accessLogs[file].written += Int(completion.result)
+            if accessLogs[file].failing {
+                accessLogs[file].failing = false
+                StandardError.write("worker \(slot): access log \(accessLogs[file].path): writing again")
+            }
+            if accessLogs[file].written < fill {
+                // A short write: the rest goes next, at the end of the file.
+                ring.append(fileDescriptor: accessLogs[file].fd, slab: accessLogs[file].buffers, slot: buffer,
+                            range: accessLogs[file].written..<fill,
+                            userData: Token.make(.logWrite, connection: file, generation: 0))
+                return
+            }
+        } else {
+            // A full disk or a failing one: the buffer's lines are lost, counted, and traffic goes on.
+            counters.add(slot: slot, .accessLogLinesDropped, UInt64(accessLogs[file].lines[buffer]))
+            if !accessLogs[file].failing {
+                accessLogs[file].failing = true
+                StandardError.write("worker \(slot): access log \(accessLogs[file].path): "
+                                    + "\(SystemError("write", result: completion.result)); dropping lines until it works again")
+            }
+        }
+        accessLogs[file].fill[buffer] = 0
+        accessLogs[file].lines[buffer] = 0
+        accessLogs[file].writing = false
+        if accessLogs[file].reopenPending { reopenAccessLog(file) }
+    }
+
+    /// SIGUSR1: open every file again by its path (after a rotation moved it away).
+    func reopenAccessLogs() {
+        for file in accessLogs.indices {
+            if accessLogs[file].writing {
+                accessLogs[file].reopenPending = true
+            } else {
+                reopenAccessLog(file)
+            }
+        }
+    }
+
+    func reopenAccessLog(_ file: Int) {
+        accessLogs[file].reopenPending = false
+        do {
+            let fd = try Files.openForAppending(accessLogs[file].path)
+            Files.close(accessLogs[file].fd)
+            accessLogs[file].fd = fd
+        } catch {
+            StandardError.write("worker \(slot): access log: cannot reopen: \(error); still writing to the old file")
+        }
+    }
+}
