@@ -97,8 +97,8 @@ extension Worker {
     // MARK: Gathering
 
     /// A routed request begins: what its line will need from its head, which may be gone by the
-    /// time it is answered.
-    func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int) {
+    /// time it is answered, and its trace when it goes to an HTTP integration or is logged.
+    func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int, traced: Bool) {
         var record = RequestRecord()
         record.logFile = stageAccessLogs[stage]
         record.requestID = connections[index].requestID
@@ -121,7 +121,7 @@ extension Worker {
             record.methodLength = Int16(storeText(index, bytes.extracting(head.methodName), at: RequestTexts.methodOffset,
                                                   max: RequestTexts.methodBytes))
         }
-        record.trace = trace(of: bytes)
+        if traced || record.logFile >= 0 { record.trace = trace(of: bytes) }
         connections[index].record = record
     }
 

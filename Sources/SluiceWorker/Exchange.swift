@@ -333,16 +333,16 @@ extension Worker {
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
             var refusal: GatewayAnswer?
+            let target = proxyTargets.target(operation: match.operation, stage: match.stage)
+            let lambdaTarget = target == nil ? proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) : nil
             if resumed {
                 // Admitted (and charged) when it first came; its key is still the event's.
                 readmitKey(bytes)
             } else {
-                beginRecord(index, bytes, stage: match.stage, operation: match.operation)
+                beginRecord(index, bytes, stage: match.stage, operation: match.operation, traced: target != nil)
                 refusal = admit(index, bytes)
                 connections[index].record.apiKey = admittedKey.map { Int32($0.key) } ?? -1
             }
-            let target = proxyTargets.target(operation: match.operation, stage: match.stage)
-            let lambdaTarget = target == nil ? proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) : nil
             if let refusal {
                 response = catalog.index(of: refusal)
             } else if target != nil || lambdaTarget != nil {
