@@ -7,7 +7,7 @@ import Yams
 //         access_log:
 //           path: /var/log/sluice/petstore-prod.log
 //           format: json            # or clf, or a format of your own with $context variables
-//           buffer_kb: 256          # per worker; lines that find it full are dropped and counted
+//           buffer_kb: 1024         # per worker, twice; lines that find both full are dropped and counted
 
 /// A piece of a compiled format: bytes written as they are, or a variable's value.
 public enum AccessLogPart: Equatable, Sendable {
@@ -31,12 +31,16 @@ public struct AccessLogSettings: Sendable {
     /// Each worker's buffer for the lines of this file, written in the background.
     public var bufferBytes: Int
 
-    public init(path: String, parts: [AccessLogPart], escaping: AccessLogEscaping, bufferBytes: Int = 256 << 10) {
+    public init(path: String, parts: [AccessLogPart], escaping: AccessLogEscaping, bufferBytes: Int = AccessLogSettings.defaultBufferBytes) {
         self.path = path
         self.parts = parts
         self.escaping = escaping
         self.bufferBytes = bufferBytes
     }
+
+    /// 1 MB: about 10 ms of lines at 100,000 requests/s, time enough for the kernel's writer
+    /// thread to be scheduled on a machine whose every core is busy serving.
+    public static let defaultBufferBytes = 1 << 20
 
     /// The presets' formats.
     public static let presets: [String: String] = [
@@ -105,7 +109,7 @@ struct AccessLogReader {
         var path: String?
         var format = "json"
         var formatLine = node.line
-        var bufferBytes = 256 << 10
+        var bufferBytes = AccessLogSettings.defaultBufferBytes
         var valid = true
         for (key, value) in entries {
             switch key.text ?? "" {

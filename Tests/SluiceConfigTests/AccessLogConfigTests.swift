@@ -38,7 +38,7 @@ struct AccessLogConfigTests {
         let prod = try #require(deployment.stages[0].accessLog)
         #expect(prod.path == "/var/log/prod.log")
         #expect(prod.escaping == .json)
-        #expect(prod.bufferBytes == 256 << 10)
+        #expect(prod.bufferBytes == 1 << 20)
         #expect(prod.parts.contains(.variable(.traceId)))
         #expect(prod.parts.contains(.variable(.integrationStatusDotted)))
         let beta = try #require(deployment.stages[1].accessLog)
