@@ -58,7 +58,7 @@ public final class Supervisor {
     var drainDeadline: Int64 = 0
     var finished = false
     let loadedEpochSeconds = Clock.realtimeNanoseconds() / 1_000_000_000
-    var refusedReloads = 0
+    var refusedReloads: UInt64 = 0
 
     public init(deployment: Deployment) {
         self.deployment = deployment
@@ -411,21 +411,22 @@ public final class Supervisor {
         text += latencies.prometheusText(labels: groupLabels)
         text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
         text += cacheCounters.prometheusText(deployment: deployment)
-        text += "# HELP sluice_coordinator_restarts_total Times the supervisor forked the coordinator again.\n"
-        text += "# TYPE sluice_coordinator_restarts_total counter\n"
-        text += "sluice_coordinator_restarts_total \(coordinator.restarts)\n"
+        var process = PrometheusText()
+        process.family("sluice_coordinator_restarts_total", type: "counter",
+                     help: "Times the supervisor forked the coordinator again.")
+        process.sample("sluice_coordinator_restarts_total", value: coordinator.restarts)
         // The configuration in force: loaded once at start (reload on SIGHUP is not supported
         // yet, so every SIGHUP is a refused reload).
-        text += "# HELP sluice_config_generation The generation of the configuration in force; 1 is the one loaded at start.\n"
-        text += "# TYPE sluice_config_generation gauge\n"
-        text += "sluice_config_generation 1\n"
-        text += "# HELP sluice_config_loaded_timestamp_seconds When the configuration in force was loaded.\n"
-        text += "# TYPE sluice_config_loaded_timestamp_seconds gauge\n"
-        text += "sluice_config_loaded_timestamp_seconds \(loadedEpochSeconds)\n"
-        text += "# HELP sluice_config_reloads_total Reload requests (SIGHUP), by result.\n"
-        text += "# TYPE sluice_config_reloads_total counter\n"
-        text += "sluice_config_reloads_total{result=\"applied\"} 0\n"
-        text += "sluice_config_reloads_total{result=\"refused\"} \(refusedReloads)\n"
+        process.family("sluice_config_generation", type: "gauge",
+                     help: "The generation of the configuration in force; 1 is the one loaded at start.")
+        process.sample("sluice_config_generation", value: 1)
+        process.family("sluice_config_loaded_timestamp_seconds", type: "gauge",
+                     help: "When the configuration in force was loaded.")
+        process.sample("sluice_config_loaded_timestamp_seconds", value: UInt64(max(0, loadedEpochSeconds)))
+        process.family("sluice_config_reloads_total", type: "counter", help: "Reload requests (SIGHUP), by result.")
+        process.sample("sluice_config_reloads_total", labels: [("result", "applied")], value: 0)
+        process.sample("sluice_config_reloads_total", labels: [("result", "refused")], value: refusedReloads)
+        text += process.text
         return text
     }
 }

@@ -12,7 +12,8 @@ struct RequestRecord {
     var epochMilliseconds: Int = 0
     var stage: Int32 = -1
     var operation: Int32 = -1
-    var http10 = false
+    /// Head read → response complete (or connection closed), as the latency histogram has it.
+    var latencyNanoseconds: Int64 = 0
     /// The status sent; 0 until a response began.
     var status: Int32 = 0
     /// The gateway's own answer (`GatewayAnswer`), or -1 for the integration's or a mock's.
@@ -104,9 +105,8 @@ extension Worker {
         record.requestID = connections[index].requestID
         record.stage = Int32(stage)
         record.operation = Int32(operation)
-        record.http10 = head.version == .http10
         if record.logFile >= 0 {
-            record.epochMilliseconds = Int(Clock.realtimeNanoseconds() / 1_000_000)
+            record.epochMilliseconds = Int(epochNanoseconds / 1_000_000)
             if connections[index].peerAddressLength == 0 {
                 connections[index].peerAddressLength = Socket.peerAddress(connections[index].fd, into: peerAddresses,
                                                                           slot: index)
@@ -152,7 +152,16 @@ extension Worker {
 
     // MARK: Writing lines
 
-    /// The request is over (answered, or its connection closed): its line, if its stage logs.
+    /// The request under way (head read at `started`) ends, answered or with its connection
+    /// closed: its latency, its line if its stage logs, one request less in flight.
+    func endRecord(_ index: Int, started: Int64) -> Int64 {
+        let elapsed = Clock.monotonicNanoseconds() - started
+        connections[index].record.latencyNanoseconds = elapsed
+        logRequest(index)
+        requestsInFlight -= 1
+        return elapsed
+    }
+
     func logRequest(_ index: Int) {
         let file = Int(connections[index].record.logFile)
         guard file >= 0 else { return }
@@ -217,7 +226,7 @@ extension Worker {
         case .path:
             appendText(index, at: 0, count: Int(record.pathLength), json: json, to: &writer)
         case .protocol:
-            writer.append(record.http10 ? Worker.http10Text.span : Worker.http11Text.span)
+            writer.append(connections[index].pending.http10 ? Worker.http10Text.span : Worker.http11Text.span)
         case .status:
             Worker.appendNumber(Int(record.status), to: &writer)
         case .responseLength:
@@ -227,9 +236,7 @@ extension Worker {
         case .requestTimeEpoch:
             ResponseHead.appendDecimal(record.epochMilliseconds, to: &writer)
         case .responseLatency:
-            let started = connections[index].requestStartedNanoseconds
-            let elapsed = started > 0 ? Clock.monotonicNanoseconds() - started : 0
-            ResponseHead.appendDecimal(Int(elapsed / 1_000_000), to: &writer)
+            ResponseHead.appendDecimal(Int(record.latencyNanoseconds / 1_000_000), to: &writer)
         case .integrationLatency, .integrationLatencyDotted:
             if record.integrationNanoseconds < 0 {
                 writer.append(Worker.dash)

@@ -232,11 +232,8 @@ extension Worker {
             while start < end {
                 var stop = start
                 while stop < end && bytes[stop] != UInt8(ascii: ",") { stop += 1 }
-                var first = start
-                var last = stop
-                while first < last && (bytes[first] == 32 || bytes[first] == 9) { first += 1 }
-                while last > first && (bytes[last - 1] == 32 || bytes[last - 1] == 9) { last -= 1 }
-                if HTTPBytes.equalsIgnoringCase(bytes, first..<last, lowercased: Worker.maxAgeZero.span) { return true }
+                let directive = HTTPBytes.trimmingWhitespace(bytes, start..<stop)
+                if HTTPBytes.equalsIgnoringCase(bytes, directive, lowercased: Worker.maxAgeZero.span) { return true }
                 start = stop + 1
             }
         }
@@ -326,7 +323,7 @@ extension Worker {
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
-            let copied = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
+            let copied: Void? = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
             if warn { writer.append(Worker.refreshRefusedLine) }
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
@@ -336,7 +333,7 @@ extension Worker {
             guard withBody && entry.bodyLength > 0 else { return true }
             let piece = min(entry.bodyLength, writer.freeCapacity)
             let start = entry.bodyRange.lowerBound
-            let body = policy.index.withBytes(of: entry, range: start..<(start + piece)) { bytes in writer.append(bytes) }
+            let body: Void? = policy.index.withBytes(of: entry, range: start..<(start + piece)) { bytes in writer.append(bytes) }
             bodyCopied = piece
             return body != nil
         }

@@ -479,10 +479,9 @@ extension Worker {
         let group = metricsGroup(index)
         connections[index].group = -1
         guard started > 0 else { return }
-        logRequest(index)
-        requestsInFlight -= 1
+        let elapsed = endRecord(index, started: started)
         connections[index].requestStartedNanoseconds = 0
-        latencies.observe(slot: slot, group: group, .request, nanoseconds: Clock.monotonicNanoseconds() - started)
+        latencies.observe(slot: slot, group: group, .request, nanoseconds: elapsed)
     }
 
     /// The metrics group of a client connection's current request: its stage, or the unrouted one.

@@ -220,10 +220,8 @@ struct ProxyTargets {
             case .apiId: return .literal(Array(context.apiName.utf8))
             case .protocol: return .literal(Array("HTTP/1.1".utf8))
             case .requestTime, .requestTimeEpoch, .domainPrefix: return .literal([])
-            // Not known before the integration answers: the loader refuses them in mappings.
-            case .apiKeyId, .traceId, .xrayTraceId, .status, .responseLength, .responseLatency, .integrationLatency,
-                 .integrationLatencyDotted, .integrationStatus, .integrationStatusDotted, .errorMessage,
-                 .errorMessageString, .errorResponseType: return .literal([])
+            // The rest are not `isKnownBeforeTheIntegration`: the loader refuses them in mappings.
+            default: return .literal([])
             }
         }
     }

@@ -162,6 +162,8 @@ public final class Worker {
     var requestIDHigh: UInt64
     var requestIDCounter: UInt64 = 0
     var now: Int64 = 0
+    /// The wall clock at the same turn of the loop.
+    var epochNanoseconds: Int64 = 0
     var acceptArmed = false
     /// Out of descriptors: accepting again at once would fail at once, so wait for a tick.
     var acceptPaused = false
@@ -313,7 +315,8 @@ public final class Worker {
 
     func refreshClock() {
         now = Clock.monotonicCoarseNanoseconds()
-        dateLine.update(epochSeconds: Int(Clock.realtimeNanoseconds() / 1_000_000_000))
+        epochNanoseconds = Clock.realtimeNanoseconds()
+        dateLine.update(epochSeconds: Int(epochNanoseconds / 1_000_000_000))
     }
 
     func dispatch(_ completion: Completion) {
@@ -421,10 +424,10 @@ public final class Worker {
         if connections[index].role == .client {
             releaseInvocation(index)
             endFill(index, keep: false)
-            if connections[index].requestStartedNanoseconds > 0 {
+            let started = connections[index].requestStartedNanoseconds
+            if started > 0 {
                 // Closed before its response was complete: its line still goes to the log.
-                logRequest(index)
-                requestsInFlight -= 1
+                _ = endRecord(index, started: started)
             }
         }
         Socket.close(connections[index].fd)

@@ -206,6 +206,9 @@ class Sluice:
     def admin_get(self, path, timeout=5):
         return self.admin_request("GET", path, timeout)
 
+    def metrics(self):
+        return metric_samples(self.admin_get("/metrics").body.decode())
+
     def admin_request(self, method, path, timeout=5):
         with socket.create_connection((self.host, self.admin_port), timeout=timeout) as connection:
             connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: admin\r\n\r\n".encode())
@@ -228,6 +231,12 @@ class Sluice:
                 except ProcessLookupError:
                     pass
             self.process.wait(5)
+
+
+def metric_samples(text):
+    """A /metrics page as {'name{labels}': value}."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
 
 
 def read_until_close(connection):

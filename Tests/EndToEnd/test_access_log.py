@@ -104,12 +104,6 @@ def lines_of(path, count, timeout=5):
         time.sleep(0.05)
 
 
-def metrics(server):
-    text = server.admin_get("/metrics").body.decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
-
-
 def test_every_request_of_a_logged_stage_writes_one_json_line_with_its_values(tmp_path, upstreams):  # noqa: F811
     log = tmp_path / "prod.log"
     echo = upstreams("echo")
@@ -180,7 +174,7 @@ def test_every_request_of_a_logged_stage_writes_one_json_line_with_its_values(tm
     assert echoed["x-amzn-trace-id"].startswith(f"Root=1-{trace[:8]}-{trace[8:]};Parent=")
     assert abs(int(trace[:8], 16) - time.time()) < 60
 
-    samples = metrics(server)
+    samples = server.metrics()
     assert sum(value for name, value in samples.items() if name.startswith("sluice_access_log_lines_total")) == 9
     assert sum(value for name, value in samples.items()
                if name.startswith("sluice_access_log_dropped_lines_total")) == 0
@@ -227,12 +221,12 @@ def test_every_request_under_wrk_load_writes_its_line(tmp_path, upstreams):  # n
     completed = int(run.stdout.split(" requests in ")[0].split()[-1])
     assert completed > 1000
     # Every request answered is counted by the metrics and has its line, however many wrk saw.
-    samples = metrics(server)
+    samples = server.metrics()
     answered = sum(value for name, value in samples.items()
                    if name.startswith('sluice_requests_total{api="logged",stage="prod",'))
     assert answered >= completed
     lines = lines_of(log, int(answered), timeout=10)
-    dropped = sum(value for name, value in metrics(server).items()
+    dropped = sum(value for name, value in server.metrics().items()
                   if name.startswith("sluice_access_log_dropped_lines_total"))
     assert (len(lines), dropped) == (answered, 0)
     for line in lines[:: max(1, len(lines) // 200)]:
@@ -266,7 +260,7 @@ def test_a_full_disk_drops_lines_and_counts_them_and_traffic_goes_on(tmp_path, u
         assert get(server, "/prod/ok").status == 200
     deadline = time.time() + 5
     while time.time() < deadline:
-        samples = metrics(server)
+        samples = server.metrics()
         dropped = sum(value for name, value in samples.items()
                       if name.startswith("sluice_access_log_dropped_lines_total"))
         if dropped == 10:

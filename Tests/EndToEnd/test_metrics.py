@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import Sluice, read_responses
+from conftest import Sluice, metric_samples, read_responses
 from test_proxy import Upstream, upstreams  # noqa: F401 (fixture)
 
 API = """\
@@ -101,8 +101,7 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     text = server.admin_get("/metrics").body.decode()
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line and not line.startswith("#")}
+    samples = metric_samples(text)
     prod = 'api="mixed",stage="prod"'
     beta = 'api="mixed",stage="beta"'
     assert samples[f'sluice_requests_total{{{prod},code="2xx"}}'] == 7 + 2 + 3 + 6

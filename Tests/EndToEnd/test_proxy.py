@@ -324,9 +324,7 @@ def test_request_and_integration_latency_histograms(tmp_path, upstreams):
         assert request(server, "GET", "/prod/x").status == 200
     for _ in range(3):
         assert request(server, "GET", "/prod/mock").status == 200
-    text = server.admin_get("/metrics").body.decode()
-    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-              if line and not line.startswith("#")}
+    values = server.metrics()
     stage = 'api="proxy",stage="prod"'
     assert values[f"sluice_integration_duration_seconds_count{{{stage}}}"] == 7
     assert values[f'sluice_integration_duration_seconds_bucket{{{stage},le="+Inf"}}'] == 7
