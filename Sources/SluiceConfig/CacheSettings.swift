@@ -55,6 +55,23 @@ public struct StageCache: Sendable, Equatable {
     }
 }
 
+extension Stage {
+    /// How long this stage's cache keeps answers of `operation`, in seconds; 0 when the method is
+    /// not cached here (no cache, another API's method, not enabled, a TTL of 0, or an answer
+    /// that is cheaper to make than to look up: MOCK). GET methods are cached unless their
+    /// `method_settings` say otherwise; other methods only when theirs enable it, as on API Gateway.
+    public func cacheTTLSeconds(operation: Int, in operations: [Operation]) -> Int {
+        guard let cache, operations[operation].api == api else { return 0 }
+        switch operations[operation].integration {
+        case .http, .lambdaProxy: break
+        case .mock, .unsupported: return 0
+        }
+        let method = methodCaching.first { $0.operation == operation }
+        let enabled = method?.enabled ?? (operations[operation].method == "GET")
+        return enabled ? method?.ttlSeconds ?? cache.ttlSeconds : 0
+    }
+}
+
 /// `method_settings."METHOD /path".caching`: a method's own caching on a stage.
 public struct MethodCaching: Sendable, Equatable {
     /// Index into `Deployment.operations`.

@@ -131,7 +131,16 @@ private struct StageEntry {
     var throttle: ThrottleSettings?
     var cache: StageCache?
     var accessLog: AccessLogSettings?
-    var methodSettings: [(key: MethodKey, throttle: ThrottleSettings?, caching: MethodCachingEntry?)] = []
+    var detailedMetrics = false
+    var methodSettings: [MethodSettingsEntry] = []
+}
+
+/// One `method_settings` entry of a stage as written.
+private struct MethodSettingsEntry {
+    var key: MethodKey
+    var throttle: ThrottleSettings?
+    var caching: MethodCachingEntry?
+    var detailedMetrics: Bool?
 }
 
 /// One loading run; holds the diagnostics as they are found.
@@ -633,22 +642,29 @@ private final class Loader {
                 for (methodKey, methodValue) in settings {
                     let what = "stages.\(name).method_settings '\(methodKey.text ?? "?")'"
                     guard let entries = reader.mapping(methodValue, what) else { valid = false; continue }
-                    var throttle: ThrottleSettings?
-                    var caching: MethodCachingEntry?
+                    var setting = MethodSettingsEntry(key: MethodKey(text: methodKey.text ?? "", line: methodKey.line))
                     for (settingKey, settingValue) in entries {
                         switch settingKey.text ?? "" {
                         case "throttling":
-                            throttle = ThrottleReader(reader: reader).throttle(settingValue, "\(what) throttling")
-                            valid = valid && throttle != nil
+                            setting.throttle = ThrottleReader(reader: reader).throttle(settingValue, "\(what) throttling")
+                            valid = valid && setting.throttle != nil
                         case "caching":
-                            caching = CacheReader(reader: reader).methodCaching(settingValue, "\(what) caching")
-                            valid = valid && caching != nil
+                            setting.caching = CacheReader(reader: reader).methodCaching(settingValue, "\(what) caching")
+                            valid = valid && setting.caching != nil
+                        case "detailed_metrics":
+                            setting.detailedMetrics = reader.boolean(settingValue, "\(what) detailed_metrics")
+                            valid = valid && setting.detailedMetrics != nil
                         default:
                             reader.unknownKey(settingKey, in: what)
                         }
                     }
-                    stage.methodSettings.append((MethodKey(text: methodKey.text ?? "", line: methodKey.line), throttle,
-                                                 caching))
+                    stage.methodSettings.append(setting)
+                }
+            case "detailed_metrics":
+                if let enabled = reader.boolean(value, "stages.\(name).detailed_metrics") {
+                    stage.detailedMetrics = enabled
+                } else {
+                    valid = false
                 }
             case "access_log":
                 stage.accessLog = AccessLogReader(reader: reader).accessLog(value, "stages.\(name).access_log")
@@ -787,10 +803,21 @@ private final class Loader {
             }
             let reader = ConfigReader(file: configPath, log: log)
             for stage in entry.stages {
+                let stageIndex = stageIndices[stage.name]!
+                deployment.stages[stageIndex].detailedMetrics = stage.detailedMetrics
+                var named: Set<Int> = []
                 for setting in stage.methodSettings {
                     guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
                                                                 what: "stages.\(stage.name).method_settings") else { continue }
-                    let stageIndex = stageIndices[stage.name]!
+                    guard named.insert(operation).inserted else {
+                        log.error(configPath, setting.key.line, "stages.\(stage.name).method_settings names "
+                                  + "'\(setting.key.text)' twice")
+                        continue
+                    }
+                    if let enabled = setting.detailedMetrics {
+                        deployment.stages[stageIndex].methodDetailedMetrics.append(
+                            MethodDetailedMetrics(operation: operation, enabled: enabled))
+                    }
                     if let caching = setting.caching {
                         deployment.stages[stageIndex].methodCaching.append(
                             MethodCaching(operation: operation, enabled: caching.enabled, ttlSeconds: caching.ttlSeconds))
@@ -800,11 +827,6 @@ private final class Loader {
                         }
                     }
                     guard let throttle = setting.throttle else { continue }
-                    guard !deployment.stages[stageIndex].methodThrottles.contains(where: { $0.operation == operation }) else {
-                        log.error(configPath, setting.key.line, "stages.\(stage.name).method_settings names "
-                                  + "'\(setting.key.text)' twice")
-                        continue
-                    }
                     deployment.stages[stageIndex].methodThrottles.append(MethodThrottle(operation: operation, throttle: throttle))
                 }
             }

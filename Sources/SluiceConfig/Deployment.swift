@@ -199,6 +199,11 @@ public struct Stage: Sendable {
     public var methodCaching: [MethodCaching]
     /// `access_log`: one line per request of this stage.
     public var accessLog: AccessLogSettings?
+    /// `detailed_metrics`: series per resource and method for every method of the stage (API
+    /// Gateway's detailed CloudWatch metrics), unless `methodDetailedMetrics` says otherwise.
+    public var detailedMetrics = false
+    /// `method_settings.*.detailed_metrics`, by operation: overrides `detailedMetrics`.
+    public var methodDetailedMetrics: [MethodDetailedMetrics] = []
 
     public init(api: Int, name: String, variables: [String: String] = [:], throttle: ThrottleSettings? = nil,
                 methodThrottles: [MethodThrottle] = [], cache: StageCache? = nil, methodCaching: [MethodCaching] = [],
@@ -211,6 +216,18 @@ public struct Stage: Sendable {
         self.variables = variables
         self.throttle = throttle
         self.methodThrottles = methodThrottles
+    }
+}
+
+/// `method_settings."GET /pets".detailed_metrics` of a stage.
+public struct MethodDetailedMetrics: Sendable, Equatable {
+    /// Index into `Deployment.operations`.
+    public var operation: Int
+    public var enabled: Bool
+
+    public init(operation: Int, enabled: Bool) {
+        self.operation = operation
+        self.enabled = enabled
     }
 }
 

@@ -78,9 +78,8 @@ public struct TraceContext: Equatable, Sendable {
         sink.append(10)
     }
 
-    /// `X-Amzn-Trace-Id: Root=1-…-…;Parent=…;Sampled=…\r\n` with this trace.
-    public func appendAmazonLine<Sink: ByteSink>(to sink: inout Sink) {
-        for byte in Self.amazonPrefix { sink.append(byte) }
+    /// `Root=1-…-…;Parent=…;Sampled=…` with this trace: an `X-Amzn-Trace-Id` value.
+    public func appendAmazonValue<Sink: ByteSink>(to sink: inout Sink) {
         appendAmazonRoot(to: &sink)
         if parent != 0 {
             for byte in Self.amazonParent { sink.append(byte) }
@@ -88,8 +87,6 @@ public struct TraceContext: Equatable, Sendable {
         }
         for byte in Self.amazonSampled { sink.append(byte) }
         sink.append(sampled ? 0x31 : 0x30)
-        sink.append(13)
-        sink.append(10)
     }
 
     /// The 32 hex digits of the trace id.
@@ -108,7 +105,6 @@ public struct TraceContext: Equatable, Sendable {
     }
 
     static let traceparentPrefix: [UInt8] = Array("traceparent: 00-".utf8)
-    static let amazonPrefix: [UInt8] = Array("X-Amzn-Trace-Id: ".utf8)
     static let amazonRoot: [UInt8] = Array("Root=1-".utf8)
     static let amazonParent: [UInt8] = Array(";Parent=".utf8)
     static let amazonSampled: [UInt8] = Array(";Sampled=".utf8)

@@ -271,20 +271,24 @@ public enum LambdaEvent {
     ///   - sourceIP: the client's address as text.
     ///   - apiKeyID: the admitted key's id (its configured name), 1.0's `identity.apiKeyId`;
     ///     not read when `request.apiKey` is nil.
+    ///   - traceID: when not empty, the `X-Amzn-Trace-Id` value the event's headers carry in place
+    ///     of any the client sent, as API Gateway adds it (at most `traceIDBytesMax` bytes, or a
+    ///     range of the head).
     ///   - context: the operation and stage.
     ///   - body: whether and how the body follows.
     ///   - scratch: reused sort arrays.
     public static func writePrefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        apiKeyID: Span<UInt8> = Span(), context: LambdaEventContext, body: LambdaBodyEncoding,
-        scratch: inout LambdaEventScratch, to sink: inout Sink
+        apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(), context: LambdaEventContext,
+        body: LambdaBodyEncoding, scratch: inout LambdaEventScratch, to sink: inout Sink
     ) -> BodyEncoderState {
         precondition(pathParameterValues.count == context.pathParameterCount,
                      "one value per path parameter of the route")
         let forwarding = context.forwardedProto != nil || context.forwardedPort != nil
         let version2 = context.format == .version2
-        groupHeaders(head, headers, excludingForwarded: forwarding, excludingCookies: version2, scratch: &scratch)
+        groupHeaders(head, headers, excludingForwarded: forwarding, excludingCookies: version2,
+                     excludingTrace: !traceID.isEmpty, scratch: &scratch)
         groupQueryParameters(head, request.query, scratch: &scratch)
         let userAgent = lastValue(of: .userAgent, head, headers)
 
@@ -292,13 +296,13 @@ public enum LambdaEvent {
         case .version1:
             writeVersion1Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
-                                sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, context: context,
-                                body: body, scratch: scratch, to: &sink)
+                                sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, traceID: traceID,
+                                context: context, body: body, scratch: scratch, to: &sink)
         case .version2:
             writeVersion2Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
-                                sourceIP: sourceIP, userAgent: userAgent, context: context, body: body,
-                                scratch: scratch, to: &sink)
+                                sourceIP: sourceIP, userAgent: userAgent, traceID: traceID, context: context,
+                                body: body, scratch: scratch, to: &sink)
         }
         return BodyEncoderState(encoding: body, format: context.format)
     }
@@ -351,16 +355,20 @@ public enum LambdaEvent {
         // per head byte with its name written twice, the worst case; the tests' hostile heads stay
         // under 9.3. 16 leaves room.
         16 * headByteCount + 2 * context.configByteCount
-            + 9 * (requestIDByteCount + sourceIPByteCount) + 2048
+            + 9 * (requestIDByteCount + sourceIPByteCount) + 2 * (traceIDBytesMax + 32) + 2048
     }
+
+    /// The longest `traceID` that is not a range of the head: one Sluice writes, such as
+    /// `Root=1-5f84c7a5-2b4c5d6e7f8091a2b3c4d5e6;Parent=53995c3f42cd8ad8;Sampled=1` (74 bytes).
+    public static let traceIDBytesMax = 96
 
     // MARK: - Format 1.0
 
     private static func writeVersion1Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        apiKeyID: Span<UInt8>, userAgent: Range<Int>?, context: LambdaEventContext, body: LambdaBodyEncoding,
-        scratch: LambdaEventScratch, to sink: inout Sink
+        apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext,
+        body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v1Resource.span)
         sink.append(context.resourcePath.span)
@@ -376,18 +384,18 @@ public enum LambdaEvent {
 
         // headers, multiValueHeaders
         let forwarding = context.forwardedProto != nil || context.forwardedPort != nil
-        let hasHeaders = !scratch.headerGroups.isEmpty || forwarding
+        let hasHeaders = !scratch.headerGroups.isEmpty || forwarding || !traceID.isEmpty
         sink.append(Piece.v1Headers.span)
         if hasHeaders {
             writeHeaderObject(head, headers, scratch: scratch, multiValue: false, lowercaseNames: false,
-                              sourceIP: sourceIP, context: context, to: &sink)
+                              sourceIP: sourceIP, traceID: traceID, context: context, to: &sink)
         } else {
             sink.append(Piece.null.span)
         }
         sink.append(Piece.v1MultiValueHeaders.span)
         if hasHeaders {
             writeHeaderObject(head, headers, scratch: scratch, multiValue: true, lowercaseNames: false,
-                              sourceIP: sourceIP, context: context, to: &sink)
+                              sourceIP: sourceIP, traceID: traceID, context: context, to: &sink)
         } else {
             sink.append(Piece.null.span)
         }
@@ -475,7 +483,7 @@ public enum LambdaEvent {
     private static func writeVersion2Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        userAgent: Range<Int>?, context: LambdaEventContext, body: LambdaBodyEncoding,
+        userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext, body: LambdaBodyEncoding,
         scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v2Version.span)
@@ -489,10 +497,10 @@ public enum LambdaEvent {
         writeCookies(head, headers, to: &sink)
 
         let forwarding = context.forwardedProto != nil || context.forwardedPort != nil
-        if !scratch.headerGroups.isEmpty || forwarding {
+        if !scratch.headerGroups.isEmpty || forwarding || !traceID.isEmpty {
             sink.append(Piece.v2Headers.span)
             writeHeaderObject(head, headers, scratch: scratch, multiValue: false, lowercaseNames: true,
-                              sourceIP: sourceIP, context: context, to: &sink)
+                              sourceIP: sourceIP, traceID: traceID, context: context, to: &sink)
         }
         if !scratch.queryGroups.isEmpty {
             sink.append(Piece.v2QueryStringParameters.span)
@@ -545,7 +553,7 @@ public enum LambdaEvent {
     /// Sorting keeps this O(n log n) whatever the number of fields.
     static func groupHeaders(
         _ head: Span<UInt8>, _ headers: [HeaderField], excludingForwarded: Bool, excludingCookies: Bool,
-        scratch: inout LambdaEventScratch
+        excludingTrace: Bool, scratch: inout LambdaEventScratch
     ) {
         scratch.headerOrder.removeAll(keepingCapacity: true)
         scratch.headerGroups.removeAll(keepingCapacity: true)
@@ -553,6 +561,7 @@ public enum LambdaEvent {
             let name = headers[index].name
             if excludingCookies && KnownHeader.cookie.matches(head, name) { continue }
             if excludingForwarded && KnownHeader.isForwarded(head, name) { continue }
+            if excludingTrace && KnownHeader.amazonTraceID.matches(head, name) { continue }
             scratch.headerOrder.append(Int32(truncatingIfNeeded: index))
         }
         heapSort(&scratch.headerOrder) { a, b in
@@ -574,12 +583,13 @@ public enum LambdaEvent {
     }
 
     /// Writes `{"Name":"last value",…}` (1.0 `headers`), `{"Name":["v1","v2"],…}` (1.0
-    /// `multiValueHeaders`) or `{"name":"v1,v2",…}` (2.0 `headers`, names lowercased), then the
-    /// `X-Forwarded-*` fields when the context adds them. A group's name is spelled as its first
-    /// field spells it.
+    /// `multiValueHeaders`) or `{"name":"v1,v2",…}` (2.0 `headers`, names lowercased), then
+    /// `X-Amzn-Trace-Id` when there is a `traceID`, then the `X-Forwarded-*` fields when the
+    /// context adds them. A group's name is spelled as its first field spells it.
     private static func writeHeaderObject<Sink: ByteSink>(
         _ head: Span<UInt8>, _ headers: [HeaderField], scratch: LambdaEventScratch, multiValue: Bool,
-        lowercaseNames: Bool, sourceIP: Span<UInt8>, context: LambdaEventContext, to sink: inout Sink
+        lowercaseNames: Bool, sourceIP: Span<UInt8>, traceID: Span<UInt8>, context: LambdaEventContext,
+        to sink: inout Sink
     ) {
         sink.append(0x7B)
         var first = true
@@ -616,6 +626,14 @@ public enum LambdaEvent {
             } else {
                 JSONText.appendString(head, headers[Int(scratch.headerOrder[end - 1])].value, to: &sink)
             }
+        }
+        if !traceID.isEmpty {
+            if !first { sink.append(0x2C) }
+            first = false
+            sink.append(lowercaseNames ? Piece.amazonTraceIDLower.span : Piece.amazonTraceID.span)
+            if multiValue { sink.append(0x5B) }
+            JSONText.appendString(traceID, to: &sink)
+            if multiValue { sink.append(0x5D) }
         }
         guard context.forwardedProto != nil || context.forwardedPort != nil else {
             sink.append(0x7D)
@@ -944,7 +962,7 @@ struct PercentDecoder {
 
 /// Request header names the event writer looks for.
 enum KnownHeader {
-    case userAgent, cookie, forwardedFor, forwardedPort, forwardedProto
+    case userAgent, cookie, forwardedFor, forwardedPort, forwardedProto, amazonTraceID
 
     func matches(_ head: Span<UInt8>, _ name: Range<Int>) -> Bool {
         switch self {
@@ -953,6 +971,7 @@ enum KnownHeader {
         case .forwardedFor: HTTPBytes.equalsIgnoringCase(head, name, lowercased: Lowercased.forwardedFor.span)
         case .forwardedPort: HTTPBytes.equalsIgnoringCase(head, name, lowercased: Lowercased.forwardedPort.span)
         case .forwardedProto: HTTPBytes.equalsIgnoringCase(head, name, lowercased: Lowercased.forwardedProto.span)
+        case .amazonTraceID: HTTPBytes.equalsIgnoringCase(head, name, lowercased: Lowercased.amazonTraceID.span)
         }
     }
 
@@ -967,6 +986,7 @@ enum KnownHeader {
         static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
         static let forwardedPort: [UInt8] = Array("x-forwarded-port".utf8)
         static let forwardedProto: [UInt8] = Array("x-forwarded-proto".utf8)
+        static let amazonTraceID: [UInt8] = Array("x-amzn-trace-id".utf8)
     }
 }
 
@@ -1038,6 +1058,8 @@ private enum Piece {
     static let forwardedPort = bytes("\"X-Forwarded-Port\":")
     static let forwardedProto = bytes("\"X-Forwarded-Proto\":")
     static let forwardedForLower = bytes("\"x-forwarded-for\":")
+    static let amazonTraceID = bytes("\"X-Amzn-Trace-Id\":")
+    static let amazonTraceIDLower = bytes("\"x-amzn-trace-id\":")
     static let forwardedPortLower = bytes("\"x-forwarded-port\":")
     static let forwardedProtoLower = bytes("\"x-forwarded-proto\":")
 

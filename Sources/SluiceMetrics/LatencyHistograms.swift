@@ -2,7 +2,8 @@ import SluiceSharedMemory
 
 /// Latency histograms in shared memory, one row per worker slot (single writer each, like the
 /// counters): fixed buckets chosen for a gateway, from 100 µs to 30 s, per group — a stage, or the
-/// requests no API answered — so that a scrape shows them per API and stage.
+/// requests no API answered, or in `.method` scope a method of a stage with detailed metrics —
+/// so that a scrape shows them per API and stage (or per resource and method).
 public final class LatencyHistograms: @unchecked Sendable {
     public enum Kind: Int, CaseIterable, Sendable {
         /// From a request's complete head to its complete answer (API Gateway's Latency).
@@ -10,17 +11,17 @@ public final class LatencyHistograms: @unchecked Sendable {
         /// From handing a request to the integration to its answer's head (IntegrationLatency).
         case integration
 
-        var metricName: String {
+        var name: String {
             switch self {
-            case .request: "sluice_request_duration_seconds"
-            case .integration: "sluice_integration_duration_seconds"
+            case .request: "request_duration_seconds"
+            case .integration: "integration_duration_seconds"
             }
         }
 
         var help: String {
             switch self {
-            case .request: "Time from a request's complete head to its complete answer."
-            case .integration: "Time from handing a request to its integration to the integration's answer."
+            case .request: "Time from a request's complete head to its complete answer"
+            case .integration: "Time from handing a request to its integration to the integration's answer"
             }
         }
     }
@@ -39,12 +40,14 @@ public final class LatencyHistograms: @unchecked Sendable {
     let table: CounterTable
     public let slotCount: Int
     public let groupCount: Int
+    let scope: MetricScope
 
-    public init(slots: Int, groups: Int) throws(ZoneError) {
+    public init(slots: Int, groups: Int, scope: MetricScope = .stage) throws(ZoneError) {
         slotCount = slots
         groupCount = groups
-        table = try CounterTable(name: "latency-histograms", rows: slots,
-                                 countersPerRow: groups * Kind.allCases.count * LatencyHistograms.wordsPerKind)
+        self.scope = scope
+        table = try CounterTable(name: scope.family("latency_histograms"), rows: slots,
+                                 countersPerRow: max(1, groups * Kind.allCases.count * LatencyHistograms.wordsPerKind))
     }
 
     /// Records one observation for `group`. Only the slot's own worker may call this.
@@ -65,7 +68,8 @@ public final class LatencyHistograms: @unchecked Sendable {
         var page = PrometheusText()
         let bounds = LatencyHistograms.boundsNanoseconds
         for kind in Kind.allCases {
-            page.family(kind.metricName, type: "histogram", help: kind.help)
+            let name = scope.family(kind.name)
+            page.family(name, type: "histogram", help: "\(kind.help), \(scope.per).")
             for group in 0..<groupCount {
                 let base = (group * Kind.allCases.count + kind.rawValue) * LatencyHistograms.wordsPerKind
                 let count = table.sum(counter: base + bounds.count + 2)
@@ -74,11 +78,11 @@ public final class LatencyHistograms: @unchecked Sendable {
                 for bucket in 0...bounds.count {
                     cumulative &+= table.sum(counter: base + bucket)
                     let label = bucket < bounds.count ? LatencyHistograms.boundLabels[bucket] : "+Inf"
-                    page.sample(kind.metricName + "_bucket", labels: labels[group] + [("le", label)], value: cumulative)
+                    page.sample(name + "_bucket", labels: labels[group] + [("le", label)], value: cumulative)
                 }
-                page.sampleSeconds(kind.metricName + "_sum", labels: labels[group],
+                page.sampleSeconds(name + "_sum", labels: labels[group],
                                    nanoseconds: table.sum(counter: base + bounds.count + 1))
-                page.sample(kind.metricName + "_count", labels: labels[group], value: count)
+                page.sample(name + "_count", labels: labels[group], value: count)
             }
         }
         return page.text

@@ -1,16 +1,18 @@
 import SluiceSharedMemory
 
-/// Answers per group — a stage, or the requests no API answered — and status class (API Gateway's
-/// Count, 4XXError and 5XXError per API and stage): one row per worker slot, written by that
-/// worker only.
+/// Answers per group and status class (API Gateway's Count, 4XXError and 5XXError): a group is a
+/// stage or the requests no API answered, or, in `.method` scope, a method of a stage with
+/// detailed metrics. One row per worker slot, written by that worker only.
 public final class RequestCounters: @unchecked Sendable {
     static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
     public let table: CounterTable
     public let groupCount: Int
+    let scope: MetricScope
 
-    public init(slots: Int, groups: Int) throws(ZoneError) {
+    public init(slots: Int, groups: Int, scope: MetricScope = .stage) throws(ZoneError) {
         groupCount = groups
-        table = try CounterTable(name: "request-counters", rows: slots, countersPerRow: groups * 5)
+        self.scope = scope
+        table = try CounterTable(name: scope.family("requests"), rows: slots, countersPerRow: max(1, groups * 5))
     }
 
     /// Counts one answer with `status` for `group`. Only the slot's own worker may call this.
@@ -20,14 +22,14 @@ public final class RequestCounters: @unchecked Sendable {
         table.add(row: slot, counter: group * 5 + statusClass)
     }
 
-    /// `sluice_requests_total{api,stage,code}` summed over workers; zero series are written for
-    /// every stage's 2xx, 4xx and 5xx so that rates exist from the start.
+    /// `sluice_requests_total{api,stage,code}` (or the `.method` family) summed over workers;
+    /// zero series are written for every group's 2xx, 4xx and 5xx so that rates exist from the start.
     public func prometheusText(labels: [[(String, String)]]) -> String {
         precondition(labels.count == groupCount)
         var page = PrometheusText()
-        let name = "sluice_requests_total"
-        page.family(name, type: "counter", help: "Answers sent, per API, stage and status class (api and stage "
-                    + "empty for requests that matched no API).")
+        let name = scope.family("requests_total")
+        page.family(name, type: "counter", help: "Answers sent, \(scope.per), by status class"
+                    + (scope == .stage ? " (api and stage empty for requests that matched no API)." : "."))
         for group in 0..<groupCount {
             for (index, code) in RequestCounters.classes.enumerated() {
                 let value = table.sum(counter: group * 5 + index)

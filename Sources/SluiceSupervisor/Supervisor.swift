@@ -34,19 +34,22 @@ public final class Supervisor {
     var listeners: [Int32] = []
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
-    var latencies: LatencyHistograms!
-    var requests: RequestCounters!
-    /// The metrics labels of each group: every stage's API and name, then the unrouted requests'.
-    var groupLabels: [[(String, String)]] = []
+    /// Answers, latencies and cache results per stage (then the unrouted requests), and per
+    /// method of the stages with detailed metrics; each group's labels.
+    var stageMetrics: ScopedMetrics!
+    var methodMetrics: ScopedMetrics!
+    var stageLabels: [[(String, String)]] = []
+    var methodLabels: [[(String, String)]] = []
+    /// Which groups have cache series: the stages with a cache, the methods they cache.
+    var stageCacheLabels: [[(String, String)]?] = []
+    var methodCacheLabels: [[(String, String)]?] = []
     /// Throttle buckets and quota counters (shared with every worker and the coordinator), the
     /// workers' rejection counters, and the journal that keeps quota counts across restarts.
     var gate: Gate!
     var rejections: RejectionCounters!
     var journal: QuotaJournal!
-    /// Each stage's response cache (nil without one), shared by every worker, and their hit and
-    /// miss counters.
+    /// Each stage's response cache (nil without one), shared by every worker.
     var caches: [CacheZones?] = []
-    var cacheCounters: CacheCounters!
     var workers: [Child]
     var coordinator = Child()
     var signalFD: Int32 = -1
@@ -152,16 +155,12 @@ public final class Supervisor {
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
-        latencies = try LatencyHistograms(slots: slots.count, groups: deployment.stages.count + 1)
-        requests = try RequestCounters(slots: slots.count, groups: deployment.stages.count + 1)
-        groupLabels = deployment.stages.map { [("api", deployment.apis[$0.api].name), ("stage", $0.name)] }
-            + [[("api", ""), ("stage", "")]]
+        try prepareMetrics()
         try prepareThrottles()
         caches = try deployment.stages.indices.map { stage throws(ZoneError) in
             guard let cache = deployment.stages[stage].cache else { return nil }
             return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: slots.count)
         }
-        cacheCounters = try CacheCounters(stageCount: deployment.stages.count, slots: slots.count)
         let adminPort = Socket.localPort(adminListener)
         StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
@@ -174,6 +173,21 @@ public final class Supervisor {
         admin.start()
         armSignal()
         ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue)
+    }
+
+    func prepareMetrics() throws(ZoneError) {
+        let stages = deployment.stages
+        stageMetrics = try ScopedMetrics(slots: slots.count, groups: stages.count + 1, scope: .stage)
+        stageLabels = stages.map { [("api", deployment.apis[$0.api].name), ("stage", $0.name)] } + [[("api", ""), ("stage", "")]]
+        stageCacheLabels = stages.indices.map { stages[$0].cache != nil ? stageLabels[$0] : nil }
+        let groups = MethodMetricGroups(deployment: deployment)
+        methodMetrics = try ScopedMetrics(slots: slots.count, groups: groups.count, scope: .method)
+        methodLabels = groups.labels(deployment)
+        methodCacheLabels = groups.members.indices.map { group in
+            let member = groups.members[group]
+            let cached = stages[member.stage].cacheTTLSeconds(operation: member.operation, in: deployment.operations) > 0
+            return cached ? methodLabels[group] : nil
+        }
     }
 
     func hostText(_ address: ListenAddress) -> String {
@@ -208,9 +222,9 @@ public final class Supervisor {
             StandardError.write("sluice-w\(slot): \(error)")
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
-                                    counters: counters, latencies: latencies, requests: requests,
+                                    counters: counters, stageMetrics: stageMetrics, methodMetrics: methodMetrics,
                                     listenPort: Socket.localPort(listeners[slot]),
-                                    gate: gate, rejections: rejections, caches: caches, cacheCounters: cacheCounters)
+                                    gate: gate, rejections: rejections, caches: caches)
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -407,10 +421,15 @@ public final class Supervisor {
             WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
         }
         var text = counters.prometheusText(slots: facts, draining: draining)
-        text += requests.prometheusText(labels: groupLabels)
-        text += latencies.prometheusText(labels: groupLabels)
+        text += stageMetrics.requests.prometheusText(labels: stageLabels)
+        text += stageMetrics.latencies.prometheusText(labels: stageLabels)
         text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
-        text += cacheCounters.prometheusText(deployment: deployment)
+        text += stageMetrics.cache.prometheusText(labels: stageCacheLabels)
+        if !methodLabels.isEmpty {
+            text += methodMetrics.requests.prometheusText(labels: methodLabels)
+            text += methodMetrics.latencies.prometheusText(labels: methodLabels)
+            text += methodMetrics.cache.prometheusText(labels: methodCacheLabels)
+        }
         var process = PrometheusText()
         process.family("sluice_coordinator_restarts_total", type: "counter",
                      help: "Times the supervisor forked the coordinator again.")

@@ -98,7 +98,7 @@ extension Worker {
     // MARK: Gathering
 
     /// A routed request begins: what its line will need from its head, which may be gone by the
-    /// time it is answered, and its trace when it goes to an HTTP integration or is logged.
+    /// time it is answered, and its trace when it goes to an HTTP or Lambda integration or is logged.
     func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int, traced: Bool) {
         var record = RequestRecord()
         record.logFile = stageAccessLogs[stage]

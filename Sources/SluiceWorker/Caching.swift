@@ -18,16 +18,10 @@ struct StageCachePolicy {
     let requireAuthorization: Bool
     let unauthorized: UnauthorizedCacheControl
 
-    /// GET methods are cached unless their `method_settings` say otherwise; other methods only
-    /// when theirs enable it, as on API Gateway.
     init(stage: Stage, settings: StageCache, zones: CacheZones, operations: [Operation]) {
         index = CacheIndex(zones: zones)
         ttlNanoseconds = operations.indices.map { operation in
-            guard operations[operation].api == stage.api else { return 0 }
-            let method = stage.methodCaching.first { $0.operation == operation }
-            let enabled = method?.enabled ?? (operations[operation].method == "GET")
-            let seconds = method?.ttlSeconds ?? settings.ttlSeconds
-            return enabled ? Int64(seconds) * 1_000_000_000 : 0
+            Int64(stage.cacheTTLSeconds(operation: operation, in: operations)) * 1_000_000_000
         }
         fillWaitNanoseconds = Int64(settings.fillWaitMilliseconds) * 1_000_000
         entryBytesMax = settings.entryBytesMax
@@ -120,8 +114,10 @@ extension Worker {
             connections[index].cacheWaitUntil = 0
             return .answered(catalog.index(of: .forbidden))
         case .hit(let entry, let warn):
+            // Answering ends the request, and with it the connection's metrics groups.
+            let methodGroup = connections[index].methodGroup
             if answerFromCache(index, entry: entry, stage: stage, warn: warn) {
-                cacheCounters.hit(slot: slot, stage: stage)
+                countCache(stage: stage, methodGroup: methodGroup, hit: true)
                 connections[index].cacheWaitUntil = 0
                 return .answered(Worker.answeredFromCache)
             }
@@ -131,12 +127,25 @@ extension Worker {
                 return .parked
             }
             // The cache came round to the entry since the lookup.
-            cacheCounters.miss(slot: slot, stage: stage)
+            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
             connections[index].cacheWaitUntil = 0
             return .integration
         case .uncached, .filling:
             connections[index].cacheWaitUntil = 0
             return .integration
+        }
+    }
+
+    /// Counts a cached method's request answered from the cache or not, per stage and per method
+    /// with detailed metrics.
+    func countCache(stage: Int, methodGroup: Int32, hit: Bool) {
+        let group = Int(methodGroup)
+        if hit {
+            stageMetrics.cache.hit(slot: slot, group: stage)
+            if group >= 0 { methodMetrics.cache.hit(slot: slot, group: group) }
+        } else {
+            stageMetrics.cache.miss(slot: slot, group: stage)
+            if group >= 0 { methodMetrics.cache.miss(slot: slot, group: group) }
         }
     }
 
@@ -182,16 +191,16 @@ extension Worker {
             return .hit(entry, warn: warn)
         case .filling:
             if !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
-            cacheCounters.miss(slot: slot, stage: stage)
+            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
             return .uncached
         case .pass:
-            cacheCounters.miss(slot: slot, stage: stage)
+            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
             return .uncached
         case .miss:
             break
         }
         guard let capture = freeCaptures.popLast() else {
-            cacheCounters.miss(slot: slot, stage: stage)
+            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
             return .uncached
         }
         // A refresh fills without a claim: others keep the entry there is until it is replaced.
@@ -200,10 +209,10 @@ extension Worker {
         guard claim == .claimed else {
             freeCaptures.append(capture)
             if claim == .taken && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
-            cacheCounters.miss(slot: slot, stage: stage)
+            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
             return .uncached
         }
-        cacheCounters.miss(slot: slot, stage: stage)
+        countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
         cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
             _ = captures.write(slot: Int(capture), offset: 0) { writer in writer.append(key) }
         }

@@ -75,6 +75,8 @@ struct Connection {
     var requestStartedNanoseconds: Int64 = 0
     /// The current request's stage, for the metrics; -1 when it matched no API, or between requests.
     var group: Int32 = -1
+    /// Its method's detailed-metrics group, or -1 (`MethodMetricGroups`).
+    var methodGroup: Int32 = -1
     /// What the access log and the trace need of the current request (AccessLogging.swift).
     var record = RequestRecord()
     /// Upstream: when the current exchange was handed to the integration.

@@ -327,9 +327,11 @@ extension Worker {
                                                    omitBody: head.method == .head, http10: head.version == .http10)
         var response: Int
         connections[index].group = -1
+        connections[index].methodGroup = -1
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
             connections[index].group = Int32(match.stage)
+            connections[index].methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
             response = match.operation
             // An upstream answers (-1), unless the exchange cannot start.
             var refusal: GatewayAnswer?
@@ -339,7 +341,8 @@ extension Worker {
                 // Admitted (and charged) when it first came; its key is still the event's.
                 readmitKey(bytes)
             } else {
-                beginRecord(index, bytes, stage: match.stage, operation: match.operation, traced: target != nil)
+                beginRecord(index, bytes, stage: match.stage, operation: match.operation,
+                            traced: target != nil || lambdaTarget != nil)
                 refusal = admit(index, bytes)
                 connections[index].record.apiKey = admittedKey.map { Int32($0.key) } ?? -1
             }
@@ -477,11 +480,14 @@ extension Worker {
     func requestAnswered(_ index: Int) {
         let started = connections[index].requestStartedNanoseconds
         let group = metricsGroup(index)
+        let methodGroup = Int(connections[index].methodGroup)
         connections[index].group = -1
+        connections[index].methodGroup = -1
         guard started > 0 else { return }
         let elapsed = endRecord(index, started: started)
         connections[index].requestStartedNanoseconds = 0
-        latencies.observe(slot: slot, group: group, .request, nanoseconds: elapsed)
+        stageMetrics.latencies.observe(slot: slot, group: group, .request, nanoseconds: elapsed)
+        if methodGroup >= 0 { methodMetrics.latencies.observe(slot: slot, group: methodGroup, .request, nanoseconds: elapsed) }
     }
 
     /// The metrics group of a client connection's current request: its stage, or the unrouted one.
@@ -490,11 +496,13 @@ extension Worker {
         return group >= 0 ? group : unroutedGroup
     }
 
-    /// Counts an answer to a client, per worker and per stage.
+    /// Counts an answer to a client, per worker, per stage and per method with detailed metrics.
     func countResponse(_ index: Int, status: Int) {
         connections[index].record.status = Int32(status)
         counters.add(slot: slot, WorkerCounter.responseClass(status: status))
-        requestCounters.count(slot: slot, group: metricsGroup(index), status: status)
+        stageMetrics.requests.count(slot: slot, group: metricsGroup(index), status: status)
+        let methodGroup = Int(connections[index].methodGroup)
+        if methodGroup >= 0 { methodMetrics.requests.count(slot: slot, group: methodGroup, status: status) }
     }
 
     /// Copies as much of what is streaming (a prepared body, or a range of an invocation's slot)

@@ -151,14 +151,27 @@ extension Worker {
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
             Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
         }.byteCount
+        // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
+        let clientTrace = validAmazonTrace(bytes)
+        let trace = connections[client].record.trace
+        let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: requestIDLength) { writer in
+            trace.appendAmazonValue(to: &writer)
+        }.byteCount
         let prefixStart = target.requestHead.count + Invocation.chunkSizeLineBytes
-        let written = textScratch.withBytes(slot: 0, range: 0..<requestIDLength) { requestID in
-            peerAddresses.withBytes(slot: client, range: 0..<connections[client].peerAddressLength) { sourceIP in
+        let written = textScratch.withBytes(slot: 0, range: 0..<(requestIDLength + traceLength)) { scratch in
+            let requestID = scratch.extracting(0..<requestIDLength)
+            let traceID: Span<UInt8>
+            if let clientTrace {
+                traceID = bytes.extracting(clientTrace)
+            } else {
+                traceID = scratch.extracting(requestIDLength...)
+            }
+            return peerAddresses.withBytes(slot: client, range: 0..<connections[client].peerAddressLength) { sourceIP in
                 invocations.write(slot: slot, offset: prefixStart) { writer in
                     var state = LambdaEvent.writePrefix(
                         request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                        requestID: requestID, sourceIP: sourceIP, apiKeyID: keyName.span, context: target.context,
-                        body: encoding, scratch: &eventScratch, to: &writer)
+                        requestID: requestID, sourceIP: sourceIP, apiKeyID: keyName.span, traceID: traceID,
+                        context: target.context, body: encoding, scratch: &eventScratch, to: &writer)
                     if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
                     return state
                 }

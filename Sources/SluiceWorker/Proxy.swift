@@ -200,14 +200,20 @@ extension Worker {
     func appendTraceLines(client: Int, bytes: Span<UInt8>, to writer: inout SlabWriter) {
         let trace = connections[client].record.trace
         trace.appendTraceparentLine(to: &writer)
-        if let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
-           TraceContext.parseAmazon(bytes.extracting(value)) != nil {
-            writer.append(Worker.amazonTracePrefix)
+        writer.append(Worker.amazonTracePrefix)
+        if let value = validAmazonTrace(bytes) {
             writer.append(bytes.extracting(value))
-            writer.append(ResponseHead.crlf)
         } else {
-            trace.appendAmazonLine(to: &writer)
+            trace.appendAmazonValue(to: &writer)
         }
+        writer.append(ResponseHead.crlf)
+    }
+
+    /// The request's `X-Amzn-Trace-Id` value when it is a valid one: integrations get it as it came.
+    func validAmazonTrace(_ bytes: Span<UInt8>) -> Range<Int>? {
+        guard let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
+              TraceContext.parseAmazon(bytes.extracting(value)) != nil else { return nil }
+        return value
     }
 
     /// Writes a mapped value. Into a URL (`inURL`), values that come from the request's URL go as
@@ -658,9 +664,16 @@ extension Worker {
         connections[index].exchangeStartedNanoseconds = 0
         let client = Int(connections[index].peer)
         let elapsed = Clock.monotonicNanoseconds() - started
-        if client >= 0 { connections[client].record.integrationNanoseconds = elapsed }
-        latencies.observe(slot: slot, group: client >= 0 ? metricsGroup(client) : unroutedGroup, .integration,
-                          nanoseconds: elapsed)
+        guard client >= 0 else {
+            stageMetrics.latencies.observe(slot: slot, group: unroutedGroup, .integration, nanoseconds: elapsed)
+            return
+        }
+        connections[client].record.integrationNanoseconds = elapsed
+        stageMetrics.latencies.observe(slot: slot, group: metricsGroup(client), .integration, nanoseconds: elapsed)
+        let methodGroup = Int(connections[client].methodGroup)
+        if methodGroup >= 0 {
+            methodMetrics.latencies.observe(slot: slot, group: methodGroup, .integration, nanoseconds: elapsed)
+        }
     }
 
     /// How many request body bytes an upstream connection can take now.

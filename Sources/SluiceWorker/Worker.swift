@@ -16,29 +16,28 @@ public struct WorkerContext {
     public var listener: Int32
     public var deployment: Deployment
     public var counters: WorkerCounters
-    public var latencies: LatencyHistograms
-    /// Answers per stage and status class.
-    public var requests: RequestCounters
+    /// Answers, latencies and cache results per stage (and for unrouted requests, after the
+    /// stages), and per method of the stages with detailed metrics.
+    public var stageMetrics: ScopedMetrics
+    public var methodMetrics: ScopedMetrics
     /// The port clients connect to (for X-Forwarded-Port).
     public var listenPort: Int
     /// The throttle buckets and quota counters every worker shares, and this worker's rejection
     /// counters.
     public var gate: Gate
     public var rejections: RejectionCounters
-    /// Each stage's response cache (nil without one), and the hit and miss counters.
+    /// Each stage's response cache (nil without one).
     public var caches: [CacheZones?]
-    public var cacheCounters: CacheCounters
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                latencies: LatencyHistograms, requests: RequestCounters, listenPort: Int, gate: Gate,
-                rejections: RejectionCounters, caches: [CacheZones?], cacheCounters: CacheCounters) {
-        self.requests = requests
+                stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, listenPort: Int, gate: Gate,
+                rejections: RejectionCounters, caches: [CacheZones?]) {
+        self.stageMetrics = stageMetrics
+        self.methodMetrics = methodMetrics
         self.caches = caches
-        self.cacheCounters = cacheCounters
         self.gate = gate
         self.rejections = rejections
         self.listenPort = listenPort
-        self.latencies = latencies
         self.slot = slot
         self.tuning = tuning
         self.listener = listener
@@ -65,13 +64,15 @@ public final class Worker {
     /// Response bytes waiting to be sent, per connection.
     let output: ByteSlab
     let control: ByteSlab
-    let latencies: LatencyHistograms
     /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
     let peerAddresses: ByteSlab
     let counters: WorkerCounters
-    let requestCounters: RequestCounters
-    /// The metrics group of requests no API answered: after the stages'.
+    /// Per stage (the metrics group of requests no API answered comes after the stages'), and
+    /// per method of the stages with detailed metrics (`methodGroups` numbers them).
+    let stageMetrics: ScopedMetrics
     let unroutedGroup: Int
+    let methodMetrics: ScopedMetrics
+    let methodGroups: MethodMetricGroups
     let gate: Gate
     let rejections: RejectionCounters
     /// The key the current request was admitted with, set by `admit`.
@@ -79,10 +80,9 @@ public final class Worker {
     /// Each API key's name, for the Lambda event's `apiKeyId`.
     let apiKeyNames: [[UInt8]]
     /// The stage caches (nil for stages without one), by stage; each operation's cache key
-    /// parameters; the hit and miss counters.
+    /// parameters.
     let cachePolicies: [StageCachePolicy?]
     let cacheParameters: [[CompiledCacheParameter]]
-    let cacheCounters: CacheCounters
     /// The key of the request being looked up.
     let cacheKeys: ByteSlab
     /// Answers being captured to fill the cache: key, header lines, body; and the free slots.
@@ -178,8 +178,10 @@ public final class Worker {
         slot = context.slot
         listener = context.listener
         counters = context.counters
-        requestCounters = context.requests
+        stageMetrics = context.stageMetrics
         unroutedGroup = context.deployment.stages.count
+        methodMetrics = context.methodMetrics
+        methodGroups = MethodMetricGroups(deployment: context.deployment)
         gate = context.gate
         rejections = context.rejections
         apiKeyNames = context.deployment.apiKeys.map { Array($0.name.utf8) }
@@ -190,7 +192,6 @@ public final class Worker {
                                     operations: context.deployment.operations)
         }
         cacheParameters = context.deployment.operations.map { $0.cacheKeyParameters.map(CompiledCacheParameter.init) }
-        cacheCounters = context.cacheCounters
         let headBytesMax = context.deployment.limits.request.headBytesMax
         cacheKeys = try ByteSlab(slotCount: 1, slotBytes: 2 * headBytesMax + 64)
         let entryBytesMax = stages.compactMap(\.cache).map(\.entryBytesMax).max() ?? 0
@@ -199,7 +200,6 @@ public final class Worker {
         freeCaptures = entryBytesMax > 0 ? (0..<Int32(captureSlots)).reversed() : []
         cacheWaiters.reserveCapacity(tuning.maxConnections)
         spareCacheWaiters.reserveCapacity(tuning.maxConnections)
-        latencies = context.latencies
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000
         routes = context.deployment.routes
@@ -253,7 +253,7 @@ public final class Worker {
         eventScratch = LambdaEventScratch(headersMax: limits.request.headersMax,
                                           queryParametersMax: limits.request.headBytesMax / 2)
         eventPathValues.reserveCapacity(deployment.routes.parametersMax)
-        textScratch = try ByteSlab(slotCount: 1, slotBytes: 64)
+        textScratch = try ByteSlab(slotCount: 1, slotBytes: 64 + LambdaEvent.traceIDBytesMax)
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
         forwardedPortLine = Array("X-Forwarded-Port: \(context.listenPort)\r\n".utf8)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))

@@ -4,6 +4,7 @@ checks it field by field."""
 
 import base64
 import json
+import re
 import socket
 import time
 
@@ -303,6 +304,32 @@ def test_dead_emulator_is_502(tmp_path):
         assert response.json() == {"message": "Internal server error"}
     finally:
         server.kill()
+
+
+def test_the_event_carries_the_requests_trace_as_api_gateway_adds_it(gateway):
+    # A W3C traceparent: the same trace in X-Ray's form; the traceparent itself passes as sent.
+    parent = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    event = exchange(gateway, request("GET", "/prod/pets/1", headers=[("traceparent", parent)])).json()
+    assert event["headers"]["X-Amzn-Trace-Id"] == \
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    assert event["multiValueHeaders"]["X-Amzn-Trace-Id"] == [event["headers"]["X-Amzn-Trace-Id"]]
+    assert event["headers"]["traceparent"] == parent
+    # A valid X-Amzn-Trace-Id goes as it came, once, whatever its spelling.
+    amazon = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=0"
+    event = exchange(gateway, request("GET", "/prod/pets/1", headers=[("x-amzn-trace-id", amazon)])).json()
+    trace_headers = {name: value for name, value in event["headers"].items() if name.lower() == "x-amzn-trace-id"}
+    assert trace_headers == {"X-Amzn-Trace-Id": amazon}
+    # None, or a broken one: a new sampled trace whose first part is the current second.
+    for headers in ([], [("X-Amzn-Trace-Id", "Root=nonsense")]):
+        event = exchange(gateway, request("GET", "/prod/pets/1", headers=headers)).json()
+        trace = event["headers"]["X-Amzn-Trace-Id"]
+        assert re.fullmatch(r"Root=1-([0-9a-f]{8})-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1", trace), trace
+        assert abs(int(trace[7:15], 16) - time.time()) < 60
+        assert [name for name in event["headers"] if name.lower() == "x-amzn-trace-id"] == ["X-Amzn-Trace-Id"]
+    # Format 2.0: lowercase, like every 2.0 header.
+    event = exchange(gateway, request("GET", "/prod/v2/x", headers=[("traceparent", parent)])).json()
+    assert event["headers"]["x-amzn-trace-id"] == \
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
 # Payload format 2.0 ------------------------------------------------------------------------------

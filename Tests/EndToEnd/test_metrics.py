@@ -1,4 +1,5 @@
-"""GET /metrics after a mixed run: exact counts per API and stage, accepted by promtool."""
+"""GET /metrics after a mixed run: exact counts per API and stage (and per method where the stage
+enables detailed metrics), accepted by promtool."""
 
 import hashlib
 import shutil
@@ -65,9 +66,11 @@ apis:
     stages:
       prod:
         cache: {{capacity_mb: 4}}
+        detailed_metrics: true
         method_settings:
           "GET /limited": {{throttling: {{rate_limit: 0.001, burst_limit: 3}}}}
           "GET /slow": {{caching: {{enabled: false}}}}
+          "GET /ok": {{detailed_metrics: false}}
       beta: {{}}
 usage_plans:
   basic: {{stages: ["mixed/prod"]}}
@@ -117,6 +120,28 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     assert samples[f"sluice_request_duration_seconds_count{{{prod}}}"] == 7 + 3 + 2 + 5 + 6 + 1
     assert samples[f"sluice_integration_duration_seconds_count{{{prod}}}"] == 1 + 1
     assert samples[f"sluice_request_duration_seconds_count{{{beta}}}"] == 4
+    # Detailed metrics: prod's methods but GET /ok, their own families; none for beta.
+    def method(resource):
+        return f'{prod},resource="{resource}",method="GET"'
+    assert samples[f'sluice_method_requests_total{{{method("/keyed")},code="2xx"}}'] == 2
+    assert samples[f'sluice_method_requests_total{{{method("/keyed")},code="4xx"}}'] == 3
+    assert samples[f'sluice_method_requests_total{{{method("/limited")},code="2xx"}}'] == 3
+    assert samples[f'sluice_method_requests_total{{{method("/limited")},code="4xx"}}'] == 2
+    assert samples[f'sluice_method_requests_total{{{method("/cached")},code="2xx"}}'] == 6
+    assert samples[f'sluice_method_requests_total{{{method("/slow")},code="5xx"}}'] == 1
+    assert samples[f'sluice_method_cache_requests_total{{{method("/cached")},result="hit"}}'] == 5
+    assert samples[f'sluice_method_cache_requests_total{{{method("/cached")},result="miss"}}'] == 1
+    assert samples[f'sluice_method_request_duration_seconds_count{{{method("/cached")}}}'] == 6
+    assert samples[f'sluice_method_integration_duration_seconds_count{{{method("/cached")}}}'] == 1
+    assert samples[f'sluice_method_integration_duration_seconds_count{{{method("/slow")}}}'] == 1
+    method_series = [name for name in samples if name.startswith("sluice_method_")]
+    assert not [name for name in method_series if 'resource="/ok"' in name or 'stage="beta"' in name]
+    # Only the methods the cache serves (HTTP and Lambda integrations, not disabled) have cache series.
+    cache_series = {name for name in method_series if name.startswith("sluice_method_cache_requests_total")}
+    assert cache_series == {f'sluice_method_cache_requests_total{{{method("/cached")},result="{result}"}}'
+                            for result in ("hit", "miss")}
+    assert sum(value for name, value in samples.items() if name.startswith("sluice_method_requests_total")) == \
+        2 + 3 + 3 + 2 + 6 + 1
     # Both workers served.
     per_worker = [value for name, value in samples.items() if name.startswith("sluice_worker_requests_total{")]
     assert len(per_worker) == 2 and all(value > 0 for value in per_worker)

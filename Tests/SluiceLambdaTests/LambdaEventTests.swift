@@ -272,6 +272,35 @@ struct LambdaEventTests {
         #expect(json4["headers"]?["x-forwarded-proto"] == .string("gopher"))
     }
 
+    @Test func theTraceHeaderReplacesTheClientsAsAPIGatewayAddsIt() throws {
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+        let (input, head) = try parsedHead([
+            "GET /prod/pets HTTP/1.1", "Host: h", "x-amzn-trace-id: Root=1-00000000-000000000000000000000000",
+            "Accept: */*",
+        ])
+        let json = try TestJSONReader.parse(writeEvent(head: input, head, context: Self.context(.version1),
+                                                       stagePrefix: 5, traceID: trace))
+        #expect(json["headers"] == .object([
+            .init(key: "Host", value: .string("h")),
+            .init(key: "Accept", value: .string("*/*")),
+            .init(key: "X-Amzn-Trace-Id", value: .string(trace)),
+        ]))
+        #expect(json["multiValueHeaders"]?["X-Amzn-Trace-Id"] == .array([.string(trace)]))
+        let json2 = try TestJSONReader.parse(writeEvent(head: input, head, context: Self.context(.version2),
+                                                        stagePrefix: 5, traceID: trace))
+        #expect(json2["headers"]?.keys == ["host", "accept", "x-amzn-trace-id"])
+        #expect(json2["headers"]?["x-amzn-trace-id"] == .string(trace))
+        // A request without headers of its own still gets it, next to the forwarded ones.
+        let (bare, bareHead) = try parsedHead(["GET /prod/pets HTTP/1.0"])
+        let forwarding = Self.context(.version1, forwardedProto: "http", forwardedPort: "8080")
+        let json3 = try TestJSONReader.parse(writeEvent(head: bare, bareHead, context: forwarding, stagePrefix: 5,
+                                                        traceID: trace))
+        #expect(json3["headers"]?.keys == ["X-Amzn-Trace-Id", "X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"])
+        // Without one, the client's passes as it came.
+        let json4 = try TestJSONReader.parse(writeEvent(head: input, head, context: Self.context(.version1), stagePrefix: 5))
+        #expect(json4["headers"]?["x-amzn-trace-id"] == .string("Root=1-00000000-000000000000000000000000"))
+    }
+
     @Test func domainPrefixIsTheFirstLabel() throws {
         for (host, prefix) in [("abc.example.com", "abc"), ("localhost:8080", "localhost"), ("single", "single")] {
             let (input, head) = try parsedHead(["GET /prod/pets HTTP/1.1", "Host: \(host)"])
@@ -395,6 +424,7 @@ struct LambdaEventTests {
                 let parts = LambdaRequestParts(head: head, stagePrefixByteCount: 5, requestTimeEpochMilliseconds: 1)
                 let requestID = bytes("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
                 let sourceIP = bytes("2001:db8::1")
+                let traceID = bytes("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
                 var scratch = LambdaEventScratch()
                 var counter = ByteCounter()
                 let pathValue = head.path.lowerBound + 5..<head.path.upperBound
@@ -403,8 +433,8 @@ struct LambdaEventTests {
                     pathParameterNames: ["proxy"], forwardedProto: "http", forwardedPort: "8080")
                 _ = LambdaEvent.writePrefix(request: parts, head: input.span, headers: head.headers,
                                             pathParameterValues: [pathValue], requestID: requestID.span,
-                                            sourceIP: sourceIP.span, context: contextWithParameter, body: .text,
-                                            scratch: &scratch, to: &counter)
+                                            sourceIP: sourceIP.span, traceID: traceID.span,
+                                            context: contextWithParameter, body: .text, scratch: &scratch, to: &counter)
                 let bound = LambdaEvent.prefixBytesMax(headByteCount: head.headLength,
                                                        requestIDByteCount: requestID.count,
                                                        sourceIPByteCount: sourceIP.count, context: contextWithParameter)

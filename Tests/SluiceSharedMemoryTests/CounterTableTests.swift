@@ -106,4 +106,29 @@ import Testing
         #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="5xx"} 0"#))
         #expect(text.contains(#"sluice_requests_total{api="",stage="",code="4xx"} 1"#))
     }
+
+    @Test func methodScopeTablesAreTheirOwnFamilies() throws {
+        let method = try ScopedMetrics(slots: 2, groups: 2, scope: .method)
+        let labels: [[(String, String)]] = [[("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "GET")],
+                                            [("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "POST")]]
+        method.requests.count(slot: 1, group: 1, status: 201)
+        method.latencies.observe(slot: 0, group: 0, .integration, nanoseconds: 2_000_000)
+        method.cache.hit(slot: 0, group: 0)
+        method.cache.miss(slot: 1, group: 0)
+        method.cache.miss(slot: 1, group: 1)
+        let post = #"api="a",stage="prod",resource="/pets",method="POST""#
+        let get = #"api="a",stage="prod",resource="/pets",method="GET""#
+        let requests = method.requests.prometheusText(labels: labels)
+        #expect(requests.contains("# TYPE sluice_method_requests_total counter\n"))
+        #expect(requests.contains("sluice_method_requests_total{\(post),code=\"2xx\"} 1\n"))
+        #expect(!requests.contains("sluice_requests_total"))
+        let latencies = method.latencies.prometheusText(labels: labels)
+        #expect(latencies.contains("sluice_method_integration_duration_seconds_bucket{\(get),le=\"0.0025\"} 1\n"))
+        #expect(latencies.contains("# TYPE sluice_method_request_duration_seconds histogram\n"))
+        // Only groups with labels (cached methods) have cache series.
+        let cache = method.cache.prometheusText(labels: [labels[0], nil])
+        #expect(cache.contains("sluice_method_cache_requests_total{\(get),result=\"hit\"} 1\n"))
+        #expect(cache.contains("sluice_method_cache_requests_total{\(get),result=\"miss\"} 1\n"))
+        #expect(!cache.contains("POST"))
+    }
 }
