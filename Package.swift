@@ -55,7 +55,7 @@ let package = Package(
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         // The stage response cache: index and entries in shared memory, one cache for every worker.
-        .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory", "SluiceConfig", "SluiceMetrics", "SluiceHTTP1"],
+        .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory", "SluiceHTTP1"],
                 swiftSettings: swift6),
         // Throttles (GCRA buckets) and quota counters, exact across workers in shared memory.
         .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1", "SluiceConfig", "SluiceMetrics"],
