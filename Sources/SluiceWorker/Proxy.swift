@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluiceLambda
 import SluiceMetrics
 import SluiceURing
 
@@ -247,6 +248,19 @@ extension Worker {
             writer.append(bytes.extracting(head.methodName))
         case .host:
             appendText(bytes.extracting(head.host), inURL: inURL, to: &writer)
+        case .hostPrefix:
+            let host = bytes.extracting(head.host)
+            var end = 0
+            while end < host.count && host[end] != 0x2E && host[end] != 0x3A { end += 1 }
+            appendText(host.extracting(0..<end), inURL: inURL, to: &writer)
+        case .requestTime:
+            // The request came in this turn of the loop, whose wall clock this is.
+            let length = textScratch.write(slot: 0, offset: 0) { time in
+                JSONText.appendCommonLogTime(epochMilliseconds: Int(epochNanoseconds / 1_000_000), to: &time)
+            }.byteCount
+            textScratch.withBytes(slot: 0, range: 0..<length) { time in appendText(time, inURL: inURL, to: &writer) }
+        case .requestTimeEpoch:
+            ResponseHead.appendDecimal(Int(epochNanoseconds / 1_000_000), to: &writer)
         }
     }
 

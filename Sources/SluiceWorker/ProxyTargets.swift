@@ -16,6 +16,11 @@ enum CompiledSource {
     case httpMethod
     case path
     case host
+    /// The first label of the Host (`$context.domainPrefix`).
+    case hostPrefix
+    /// When the request came: `21/Nov/2026:14:57:09 +0000`, or epoch milliseconds.
+    case requestTime
+    case requestTimeEpoch
 }
 
 enum CompiledPiece {
@@ -219,7 +224,9 @@ struct ProxyTargets {
             case .resourcePath: return .literal(Array(context.resourcePath.utf8))
             case .apiId: return .literal(Array(context.apiName.utf8))
             case .protocol: return .literal(Array("HTTP/1.1".utf8))
-            case .requestTime, .requestTimeEpoch, .domainPrefix: return .literal([])
+            case .domainPrefix: return .hostPrefix
+            case .requestTime: return .requestTime
+            case .requestTimeEpoch: return .requestTimeEpoch
             // The rest are not `isKnownBeforeTheIntegration`: the loader refuses them in mappings.
             default: return .literal([])
             }

@@ -1,5 +1,6 @@
 """HTTP_PROXY integrations end to end: real upstream processes (upstream.py), the real binary."""
 
+import datetime
 import hashlib
 import json
 import os
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -242,16 +244,27 @@ def test_request_parameters_map_headers_and_queries(tmp_path, upstreams):
         "integration.request.header.X-Static": "'fixed'",
         "integration.request.header.X-From-Query": "method.request.querystring.q",
         "integration.request.header.X-Request-Id": "context.requestId",
+        "integration.request.header.X-Time": "context.requestTime",
+        "integration.request.header.X-Epoch": "context.requestTimeEpoch",
+        "integration.request.header.X-Prefix": "context.domainPrefix",
         "integration.request.querystring.from_header": "method.request.header.X-In",
+        "integration.request.querystring.at": "context.requestTime",
     }
     server = start_gateway(tmp_path, proxy_api(f"http://127.0.0.1:{upstream.port}/{{proxy}}", parameters=parameters))
+    sent = time.time()
     response = request(server, "GET", "/prod/p?q=42", headers="X-In: hello\r\n")
     echoed = response.json()
     headers = {name.lower(): value for name, value in echoed["headers"]}
     assert headers["x-static"] == "fixed"
     assert headers["x-from-query"] == "42"
     assert headers["x-request-id"] == response.header("x-amzn-RequestId")
-    assert echoed["target"] == "/p?q=42&from_header=hello"
+    assert headers["x-prefix"] == "gateway"
+    assert abs(int(headers["x-epoch"]) / 1000 - sent) < 5
+    # API Gateway's CLF time, the same instant; percent-encoded in the query.
+    when = datetime.datetime.strptime(headers["x-time"], "%d/%b/%Y:%H:%M:%S %z")
+    assert abs(when.timestamp() - int(headers["x-epoch"]) / 1000) < 1
+    encoded = urllib.parse.quote(headers["x-time"], safe="")
+    assert echoed["target"] == f"/p?q=42&from_header=hello&at={encoded}"
 
 
 def test_upstream_status_and_headers_pass_through(tmp_path, upstreams):
