@@ -15,19 +15,19 @@ public final class CacheCounters: Sendable {
     public func hit(slot: Int, group: Int) { table.add(row: slot, counter: group * 2) }
     public func miss(slot: Int, group: Int) { table.add(row: slot, counter: group * 2 + 1) }
 
+    static let resultLabels = [PrometheusLabels([("result", "hit")]), PrometheusLabels([("result", "miss")])]
+
     /// `sluice_cache_requests_total{…,result="hit|miss"}` for every group that has labels (the
     /// others are never cached).
-    public func prometheusText(labels: [[(String, String)]?]) -> String {
-        var text = PrometheusText()
+    public func write(to page: inout PrometheusText, labels: [PrometheusLabels?]) {
         let name = scope.family("cache_requests_total")
-        text.family(name, type: "counter", help: "Requests to cached methods answered from the stage cache (hit) or "
+        page.family(name, type: "counter", help: "Requests to cached methods answered from the stage cache (hit) or "
                     + "by the integration (miss), \(scope.per).")
         for (group, labels) in labels.enumerated() {
             guard let labels else { continue }
-            for (offset, result) in ["hit", "miss"].enumerated() {
-                text.sample(name, labels: labels + [("result", result)], value: table.sum(counter: group * 2 + offset))
+            for (offset, result) in CacheCounters.resultLabels.enumerated() {
+                page.sample(name, labels, result, value: table.sum(counter: group * 2 + offset))
             }
         }
-        return text.text
     }
 }

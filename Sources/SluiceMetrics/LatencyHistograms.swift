@@ -41,11 +41,17 @@ public final class LatencyHistograms: @unchecked Sendable {
     public let slotCount: Int
     public let groupCount: Int
     let scope: MetricScope
+    /// Per kind: the family's name and its samples' (`_bucket`, `_sum`, `_count`).
+    let familyNames: [(family: String, bucket: String, sum: String, count: String)]
 
     public init(slots: Int, groups: Int, scope: MetricScope = .stage) throws(ZoneError) {
         slotCount = slots
         groupCount = groups
         self.scope = scope
+        familyNames = Kind.allCases.map { kind in
+            let family = scope.family(kind.name)
+            return (family, family + "_bucket", family + "_sum", family + "_count")
+        }
         table = try CounterTable(name: scope.family("latency_histograms"), rows: slots,
                                  countersPerRow: max(1, groups * Kind.allCases.count * LatencyHistograms.wordsPerKind))
     }
@@ -61,15 +67,15 @@ public final class LatencyHistograms: @unchecked Sendable {
         table.add(row: slot, counter: base + bounds.count + 2)
     }
 
+    static let boundLabelSets = (boundLabels + ["+Inf"]).map { PrometheusLabels([("le", $0)]) }
+
     /// The histograms summed over every worker, in Prometheus text format, labelled per group
     /// (`labels[group]`); groups nothing was observed in are left out.
-    public func prometheusText(labels: [[(String, String)]]) -> String {
+    public func write(to page: inout PrometheusText, labels: [PrometheusLabels]) {
         precondition(labels.count == groupCount)
-        var page = PrometheusText()
         let bounds = LatencyHistograms.boundsNanoseconds
-        for kind in Kind.allCases {
-            let name = scope.family(kind.name)
-            page.family(name, type: "histogram", help: "\(kind.help), \(scope.per).")
+        for (kind, names) in zip(Kind.allCases, familyNames) {
+            page.family(names.family, type: "histogram", help: "\(kind.help), \(scope.per).")
             for group in 0..<groupCount {
                 let base = (group * Kind.allCases.count + kind.rawValue) * LatencyHistograms.wordsPerKind
                 let count = table.sum(counter: base + bounds.count + 2)
@@ -77,25 +83,11 @@ public final class LatencyHistograms: @unchecked Sendable {
                 var cumulative: UInt64 = 0
                 for bucket in 0...bounds.count {
                     cumulative &+= table.sum(counter: base + bucket)
-                    let label = bucket < bounds.count ? LatencyHistograms.boundLabels[bucket] : "+Inf"
-                    page.sample(name + "_bucket", labels: labels[group] + [("le", label)], value: cumulative)
+                    page.sample(names.bucket, labels[group], LatencyHistograms.boundLabelSets[bucket], value: cumulative)
                 }
-                page.sampleSeconds(name + "_sum", labels: labels[group],
-                                   nanoseconds: table.sum(counter: base + bounds.count + 1))
-                page.sample(name + "_count", labels: labels[group], value: count)
+                page.sampleSeconds(names.sum, labels[group], nanoseconds: table.sum(counter: base + bounds.count + 1))
+                page.sample(names.count, labels[group], value: count)
             }
         }
-        return page.text
-    }
-}
-
-extension PrometheusText {
-    /// A sample whose value is a duration, written in seconds.
-    mutating func sampleSeconds(_ name: String, labels: [(String, String)], nanoseconds: UInt64) {
-        let seconds = nanoseconds / 1_000_000_000
-        let fraction = nanoseconds % 1_000_000_000
-        var fractionText = String(fraction)
-        fractionText = String(repeating: "0", count: 9 - fractionText.count) + fractionText
-        appendLine("\(name)\(PrometheusText.labelText(labels)) \(seconds).\(fractionText)")
     }
 }

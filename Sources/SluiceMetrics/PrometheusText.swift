@@ -1,31 +1,98 @@
-/// Builds the Prometheus text exposition format (version 0.0.4). Used by the admin endpoint only,
-/// never on the request path.
+/// Builds a page in the Prometheus text exposition format (version 0.0.4) as bytes. The
+/// supervisor keeps one page and clears it for each scrape: label sets are rendered once
+/// (`PrometheusLabels`) and numbers written digit by digit, so that a scrape appends bytes and
+/// allocates nothing once the buffer has grown. Used by the admin endpoint only, never on the
+/// request path.
 public struct PrometheusText {
-    public private(set) var text = ""
+    public private(set) var bytes: [UInt8] = []
 
     public init() {}
 
+    /// Empties the page, keeping its buffer.
+    public mutating func clear() {
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// The page as a string (for tests and tools).
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
     /// Starts a metric family: its `# HELP` and `# TYPE` lines.
     public mutating func family(_ name: String, type: String, help: String) {
-        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        append("# HELP ")
+        append(name)
+        bytes.append(0x20)
+        append(help)
+        append("\n# TYPE ")
+        append(name)
+        bytes.append(0x20)
+        append(type)
+        bytes.append(0x0A)
     }
 
-    /// One sample: `name{label="value",…} value`.
-    public mutating func sample(_ name: String, labels: [(String, String)] = [], value: UInt64) {
-        text += name
-        text += PrometheusText.labelText(labels)
-        text += " \(value)\n"
+    /// One sample: `name{labels,extra} value`.
+    public mutating func sample(_ name: String, _ labels: PrometheusLabels = .none, _ extra: PrometheusLabels = .none,
+                                value: UInt64) {
+        startSample(name, labels, extra)
+        appendDecimal(value)
+        bytes.append(0x0A)
     }
 
-    /// `{name="value",…}`, or nothing without labels.
-    static func labelText(_ labels: [(String, String)]) -> String {
-        guard !labels.isEmpty else { return "" }
-        return "{" + labels.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",") + "}"
+    /// A sample whose value is a duration, written in seconds with nine decimals.
+    public mutating func sampleSeconds(_ name: String, _ labels: PrometheusLabels, nanoseconds: UInt64) {
+        startSample(name, labels, .none)
+        appendDecimal(nanoseconds / 1_000_000_000)
+        bytes.append(0x2E)
+        var divisor: UInt64 = 100_000_000
+        let fraction = nanoseconds % 1_000_000_000
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(fraction / divisor % 10))
+            divisor /= 10
+        }
+        bytes.append(0x0A)
     }
 
-    mutating func appendLine(_ line: String) {
-        text += line
-        text += "\n"
+    mutating func startSample(_ name: String, _ labels: PrometheusLabels, _ extra: PrometheusLabels) {
+        append(name)
+        if !labels.rendered.isEmpty || !extra.rendered.isEmpty {
+            bytes.append(0x7B)
+            bytes.append(contentsOf: labels.rendered)
+            if !labels.rendered.isEmpty && !extra.rendered.isEmpty { bytes.append(0x2C) }
+            bytes.append(contentsOf: extra.rendered)
+            bytes.append(0x7D)
+        }
+        bytes.append(0x20)
+    }
+
+    mutating func append(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    mutating func appendDecimal(_ value: UInt64) {
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+}
+
+/// A set of labels rendered once, escaped: `name="value",…` without the braces.
+public struct PrometheusLabels: Sendable {
+    public let rendered: [UInt8]
+
+    public static let none = PrometheusLabels([])
+
+    public init(_ pairs: [(String, String)]) {
+        var rendered: [UInt8] = []
+        for (index, pair) in pairs.enumerated() {
+            if index > 0 { rendered.append(0x2C) }
+            rendered.append(contentsOf: pair.0.utf8)
+            rendered.append(contentsOf: "=\"".utf8)
+            rendered.append(contentsOf: PrometheusLabels.escape(pair.1).utf8)
+            rendered.append(0x22)
+        }
+        self.rendered = rendered
     }
 
     /// Escapes a label value: backslash, double quote and newline.
@@ -59,22 +126,36 @@ public struct WorkerSlotFacts: Sendable {
 }
 
 extension WorkerCounters {
-    /// The `/metrics` page: per-worker counters summed from shared memory plus process facts.
-    public func prometheusText(slots: [WorkerSlotFacts], draining: Bool) -> String {
-        var page = PrometheusText()
+    /// Label sets for `slots`, in their order: `worker`, and `worker` with `cpu`.
+    public struct Labels: Sendable {
+        let worker: [PrometheusLabels]
+        let workerAndCPU: [PrometheusLabels]
+
+        public init(slots: [WorkerSlotFacts]) {
+            worker = slots.map { PrometheusLabels([("worker", String($0.slot))]) }
+            workerAndCPU = slots.map { PrometheusLabels([("worker", String($0.slot)), ("cpu", String($0.cpu))]) }
+        }
+    }
+
+    static let responseClasses: [(PrometheusLabels, WorkerCounter)] = [
+        (PrometheusLabels([("code", "1xx")]), .responses1xx), (PrometheusLabels([("code", "2xx")]), .responses2xx),
+        (PrometheusLabels([("code", "3xx")]), .responses3xx), (PrometheusLabels([("code", "4xx")]), .responses4xx),
+        (PrometheusLabels([("code", "5xx")]), .responses5xx),
+    ]
+
+    /// The per-worker counters summed from shared memory, plus the supervisor's facts about each slot.
+    public func write(to page: inout PrometheusText, slots: [WorkerSlotFacts], labels: Labels, draining: Bool) {
         func perWorker(_ name: String, _ type: String, _ help: String, _ counter: WorkerCounter) {
             page.family(name, type: type, help: help)
-            for facts in slots {
-                page.sample(name, labels: [("worker", String(facts.slot))], value: load(slot: facts.slot, counter))
+            for (position, facts) in slots.enumerated() {
+                page.sample(name, labels.worker[position], value: load(slot: facts.slot, counter))
             }
         }
         perWorker("sluice_worker_requests_total", "counter", "Requests whose head was parsed, per worker.", .requests)
         page.family("sluice_worker_responses_total", type: "counter", help: "Responses sent, per worker and status class.")
-        let classes: [(String, WorkerCounter)] = [("1xx", .responses1xx), ("2xx", .responses2xx), ("3xx", .responses3xx),
-                                                  ("4xx", .responses4xx), ("5xx", .responses5xx)]
-        for facts in slots {
-            for (code, counter) in classes {
-                page.sample("sluice_worker_responses_total", labels: [("worker", String(facts.slot)), ("code", code)],
+        for (position, facts) in slots.enumerated() {
+            for (code, counter) in WorkerCounters.responseClasses {
+                page.sample("sluice_worker_responses_total", labels.worker[position], code,
                             value: load(slot: facts.slot, counter))
             }
         }
@@ -99,16 +180,14 @@ extension WorkerCounters {
                   "Access-log lines lost: buffers full, or the write failed (a full disk), per worker.",
                   .accessLogLinesDropped)
         page.family("sluice_worker_restarts_total", type: "counter", help: "Times the supervisor forked a worker slot again.")
-        for facts in slots {
-            page.sample("sluice_worker_restarts_total", labels: [("worker", String(facts.slot))], value: facts.restarts)
+        for (position, facts) in slots.enumerated() {
+            page.sample("sluice_worker_restarts_total", labels.worker[position], value: facts.restarts)
         }
         page.family("sluice_worker_up", type: "gauge", help: "1 while the worker slot has a live process.")
-        for facts in slots {
-            page.sample("sluice_worker_up", labels: [("worker", String(facts.slot)), ("cpu", String(facts.cpu))],
-                        value: facts.up ? 1 : 0)
+        for (position, facts) in slots.enumerated() {
+            page.sample("sluice_worker_up", labels.workerAndCPU[position], value: facts.up ? 1 : 0)
         }
         page.family("sluice_draining", type: "gauge", help: "1 once a graceful stop has begun.")
         page.sample("sluice_draining", value: draining ? 1 : 0)
-        return page.text
     }
 }

@@ -22,21 +22,22 @@ public final class RequestCounters: @unchecked Sendable {
         table.add(row: slot, counter: group * 5 + statusClass)
     }
 
-    /// `sluice_requests_total{api,stage,code}` (or the `.method` family) summed over workers;
-    /// zero series are written for every group's 2xx, 4xx and 5xx so that rates exist from the start.
-    public func prometheusText(labels: [[(String, String)]]) -> String {
+    static let classLabels = classes.map { PrometheusLabels([("code", $0)]) }
+
+    /// `sluice_requests_total{api,stage,code}` (or the `.method` family) summed over workers, each
+    /// group with `labels[group]`; zero series are written for every group's 2xx, 4xx and 5xx so
+    /// that rates exist from the start.
+    public func write(to page: inout PrometheusText, labels: [PrometheusLabels]) {
         precondition(labels.count == groupCount)
-        var page = PrometheusText()
         let name = scope.family("requests_total")
         page.family(name, type: "counter", help: "Answers sent, \(scope.per), by status class"
                     + (scope == .stage ? " (api and stage empty for requests that matched no API)." : "."))
         for group in 0..<groupCount {
-            for (index, code) in RequestCounters.classes.enumerated() {
+            for index in RequestCounters.classes.indices {
                 let value = table.sum(counter: group * 5 + index)
                 if value == 0 && (index == 0 || index == 2) { continue }
-                page.sample(name, labels: labels[group] + [("code", code)], value: value)
+                page.sample(name, labels[group], RequestCounters.classLabels[index], value: value)
             }
         }
-        return page.text
     }
 }

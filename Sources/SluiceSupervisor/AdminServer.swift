@@ -165,19 +165,27 @@ final class AdminServer {
                 respond(slot, status: 200, contentType: "text/plain", body: "ok\n")
             }
         case "/metrics":
-            respond(slot, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: supervisor.metricsText())
+            supervisor.writeMetricsPage()
+            let page = supervisor.metricsPage.bytes
+            respond(slot, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: page.span)
         default:
             respond(slot, status: 404, contentType: "application/json", body: #"{"message":"Not Found"}"#)
         }
     }
 
     func respond(_ slot: Int, status: Int, contentType: String, body: String) {
-        let includeBody = head.method != .head
-        var text = "HTTP/1.1 \(status) \(ResponseHead.reasonPhrase(status))\r\n"
-        text += "Content-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
-        if includeBody { text += body }
-        let bytes = Array(text.utf8)
-        let written = output.write(slot: slot, offset: 0) { writer in writer.append(bytes.span) }
+        let bytes = Array(body.utf8)
+        respond(slot, status: status, contentType: contentType, body: bytes.span)
+    }
+
+    func respond(_ slot: Int, status: Int, contentType: String, body: Span<UInt8>) {
+        let head = Array(("HTTP/1.1 \(status) \(ResponseHead.reasonPhrase(status))\r\nContent-Type: \(contentType)\r\n"
+                          + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n").utf8)
+        let includeBody = self.head.method != .head
+        let written = output.write(slot: slot, offset: 0) { writer in
+            writer.append(head.span)
+            if includeBody { writer.append(body) }
+        }
         guard !written.overflowed else {
             close(slot)
             return

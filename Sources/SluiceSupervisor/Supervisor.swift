@@ -35,14 +35,20 @@ public final class Supervisor {
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
-    /// method of the stages with detailed metrics; each group's labels.
+    /// method of the stages with detailed metrics.
     var stageMetrics: ScopedMetrics!
     var methodMetrics: ScopedMetrics!
-    var stageLabels: [[(String, String)]] = []
-    var methodLabels: [[(String, String)]] = []
-    /// Which groups have cache series: the stages with a cache, the methods they cache.
-    var stageCacheLabels: [[(String, String)]?] = []
-    var methodCacheLabels: [[(String, String)]?] = []
+    /// The `/metrics` page, kept between scrapes, and every series' labels, rendered once: per
+    /// worker slot, per group, per rejection row; the cache's only for the stages with a cache
+    /// and the methods it serves.
+    var metricsPage = PrometheusText()
+    var slotFacts: [WorkerSlotFacts] = []
+    var slotLabels: WorkerCounters.Labels!
+    var stageLabels: [PrometheusLabels] = []
+    var methodLabels: [PrometheusLabels] = []
+    var stageCacheLabels: [PrometheusLabels?] = []
+    var methodCacheLabels: [PrometheusLabels?] = []
+    var rejectionLabels: [PrometheusLabels] = []
     /// Throttle buckets and quota counters (shared with every worker and the coordinator), the
     /// workers' rejection counters, and the journal that keeps quota counts across restarts.
     var gate: Gate!
@@ -106,6 +112,7 @@ public final class Supervisor {
         let plan = ThrottlePlan(deployment: deployment)
         gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan))
         rejections = try RejectionCounters(plan: plan, stageCount: deployment.stages.count, slots: slots.count)
+        rejectionLabels = RejectionCounters.rowLabels(plan: plan, deployment: deployment)
         journal = QuotaJournal(deployment: deployment, plan: plan)
         guard journal.isNeeded else { return }
         do {
@@ -177,12 +184,15 @@ public final class Supervisor {
 
     func prepareMetrics() throws(ZoneError) {
         let stages = deployment.stages
+        slotFacts = slots.indices.map { WorkerSlotFacts(slot: $0, cpu: slots[$0].cpu, restarts: 0, up: false) }
+        slotLabels = WorkerCounters.Labels(slots: slotFacts)
         stageMetrics = try ScopedMetrics(slots: slots.count, groups: stages.count + 1, scope: .stage)
-        stageLabels = stages.map { [("api", deployment.apis[$0.api].name), ("stage", $0.name)] } + [[("api", ""), ("stage", "")]]
+        stageLabels = stages.map { PrometheusLabels([("api", deployment.apis[$0.api].name), ("stage", $0.name)]) }
+            + [PrometheusLabels([("api", ""), ("stage", "")])]
         stageCacheLabels = stages.indices.map { stages[$0].cache != nil ? stageLabels[$0] : nil }
         let groups = MethodMetricGroups(deployment: deployment)
         methodMetrics = try ScopedMetrics(slots: slots.count, groups: groups.count, scope: .method)
-        methodLabels = groups.labels(deployment)
+        methodLabels = groups.labels(deployment).map(PrometheusLabels.init)
         methodCacheLabels = groups.members.indices.map { group in
             let member = groups.members[group]
             let cached = stages[member.stage].cacheTTLSeconds(operation: member.operation, in: deployment.operations) > 0
@@ -416,37 +426,39 @@ public final class Supervisor {
         return AdminUsage.Answer(status: 202, body: #"{"message":"flushed"}"#)
     }
 
-    func metricsText() -> String {
-        let facts = workers.indices.map { slot in
-            WorkerSlotFacts(slot: slot, cpu: slots[slot].cpu, restarts: workers[slot].restarts, up: workers[slot].pid > 0)
+    static let reloadResultLabels = [PrometheusLabels([("result", "applied")]), PrometheusLabels([("result", "refused")])]
+
+    /// Writes the `/metrics` page into `metricsPage`.
+    func writeMetricsPage() {
+        for slot in slotFacts.indices {
+            slotFacts[slot].restarts = workers[slot].restarts
+            slotFacts[slot].up = workers[slot].pid > 0
         }
-        var text = counters.prometheusText(slots: facts, draining: draining)
-        text += stageMetrics.requests.prometheusText(labels: stageLabels)
-        text += stageMetrics.latencies.prometheusText(labels: stageLabels)
-        text += rejections.prometheusText(plan: gate.plan, deployment: deployment)
-        text += stageMetrics.cache.prometheusText(labels: stageCacheLabels)
+        metricsPage.clear()
+        counters.write(to: &metricsPage, slots: slotFacts, labels: slotLabels, draining: draining)
+        stageMetrics.requests.write(to: &metricsPage, labels: stageLabels)
+        stageMetrics.latencies.write(to: &metricsPage, labels: stageLabels)
+        rejections.write(to: &metricsPage, labels: rejectionLabels)
+        stageMetrics.cache.write(to: &metricsPage, labels: stageCacheLabels)
         if !methodLabels.isEmpty {
-            text += methodMetrics.requests.prometheusText(labels: methodLabels)
-            text += methodMetrics.latencies.prometheusText(labels: methodLabels)
-            text += methodMetrics.cache.prometheusText(labels: methodCacheLabels)
+            methodMetrics.requests.write(to: &metricsPage, labels: methodLabels)
+            methodMetrics.latencies.write(to: &metricsPage, labels: methodLabels)
+            methodMetrics.cache.write(to: &metricsPage, labels: methodCacheLabels)
         }
-        var process = PrometheusText()
-        process.family("sluice_coordinator_restarts_total", type: "counter",
-                     help: "Times the supervisor forked the coordinator again.")
-        process.sample("sluice_coordinator_restarts_total", value: coordinator.restarts)
+        metricsPage.family("sluice_coordinator_restarts_total", type: "counter",
+                           help: "Times the supervisor forked the coordinator again.")
+        metricsPage.sample("sluice_coordinator_restarts_total", value: coordinator.restarts)
         // The configuration in force: loaded once at start (reload on SIGHUP is not supported
         // yet, so every SIGHUP is a refused reload).
-        process.family("sluice_config_generation", type: "gauge",
-                     help: "The generation of the configuration in force; 1 is the one loaded at start.")
-        process.sample("sluice_config_generation", value: 1)
-        process.family("sluice_config_loaded_timestamp_seconds", type: "gauge",
-                     help: "When the configuration in force was loaded.")
-        process.sample("sluice_config_loaded_timestamp_seconds", value: UInt64(max(0, loadedEpochSeconds)))
-        process.family("sluice_config_reloads_total", type: "counter", help: "Reload requests (SIGHUP), by result.")
-        process.sample("sluice_config_reloads_total", labels: [("result", "applied")], value: 0)
-        process.sample("sluice_config_reloads_total", labels: [("result", "refused")], value: refusedReloads)
-        text += process.text
-        return text
+        metricsPage.family("sluice_config_generation", type: "gauge",
+                           help: "The generation of the configuration in force; 1 is the one loaded at start.")
+        metricsPage.sample("sluice_config_generation", value: 1)
+        metricsPage.family("sluice_config_loaded_timestamp_seconds", type: "gauge",
+                           help: "When the configuration in force was loaded.")
+        metricsPage.sample("sluice_config_loaded_timestamp_seconds", value: UInt64(max(0, loadedEpochSeconds)))
+        metricsPage.family("sluice_config_reloads_total", type: "counter", help: "Reload requests (SIGHUP), by result.")
+        metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[0], value: 0)
+        metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[1], value: refusedReloads)
     }
 }
 

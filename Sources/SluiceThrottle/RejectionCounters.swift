@@ -29,29 +29,36 @@ public final class RejectionCounters: Sendable {
         table.add(row: slot, counter: row * RejectionCounters.reasons + reason)
     }
 
-    /// `sluice_rejected_requests_total{api,stage,plan,reason}`, summed over workers, for every
-    /// stage and plan stage (zeros included, so that series exist from the start).
-    public func prometheusText(plan: ThrottlePlan, deployment: Deployment) -> String {
-        var text = PrometheusText()
-        let name = "sluice_rejected_requests_total"
-        text.family(name, type: "counter", help: "Requests refused by the API key (reason=\"key\"), throttle or quota "
-                    + "steps, per API, stage and usage plan (plan=\"\" when no key was identified).")
-        let reasonNames = ["key", "throttle", "quota"]
-        func emit(row: Int, stage: Int, planName: String) {
+    static let reasonLabels = ["key", "throttle", "quota"].map { PrometheusLabels([("reason", $0)]) }
+
+    /// The labels of each row: every stage's `api`, `stage` and `plan=""`, then every plan
+    /// stage's, with its plan's name.
+    public static func rowLabels(plan: ThrottlePlan, deployment: Deployment) -> [PrometheusLabels] {
+        func labels(stage: Int, planName: String) -> PrometheusLabels {
             let stageInfo = deployment.stages[stage]
+            return PrometheusLabels([("api", deployment.apis[stageInfo.api].name), ("stage", stageInfo.name),
+                                     ("plan", planName)])
+        }
+        return deployment.stages.indices.map { labels(stage: $0, planName: "") }
+            + plan.planStagePlan.indices.map { index in
+                labels(stage: Int(plan.planStageStage[index]),
+                       planName: deployment.usagePlans[Int(plan.planStagePlan[index])].name)
+            }
+    }
+
+    /// `sluice_rejected_requests_total{api,stage,plan,reason}`, summed over workers, for every
+    /// stage and plan stage (zeros included, so that series exist from the start); `labels` are
+    /// `rowLabels`.
+    public func write(to page: inout PrometheusText, labels: [PrometheusLabels]) {
+        let name = "sluice_rejected_requests_total"
+        page.family(name, type: "counter", help: "Requests refused by the API key (reason=\"key\"), throttle or quota "
+                    + "steps, per API, stage and usage plan (plan=\"\" when no key was identified).")
+        for (row, rowLabels) in labels.enumerated() {
             for reason in 0..<Self.reasons {
                 // A request is refused for its key before any plan is known.
-                if reason == 0 && !planName.isEmpty { continue }
-                text.sample(name, labels: [("api", deployment.apis[stageInfo.api].name), ("stage", stageInfo.name),
-                                           ("plan", planName), ("reason", reasonNames[reason])],
-                            value: table.sum(counter: row * Self.reasons + reason))
+                if reason == 0 && row >= stageCount { continue }
+                page.sample(name, rowLabels, Self.reasonLabels[reason], value: table.sum(counter: row * Self.reasons + reason))
             }
         }
-        for stage in 0..<stageCount { emit(row: stage, stage: stage, planName: "") }
-        for index in plan.planStagePlan.indices {
-            emit(row: stageCount + index, stage: Int(plan.planStageStage[index]),
-                 planName: deployment.usagePlans[Int(plan.planStagePlan[index])].name)
-        }
-        return text.text
     }
 }

@@ -50,9 +50,11 @@ import Testing
         let counters = try WorkerCounters(slots: 2)
         counters.add(slot: 1, .requests, 3)
         counters.add(slot: 1, .responses4xx, 2)
-        let text = counters.prometheusText(slots: [WorkerSlotFacts(slot: 0, cpu: 0, restarts: 0, up: true),
-                                                   WorkerSlotFacts(slot: 1, cpu: 1, restarts: 2, up: false)],
-                                           draining: false)
+        let slots = [WorkerSlotFacts(slot: 0, cpu: 0, restarts: 0, up: true),
+                     WorkerSlotFacts(slot: 1, cpu: 1, restarts: 2, up: false)]
+        var page = PrometheusText()
+        counters.write(to: &page, slots: slots, labels: WorkerCounters.Labels(slots: slots), draining: false)
+        let text = page.text
         #expect(text.contains("sluice_worker_requests_total{worker=\"1\"} 3\n"))
         #expect(text.contains("sluice_worker_responses_total{worker=\"1\",code=\"4xx\"} 2\n"))
         #expect(text.contains("sluice_worker_restarts_total{worker=\"1\"} 2\n"))
@@ -62,12 +64,29 @@ import Testing
     }
 
     @Test func labelValuesAreEscaped() {
-        #expect(PrometheusText.escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
+        #expect(PrometheusLabels.escape("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
+        var page = PrometheusText()
+        page.sample("x", PrometheusLabels([("a", "1\n"), ("b", "")]), PrometheusLabels([("le", "+Inf")]), value: 0)
+        page.sample("y", .none, PrometheusLabels([("code", "2xx")]), value: 18_446_744_073_709_551_615)
+        page.sampleSeconds("z", .none, nanoseconds: 60_003_150_000)
+        page.sampleSeconds("z", .none, nanoseconds: 7)
+        #expect(page.text == "x{a=\"1\\n\",b=\"\",le=\"+Inf\"} 0\ny{code=\"2xx\"} 18446744073709551615\n"
+                + "z 60.003150000\nz 0.000000007\n")
+        // A cleared page keeps nothing.
+        page.clear()
+        page.sample("w", value: 10)
+        #expect(page.text == "w 10\n")
     }
 }
 
 @Suite struct LatencyHistogramTests {
-    static let labels: [[(String, String)]] = [[("api", "a"), ("stage", "prod")], [("api", ""), ("stage", "")]]
+    static let labels = [PrometheusLabels([("api", "a"), ("stage", "prod")]), PrometheusLabels([("api", ""), ("stage", "")])]
+
+    static func page(_ write: (inout PrometheusText) -> Void) -> String {
+        var page = PrometheusText()
+        write(&page)
+        return page.text
+    }
 
     @Test func bucketsAreCumulativeAndSumIsInSecondsPerStage() throws {
         let histograms = try LatencyHistograms(slots: 2, groups: 2)
@@ -77,7 +96,7 @@ import Testing
         histograms.observe(slot: 0, group: 0, .request, nanoseconds: 60_000_000_000) // +Inf
         histograms.observe(slot: 0, group: 0, .integration, nanoseconds: 1_500_000_000)
         histograms.observe(slot: 1, group: 1, .request, nanoseconds: 1_000)
-        let text = histograms.prometheusText(labels: Self.labels)
+        let text = Self.page { histograms.write(to: &$0, labels: Self.labels) }
         let prod = #"api="a",stage="prod""#
         #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"0.0001\"} 2\n"))
         #expect(text.contains("sluice_request_duration_seconds_bucket{\(prod),le=\"0.0025\"} 2\n"))
@@ -100,7 +119,7 @@ import Testing
         counters.count(slot: 1, group: 0, status: 204)
         counters.count(slot: 1, group: 0, status: 429)
         counters.count(slot: 0, group: 1, status: 403)
-        let text = counters.prometheusText(labels: Self.labels)
+        let text = Self.page { counters.write(to: &$0, labels: Self.labels) }
         #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="2xx"} 2"#))
         #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="4xx"} 1"#))
         #expect(text.contains(#"sluice_requests_total{api="a",stage="prod",code="5xx"} 0"#))
@@ -109,8 +128,8 @@ import Testing
 
     @Test func methodScopeTablesAreTheirOwnFamilies() throws {
         let method = try ScopedMetrics(slots: 2, groups: 2, scope: .method)
-        let labels: [[(String, String)]] = [[("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "GET")],
-                                            [("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "POST")]]
+        let labels = [PrometheusLabels([("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "GET")]),
+                      PrometheusLabels([("api", "a"), ("stage", "prod"), ("resource", "/pets"), ("method", "POST")])]
         method.requests.count(slot: 1, group: 1, status: 201)
         method.latencies.observe(slot: 0, group: 0, .integration, nanoseconds: 2_000_000)
         method.cache.hit(slot: 0, group: 0)
@@ -118,15 +137,15 @@ import Testing
         method.cache.miss(slot: 1, group: 1)
         let post = #"api="a",stage="prod",resource="/pets",method="POST""#
         let get = #"api="a",stage="prod",resource="/pets",method="GET""#
-        let requests = method.requests.prometheusText(labels: labels)
+        let requests = Self.page { method.requests.write(to: &$0, labels: labels) }
         #expect(requests.contains("# TYPE sluice_method_requests_total counter\n"))
         #expect(requests.contains("sluice_method_requests_total{\(post),code=\"2xx\"} 1\n"))
         #expect(!requests.contains("sluice_requests_total"))
-        let latencies = method.latencies.prometheusText(labels: labels)
+        let latencies = Self.page { method.latencies.write(to: &$0, labels: labels) }
         #expect(latencies.contains("sluice_method_integration_duration_seconds_bucket{\(get),le=\"0.0025\"} 1\n"))
         #expect(latencies.contains("# TYPE sluice_method_request_duration_seconds histogram\n"))
         // Only groups with labels (cached methods) have cache series.
-        let cache = method.cache.prometheusText(labels: [labels[0], nil])
+        let cache = Self.page { method.cache.write(to: &$0, labels: [labels[0], nil]) }
         #expect(cache.contains("sluice_method_cache_requests_total{\(get),result=\"hit\"} 1\n"))
         #expect(cache.contains("sluice_method_cache_requests_total{\(get),result=\"miss\"} 1\n"))
         #expect(!cache.contains("POST"))
