@@ -72,7 +72,7 @@ public enum CacheLookup: Sendable, Equatable {
 /// What a request that missed got when it asked to fill the key.
 public enum FillClaim: Sendable, Equatable {
     case claimed
-    /// Another request fills it.
+    /// Another request fills it, or has just stored its answer (look again).
     case taken
     /// A fill was just given up: go to the integration.
     case passing
@@ -89,6 +89,8 @@ public struct CacheIndex: Sendable {
     static let filling: UInt64 = 1
     static let passing: UInt64 = 2
     static let firstEntry: UInt64 = 3
+    /// How many times a slot caught in a writer's change is read again before it is passed over.
+    static let settleReads = 256
 
     public let zones: CacheZones
     let slotMask: Int
@@ -141,10 +143,23 @@ public struct CacheIndex: Sendable {
         return index.load(base) == sequence ? copy : nil
     }
 
+    /// A consistent copy of a slot, read again while a writer changes it: a writer holds a slot
+    /// for a few stores, and passing over a slot that is being given its entry would miss the
+    /// entry (and fill it twice). Nil only when the change lasts (a writer stopped or died
+    /// in it): readers never wait for long.
+    func readSettled(_ slot: Int) -> SlotCopy? {
+        for _ in 0..<CacheIndex.settleReads {
+            if let copy = read(slot) { return copy }
+        }
+        return nil
+    }
+
     /// Looks `key` (whose hash is `hash`) up at monotonic time `now`.
     public func lookup(hash: UInt64, key: Span<UInt8>, now: Int64) -> CacheLookup {
         for probe in 0..<CacheIndex.probes {
-            guard let slot = read((Int(truncatingIfNeeded: hash) &+ probe) & slotMask), slot.hash == hash else { continue }
+            guard let slot = readSettled((Int(truncatingIfNeeded: hash) &+ probe) & slotMask), slot.hash == hash else {
+                continue
+            }
             switch slot.reference {
             case CacheIndex.empty:
                 continue
@@ -199,7 +214,7 @@ public struct CacheIndex: Sendable {
         var choice: (slot: Int, copy: SlotCopy, rank: Int64)?
         for probe in 0..<CacheIndex.probes {
             let slot = (Int(truncatingIfNeeded: hash) &+ probe) & slotMask
-            guard let copy = read(slot) else { continue }
+            guard let copy = readSettled(slot) else { continue }
             if copy.hash == hash && copy.reference != CacheIndex.empty { return (slot, copy) }
             let rank = copy.reference == CacheIndex.empty ? Int64.min : copy.time <= now ? Int64.min + 1 : copy.time
             if choice == nil || rank < choice!.rank { choice = (slot, copy, rank) }
@@ -222,13 +237,14 @@ public struct CacheIndex: Sendable {
         return true
     }
 
-    /// Claims the filling of `hash` until `deadline`.
+    /// Claims the filling of `hash` until `deadline`. An answer stored since the caller's lookup
+    /// is never replaced by a claim: the caller is told to look again (`.taken`).
     public func claimFill(hash: UInt64, now: Int64, deadline: Int64) -> FillClaim {
         for _ in 0..<2 {
             guard let (slot, copy) = chooseSlot(hash: hash, now: now) else { return .claimed }
-            if copy.hash == hash && copy.time > now {
-                if copy.reference == CacheIndex.filling { return .taken }
+            if copy.hash == hash && copy.reference != CacheIndex.empty && copy.time > now {
                 if copy.reference == CacheIndex.passing { return .passing }
+                return .taken
             }
             if rewrite(slot, from: copy, hash: hash, reference: CacheIndex.filling, time: deadline) { return .claimed }
         }
@@ -242,7 +258,7 @@ public struct CacheIndex: Sendable {
     public func abandonFill(hash: UInt64, deadline: Int64, now: Int64, passUntil: Int64) {
         for probe in 0..<CacheIndex.probes {
             let slot = (Int(truncatingIfNeeded: hash) &+ probe) & slotMask
-            guard let copy = read(slot), copy.hash == hash, copy.reference == CacheIndex.filling,
+            guard let copy = readSettled(slot), copy.hash == hash, copy.reference == CacheIndex.filling,
                   copy.time == deadline else { continue }
             _ = rewrite(slot, from: copy, hash: hash, reference: CacheIndex.passing, time: passUntil)
             return

@@ -91,6 +91,35 @@ struct ResponseCacheTests {
         #expect(read(cache, 3, now: deadline + 100)?.body == Self.body(3, length: 100))
     }
 
+    @Test func aClaimNeverReplacesAStoredAnswer() throws {
+        // A request that missed while another stored the key's answer claims after the store:
+        // it must look again, not take the slot (which would fill the key a second time).
+        let cache = try cache()
+        let key = Self.key(4)
+        let hash = CacheIndex.hash(key.span)
+        let now = 10 * Self.second
+        #expect(store(cache, 4, now: now))
+        #expect(cache.claimFill(hash: hash, now: now, deadline: now + Self.second) == .taken)
+        #expect(read(cache, 4, now: now)?.body == Self.body(4, length: 100))
+        // Once it has expired, the key is claimed again.
+        #expect(cache.claimFill(hash: hash, now: now + 60 * Self.second, deadline: now + 61 * Self.second) == .claimed)
+    }
+
+    @Test func aSlotLeftInChangeIsPassedOver() throws {
+        // A writer that died inside a slot's change leaves its sequence odd for good: readers
+        // read it again a bounded number of times, then go on without it.
+        let cache = try cache()
+        #expect(store(cache, 5))
+        let hash = CacheIndex.hash(Self.key(5).span)
+        let index = cache.zones.index
+        let sequenceWord = 1 + (Int(truncatingIfNeeded: hash) & (cache.zones.slotCount - 1)) * 4
+        let sequence = index.load(sequenceWord)
+        index.store(sequenceWord, sequence | 1)
+        #expect(read(cache, 5) == nil)
+        index.store(sequenceWord, sequence)
+        #expect(read(cache, 5) != nil)
+    }
+
     @Test func noWriterLapsAWriteInProgress() throws {
         let arena = try ByteArena(name: "test-arena", capacity: 4_096, writers: 2)
         let slow = try #require(arena.reserve(1_000, writer: 1))
