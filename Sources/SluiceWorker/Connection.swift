@@ -74,6 +74,7 @@ struct Connection {
     /// When the current request's head was complete (precise monotonic clock); 0 when none.
     var requestStartedNanoseconds: Int64 = 0
     /// The current request's stage, for the metrics; -1 when it matched no API, or between requests.
+    /// On an upstream connection: the stage of the request it carries, kept even if the client leaves.
     var group: Int32 = -1
     /// Its method's detailed-metrics group, or -1 (`MethodMetricGroups`).
     var methodGroup: Int32 = -1

@@ -490,7 +490,8 @@ extension Worker {
         if methodGroup >= 0 { methodMetrics.latencies.observe(slot: slot, group: methodGroup, .request, nanoseconds: elapsed) }
     }
 
-    /// The metrics group of a client connection's current request: its stage, or the unrouted one.
+    /// The metrics group of a connection's current request (a client's, or the one an upstream
+    /// connection carries): its stage, or the unrouted one.
     func metricsGroup(_ index: Int) -> Int {
         let group = Int(connections[index].group)
         return group >= 0 ? group : unroutedGroup

@@ -209,6 +209,8 @@ extension Worker {
         connections[upstream].requestSent = encoding == .none
         connections[upstream].answerBytesReceived = false
         connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
+        connections[upstream].group = connections[client].group
+        connections[upstream].methodGroup = connections[client].methodGroup
         connections[upstream].retryable = false
         connections[upstream].streamingInvocation = Int32(slot)
         connections[upstream].streamingOffset = 0

@@ -34,6 +34,8 @@ extension Worker {
         connections[upstream].answerBytesReceived = false
         // Handed to the integration the moment its head was complete: the request's own clock reading.
         connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
+        connections[upstream].group = connections[client].group
+        connections[upstream].methodGroup = connections[client].methodGroup
         connections[upstream].retryable = method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
@@ -662,6 +664,8 @@ extension Worker {
         connections[fresh].target = old.target
         connections[fresh].requestMethod = old.requestMethod
         connections[fresh].exchangeStartedNanoseconds = old.exchangeStartedNanoseconds
+        connections[fresh].group = old.group
+        connections[fresh].methodGroup = old.methodGroup
         connections[Int(old.peer)].peer = Int32(fresh)
         // The second attempt gets the integration timeout afresh: each list must stay in
         // deadline order, and a stale connection fails within moments of the first attempt.
@@ -678,13 +682,10 @@ extension Worker {
         connections[index].exchangeStartedNanoseconds = 0
         let client = Int(connections[index].peer)
         let elapsed = Clock.monotonicNanoseconds() - started
-        guard client >= 0 else {
-            stageMetrics.latencies.observe(slot: slot, group: unroutedGroup, .integration, nanoseconds: elapsed)
-            return
-        }
-        connections[client].record.integrationNanoseconds = elapsed
-        stageMetrics.latencies.observe(slot: slot, group: metricsGroup(client), .integration, nanoseconds: elapsed)
-        let methodGroup = Int(connections[client].methodGroup)
+        if client >= 0 { connections[client].record.integrationNanoseconds = elapsed }
+        // The upstream connection keeps its request's groups: a client that left is still counted.
+        stageMetrics.latencies.observe(slot: slot, group: metricsGroup(index), .integration, nanoseconds: elapsed)
+        let methodGroup = Int(connections[index].methodGroup)
         if methodGroup >= 0 {
             methodMetrics.latencies.observe(slot: slot, group: methodGroup, .integration, nanoseconds: elapsed)
         }
