@@ -5,6 +5,7 @@ import SluiceSharedMemory
 /// detailed metrics. One row per worker slot, written by that worker only.
 public final class RequestCounters: @unchecked Sendable {
     static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+    public static var classCount: Int { classes.count }
     public let table: CounterTable
     public let groupCount: Int
     let scope: MetricScope

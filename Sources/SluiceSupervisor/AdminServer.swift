@@ -8,7 +8,9 @@ import SluiceURing
 final class AdminServer {
     static let connectionsMax = 32
     static let requestBytesMax = 16_384
-    static let responseBytesMax = 4 << 20
+    /// The smallest answer buffer per connection; the supervisor asks for more when its
+    /// `/metrics` page may be larger (`Supervisor.metricsPageBytesMax`). Mapped lazily.
+    static let responseBytesMin = 4 << 20
     /// An admin exchange taking longer than this is cut off, so that stalled clients cannot hold
     /// the few admin slots.
     static let exchangeNanosecondsMax: Int64 = 5_000_000_000
@@ -32,11 +34,12 @@ final class AdminServer {
     var parser: RequestHeadParser
     var head = RequestHead()
 
-    init(ring: Ring, listener: Int32) throws(SystemError) {
+    init(ring: Ring, listener: Int32, responseBytesMax: Int) throws(SystemError) {
         self.ring = ring
         self.listener = listener
         input = try ByteSlab(slotCount: AdminServer.connectionsMax, slotBytes: AdminServer.requestBytesMax)
-        output = try ByteSlab(slotCount: AdminServer.connectionsMax, slotBytes: AdminServer.responseBytesMax)
+        output = try ByteSlab(slotCount: AdminServer.connectionsMax,
+                              slotBytes: max(AdminServer.responseBytesMin, responseBytesMax))
         connections = Array(repeating: AdminConnection(), count: AdminServer.connectionsMax)
         parser = RequestHeadParser(limits: RequestLimits(headBytesMax: AdminServer.requestBytesMax, headersMax: 64,
                                                          bodyBytesMax: 0))

@@ -176,7 +176,7 @@ public final class Supervisor {
         let now = Clock.monotonicCoarseNanoseconds()
         try forkCoordinator(now: now)
         for slot in slots.indices { try forkWorker(slot: slot, now: now) }
-        admin = try AdminServer(ring: ring, listener: adminListener)
+        admin = try AdminServer(ring: ring, listener: adminListener, responseBytesMax: metricsPageBytesMax() + 1024)
         admin.start()
         armSignal()
         ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue)
@@ -198,6 +198,19 @@ public final class Supervisor {
             let cached = stages[member.stage].cacheTTLSeconds(operation: member.operation, in: deployment.operations) > 0
             return cached ? methodLabels[group] : nil
         }
+    }
+
+    /// An upper bound on the `/metrics` page, so that the admin listener's buffers hold it
+    /// whatever the configuration: every series of every group present, each line with the
+    /// longest labels, a 20-digit value and room for the family's name and one more label.
+    func metricsPageBytesMax() -> Int {
+        let labelBytes = (stageLabels + methodLabels + rejectionLabels).map(\.rendered.count).max() ?? 0
+        let lineBytes = 192 + max(64, labelBytes)
+        let histogramLines = 2 * (LatencyHistograms.boundsNanoseconds.count + 3)
+        let perGroup = RequestCounters.classCount + histogramLines + 2
+        let lines = slots.count * 32 + (stageLabels.count + methodLabels.count) * perGroup + rejectionLabels.count * 3 + 32
+        // HELP and TYPE lines: fewer than 64 families of at most 512 bytes each.
+        return lines * lineBytes + 64 * 512
     }
 
     func hostText(_ address: ListenAddress) -> String {

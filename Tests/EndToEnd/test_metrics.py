@@ -145,3 +145,48 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     # Both workers served.
     per_worker = [value for name, value in samples.items() if name.startswith("sluice_worker_requests_total{")]
     assert len(per_worker) == 2 and all(value > 0 for value in per_worker)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian's prometheus) is not installed")
+def test_detailed_metrics_of_two_thousand_methods_are_served_whole(tmp_path):
+    # About 2.7 KB of series per method once it has answered: a page well beyond the admin
+    # listener's smallest buffer (4 MB), which the supervisor sizes from the configuration.
+    paths = 1000
+    mock = ("x-amazon-apigateway-integration: {type: mock, requestTemplates: {application/json: '{\"statusCode\": 200}'}, "
+            "responses: {default: {statusCode: \"200\"}}}")
+    definition = 'openapi: "3.0.1"\ninfo: {title: big, version: "1"}\npaths:\n' + "".join(
+        f"  /resource/{index:04d}:\n    get: {{{mock}}}\n    post: {{{mock}}}\n" for index in range(paths))
+    directory = tmp_path / "gateway"
+    directory.mkdir()
+    (directory / "api.yaml").write_text(definition)
+    config = """\
+listen: "127.0.0.1:0"
+admin: "127.0.0.1:0"
+workers: {count: 2}
+account_throttling: {rate_limit: 100000, burst_limit: 100000}
+apis:
+  - name: big
+    definition: api.yaml
+    stages:
+      prod: {detailed_metrics: true}
+"""
+    server = Sluice(directory, config_text=config).start()
+    requests = [f"{method} /prod/resource/{index:04d} HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
+                for index in range(paths) for method in ("GET", "POST")]
+    for start in range(0, len(requests), 100):
+        with server.connect(timeout=10) as connection:
+            connection.sendall("".join(requests[start:start + 100]).encode())
+            assert [r.status for r in read_responses(connection, 100, timeout=30)] == [200] * 100
+    response = server.admin_request("GET", "/metrics", timeout=30)
+    assert response.status == 200
+    assert len(response.body) > 5 << 20
+    assert int(response.header("Content-Length")) == len(response.body)
+    text = response.body.decode()
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, (check.stdout + check.stderr)[:2000]
+    samples = metric_samples(text)
+    answered = {name: value for name, value in samples.items()
+                if name.startswith("sluice_method_requests_total{") and 'code="2xx"' in name}
+    assert len(answered) == 2 * paths and all(value == 1 for value in answered.values())
+    assert samples['sluice_method_request_duration_seconds_count{api="big",stage="prod",resource="/resource/0999",'
+                   'method="POST"}'] == 1
