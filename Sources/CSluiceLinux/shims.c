@@ -42,6 +42,16 @@ int sluice_allowed_cpus(int *cpus, int capacity) {
     return count;
 }
 
+int sluice_schedule_as_batch(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return sched_setscheduler(0, SCHED_BATCH, &param) == 0 ? 0 : -errno;
+}
+
+int sluice_schedule_normally(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return sched_setscheduler(0, SCHED_OTHER, &param) == 0 ? 0 : -errno;
+}
+
 uint64_t sluice_affinity_mask(pid_t pid) {
     cpu_set_t set;
     CPU_ZERO(&set);

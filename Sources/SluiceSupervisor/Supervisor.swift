@@ -143,6 +143,13 @@ public final class Supervisor {
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
         Process.setName("sluice-sup")
+        // Scrapes, health checks and respawns wait for a worker's turn to end rather than
+        // preempting it; the workers and the coordinator it forks are scheduled normally.
+        do {
+            try Process.scheduleAsBatch()
+        } catch {
+            StandardError.write("sluice: warning: \(error); the supervisor may preempt workers when it wakes")
+        }
         try checkAccessLogs()
         // Each worker process needs a descriptor per connection: raise the soft limit (often
         // 1024) to the hard one, and say so when even that is short of max_connections.

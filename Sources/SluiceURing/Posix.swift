@@ -101,10 +101,12 @@ public enum Process {
     }
 
     /// In a freshly forked child: default signal dispositions, nothing blocked, SIGPIPE ignored,
-    /// and SIGTERM when the supervisor dies so that no process outlives it. A parent that died
+    /// normal scheduling (not the supervisor's batch), and SIGTERM when the supervisor dies so
+    /// that no process outlives it. A parent that died
     /// before the death signal was armed is caught by comparing the parent pid.
     public static func prepareChild(name: String, parent: Int32) {
         sluice_reset_signals()
+        _ = sluice_schedule_normally()
         _ = sluice_set_parent_death_signal(SIGTERM)
         if getppid() != parent { _exit(0) }
         _ = sluice_set_process_name(name)
@@ -113,6 +115,15 @@ public enum Process {
     public static func pin(toCPU cpu: Int) throws(SystemError) {
         let result = sluice_pin_to_cpu(Int32(cpu))
         guard result == 0 else { throw SystemError("sched_setaffinity(\(cpu))", result: result) }
+    }
+
+    /// Schedules the calling process as a batch task: when it wakes (an admin request, a signal,
+    /// its tick) it does not preempt the task running on that CPU — a pinned worker — but waits
+    /// for the scheduler's next turn, a few milliseconds at most. Children inherit it until
+    /// `prepareChild` schedules them normally again.
+    public static func scheduleAsBatch() throws(SystemError) {
+        let result = sluice_schedule_as_batch()
+        guard result == 0 else { throw SystemError("sched_setscheduler(SCHED_BATCH)", result: result) }
     }
 
     public static func setName(_ name: String) {

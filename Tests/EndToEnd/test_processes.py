@@ -39,6 +39,11 @@ def test_process_names_pinning_and_rings(sluice):
         # No threads: one task per worker.
         assert len(os.listdir(f"/proc/{pid}/task")) == 1
     assert len(os.listdir(f"/proc/{server.process.pid}/task")) == 1
+    # The supervisor waits for a worker's turn instead of preempting it; every child it forks,
+    # workers and coordinator, is scheduled normally.
+    assert os.sched_getscheduler(server.process.pid) == os.SCHED_BATCH
+    for pid in server.children():
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
 
 
 def test_killed_worker_is_back_within_a_second(sluice):
@@ -58,6 +63,8 @@ def test_killed_worker_is_back_within_a_second(sluice):
         assert parse_response(server.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
     metrics = server.admin_get("/metrics").body.decode()
     assert 'sluice_worker_restarts_total{worker="1"} 1' in metrics
+    # A worker forked again is scheduled normally too.
+    assert os.sched_getscheduler(server.workers()["sluice-w1"]) == os.SCHED_OTHER
 
 
 def test_killed_coordinator_is_forked_again(sluice):

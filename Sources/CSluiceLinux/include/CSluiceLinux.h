@@ -28,6 +28,10 @@ int sluice_pin_to_cpu(int cpu);
 int sluice_allowed_cpus(int *cpus, int capacity);
 // The set of CPUs the process `pid` may run on, as a bit mask of the first 64 CPUs (for tests).
 uint64_t sluice_affinity_mask(pid_t pid);
+// Schedules the calling process as a batch task (no preemption of a running task when it wakes),
+// or as a normal one. Children inherit it. Return 0 or -errno.
+int sluice_schedule_as_batch(void);
+int sluice_schedule_normally(void);
 // prctl(PR_SET_NAME): the name `ps -o comm` and `top` show (15 bytes at most).
 int sluice_set_process_name(const char *name);
 // prctl(PR_SET_PDEATHSIG): the signal the calling process receives when its parent dies.
