@@ -102,8 +102,8 @@ public enum Process {
 
     /// In a freshly forked child: default signal dispositions, nothing blocked, SIGPIPE ignored,
     /// normal scheduling (not the supervisor's batch), and SIGTERM when the supervisor dies so
-    /// that no process outlives it. A parent that died
-    /// before the death signal was armed is caught by comparing the parent pid.
+    /// that no process outlives it. A parent that died before the death signal was armed is
+    /// caught by comparing the parent pid.
     public static func prepareChild(name: String, parent: Int32) {
         sluice_reset_signals()
         _ = sluice_schedule_normally()
