@@ -157,6 +157,14 @@ public enum HTTPBytes {
         while upper > lower && isWhitespace(bytes[upper - 1]) { upper -= 1 }
         return lower..<upper
     }
+
+    /// The first label of a Host value in `host` (up to its first `.` or `:`): API Gateway's
+    /// `domainPrefix`.
+    public static func firstLabel(_ bytes: Span<UInt8>, _ host: Range<Int>) -> Range<Int> {
+        var end = host.lowerBound
+        while end < host.upperBound && bytes[end] != 0x2E && bytes[end] != 0x3A { end += 1 }
+        return host.lowerBound..<end
+    }
 }
 
 /// Walks the elements of a comma-separated field value (`#element` in RFC 9110 §5.6.1) without

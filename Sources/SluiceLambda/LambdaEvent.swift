@@ -686,7 +686,7 @@ public enum LambdaEvent {
         sink.append(Piece.domainName.span)
         appendEscaped(head, request.host, to: &sink)
         sink.append(Piece.domainPrefix.span)
-        appendEscaped(head, domainPrefix(head, request.host), to: &sink)
+        appendEscaped(head, HTTPBytes.firstLabel(head, request.host), to: &sink)
     }
 
     /// 2.0's `"cookies":[…],`: every `Cookie` field split at `;`, each cookie trimmed; left out
@@ -719,13 +719,6 @@ public enum LambdaEvent {
             index -= 1
         }
         return nil
-    }
-
-    /// The first label of the host (up to the first `.` or `:`), as `domainPrefix` is.
-    static func domainPrefix(_ head: Span<UInt8>, _ host: Range<Int>) -> Range<Int> {
-        var end = host.lowerBound
-        while end < host.upperBound && head[end] != 0x2E && head[end] != 0x3A { end += 1 }
-        return host.lowerBound..<end
     }
 
     // MARK: - Query string

@@ -215,9 +215,8 @@ extension Worker {
         case .domainPrefix:
             requestTexts.withBytes(slot: index, range: RequestTexts.hostOffset..<(RequestTexts.hostOffset
                                                                                 + Int(record.hostLength))) { host in
-                var end = 0
-                while end < host.count && host[end] != 0x2E && host[end] != 0x3A { end += 1 }
-                if end == 0 { writer.append(Worker.dash) } else { Worker.appendEscaped(host.extracting(0..<end), json: json, to: &writer) }
+                let label = HTTPBytes.firstLabel(host, 0..<host.count)
+                if label.isEmpty { writer.append(Worker.dash) } else { Worker.appendEscaped(host.extracting(label), json: json, to: &writer) }
             }
         case .httpMethod:
             appendText(index, at: RequestTexts.methodOffset, count: Int(record.methodLength), json: json, to: &writer)

@@ -251,10 +251,7 @@ extension Worker {
         case .host:
             appendText(bytes.extracting(head.host), inURL: inURL, to: &writer)
         case .hostPrefix:
-            let host = bytes.extracting(head.host)
-            var end = 0
-            while end < host.count && host[end] != 0x2E && host[end] != 0x3A { end += 1 }
-            appendText(host.extracting(0..<end), inURL: inURL, to: &writer)
+            appendText(bytes.extracting(HTTPBytes.firstLabel(bytes, head.host)), inURL: inURL, to: &writer)
         case .requestTime:
             // The request came in this turn of the loop, whose wall clock this is.
             let length = textScratch.write(slot: 0, offset: 0) { time in
