@@ -46,10 +46,9 @@ enum RequestTexts {
 
 /// One access-log file as one worker writes it: two buffers, lines going into one while the
 /// other is written by the kernel. A line that finds both busy and full is dropped and counted.
+/// Stages may share a file; each writes its lines in its own format.
 struct AccessLogFile {
     let path: String
-    let parts: [AccessLogPart]
-    let escaping: AccessLogEscaping
     /// Slots 0 and 1: the two buffers.
     let buffers: ByteSlab
     var fd: Int32
@@ -73,7 +72,8 @@ extension Worker {
     static let userAgentName: [UInt8] = Array("user-agent".utf8)
     static let amazonTracePrefix: [UInt8] = Array("X-Amzn-Trace-Id: ".utf8)
 
-    /// Opens each distinct path once. Throws when a file cannot be opened.
+    /// Opens each distinct path once, with the largest buffer its stages ask for. Throws when a
+    /// file cannot be opened.
     static func openAccessLogs(_ stages: [Stage]) throws(SystemError) -> (files: [AccessLogFile], byStage: [Int32]) {
         var files: [AccessLogFile] = []
         var byStage: [Int32] = []
@@ -86,10 +86,10 @@ extension Worker {
                 byStage.append(Int32(existing))
                 continue
             }
-            let buffers = try ByteSlab(slotCount: 2, slotBytes: settings.bufferBytes)
+            let bufferBytes = stages.compactMap(\.accessLog).filter { $0.path == settings.path }.map(\.bufferBytes).max()!
+            let buffers = try ByteSlab(slotCount: 2, slotBytes: bufferBytes)
             let fd = try Files.openForAppending(settings.path)
-            files.append(AccessLogFile(path: settings.path, parts: settings.parts, escaping: settings.escaping,
-                                       buffers: buffers, fd: fd))
+            files.append(AccessLogFile(path: settings.path, buffers: buffers, fd: fd))
             byStage.append(Int32(files.count - 1))
         }
         return (files, byStage)
@@ -178,7 +178,7 @@ extension Worker {
     func appendLine(_ index: Int, file: Int) -> Bool {
         let buffer = accessLogs[file].active
         let written = accessLogs[file].buffers.write(slot: buffer, offset: accessLogs[file].fill[buffer]) { writer in
-            renderLine(index, file: file, to: &writer)
+            renderLine(index, to: &writer)
             writer.append(0x0A)
         }
         guard !written.overflowed else { return false }
@@ -188,10 +188,12 @@ extension Worker {
         return true
     }
 
-    func renderLine(_ index: Int, file: Int, to writer: inout SlabWriter) {
+    /// The line in its stage's format.
+    func renderLine(_ index: Int, to writer: inout SlabWriter) {
         let record = connections[index].record
-        let json = accessLogs[file].escaping == .json
-        for part in accessLogs[file].parts {
+        guard let format = stageAccessLogFormats[Int(record.stage)] else { return }
+        let json = format.escaping == .json
+        for part in format.parts {
             switch part {
             case .literal(let bytes):
                 writer.append(bytes.span)

@@ -92,10 +92,11 @@ public final class Worker {
     var cacheWaiters: [Int32] = []
     var spareCacheWaiters: [Int32] = []
     var cacheTimerArmed = false
-    /// Access logs (AccessLogging.swift): the files, each stage's file (-1: none), and the texts
-    /// of the requests being logged, one slot per client connection.
+    /// Access logs (AccessLogging.swift): the files, each stage's file (-1: none) and format, and
+    /// the texts of the requests being logged, one slot per client connection.
     var accessLogs: [AccessLogFile]
     let stageAccessLogs: [Int32]
+    let stageAccessLogFormats: [AccessLogSettings?]
     let requestTexts: ByteSlab
     let stageNames: [[UInt8]]
     let stageAPINames: [[UInt8]]
@@ -273,6 +274,7 @@ public final class Worker {
         let logs = try Worker.openAccessLogs(stages)
         accessLogs = logs.files
         stageAccessLogs = logs.byStage
+        stageAccessLogFormats = stages.map(\.accessLog)
         requestTexts = try ByteSlab(slotCount: accessLogs.isEmpty ? 1 : clientSlots,
                                     slotBytes: accessLogs.isEmpty ? 1 : RequestTexts.slotBytes)
         stageNames = stages.map { Array($0.name.utf8) }

@@ -195,6 +195,19 @@ def test_an_x_ray_trace_id_alone_is_propagated_as_it_came(tmp_path, upstreams): 
     assert f'] "GET /prod/pets/1 HTTP/1.1" 200 {len(response.body)} {response.header("x-amzn-RequestId")}' in line
 
 
+def test_stages_sharing_a_file_write_each_in_its_own_format(tmp_path, upstreams):  # noqa: F811
+    log = tmp_path / "shared.log"
+    server = start(tmp_path, upstreams("echo"), upstreams("slow"), f"{{path: {log}, format: json}}",
+                   beta_log=f"access_log: {{path: {log}, format: clf}}")
+    assert get(server, "/prod/ok").status == 200
+    assert get(server, "/beta/ok").status == 200
+    lines = lines_of(log, 2)
+    json_lines = [line for line in lines if line.startswith("{")]
+    clf_lines = [line for line in lines if not line.startswith("{")]
+    assert len(json_lines) == 1 and json.loads(json_lines[0])["path"] == "/prod/ok"
+    assert len(clf_lines) == 1 and '"GET /beta/ok HTTP/1.1" 200' in clf_lines[0]
+
+
 def test_values_from_the_request_cannot_break_a_line(tmp_path, upstreams):  # noqa: F811
     log = tmp_path / "prod.log"
     server = start(tmp_path, upstreams("echo"), upstreams("slow"), f"{{path: {log}, format: '{TEXT_FORMAT}'}}")
