@@ -38,6 +38,7 @@ public final class Supervisor {
     /// method of the stages with detailed metrics.
     var stageMetrics: ScopedMetrics!
     var methodMetrics: ScopedMetrics!
+    var methodGroups: MethodMetricGroups!
     /// The `/metrics` page, kept between scrapes, and every series' labels, rendered once: per
     /// worker slot, per group, per rejection row; the cache's only for the stages with a cache
     /// and the methods it serves.
@@ -198,6 +199,7 @@ public final class Supervisor {
             + [PrometheusLabels([("api", ""), ("stage", "")])]
         stageCacheLabels = stages.indices.map { stages[$0].cache != nil ? stageLabels[$0] : nil }
         let groups = MethodMetricGroups(deployment: deployment)
+        methodGroups = groups
         methodMetrics = try ScopedMetrics(slots: slots.count, groups: groups.count, scope: .method)
         methodLabels = groups.labels(deployment).map(PrometheusLabels.init)
         methodCacheLabels = groups.members.indices.map { group in
@@ -253,6 +255,7 @@ public final class Supervisor {
         }
         let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
                                     counters: counters, stageMetrics: stageMetrics, methodMetrics: methodMetrics,
+                                    methodGroups: methodGroups,
                                     listenPort: Socket.localPort(listeners[slot]),
                                     gate: gate, rejections: rejections, caches: caches)
         do {

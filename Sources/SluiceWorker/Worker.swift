@@ -20,6 +20,7 @@ public struct WorkerContext {
     /// stages), and per method of the stages with detailed metrics.
     public var stageMetrics: ScopedMetrics
     public var methodMetrics: ScopedMetrics
+    public var methodGroups: MethodMetricGroups
     /// The port clients connect to (for X-Forwarded-Port).
     public var listenPort: Int
     /// The throttle buckets and quota counters every worker shares, and this worker's rejection
@@ -30,10 +31,11 @@ public struct WorkerContext {
     public var caches: [CacheZones?]
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
-                stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, listenPort: Int, gate: Gate,
-                rejections: RejectionCounters, caches: [CacheZones?]) {
+                stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
+                listenPort: Int, gate: Gate, rejections: RejectionCounters, caches: [CacheZones?]) {
         self.stageMetrics = stageMetrics
         self.methodMetrics = methodMetrics
+        self.methodGroups = methodGroups
         self.caches = caches
         self.gate = gate
         self.rejections = rejections
@@ -182,7 +184,7 @@ public final class Worker {
         stageMetrics = context.stageMetrics
         unroutedGroup = context.deployment.stages.count
         methodMetrics = context.methodMetrics
-        methodGroups = MethodMetricGroups(deployment: context.deployment)
+        methodGroups = context.methodGroups
         gate = context.gate
         rejections = context.rejections
         apiKeyNames = context.deployment.apiKeys.map { Array($0.name.utf8) }
