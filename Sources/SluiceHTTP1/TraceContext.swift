@@ -67,10 +67,10 @@ public struct TraceContext: Equatable, Sendable {
     /// `traceparent: 00-…-…-0F\r\n` with this trace, `parent` as the parent-id.
     public func appendTraceparentLine<Sink: ByteSink>(to sink: inout Sink) {
         for byte in Self.traceparentPrefix { sink.append(byte) }
-        Self.appendHex(high, digits: 16, to: &sink)
-        Self.appendHex(low, digits: 16, to: &sink)
+        ResponseHead.appendHex(high, digits: 16, to: &sink)
+        ResponseHead.appendHex(low, digits: 16, to: &sink)
         sink.append(0x2D)
-        Self.appendHex(parent, digits: 16, to: &sink)
+        ResponseHead.appendHex(parent, digits: 16, to: &sink)
         sink.append(0x2D)
         sink.append(0x30)
         sink.append(sampled ? 0x31 : 0x30)
@@ -83,7 +83,7 @@ public struct TraceContext: Equatable, Sendable {
         appendAmazonRoot(to: &sink)
         if parent != 0 {
             for byte in Self.amazonParent { sink.append(byte) }
-            Self.appendHex(parent, digits: 16, to: &sink)
+            ResponseHead.appendHex(parent, digits: 16, to: &sink)
         }
         for byte in Self.amazonSampled { sink.append(byte) }
         sink.append(sampled ? 0x31 : 0x30)
@@ -91,17 +91,17 @@ public struct TraceContext: Equatable, Sendable {
 
     /// The 32 hex digits of the trace id.
     public func appendTraceID<Sink: ByteSink>(to sink: inout Sink) {
-        Self.appendHex(high, digits: 16, to: &sink)
-        Self.appendHex(low, digits: 16, to: &sink)
+        ResponseHead.appendHex(high, digits: 16, to: &sink)
+        ResponseHead.appendHex(low, digits: 16, to: &sink)
     }
 
     /// `Root=1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY`: the trace id as X-Ray writes it.
     public func appendAmazonRoot<Sink: ByteSink>(to sink: inout Sink) {
         for byte in Self.amazonRoot { sink.append(byte) }
-        Self.appendHex(high >> 32, digits: 8, to: &sink)
+        ResponseHead.appendHex(high >> 32, digits: 8, to: &sink)
         sink.append(0x2D)
-        Self.appendHex(high & 0xFFFF_FFFF, digits: 8, to: &sink)
-        Self.appendHex(low, digits: 16, to: &sink)
+        ResponseHead.appendHex(high & 0xFFFF_FFFF, digits: 8, to: &sink)
+        ResponseHead.appendHex(low, digits: 16, to: &sink)
     }
 
     static let traceparentPrefix: [UInt8] = Array("traceparent: 00-".utf8)
@@ -133,15 +133,6 @@ public struct TraceContext: Equatable, Sendable {
             result = result << 4 | UInt64(nibble)
         }
         return result
-    }
-
-    static func appendHex<Sink: ByteSink>(_ value: UInt64, digits: Int, to sink: inout Sink) {
-        var shift = (digits - 1) * 4
-        while shift >= 0 {
-            let nibble = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-            sink.append(nibble < 10 ? nibble + 0x30 : nibble + 0x57)
-            shift -= 4
-        }
     }
 }
 
