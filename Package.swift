@@ -38,7 +38,8 @@ let package = Package(
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
-                               "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache"],
+                               "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
+                               "SluicePipeline", "SluicePolicy"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -52,6 +53,11 @@ let package = Package(
                 dependencies: ["SluiceRouter", "SluiceHTTP1", "CSluiceLinux", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
+        // The pipeline's vocabulary: its steps in API Gateway's order, the plan of steps compiled per
+        // operation, and the gateway's answers.
+        .target(name: "SluicePipeline", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
+        // Resource policies (x-amazon-apigateway-policy): source IP and resource ARN, AWS's evaluation.
+        .target(name: "SluicePolicy", dependencies: ["SluiceConfig"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         // The stage response cache: index and entries in shared memory, one cache for every worker.
@@ -80,6 +86,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCoordinatorTests", dependencies: ["SluiceCoordinator", "SluiceThrottle", "SluiceConfig"],
                     swiftSettings: swift6),
+        .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
+        .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),
     ]

@@ -159,6 +159,28 @@ int sluice_peer_address(int fd, char *out, int capacity) {
     return (int)strlen(out);
 }
 
+int sluice_peer_ip(int fd, uint64_t *high, uint64_t *low) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof(storage);
+    if (getpeername(fd, (struct sockaddr *)&storage, &length) != 0) return -errno;
+    unsigned char bytes[16] = {0};
+    if (storage.ss_family == AF_INET) {
+        bytes[10] = 0xff;
+        bytes[11] = 0xff;
+        memcpy(bytes + 12, &((struct sockaddr_in *)&storage)->sin_addr, 4);
+    } else if (storage.ss_family == AF_INET6) {
+        memcpy(bytes, &((struct sockaddr_in6 *)&storage)->sin6_addr, 16);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    uint64_t h = 0, l = 0;
+    for (int i = 0; i < 8; i++) h = h << 8 | bytes[i];
+    for (int i = 8; i < 16; i++) l = l << 8 | bytes[i];
+    *high = h;
+    *low = l;
+    return 0;
+}
+
 void *sluice_map_shared(size_t bytes) {
     int fd = memfd_create("sluice-zone", MFD_CLOEXEC);
     if (fd < 0) return NULL;

@@ -220,6 +220,10 @@ private final class Loader {
                 usagePlansNode = value
             case "api_keys":
                 apiKeysNode = value
+            case "trusted_proxy_hops":
+                if let hops = reader.integer(value, "trusted_proxy_hops", in: 0...32) {
+                    deployment.trustedProxyHops = hops
+                }
             default:
                 reader.unknownKey(key, in: "")
             }
@@ -775,6 +779,7 @@ private final class Loader {
                                        basePath: entry.basePath.isEmpty ? nil : entry.basePath.joined(separator: "/"),
                                        mappedStage: entry.mappedStage, definitionFile: definitionPath,
                                        apiKeySource: definition.apiKeySource))
+            deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
             var stageIndices: [String: Int] = [:]
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
@@ -799,6 +804,7 @@ private final class Loader {
                                                        pathParameterNames: operation.pattern.parameterNames,
                                                        integration: integration, apiKeyRequired: operation.apiKeyRequired))
                 deployment.operations[deployment.operations.count - 1].cacheKeyParameters = operation.cacheKeyParameters
+                deployment.operations[deployment.operations.count - 1].authorization = operation.authorization
                 operationLines.append((definitionPath, operation.line))
             }
             let reader = ConfigReader(file: configPath, log: log)

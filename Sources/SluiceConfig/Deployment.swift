@@ -32,6 +32,10 @@ public struct Deployment: Sendable {
     public var usagePlans: [UsagePlan] = []
     /// `api_keys`, in the order written.
     public var apiKeys: [APIKey] = []
+    /// `trusted_proxy_hops`: how many proxies in front of Sluice append to `X-Forwarded-For`. The
+    /// caller's address (for resource policies) is the entry that many from the right; 0 takes
+    /// the connection's peer.
+    public var trustedProxyHops = 0
 
     public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
                 admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),
@@ -158,6 +162,8 @@ public struct API: Sendable {
     public var definitionFile: String
     /// `x-amazon-apigateway-api-key-source`: where a request's API key comes from.
     public var apiKeySource: APIKeySource
+    /// `x-amazon-apigateway-policy`: who may invoke the API, by source address (SluicePolicy).
+    public var resourcePolicy: ResourcePolicy?
 
     public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
                 definitionFile: String, apiKeySource: APIKeySource = .header) {
@@ -246,6 +252,8 @@ public struct Operation: Sendable {
     /// `apiKeyRequired`: the request must carry an enabled API key of a usage plan that covers
     /// its stage; the plan's throttle and quota then apply to it.
     public var apiKeyRequired: Bool
+    /// An authorizer or IAM that protects the method; `.unenforced` ones are refused (fail closed).
+    public var authorization = MethodAuthorization.none
     /// The integration's `cacheKeyParameters`: what besides the resource path varies a cached
     /// answer.
     public var cacheKeyParameters: [CacheKeyParameter] = []

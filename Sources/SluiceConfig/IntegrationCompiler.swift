@@ -82,8 +82,10 @@ final class IntegrationCompiler {
             (url, path) = parsed
         }
         if url.scheme == "https" {
+            // Never sent as plain HTTP: what a definition sends over TLS may carry credentials.
             warning(spec.file, spec.uriLine, prefix + "https upstreams are not supported yet (TLS comes later); "
                     + "answers 500")
+            return nil
         }
         guard let upstream = upstreamIndex(url, file: spec.file, line: spec.uriLine, prefix: prefix) else { return nil }
 
@@ -142,6 +144,7 @@ final class IntegrationCompiler {
         let entryPrefix = "lambda_functions '\(endpoint.key)': "
         if endpoint.url.scheme == "https" {
             warning(configPath, endpoint.line, entryPrefix + "https is not supported yet (TLS comes later); answers 500")
+            return nil
         }
         guard let upstream = upstreamIndex(endpoint.url, file: configPath, line: endpoint.line, prefix: entryPrefix)
         else { return nil }

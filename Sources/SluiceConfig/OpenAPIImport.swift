@@ -12,6 +12,8 @@ struct ImportedOperation {
     /// Whether a request needs an API key (`apiKeyRequired`), from `security` or
     /// `x-amazon-apigateway-api-key-required`.
     var apiKeyRequired = false
+    /// An authorizer or IAM protecting the method (refused until Sluice enforces it).
+    var authorization = MethodAuthorization.none
     /// The integration's `cacheKeyParameters`.
     var cacheKeyParameters: [CacheKeyParameter] = []
 }
@@ -20,6 +22,7 @@ struct ImportedOperation {
 struct ImportedDefinition {
     var operations: [ImportedOperation]
     var apiKeySource: APIKeySource
+    var resourcePolicy: ResourcePolicy?
 }
 
 /// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
@@ -46,6 +49,11 @@ struct OpenAPIImport {
         "x-amazon-apigateway-integrations",
         "x-amazon-apigateway-api-key-source",
         "x-amazon-apigateway-api-key-required",
+        // Read to refuse what they protect until authorizers are enforced (MethodAuthorization).
+        "x-amazon-apigateway-auth",
+        "x-amazon-apigateway-authorizer",
+        "x-amazon-apigateway-authtype",
+        "x-amazon-apigateway-policy",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -57,15 +65,11 @@ struct OpenAPIImport {
 
     /// API Gateway features that later issues will implement.
     static let plannedExtensions: Set<String> = [
-        "x-amazon-apigateway-auth",
-        "x-amazon-apigateway-authorizer",
-        "x-amazon-apigateway-authtype",
         "x-amazon-apigateway-binary-media-types",
         "x-amazon-apigateway-cors",
         "x-amazon-apigateway-endpoint-configuration",
         "x-amazon-apigateway-gateway-responses",
         "x-amazon-apigateway-minimum-compression-size",
-        "x-amazon-apigateway-policy",
         "x-amazon-apigateway-request-validator",
         "x-amazon-apigateway-request-validators",
     ]
@@ -76,9 +80,8 @@ struct OpenAPIImport {
     /// Ignored extensions, counted so that each is reported once per file, at its first use.
     private var ignoredExtensions: [(name: String, line: Int, count: Int)] = []
     private var root: Node = .scalar(.init(""))
-    /// Security schemes by name, and which of them are API keys (see `isAPIKeyScheme`).
-    private var schemeNames: Set<String> = []
-    private var apiKeySchemes: Set<String> = []
+    /// Security schemes by name: API keys, authorizers and IAM.
+    private var schemes = SecuritySchemes()
     /// The document's top-level `security`, which applies to every operation without its own.
     private var defaultSecurity: Node?
 
@@ -134,6 +137,12 @@ struct OpenAPIImport {
             }
         }
 
+        var resourcePolicy: ResourcePolicy?
+        if let policy = entry("x-amazon-apigateway-policy") {
+            guard let read = ResourcePolicyImport(file: file, log: log).read(policy.value) else { return nil }
+            resourcePolicy = read
+        }
+
         var operations: [ImportedOperation] = []
         var valid = true
         if let paths = entry("paths"), !paths.value.isNull {
@@ -155,7 +164,8 @@ struct OpenAPIImport {
         }
 
         for use in ignoredExtensions { reportIgnoredExtension(use) }
-        return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource) : nil
+        return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource,
+                                          resourcePolicy: resourcePolicy) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.
@@ -188,13 +198,18 @@ struct OpenAPIImport {
                     valid = false
                     continue
                 }
-                guard let keyRequired = apiKeyRequired(value, label: label),
+                guard let security = security(value, label: label),
                       let cacheKey = cacheKeyParameters(value, label: label, pattern: pattern) else {
                     valid = false
                     continue
                 }
+                if case .unenforced(let protection) = security.authorization {
+                    log.warning(file, key.line, "\(label) is protected by \(protection), which Sluice does not "
+                                + "enforce yet; every request answers 500 (AuthorizerConfigurationException)")
+                }
                 operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
-                                                    integration: integration, apiKeyRequired: keyRequired,
+                                                    integration: integration, apiKeyRequired: security.apiKeyRequired,
+                                                    authorization: security.authorization,
                                                     cacheKeyParameters: cacheKey))
             } else if name == "trace" {
                 log.warning(file, key.line, "TRACE \(pattern): API Gateway does not route TRACE; the operation is "
@@ -206,36 +221,51 @@ struct OpenAPIImport {
         return valid
     }
 
-    /// Whether an operation requires an API key, as API Gateway's importer decides: its own
-    /// `x-amazon-apigateway-api-key-required: true`, or a `security` requirement (the
-    /// operation's, else the document's) that names an API key scheme. An operation's
-    /// `security: []` requires nothing. Nil when an error was reported.
-    private func apiKeyRequired(_ operationNode: Node, label: String) -> Bool? {
-        guard let fields = resolve(operationNode, what: label)?.entries else { return false }
+    /// What guards an operation, as API Gateway's importer decides. It requires an API key with
+    /// its own `x-amazon-apigateway-api-key-required: true`, or when a `security` requirement (the
+    /// operation's, else the document's) names an API key scheme; an operation's `security: []`
+    /// requires nothing. It is protected by an authorizer or IAM when a requirement names such a
+    /// scheme, or `x-amazon-apigateway-auth` says so. Nil when an error was reported.
+    private func security(_ operationNode: Node, label: String)
+        -> (apiKeyRequired: Bool, authorization: MethodAuthorization)? {
+        guard let fields = resolve(operationNode, what: label)?.entries else { return (false, .none) }
+        var keyRequired = false
+        var authorization = MethodAuthorization.none
+        if let auth = fields.first(where: { $0.key.text == "x-amazon-apigateway-auth" })?.value {
+            let type = auth.entries?.first { $0.key.text == "type" }?.value.text ?? auth.kindName
+            if type.uppercased() != "NONE" { authorization = .unenforced("\(type) authorization") }
+        }
+        if let security = fields.first(where: { $0.key.text == "security" })?.value ?? defaultSecurity,
+           !security.isNull {
+            guard case .sequence(let requirements) = security else {
+                log.error(file, security.line, "\(label): security must be a list of requirements, not \(security.kindName)")
+                return nil
+            }
+            // Requirements are alternatives. The key is required when any of them names a key
+            // scheme (API Gateway's importer sets apiKeyRequired the same way); the method is
+            // protected when any names an authorizer, since Sluice cannot yet tell which one a
+            // request satisfies.
+            for requirement in requirements {
+                for (name, _) in requirement.entries ?? [] {
+                    guard let name = name.text else { continue }
+                    switch schemes.kind(of: name) {
+                    case .apiKey: keyRequired = true
+                    case .protection(let protection):
+                        if authorization == .none { authorization = .unenforced(protection) }
+                    }
+                }
+            }
+        }
         if let flag = fields.first(where: { $0.key.text == "x-amazon-apigateway-api-key-required" })?.value {
             switch flag.text {
-            case "true": return true
-            case "false": return false
+            case "true": keyRequired = true
+            case "false": keyRequired = false
             default:
                 log.error(file, flag.line, "\(label): x-amazon-apigateway-api-key-required must be true or false")
                 return nil
             }
         }
-        guard let security = fields.first(where: { $0.key.text == "security" })?.value ?? defaultSecurity,
-              !security.isNull else { return false }
-        guard case .sequence(let requirements) = security else {
-            log.error(file, security.line, "\(label): security must be a list of requirements, not \(security.kindName)")
-            return nil
-        }
-        // Requirements are alternatives; the key is required when any of them names a key scheme
-        // (API Gateway's importer sets apiKeyRequired the same way).
-        for requirement in requirements {
-            for (name, _) in requirement.entries ?? [] {
-                guard let name = name.text else { continue }
-                if apiKeySchemes.contains(name) || (!schemeNames.contains(name) && name == "api_key") { return true }
-            }
-        }
-        return false
+        return (keyRequired, authorization)
     }
 
     /// The integration's `cacheKeyParameters` (`method.request.querystring.NAME`,
@@ -312,8 +342,8 @@ struct OpenAPIImport {
         let isReference = integrationEntry.value.entries?.contains { $0.key.text == "$ref" } ?? false
         let line = isReference ? integrationEntry.key.line : (typeNode?.line ?? integrationEntry.key.line)
         guard let typeText = typeNode?.text else {
-            log.warning(file, line, "\(label): the integration has no type; answers 500")
-            return .ready(.unsupported("integration without a type"))
+            log.error(file, line, "\(label): the integration has no type (MOCK, HTTP, HTTP_PROXY, AWS_PROXY or AWS)")
+            return nil
         }
         let upstreams = UpstreamIntegrationImport(file: file, log: log, limits: limits, patterns: patterns)
         switch typeText.lowercased() {
@@ -329,8 +359,9 @@ struct OpenAPIImport {
             log.warning(file, line, "\(label): AWS service integrations are not supported; answers 500")
             return .ready(.unsupported("AWS service integrations are not supported"))
         default:
-            log.warning(file, line, "\(label): unknown integration type '\(typeText)'; answers 500")
-            return .ready(.unsupported("unknown integration type \(typeText)"))
+            log.error(file, line, "\(label): unknown integration type '\(typeText)' (MOCK, HTTP, HTTP_PROXY, "
+                      + "AWS_PROXY or AWS)")
+            return nil
         }
     }
 
@@ -382,16 +413,15 @@ struct OpenAPIImport {
     /// `components.securitySchemes` (OpenAPI 3) or directly in `securityDefinitions` (Swagger 2).
     private mutating func scanSecuritySchemes(_ node: Node?, directly: Bool = false) {
         guard let node else { return }
-        var schemes = node
+        var schemeNodes = node
         if !directly {
             guard let found = node.entries?.first(where: { $0.key.text == "securitySchemes" })?.value else { return }
-            schemes = found
+            schemeNodes = found
         }
-        for (nameNode, scheme) in schemes.entries ?? [] {
+        for (nameNode, scheme) in schemeNodes.entries ?? [] {
             for (key, _) in scheme.entries ?? [] { noteExtension(key) }
             guard let name = nameNode.text else { continue }
-            schemeNames.insert(name)
-            if Self.isAPIKeyScheme(scheme) { apiKeySchemes.insert(name) }
+            schemes.add(name: name, scheme: scheme)
         }
     }
 

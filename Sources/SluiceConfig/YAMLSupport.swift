@@ -193,7 +193,9 @@ struct ConfigReader {
     func unknownKey(_ key: Node, in section: String) {
         let name = key.text ?? "?"
         let place = section.isEmpty ? "" : " in \(section)"
-        log.warning(file, key.line, "unknown key '\(name)'\(place) is ignored")
+        // An error, not a warning: a misspelt key (`lisen:`) would otherwise leave a default in
+        // force that the user believes they changed.
+        log.error(file, key.line, "unknown key '\(name)'\(place)")
     }
 
     func notSupportedYet(_ key: Node, _ name: String) {

@@ -190,6 +190,15 @@ public enum SignalNumber {
 
 extension Socket {
     /// Writes the peer's address as text into slot `slot` of `slab`; returns its length (0 if unknown).
+    /// The peer's address as an IPv6 address's two halves (IPv4 mapped to `::ffff:a.b.c.d`); nil
+    /// when the socket has none (it was reset).
+    public static func peerIP(_ fd: Int32) -> (high: UInt64, low: UInt64)? {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        guard sluice_peer_ip(fd, &high, &low) == 0 else { return nil }
+        return (high, low)
+    }
+
     public static func peerAddress(_ fd: Int32, into slab: ByteSlab, slot: Int) -> Int {
         let capacity = min(slab.slotBytes, 64)
         let text = UnsafeMutableRawPointer(slab.address(slot: slot, offset: 0)).assumingMemoryBound(to: CChar.self)

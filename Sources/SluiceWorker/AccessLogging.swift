@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluicePipeline
 import SluiceLambda
 import SluiceMetrics
 import SluiceURing
@@ -102,7 +103,7 @@ extension Worker {
     func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int, traced: Bool) {
         var record = RequestRecord()
         record.logFile = stageAccessLogs[stage]
-        record.requestID = connections[index].requestID
+        record.requestID = connections[index].request.id
         record.stage = Int32(stage)
         record.operation = Int32(operation)
         if record.logFile >= 0 {
@@ -122,7 +123,7 @@ extension Worker {
                                                   max: RequestTexts.methodBytes))
         }
         if traced || record.logFile >= 0 { record.trace = trace(of: bytes) }
-        connections[index].record = record
+        connections[index].request.record = record
     }
 
     static func put(_ text: Span<UInt8>, _ max: Int, _ writer: inout SlabWriter) -> Int {
@@ -156,16 +157,16 @@ extension Worker {
     /// closed: its latency, its line if its stage logs, one request less in flight.
     func endRecord(_ index: Int, started: Int64) -> Int64 {
         let elapsed = Clock.monotonicNanoseconds() - started
-        connections[index].record.latencyNanoseconds = elapsed
+        connections[index].request.record.latencyNanoseconds = elapsed
         logRequest(index)
         requestsInFlight -= 1
         return elapsed
     }
 
     func logRequest(_ index: Int) {
-        let file = Int(connections[index].record.logFile)
+        let file = Int(connections[index].request.record.logFile)
         guard file >= 0 else { return }
-        connections[index].record.logFile = -1
+        connections[index].request.record.logFile = -1
         if appendLine(index, file: file) { return }
         // The buffer is full: write it now if the other one is free, and go on in that one.
         if !accessLogs[file].writing {
@@ -190,7 +191,7 @@ extension Worker {
 
     /// The line in its stage's format.
     func renderLine(_ index: Int, to writer: inout SlabWriter) {
-        let record = connections[index].record
+        let record = connections[index].request.record
         guard let format = stageAccessLogFormats[Int(record.stage)] else { return }
         let json = format.escaping == .json
         for part in format.parts {
@@ -227,7 +228,7 @@ extension Worker {
         case .path:
             appendText(index, at: 0, count: Int(record.pathLength), json: json, to: &writer)
         case .protocol:
-            writer.append(connections[index].pending.http10 ? Worker.http10Text.span : Worker.http11Text.span)
+            writer.append(connections[index].request.pending.http10 ? Worker.http10Text.span : Worker.http11Text.span)
         case .status:
             Worker.appendNumber(Int(record.status), to: &writer)
         case .responseLength:

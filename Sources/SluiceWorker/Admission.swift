@@ -1,4 +1,5 @@
 import SluiceHTTP1
+import SluicePipeline
 import SluiceThrottle
 import SluiceURing
 
@@ -7,20 +8,20 @@ extension Worker {
     static let apiKeyHeader: [UInt8] = Array("x-api-key".utf8)
 
     /// Nil when the matched request may go on to its integration, else the gateway's answer.
-    /// Sets `admittedKey` to the key a request was admitted with.
+    /// Keeps the key a request was admitted with in its context (`RequestContext.key`).
     func admit(_ index: Int, _ bytes: Span<UInt8>) -> GatewayAnswer? {
         let operation = match.operation
         let requiresKey = gate.plan.requiresKey(operation: operation)
-        admittedKey = nil
+        connections[index].request.key = nil
         let keyValue = requiresKey && gate.plan.takesKeyFromHeader(operation: operation) ? apiKeyValue(bytes) : nil
         let key = keyValue.map { KeyDigest(SHA256.digest(bytes.extracting($0))) }
         let epochSeconds = requiresKey ? Int(Clock.realtimeNanoseconds() / 1_000_000_000) : 0
         let verdict = gate.admit(operation: operation, stage: match.stage, key: key,
-                                 monotonicNanoseconds: connections[index].requestStartedNanoseconds,
+                                 monotonicNanoseconds: connections[index].request.startedNanoseconds,
                                  epochSeconds: epochSeconds)
         if verdict.admission == .admitted {
             if let keyValue, verdict.subscription >= 0 {
-                admittedKey = AdmittedKey(value: keyValue, key: Int(gate.plan.subscriptionKey[Int(verdict.subscription)]))
+                connections[index].request.key = AdmittedKey(value: keyValue, key: Int(gate.plan.subscriptionKey[Int(verdict.subscription)]))
             }
             return nil
         }
@@ -31,16 +32,6 @@ extension Worker {
         case .throttled: return .tooManyRequests
         case .quotaExceeded: return .limitExceeded
         }
-    }
-
-    /// A request admitted earlier and read again (it waited for a cache fill): its key, for the
-    /// Lambda event, without charging its throttles and quota twice.
-    func readmitKey(_ bytes: Span<UInt8>) {
-        let operation = match.operation
-        guard gate.plan.requiresKey(operation: operation), gate.plan.takesKeyFromHeader(operation: operation),
-              let value = apiKeyValue(bytes) else { return }
-        let key = gate.plan.keyIndex(KeyDigest(SHA256.digest(bytes.extracting(value))))
-        if key >= 0 { admittedKey = AdmittedKey(value: value, key: key) }
     }
 
     /// Where the request's `x-api-key` value (its first one) is in its head; nil without one, or

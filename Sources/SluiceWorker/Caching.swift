@@ -79,7 +79,7 @@ enum CacheOutcome {
     case integration
     /// Answered: from the cache (`Worker.answeredFromCache`) or refused (a prepared response).
     case answered(Int)
-    /// Admitted, but waiting (`Connection.parked`).
+    /// Admitted, but waiting (the pipeline resumes at the cache step).
     case parked
 }
 
@@ -107,7 +107,6 @@ extension Worker {
         let stage = match.stage
         switch cacheStep(index, bytes, operation: match.operation, stage: stage) {
         case .wait:
-            connections[index].parked = true
             waitForFill(index)
             return .parked
         case .forbidden:
@@ -115,7 +114,7 @@ extension Worker {
             return .answered(catalog.index(of: .forbidden))
         case .hit(let entry, let warn):
             // Answering ends the request, and with it the connection's metrics groups.
-            let methodGroup = connections[index].methodGroup
+            let methodGroup = connections[index].request.methodGroup
             if answerFromCache(index, entry: entry, stage: stage, warn: warn) {
                 countCache(stage: stage, methodGroup: methodGroup, hit: true)
                 connections[index].cacheWaitUntil = 0
@@ -123,11 +122,10 @@ extension Worker {
             }
             if connections[index].outputEnd > 0 {
                 // Output from earlier answers leaves too little room: wait for it to drain.
-                connections[index].parked = true
                 return .parked
             }
             // The cache came round to the entry since the lookup.
-            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+            countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             connections[index].cacheWaitUntil = 0
             return .integration
         case .uncached, .filling:
@@ -191,16 +189,16 @@ extension Worker {
             return .hit(entry, warn: warn)
         case .filling:
             if !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
-            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+            countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         case .pass:
-            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+            countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         case .miss:
             break
         }
         guard let capture = freeCaptures.popLast() else {
-            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+            countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         }
         // A refresh fills without a claim: others keep the entry there is until it is replaced.
@@ -209,10 +207,10 @@ extension Worker {
         guard claim == .claimed else {
             freeCaptures.append(capture)
             if claim == .taken && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
-            countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+            countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         }
-        countCache(stage: stage, methodGroup: connections[index].methodGroup, hit: false)
+        countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
         cacheKeys.withBytes(slot: 0, range: 0..<keyLength) { key in
             _ = captures.write(slot: Int(capture), offset: 0) { writer in writer.append(key) }
         }
@@ -325,10 +323,10 @@ extension Worker {
         if !connections[index].sendInFlight { compactOutput(index) }
         let outputEnd = connections[index].outputEnd
         guard output.slotBytes - outputEnd >= entry.headLength + 512 else { return false }
-        let keepAlive = connections[index].pending.keepAlive && !draining
-        let http10 = connections[index].pending.http10
-        let withBody = !connections[index].pending.omitBody
-        let requestID = connections[index].requestID
+        let keepAlive = connections[index].request.pending.keepAlive && !draining
+        let http10 = connections[index].request.pending.http10
+        let withBody = !connections[index].request.pending.omitBody
+        let requestID = connections[index].request.id
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
@@ -348,11 +346,11 @@ extension Worker {
         }
         guard written.result, !written.overflowed else { return false }
         connections[index].outputEnd += written.byteCount
-        connections[index].record.responseBytes = withBody ? entry.bodyLength : 0
+        connections[index].request.record.responseBytes = withBody ? entry.bodyLength : 0
         countResponse(index, status: entry.status)
-        connections[index].requestID = 0
+        connections[index].request.id = 0
         requestAnswered(index)
-        connections[index].pending.keepAlive = keepAlive
+        connections[index].request.pending.keepAlive = keepAlive
         if !keepAlive { connections[index].closeAfterFlush = true }
         if withBody && bodyCopied < entry.bodyLength {
             connections[index].streamingCacheStage = Int32(stage)
@@ -452,7 +450,7 @@ extension Worker {
         let policy = cachePolicies[Int(connection.cacheStage)]!
         let now = Clock.monotonicNanoseconds()
         var stored = false
-        if (200..<300).contains(status) && status != 204 && !connection.pending.omitBody
+        if (200..<300).contains(status) && status != 204 && !connection.request.pending.omitBody
             && lines.count + body.count <= policy.entryBytesMax {
             stored = captures.withBytes(slot: capture, range: 0..<Int(connection.cacheKeyLength)) { key in
                 invocations.withBytes(slot: invocation, range: lines.lowerBound..<body.upperBound) { answer in
@@ -501,7 +499,7 @@ extension Worker {
         for waiter in spareCacheWaiters {
             let index = Int(waiter)
             connections[index].queuedForFill = false
-            guard connections[index].isOpen, !connections[index].closing, connections[index].parked else { continue }
+            guard connections[index].isOpen, !connections[index].closing, connections[index].request.isWaiting else { continue }
             resumeReading(index)
             afterInput(index)
         }

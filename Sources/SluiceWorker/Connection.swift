@@ -27,16 +27,6 @@ enum ResponsePhase: UInt8 {
     case untilClose
 }
 
-/// The answer decided when a head was complete, sent once the body has been read.
-struct PendingAnswer {
-    /// A prepared response, or -1 when an upstream answers (the exchange writes the response).
-    var response: Int = 0
-    var keepAlive = true
-    var omitBody = false
-    /// HTTP/1.0 clients need `Connection: keep-alive` to keep the connection open.
-    var http10 = false
-}
-
 /// One client connection's state. Lives in a preallocated array indexed by connection slot; the
 /// byte buffers it uses are the same slot of the worker's carry and output slabs.
 struct Connection {
@@ -67,19 +57,10 @@ struct Connection {
     var carryCount = 0
     var bodyRemaining = 0
     var chunked = ChunkedBodyDecoder(bodyBytesMax: 0)
-    var pending = PendingAnswer()
     var requestsServed = 0
-    /// The low half of this request's x-amzn-RequestId (the high half is the worker's).
-    var requestID: UInt64 = 0
-    /// When the current request's head was complete (precise monotonic clock); 0 when none.
-    var requestStartedNanoseconds: Int64 = 0
-    /// The current request's stage, for the metrics; -1 when it matched no API, or between requests.
-    /// On an upstream connection: the stage of the request it carries, kept even if the client leaves.
-    var group: Int32 = -1
-    /// Its method's detailed-metrics group, or -1 (`MethodMetricGroups`).
-    var methodGroup: Int32 = -1
-    /// What the access log and the trace need of the current request (AccessLogging.swift).
-    var record = RequestRecord()
+    /// The current request (Pipeline.swift). On an upstream connection: what it carries of its
+    /// client's request (the metrics groups), kept even if the client leaves.
+    var request = RequestContext()
     /// Upstream: when the current exchange was handed to the integration.
     var exchangeStartedNanoseconds: Int64 = 0
 
@@ -151,9 +132,6 @@ struct Connection {
     var streamingEntry = CachedEntry()
 
     // The stage cache (Caching.swift), on a client connection.
-    /// The request at the start of the carry slot was admitted, and waits: for another request
-    /// to fill the cache entry it asks for, or for room to be answered from the cache.
-    var parked = false
     /// The fill this client's exchange makes: its capture slot (or -1), stage, key hash, the
     /// time to keep the answer, and what was captured so far (after the key, at the slot's
     /// start: the answer's header lines, then its body).

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluicePipeline
 import SluiceMetrics
 import SluiceRouter
 import SluiceURing
@@ -306,71 +307,40 @@ extension Worker {
 
     /// A head is complete: decide the answer now (routing needs the head's bytes, which may not
     /// outlive this call), then read the body, if any, before answering.
-    /// Returns false when the request was admitted but must wait (`parked`): for another
-    /// request's cache fill, or for output room to be answered from the cache. Its head is then
-    /// read again later, and this runs again without counting or admitting it twice.
+    /// Returns false when a step of the pipeline waits: for another request's cache fill, or for
+    /// output room to be answered from the cache. Its head is then read again later, and the
+    /// pipeline resumes at that step, without counting or admitting the request twice.
     func startRequest(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
-        let resumed = connections[index].parked
-        connections[index].parked = false
-        admittedKey = nil
+        let resumed = connections[index].request.isWaiting
         if !resumed {
             counters.add(slot: slot, .requests)
             requestsInFlight += 1
             requestIDCounter &+= 1
-            connections[index].requestID = requestIDCounter
-            connections[index].requestStartedNanoseconds = Clock.monotonicNanoseconds()
+            connections[index].request.id = requestIDCounter
+            connections[index].request.startedNanoseconds = Clock.monotonicNanoseconds()
+            connections[index].request.key = nil
             connections[index].cacheWaitUntil = 0
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)
         }
-        connections[index].pending = PendingAnswer(response: 0, keepAlive: head.keepAlive,
-                                                   omitBody: head.method == .head, http10: head.version == .http10)
-        var response: Int
-        connections[index].group = -1
-        connections[index].methodGroup = -1
+        connections[index].request.pending = PendingAnswer(response: 0, keepAlive: head.keepAlive,
+                                                           omitBody: head.method == .head,
+                                                           http10: head.version == .http10)
+        connections[index].request.group = -1
+        connections[index].request.methodGroup = -1
         if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
                          method: head.method, into: &match) {
-            connections[index].group = Int32(match.stage)
-            connections[index].methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
-            response = match.operation
-            // An upstream answers (-1), unless the exchange cannot start.
-            var refusal: GatewayAnswer?
-            let target = proxyTargets.target(operation: match.operation, stage: match.stage)
-            let lambdaTarget = target == nil ? proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) : nil
-            if resumed {
-                // Admitted (and charged) when it first came; its key is still the event's.
-                readmitKey(bytes)
-            } else {
+            connections[index].request.group = Int32(match.stage)
+            connections[index].request.methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
+            if !resumed {
                 beginRecord(index, bytes, stage: match.stage, operation: match.operation,
-                            traced: target != nil || lambdaTarget != nil)
-                refusal = admit(index, bytes)
-                connections[index].record.apiKey = admittedKey.map { Int32($0.key) } ?? -1
+                            traced: proxyTargets.target(operation: match.operation, stage: match.stage) != nil
+                                || proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) != nil)
             }
-            if let refusal {
-                response = catalog.index(of: refusal)
-            } else if target != nil || lambdaTarget != nil {
-                switch cacheOutcome(index, bytes) {
-                case .parked: return false
-                case .answered(let answer): response = answer
-                case .integration:
-                    var refused: GatewayAnswer?
-                    if let target {
-                        refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
-                    } else if let lambdaTarget {
-                        refused = startInvocation(index, target: lambdaTarget, bytes: bytes)
-                    }
-                    if let refused {
-                        endFill(index, keep: false)
-                        response = catalog.index(of: refused)
-                    } else {
-                        response = -1
-                    }
-                }
-            }
+            guard runPipeline(index, bytes) else { return false }
         } else {
-            response = catalog.index(of: .missingAuthenticationToken)
+            connections[index].request.pending.response = catalog.index(of: .missingAuthenticationToken)
         }
-        connections[index].pending.response = response
         switch head.framing {
         case .none, .length(0):
             finishRequest(index)
@@ -389,7 +359,7 @@ extension Worker {
     func finishRequest(_ index: Int) {
         connections[index].phase = .head
         if !connections[index].awaitingUpstream { connections[index].flowControlled = false }
-        let pending = connections[index].pending
+        let pending = connections[index].request.pending
         if pending.response == Worker.answeredFromCache {
             connections[index].requestsServed += 1
             return
@@ -450,16 +420,16 @@ extension Worker {
         let prepared = catalog[response]
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
-        connections[index].record.answer = Int16(catalog.answer(at: response)?.rawValue ?? -1)
-        connections[index].record.responseBytes = omitBody ? 0 : prepared.body.count
+        connections[index].request.record.answer = Int16(catalog.answer(at: response)?.rawValue ?? -1)
+        connections[index].request.record.responseBytes = omitBody ? 0 : prepared.body.count
         countResponse(index, status: prepared.status)
-        if connections[index].requestID == 0 {
+        if connections[index].request.id == 0 {
             // Refused before a request began (a parse error, a timeout): it still gets an id.
             requestIDCounter &+= 1
-            connections[index].requestID = requestIDCounter
+            connections[index].request.id = requestIDCounter
         }
-        let requestLow = connections[index].requestID
-        connections[index].requestID = 0
+        let requestLow = connections[index].request.id
+        connections[index].request.id = 0
         requestAnswered(index)
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
@@ -478,14 +448,14 @@ extension Worker {
     /// The request under way (if one was) is answered, its response complete or wholly queued:
     /// its access-log line and its latency.
     func requestAnswered(_ index: Int) {
-        let started = connections[index].requestStartedNanoseconds
+        let started = connections[index].request.startedNanoseconds
         let group = metricsGroup(index)
-        let methodGroup = Int(connections[index].methodGroup)
-        connections[index].group = -1
-        connections[index].methodGroup = -1
+        let methodGroup = Int(connections[index].request.methodGroup)
+        connections[index].request.group = -1
+        connections[index].request.methodGroup = -1
         guard started > 0 else { return }
         let elapsed = endRecord(index, started: started)
-        connections[index].requestStartedNanoseconds = 0
+        connections[index].request.startedNanoseconds = 0
         stageMetrics.latencies.observe(slot: slot, group: group, .request, nanoseconds: elapsed)
         if methodGroup >= 0 { methodMetrics.latencies.observe(slot: slot, group: methodGroup, .request, nanoseconds: elapsed) }
     }
@@ -493,16 +463,16 @@ extension Worker {
     /// The metrics group of a connection's current request (a client's, or the one an upstream
     /// connection carries): its stage, or the unrouted one.
     func metricsGroup(_ index: Int) -> Int {
-        let group = Int(connections[index].group)
+        let group = Int(connections[index].request.group)
         return group >= 0 ? group : unroutedGroup
     }
 
     /// Counts an answer to a client, per worker, per stage and per method with detailed metrics.
     func countResponse(_ index: Int, status: Int) {
-        connections[index].record.status = Int32(status)
+        connections[index].request.record.status = Int32(status)
         counters.add(slot: slot, WorkerCounter.responseClass(status: status))
         stageMetrics.requests.count(slot: slot, group: metricsGroup(index), status: status)
-        let methodGroup = Int(connections[index].methodGroup)
+        let methodGroup = Int(connections[index].request.methodGroup)
         if methodGroup >= 0 { methodMetrics.requests.count(slot: slot, group: methodGroup, status: status) }
     }
 

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluicePipeline
 import SluiceLambda
 import SluiceMetrics
 import SluiceURing
@@ -146,14 +147,14 @@ extension Worker {
         }
         let parts = LambdaRequestParts(
             head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
-            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000), apiKey: admittedKey?.value)
-        let keyName = admittedKey.map { apiKeyNames[$0.key] } ?? []
+            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000), apiKey: connections[client].request.key?.value)
+        let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
-            Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
+            Worker.appendRequestID(high: requestIDHigh, low: connections[client].request.id, to: &writer)
         }.byteCount
         // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
         let clientTrace = validAmazonTrace(bytes)
-        let trace = connections[client].record.trace
+        let trace = connections[client].request.record.trace
         let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: requestIDLength) { writer in
             trace.appendAmazonValue(to: &writer)
         }.byteCount
@@ -208,9 +209,9 @@ extension Worker {
         connections[upstream].responseParser.reset()
         connections[upstream].requestSent = encoding == .none
         connections[upstream].answerBytesReceived = false
-        connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
-        connections[upstream].group = connections[client].group
-        connections[upstream].methodGroup = connections[client].methodGroup
+        connections[upstream].exchangeStartedNanoseconds = connections[client].request.startedNanoseconds
+        connections[upstream].request.group = connections[client].request.group
+        connections[upstream].request.methodGroup = connections[client].request.methodGroup
         connections[upstream].retryable = false
         connections[upstream].streamingInvocation = Int32(slot)
         connections[upstream].streamingOffset = 0
@@ -389,7 +390,7 @@ extension Worker {
             // The function failed, not the connection: it goes back to the pool all the same. The
             // client's output had room for a response when its head was read, as for any failure.
             releaseInvocation(client)
-            let pending = connections[client].pending
+            let pending = connections[client].request.pending
             respond(client, response: catalog.index(of: failure), keepAlive: pending.keepAlive,
                     omitBody: pending.omitBody, http10: pending.http10)
         } else {
@@ -423,14 +424,14 @@ extension Worker {
         let status = functionAnswer.statusCode
         // An interim status cannot end an exchange.
         guard status >= 200 else { return .badGateway }
-        let pending = connections[client].pending
+        let pending = connections[client].request.pending
         let keepAlive = pending.keepAlive && !draining
-        connections[client].pending.keepAlive = keepAlive
+        connections[client].request.pending.keepAlive = keepAlive
         let bodyless = status == 204 || status == 304
         // REST APIs decode a base64 body only for their binary media types, which Sluice does not
         // read yet: there the text is sent as the function wrote it.
         let decoding = format == .version2 && functionAnswer.isBase64Encoded
-        let requestID = connections[client].requestID
+        let requestID = connections[client].request.id
         // Where the status and header lines end and the body starts, for the cache.
         var linesEnd = 0
         var bodyStart = 0
@@ -470,8 +471,8 @@ extension Worker {
         guard !written.overflowed else { return .badGateway }
         let start = invocationLayout.responseStart
         invocationStates[slot].responseEnd = start + written.count
-        connections[client].record.integrationStatus = Int32(status)
-        connections[client].record.responseBytes = bodyless || pending.omitBody ? 0 : written.count - bodyStart
+        connections[client].request.record.integrationStatus = Int32(status)
+        connections[client].request.record.responseBytes = bodyless || pending.omitBody ? 0 : written.count - bodyStart
         countResponse(client, status: status)
         keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
                            body: (start + bodyStart)..<(start + written.count))

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluicePipeline
 import SluiceLambda
 import SluiceMetrics
 import SluiceURing
@@ -33,9 +34,9 @@ extension Worker {
         connections[upstream].requestSent = false
         connections[upstream].answerBytesReceived = false
         // Handed to the integration the moment its head was complete: the request's own clock reading.
-        connections[upstream].exchangeStartedNanoseconds = connections[client].requestStartedNanoseconds
-        connections[upstream].group = connections[client].group
-        connections[upstream].methodGroup = connections[client].methodGroup
+        connections[upstream].exchangeStartedNanoseconds = connections[client].request.startedNanoseconds
+        connections[upstream].request.group = connections[client].request.group
+        connections[upstream].request.methodGroup = connections[client].request.methodGroup
         connections[upstream].retryable = method.isIdempotent
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
@@ -201,7 +202,7 @@ extension Worker {
     /// The request's trace, for the integration: `traceparent` (the client's, or a new trace) and
     /// `X-Amzn-Trace-Id` (the client's as it came, or the same trace in X-Ray's form).
     func appendTraceLines(client: Int, bytes: Span<UInt8>, to writer: inout SlabWriter) {
-        let trace = connections[client].record.trace
+        let trace = connections[client].request.record.trace
         trace.appendTraceparentLine(to: &writer)
         writer.append(Worker.amazonTracePrefix)
         if let value = validAmazonTrace(bytes) {
@@ -242,7 +243,7 @@ extension Worker {
         case .literal(let literal):
             appendText(literal.span, inURL: inURL, to: &writer)
         case .requestID:
-            Worker.appendRequestID(high: requestIDHigh, low: connections[client].requestID, to: &writer)
+            Worker.appendRequestID(high: requestIDHigh, low: connections[client].request.id, to: &writer)
         case .sourceIP:
             // An IPv6 address has colons, which a URL path may hold as they are.
             appendPeerAddress(client, to: &writer)
@@ -343,7 +344,7 @@ extension Worker {
                 let take = min(connections[index].responseRemaining, bytes.count - offset, room)
                 if !discard {
                     relay(bytes.extracting(offset..<offset + take), to: clientIndex)
-                    connections[clientIndex].record.responseBytes += take
+                    connections[clientIndex].request.record.responseBytes += take
                 }
                 if connections[clientIndex].capturing { captureBody(client: clientIndex, bytes.extracting(offset..<offset + take)) }
                 offset += take
@@ -364,7 +365,7 @@ extension Worker {
                     captureBody(client: clientIndex, bytes.extracting(offset..<limit).extracting(data))
                 }
                 if !connections[index].discardAnswerBody, let data = step.data {
-                    connections[clientIndex].record.responseBytes += data.count
+                    connections[clientIndex].request.record.responseBytes += data.count
                 }
                 if connections[index].discardAnswerBody {
                     // Read and dropped.
@@ -395,7 +396,7 @@ extension Worker {
                 let take = min(bytes.count - offset, room)
                 if !discard {
                     relay(bytes.extracting(offset..<offset + take), to: clientIndex)
-                    connections[clientIndex].record.responseBytes += take
+                    connections[clientIndex].request.record.responseBytes += take
                 }
                 offset += take
             }
@@ -418,10 +419,10 @@ extension Worker {
             }
         }
         let status = selected.map { target.responses[$0].status } ?? responseHead.status
-        connections[client].record.integrationStatus = Int32(responseHead.status)
-        let clientAskedHead = connections[client].pending.omitBody
-        let http10 = connections[client].pending.http10
-        var keepAlive = connections[client].pending.keepAlive && !draining
+        connections[client].request.record.integrationStatus = Int32(responseHead.status)
+        let clientAskedHead = connections[client].request.pending.omitBody
+        let http10 = connections[client].request.pending.http10
+        var keepAlive = connections[client].request.pending.keepAlive && !draining
         // What the client gets: no body for HEAD, 204 and 304, whatever the upstream sends
         // (its body is then read and dropped).
         let discard = clientAskedHead || status == 204 || status == 304
@@ -445,8 +446,8 @@ extension Worker {
         connections[index].relayChunked = relayChunked
         connections[index].discardAnswerBody = discard
         connections[index].relayKeepAlive = responseHead.keepAlive
-        connections[client].pending.keepAlive = keepAlive
-        let requestID = connections[client].requestID
+        connections[client].request.pending.keepAlive = keepAlive
+        let requestID = connections[client].request.id
         let bodyLength = connections[index].responseRemaining
         var linesEnd = 0
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
@@ -566,7 +567,7 @@ extension Worker {
         connections[client].awaitingUpstream = false
         if connections[client].phase == .head { connections[client].flowControlled = false }
         connections[client].requestsServed += 1
-        if !connections[client].pending.keepAlive || draining { connections[client].closeAfterFlush = true }
+        if !connections[client].request.pending.keepAlive || draining { connections[client].closeAfterFlush = true }
         if connections[client].phase == .head {
             resumeReading(client)
         }
@@ -595,7 +596,7 @@ extension Worker {
         let peer = Int(connections[client].peer)
         guard peer >= 0 else {
             // An upstream that answered before the body was complete has had its say.
-            return connections[client].pending.response >= 0 || !connections[client].answerStarted
+            return connections[client].request.pending.response >= 0 || !connections[client].answerStarted
         }
         connections[client].peer = -1
         connections[peer].peer = -1
@@ -629,7 +630,7 @@ extension Worker {
             }
             return
         }
-        connections[client].pending.keepAlive = false
+        connections[client].request.pending.keepAlive = false
         respond(client, response: catalog.index(of: answer), keepAlive: false, omitBody: false, http10: false)
         endAwaiting(client)
     }
@@ -661,8 +662,8 @@ extension Worker {
         connections[fresh].target = old.target
         connections[fresh].requestMethod = old.requestMethod
         connections[fresh].exchangeStartedNanoseconds = old.exchangeStartedNanoseconds
-        connections[fresh].group = old.group
-        connections[fresh].methodGroup = old.methodGroup
+        connections[fresh].request.group = old.request.group
+        connections[fresh].request.methodGroup = old.request.methodGroup
         connections[Int(old.peer)].peer = Int32(fresh)
         // The second attempt gets the integration timeout afresh: each list must stay in
         // deadline order, and a stale connection fails within moments of the first attempt.
@@ -679,10 +680,10 @@ extension Worker {
         connections[index].exchangeStartedNanoseconds = 0
         let client = Int(connections[index].peer)
         let elapsed = Clock.monotonicNanoseconds() - started
-        if client >= 0 { connections[client].record.integrationNanoseconds = elapsed }
+        if client >= 0 { connections[client].request.record.integrationNanoseconds = elapsed }
         // The upstream connection keeps its request's groups: a client that left is still counted.
         stageMetrics.latencies.observe(slot: slot, group: metricsGroup(index), .integration, nanoseconds: elapsed)
-        let methodGroup = Int(connections[index].methodGroup)
+        let methodGroup = Int(connections[index].request.methodGroup)
         if methodGroup >= 0 {
             methodMetrics.latencies.observe(slot: slot, group: methodGroup, .integration, nanoseconds: elapsed)
         }

@@ -3,6 +3,8 @@ import SluiceConfig
 import SluiceHTTP1
 import SluiceLambda
 import SluiceMetrics
+import SluicePipeline
+import SluicePolicy
 import SluiceRouter
 import SluiceThrottle
 import SluiceURing
@@ -77,8 +79,6 @@ public final class Worker {
     let methodGroups: MethodMetricGroups
     let gate: Gate
     let rejections: RejectionCounters
-    /// The key the current request was admitted with, set by `admit`.
-    var admittedKey: AdmittedKey?
     /// Each API key's name, for the Lambda event's `apiKeyId`.
     let apiKeyNames: [[UInt8]]
     /// The stage caches (nil for stages without one), by stage; each operation's cache key
@@ -108,6 +108,15 @@ public final class Worker {
     var traceIDs: TraceIDs
     /// Requests begun and not yet answered, for the in-flight gauge.
     var requestsInFlight = 0
+    /// The steps of each operation (Pipeline.swift).
+    let plan: PipelinePlan
+    /// Each API's resource policy, compiled (nil: none); each stage's API; how many path segments
+    /// come before a stage's resource path (base path, stage); and the policy step's scratch.
+    let policies: [PolicyEvaluator?]
+    let stageAPIs: [Int32]
+    let resourcePathPrefixSegments: [Int32]
+    var policyResource: [UInt8] = []
+    let trustedProxyHops: Int
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
@@ -206,6 +215,16 @@ public final class Worker {
         limits = context.deployment.limits
         drainTimeoutNanoseconds = Int64(context.deployment.drainTimeoutMilliseconds) * 1_000_000
         routes = context.deployment.routes
+        plan = PipelinePlan(deployment: context.deployment)
+        policies = context.deployment.apis.map { api in api.resourcePolicy.map(PolicyEvaluator.init) }
+        stageAPIs = stages.map { Int32($0.api) }
+        resourcePathPrefixSegments = stages.map { stage in
+            let api = context.deployment.apis[stage.api]
+            let baseSegments = api.basePath.map { $0.split(separator: "/").count } ?? 0
+            return Int32(baseSegments + (api.mappedStage == nil ? 1 : 0))
+        }
+        trustedProxyHops = context.deployment.trustedProxyHops
+        policyResource.reserveCapacity(context.deployment.limits.request.headBytesMax + 256)
         operations = context.deployment.operations
         catalog = ResponseCatalog(deployment: context.deployment)
         ring = try Ring(entries: tuning.ringEntries)
@@ -428,7 +447,7 @@ public final class Worker {
         if connections[index].role == .client {
             releaseInvocation(index)
             endFill(index, keep: false)
-            let started = connections[index].requestStartedNanoseconds
+            let started = connections[index].request.startedNanoseconds
             if started > 0 {
                 // Closed before its response was complete: its line still goes to the log.
                 _ = endRecord(index, started: started)

@@ -18,10 +18,13 @@ struct Serve: ParsableCommand {
     @Option(name: [.short, .customLong("config")], help: "The sluice.yaml to serve.")
     var config: String?
 
+    @Flag(help: "Refuse to serve a configuration with warnings, as `check --strict` does.")
+    var strict = false
+
     func run() throws {
         let result = config.map { ConfigLoader.load(path: $0) } ?? ConfigLoader.loadDemo()
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
-        guard let deployment = result.deployment else {
+        guard let deployment = result.deployment, !(strict && !result.warnings.isEmpty) else {
             printError("sluice: the configuration has errors; not serving")
             throw ExitCode(1)
         }
@@ -39,10 +42,17 @@ struct Check: ParsableCommand {
     @Option(name: [.short, .customLong("config")], help: "The sluice.yaml to check.")
     var config: String
 
+    @Flag(help: "Treat every warning as an error (exit 1): for CI, where nothing should answer 500 by surprise.")
+    var strict = false
+
     func run() throws {
         let result = ConfigLoader.load(path: config)
-        for diagnostic in result.diagnostics { print(diagnostic.description) }
-        guard let deployment = result.deployment else { throw ExitCode(1) }
+        for diagnostic in result.diagnostics {
+            var diagnostic = diagnostic
+            if strict { diagnostic.severity = .error }
+            print(diagnostic.description)
+        }
+        guard let deployment = result.deployment, !(strict && !result.warnings.isEmpty) else { throw ExitCode(1) }
         print("\(config): OK: \(deployment.apis.count) API(s), \(deployment.stages.count) stage(s), "
               + "\(deployment.operations.count) operation(s), \(deployment.workers.slots.count) worker(s)")
     }

@@ -342,10 +342,6 @@ private let petsDefinition = """
                   x-amazon-apigateway-integration: { type: AWS, uri: "arn:aws:apigateway:us-east-1:s3:path/b" }
                 put:
                   x-amazon-apigateway-integration: { type: aws_proxy }
-                patch:
-                  x-amazon-apigateway-integration: { type: teleport }
-                delete:
-                  x-amazon-apigateway-integration: { uri: "http://example.com" }
                 trace: {}
                 options:
                   x-amazon-apigateway-integration:
@@ -362,19 +358,37 @@ private let petsDefinition = """
         #expect(result.lines == [
             "api.yaml:2: warning: x-amazon-apigateway-cors is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
-            "api.yaml:8: warning: x-amazon-apigateway-auth is not supported yet and is ignored (2 uses in this file)",
+            "api.yaml:7: warning: GET /a is protected by AWS_IAM authorization, which Sluice does not enforce yet; every request answers 500 (AuthorizerConfigurationException)",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",
             "api.yaml:14: warning: PUT /a: the AWS_PROXY integration has no uri; answers 500",
-            "api.yaml:16: warning: PATCH /a: unknown integration type 'teleport'; answers 500",
-            "api.yaml:18: warning: DELETE /a: the integration has no type; answers 500",
-            "api.yaml:19: warning: TRACE /a: API Gateway does not route TRACE; the operation is ignored",
-            "api.yaml:29: warning: x-amazon-apigateway-authtype is not supported yet and is ignored",
+            "api.yaml:15: warning: TRACE /a: API Gateway does not route TRACE; the operation is ignored",
         ])
         let methods = deployment.operations.map(\.method)
-        #expect(methods == ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        #expect(methods == ["GET", "POST", "PUT", "OPTIONS"])
         #expect(deployment.operations[0].integration.http?.isProxy == true)
+        #expect(deployment.operations[0].authorization == .unenforced("AWS_IAM authorization"))
+        #expect(deployment.operations[1].authorization == .none)
         #expect(deployment.operations[2].integration.unsupportedReason == "AWS_PROXY integration without a uri")
-        #expect(deployment.operations[5].integration.mockResponse?.status == 200)
+        #expect(deployment.operations[3].integration.mockResponse?.status == 200)
+    }
+
+    /// A misspelt or missing integration type would make every request answer 500: the
+    /// definition is refused instead.
+    @Test func unknownOrMissingIntegrationTypesAreErrors() {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            paths:
+              /a:
+                patch:
+                  x-amazon-apigateway-integration: { type: HTTP_PROXI, uri: "http://example.com" }
+                delete:
+                  x-amazon-apigateway-integration: { uri: "http://example.com" }
+            """)
+        #expect(result.deployment == nil)
+        #expect(result.lines == [
+            "api.yaml:5: error: PATCH /a: unknown integration type 'HTTP_PROXI' (MOCK, HTTP, HTTP_PROXY, AWS_PROXY or AWS)",
+            "api.yaml:7: error: DELETE /a: the integration has no type (MOCK, HTTP, HTTP_PROXY, AWS_PROXY or AWS)",
+        ])
     }
 
     @Test func unresolvableReferenceIsAnError() {

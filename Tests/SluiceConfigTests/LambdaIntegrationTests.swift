@@ -201,6 +201,12 @@ private let calcARN = "arn:aws:lambda:us-west-2:123456789012:function:Calc"
         #expect(secure.lines == [
             "sluice.yaml:6: warning: lambda_functions 'Calc': https is not supported yet (TLS comes later); answers 500",
         ])
-        #expect(secure.deployment?.upstreams.first?.port == 443)
+        // Never sent as plain HTTP: the function has no target, so its requests answer 500.
+        #expect(secure.deployment?.upstreams.isEmpty == true)
+        if case .lambdaProxy(let lambda)? = secure.deployment?.operations.first?.integration {
+            #expect(lambda.targets.allSatisfy { $0 == nil })
+        } else {
+            Issue.record("not an AWS_PROXY integration")
+        }
     }
 }

@@ -63,6 +63,9 @@ int sluice_tcp_socket(int ipv6);
 int sluice_local_port(int fd);
 // The peer address of a socket as text, for logs; returns the length written or -errno.
 int sluice_peer_address(int fd, char *out, int capacity);
+// The peer address of a socket as an IPv6 address in two big-endian halves (IPv4 mapped to
+// ::ffff:a.b.c.d); returns 0 or -errno.
+int sluice_peer_ip(int fd, uint64_t *high, uint64_t *low);
 // memfd-backed shared memory of `bytes`, mapped MAP_SHARED; NULL on failure (errno set).
 void *sluice_map_shared(size_t bytes);
 // Anonymous private memory that is only committed when touched; NULL on failure.

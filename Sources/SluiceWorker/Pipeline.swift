@@ -1,0 +1,185 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluicePipeline
+import SluicePolicy
+import SluiceURing
+
+/// The answer decided when a head was complete, sent once the body has been read.
+struct PendingAnswer {
+    /// A prepared response, or -1 when an upstream answers (the exchange writes the response),
+    /// or `Worker.answeredFromCache`.
+    var response: Int = 0
+    var keepAlive = true
+    var omitBody = false
+    /// HTTP/1.0 clients need `Connection: keep-alive` to keep the connection open.
+    var http10 = false
+}
+
+/// One request's state, from its head to its answer: what the pipeline decided, and a slot for
+/// each feature that keeps something per request. It lives in its connection and is reset when
+/// the next request begins.
+struct RequestContext {
+    /// The low half of the request's x-amzn-RequestId (the high half is the worker's).
+    var id: UInt64 = 0
+    /// When the head was complete (precise monotonic clock); 0 when no request is under way.
+    var startedNanoseconds: Int64 = 0
+    /// The request's stage, for the metrics; -1 when it matched no API, or between requests.
+    var group: Int32 = -1
+    /// Its method's detailed-metrics group, or -1 (`MethodMetricGroups`).
+    var methodGroup: Int32 = -1
+    var pending = PendingAnswer()
+    /// The step (an index into `PipelinePlan.steps`) the request waits at, to run again when it
+    /// resumes; -1 when it does not wait. Its head stays at the start of the carry slot meanwhile.
+    var resumeStep: Int32 = -1
+    /// The admission step: the key the request was admitted with.
+    var key: AdmittedKey?
+    /// The access log and the trace (AccessLogging.swift).
+    var record = RequestRecord()
+
+    var isWaiting: Bool { resumeStep >= 0 }
+}
+
+/// The request pipeline (DESIGN.md §3): once a head is parsed and routed, the steps of its
+/// operation's plan run in API Gateway's order. Each step is its feature's: this file only
+/// dispatches.
+extension Worker {
+    /// Runs the plan of the routed request (`match`) from its first step, or from the step it
+    /// waited at. Returns false when a step waits.
+    func runPipeline(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
+        let range = plan.range(of: match.operation)
+        let resumeAt = Int(connections[index].request.resumeStep)
+        connections[index].request.resumeStep = -1
+        var step = resumeAt >= 0 ? resumeAt : range.lowerBound
+        while step < range.upperBound {
+            switch runStep(plan.steps[step], index, bytes) {
+            case .proceed:
+                step += 1
+            case .done:
+                return true
+            case .refuse(let answer):
+                connections[index].request.pending.response = catalog.index(of: answer)
+                return true
+            case .wait:
+                connections[index].request.resumeStep = Int32(step)
+                return false
+            }
+        }
+        preconditionFailure("every plan ends with the integration step, which never proceeds")
+    }
+
+    @inline(__always)
+    func runStep(_ step: Step, _ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        switch step {
+        case .resourcePolicy: policyStep(index, bytes)
+        // Until authorizers are enforced, a method that one protects is never served (fail closed).
+        case .authorizer: .refuse(.authorizerConfigurationError)
+        case .admission: admissionStep(index, bytes)
+        case .cacheLookup: cacheStep(index, bytes)
+        case .integration: integrationStep(index, bytes)
+        }
+    }
+
+    /// Step 3: the API's resource policy, against the caller's address and the request's
+    /// `STAGE/METHOD/PATH`.
+    func policyStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        guard let evaluator = policies[Int(stageAPIs[match.stage])] else { return .proceed }
+        guard let source = clientAddress(index, bytes) else { return .refuse(.accessDenied) }
+        policyResource.removeAll(keepingCapacity: true)
+        policyResource.append(contentsOf: stageNames[match.stage])
+        policyResource.append(UInt8(ascii: "/"))
+        let method = bytes.extracting(head.methodName)
+        for offset in 0..<method.count { policyResource.append(method[offset]) }
+        policyResource.append(UInt8(ascii: "/"))
+        // The resource path as requested, after the stage segment and the base path.
+        let path = bytes.extracting(head.path)
+        var start = 1
+        var skip = Int(resourcePathPrefixSegments[match.stage])
+        while skip > 0 && start < path.count {
+            while start < path.count && path[start] != UInt8(ascii: "/") { start += 1 }
+            start += 1
+            skip -= 1
+        }
+        var offset = start
+        while offset < path.count {
+            policyResource.append(path[offset])
+            offset += 1
+        }
+        // A local copy shares the buffer (no allocation) and can lend a span.
+        let resource = policyResource
+        switch evaluator.evaluate(source: source, resource: resource.span) {
+        case .allow: return .proceed
+        case .explicitDeny: return .refuse(.explicitDeny)
+        case .implicitDeny: return .refuse(.accessDenied)
+        }
+    }
+
+    /// The caller's address: the connection's peer, or, behind `trusted_proxy_hops` proxies, the
+    /// address the farthest trusted proxy put in `X-Forwarded-For` (that many entries from the
+    /// right). With fewer entries than that the request did not come through them: the
+    /// connection's address stands.
+    func clientAddress(_ index: Int, _ bytes: Span<UInt8>) -> IPAddress? {
+        if trustedProxyHops > 0,
+           let value = HeaderNames.value(of: Worker.forwardedForName, in: head.headers, bytes: bytes) {
+            let list = bytes.extracting(value)
+            var end = list.count
+            var hop = 0
+            while end > 0 {
+                var start = end
+                while start > 0 && list[start - 1] != UInt8(ascii: ",") { start -= 1 }
+                hop += 1
+                if hop == trustedProxyHops {
+                    // An entry that is not an address (a name, `unknown`, garbage) leaves no
+                    // address to allow: such a request is refused, never waved through.
+                    return IPAddress.parse(list.extracting(HTTPBytes.trimmingWhitespace(list, start..<end)))
+                }
+                end = start - 1
+            }
+        }
+        guard let peer = Socket.peerIP(connections[index].fd) else { return nil }
+        return IPAddress(high: peer.high, low: peer.low)
+    }
+
+    static let forwardedForName: [UInt8] = Array("x-forwarded-for".utf8)
+
+    /// Steps 5–7: the API key, the throttles and the quota (Admission.swift, SluiceThrottle).
+    func admissionStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        let refusal = admit(index, bytes)
+        connections[index].request.record.apiKey = connections[index].request.key.map { Int32($0.key) } ?? -1
+        return refusal.map { .refuse($0) } ?? .proceed
+    }
+
+    /// Step 8: the stage cache (Caching.swift), for answers an integration gives.
+    func cacheStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        guard proxyTargets.target(operation: match.operation, stage: match.stage) != nil
+                || proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) != nil else {
+            return .proceed
+        }
+        switch cacheOutcome(index, bytes) {
+        case .parked: return .wait
+        case .answered(let response):
+            connections[index].request.pending.response = response
+            return .done
+        case .integration: return .proceed
+        }
+    }
+
+    /// Step 10: the integration. A MOCK (or an integration Sluice cannot run) answers with its
+    /// prepared response; HTTP, HTTP_PROXY and AWS_PROXY hand the request to an upstream.
+    func integrationStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        var refused: GatewayAnswer?
+        if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
+            refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+        } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
+            refused = startInvocation(index, target: target, bytes: bytes)
+        } else {
+            connections[index].request.pending.response = match.operation
+            return .done
+        }
+        if let refused {
+            endFill(index, keep: false)
+            return .refuse(refused)
+        }
+        connections[index].request.pending.response = -1
+        return .done
+    }
+}

@@ -1,0 +1,170 @@
+import SluiceConfig
+import Testing
+
+/// What a definition protects is read (and, until enforced, refused); resource policies are read
+/// into statements with their networks, or refused at their line.
+struct AuthorizationAndPolicyConfigTests {
+    @Test func everyKindOfAuthorizerIsRecognised() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            security: [{ api_key: [] }]
+            paths:
+              /open:
+                get:
+                  security: []
+                  x-amazon-apigateway-integration: { type: mock }
+              /keyed:
+                get:
+                  x-amazon-apigateway-integration: { type: mock }
+              /lambda:
+                get:
+                  security: [{ payroll: [] }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /cognito:
+                get:
+                  security: [{ pool: [] }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /jwt:
+                get:
+                  security: [{ jwt: [read] }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /iam:
+                get:
+                  security: [{ sigv4: [] }, { api_key: [] }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /undefined:
+                get:
+                  security: [{ mystery: [] }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /oauth:
+                get:
+                  security: [{ plain_oauth: [] }]
+                  x-amazon-apigateway-integration: { type: mock }
+            components:
+              securitySchemes:
+                api_key: { type: apiKey, name: x-api-key, in: header }
+                payroll:
+                  type: apiKey
+                  name: Authorization
+                  in: header
+                  x-amazon-apigateway-authtype: custom
+                  x-amazon-apigateway-authorizer: { type: token, authorizerUri: "arn:aws:lambda:x" }
+                pool:
+                  type: apiKey
+                  name: Authorization
+                  in: header
+                  x-amazon-apigateway-authtype: cognito_user_pools
+                  x-amazon-apigateway-authorizer: { type: cognito_user_pools, providerARNs: [] }
+                jwt:
+                  type: oauth2
+                  x-amazon-apigateway-authorizer: { type: jwt, jwtConfiguration: { issuer: "https://i" } }
+                sigv4: { type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4 }
+                plain_oauth: { type: oauth2 }
+            """)
+        let deployment = try #require(result.deployment)
+        let byPath = Dictionary(uniqueKeysWithValues: deployment.operations.map { ($0.resourcePath, $0) })
+        #expect(byPath["/open"]?.authorization == MethodAuthorization.none)
+        #expect(byPath["/open"]?.apiKeyRequired == false)
+        #expect(byPath["/keyed"]?.authorization == MethodAuthorization.none)
+        #expect(byPath["/keyed"]?.apiKeyRequired == true)
+        #expect(byPath["/lambda"]?.authorization == .unenforced("the Lambda authorizer 'payroll'"))
+        #expect(byPath["/cognito"]?.authorization == .unenforced("the Cognito user pool authorizer 'pool'"))
+        #expect(byPath["/jwt"]?.authorization == .unenforced("the JWT authorizer 'jwt'"))
+        #expect(byPath["/iam"]?.authorization == .unenforced("IAM authorization ('sigv4', awsSigv4)"))
+        #expect(byPath["/iam"]?.apiKeyRequired == true)
+        #expect(byPath["/undefined"]?.authorization == .unenforced("the undefined security scheme 'mystery'"))
+        #expect(byPath["/oauth"]?.authorization == .unenforced("the security scheme 'plain_oauth' (type oauth2)"))
+        // One warning per protected method, at its line; nothing about ignored extensions.
+        let warnings = result.lines.filter { $0.contains("does not enforce yet") }
+        #expect(warnings.count == 6)
+        #expect(warnings.contains("api.yaml:12: warning: GET /lambda is protected by the Lambda authorizer 'payroll', which Sluice does not enforce yet; every request answers 500 (AuthorizerConfigurationException)"))
+        #expect(!result.lines.contains { $0.contains("is ignored") })
+    }
+
+    @Test func resourcePolicyObjectAndString() throws {
+        let result = loadDefinition("""
+            {
+              "openapi": "3.0.1",
+              "x-amazon-apigateway-policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                  { "Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke",
+                    "Resource": "execute-api:/*" },
+                  { "Effect": "Deny", "Principal": { "AWS": "*" }, "Action": ["execute-api:Invoke"],
+                    "Resource": ["arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/private/*"],
+                    "Condition": { "NotIpAddress": { "aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32"] } } }
+                ]
+              },
+              "paths": {}
+            }
+            """)
+        let deployment = try #require(result.deployment)
+        let policy = try #require(deployment.apis[0].resourcePolicy)
+        #expect(policy.statements.count == 2)
+        #expect(policy.statements[0] == PolicyStatement(effect: .allow, anyPrincipal: true,
+                                                        actions: ["execute-api:Invoke"], resources: ["*"], line: 6))
+        #expect(policy.statements[1].effect == .deny)
+        #expect(policy.statements[1].resources == ["prod/GET/private/*"])
+        #expect(policy.statements[1].conditions == [.sourceIP(negated: true, networks: [
+            IPNetwork(parsing: "10.0.0.0/8")!, IPNetwork(parsing: "2001:db8::/32")!,
+        ])])
+
+        let text = loadDefinition(#"""
+            openapi: 3.0.1
+            x-amazon-apigateway-policy: '{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "arn:aws:execute-api:*:*:*"}}'
+            paths: {}
+            """#)
+        let fromText = try #require(text.deployment?.apis[0].resourcePolicy)
+        #expect(fromText.statements.map(\.resources) == [["*"]])
+    }
+
+    @Test func brokenPoliciesAreErrorsAtTheirLine() {
+        let cases: [(String, String)] = [
+            (#"{"Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "*", "Resource": "*"}]}"#,
+             "a policy Statement's Effect must be Allow or Deny"),
+            (#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "arn:aws:s3:::b"}]}"#,
+             "policy Resource 'arn:aws:s3:::b' is not an execute-api ARN (arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH or execute-api:/STAGE/METHOD/PATH)"),
+            (#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.300"}}}]}"#,
+             "'10.0.0.300' is not an IPv4 or IPv6 address or CIDR block"),
+            (#"{"Version": "2012-10-17"}"#, "x-amazon-apigateway-policy has no Statement"),
+            (#"{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#, "a policy Statement needs a Principal"),
+        ]
+        for (policy, message) in cases {
+            let result = loadDefinition("openapi: 3.0.1\nx-amazon-apigateway-policy: \(policy)\npaths: {}\n")
+            #expect(result.deployment == nil)
+            #expect(result.lines == ["api.yaml:2: error: \(message)"], "\(policy)")
+        }
+    }
+
+    @Test func conditionsSluiceCannotEvaluateAreWarnings() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-policy:
+              Statement:
+                - Effect: Deny
+                  Principal: "*"
+                  Action: execute-api:Invoke
+                  Resource: execute-api:/*
+                  Condition:
+                    StringNotEquals:
+                      aws:SourceVpce: vpce-1a2b3c4d
+                - Effect: Allow
+                  Principal: { AWS: "arn:aws:iam::123456789012:root" }
+                  Action: execute-api:Invoke
+                  Resource: execute-api:/*
+            paths: {}
+            """)
+        let deployment = try #require(result.deployment)
+        #expect(result.lines == [
+            "api.yaml:10: warning: policy condition StringNotEquals on aws:SourceVpce cannot be evaluated by Sluice: it is taken to hold for a Deny and not to hold for an Allow",
+            "api.yaml:12: warning: this policy statement names IAM principals, which Sluice cannot identify yet: it applies to no request",
+            "api.yaml:15: warning: 'paths' is empty; the API has no routes",
+        ])
+        #expect(deployment.apis[0].resourcePolicy?.statements[0].conditions == [.unsupported("StringNotEquals aws:SourceVpce")])
+    }
+
+    @Test func trustedProxyHops() {
+        #expect(loadConfig("trusted_proxy_hops: 2\napis: []\n").deployment?.trustedProxyHops == 2)
+        #expect(loadConfig("trusted_proxy_hops: -1\napis: []\n").deployment == nil)
+    }
+}
