@@ -1,0 +1,191 @@
+"""The request pipeline end to end: what a definition protects is never served without its
+protection (authorizers, IAM, https upstreams), configuration mistakes are errors, and resource
+policies refuse by source address as API Gateway does."""
+
+import json
+import socket
+import subprocess
+import threading
+
+from conftest import BINARY, parse_response
+from test_proxy import request, start_gateway, upstreams  # noqa: F401 (fixture)
+
+# A REST API as API Gateway exports it with a Lambda TOKEN authorizer on one method, an API key
+# on another, and an open one, all proxied to the same upstream.
+PAYROLL = """\
+openapi: "3.0.1"
+info: {title: payroll, version: "1"}
+paths:
+  /payroll:
+    get:
+      security: [{payroll-authorizer: []}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:UPSTREAM/payroll"
+  /iam:
+    get:
+      x-amazon-apigateway-auth: {type: AWS_IAM}
+      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: "http://127.0.0.1:UPSTREAM/iam"}
+  /open:
+    get:
+      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: GET, uri: "http://127.0.0.1:UPSTREAM/open"}
+components:
+  securitySchemes:
+    payroll-authorizer:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: token
+        authorizerUri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations"
+        authorizerResultTtlInSeconds: 300
+"""
+
+
+def check(config, *flags):
+    return subprocess.run([BINARY, "check", *flags, "-c", str(config)], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
+    upstream = upstreams("counting")
+    server = start_gateway(tmp_path, PAYROLL.replace("UPSTREAM", str(upstream.port)))
+    for path in ("/prod/payroll", "/prod/iam"):
+        for headers in ("", "Authorization: allow\r\n"):
+            response = request(server, "GET", path, headers=headers)
+            assert response.status == 500, response.raw_head
+            assert response.body == b'{"message": null}'
+            assert response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
+            assert len(response.header("x-amzn-RequestId")) == 36
+    opened = request(server, "GET", "/prod/open")
+    assert opened.status == 200
+    # Only the open method reached the upstream.
+    assert opened.json()["target"] == "/open"
+    assert opened.json()["count"] == 1
+
+    # check names each protected method, and --strict refuses the configuration.
+    config = server.config_path
+    result = check(config)
+    assert result.returncode == 0, result.stdout
+    assert "GET /payroll is protected by the Lambda authorizer 'payroll-authorizer', which Sluice does not " \
+           "enforce yet; every request answers 500 (AuthorizerConfigurationException)" in result.stdout
+    assert "GET /iam is protected by AWS_IAM authorization" in result.stdout
+    strict = check(config, "--strict")
+    assert strict.returncode == 1
+    assert ": error: GET /payroll is protected by" in strict.stdout
+
+
+def test_https_upstreams_answer_500_and_send_nothing_in_plaintext(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    accepted = []
+
+    def accept():
+        try:
+            while True:
+                connection, _ = listener.accept()
+                accepted.append(connection.recv(65536))
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    api = f"""\
+openapi: "3.0.1"
+info: {{title: tls, version: "1"}}
+paths:
+  /secret:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: "https://127.0.0.1:{port}/secret"
+        requestParameters: {{"integration.request.header.x-api-key": "'k-very-secret'"}}
+        responses: {{default: {{statusCode: "200"}}}}
+"""
+    server = start_gateway(tmp_path, api)
+    response = request(server, "GET", "/prod/secret")
+    assert response.status == 500
+    assert response.body == b'{"message": "Internal server error"}'
+    thread.join(1)
+    listener.close()
+    assert accepted == []
+
+
+def test_configuration_mistakes_are_errors(tmp_path):
+    api = tmp_path / "api.yaml"
+    api.write_text('openapi: "3.0.1"\npaths:\n  /a:\n    get:\n'
+                   '      x-amazon-apigateway-integration: {type: HTTP_PROXI, uri: "http://127.0.0.1:1/"}\n')
+    config = tmp_path / "sluice.yaml"
+    config.write_text('lisen: "127.0.0.1:0"\napis:\n  - name: t\n    definition: api.yaml\n    stages: {prod: {}}\n')
+    result = check(config)
+    assert result.returncode == 1
+    assert f"{config}:1: error: unknown key 'lisen'" in result.stdout
+    assert f"{api}:5: error: GET /a: unknown integration type 'HTTP_PROXI'" in result.stdout
+    served = subprocess.run([BINARY, "serve", "-c", str(config)], capture_output=True, text=True, timeout=30)
+    assert served.returncode == 1
+    assert "unknown key 'lisen'" in served.stderr
+
+
+def policy_api(statements):
+    policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return f"""\
+openapi: "3.0.1"
+info: {{title: policy, version: "1"}}
+x-amazon-apigateway-policy: {policy}
+paths:
+  /pets:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200", responseTemplates: {{"application/json": '{{"pets":[]}}'}}}}}}
+  /admin/{{proxy+}}:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200", responseTemplates: {{"application/json": '{{"admin":true}}'}}}}}}
+"""
+
+
+ALLOW_ALL = {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+
+
+def test_resource_policy_explicit_deny_by_source_address_and_resource(tmp_path):
+    server = start_gateway(tmp_path, policy_api([
+        ALLOW_ALL,
+        {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
+         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abcdef/prod/GET/admin/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}},
+    ]))
+    assert request(server, "GET", "/prod/pets").status == 200
+    denied = request(server, "GET", "/prod/admin/users")
+    assert denied.status == 403
+    assert denied.body == b'{"Message":"User is not authorized to access this resource with an explicit deny"}'
+    assert denied.header("x-amzn-ErrorType") == "AccessDeniedException"
+    # Unrouted paths still answer 403 Missing Authentication Token, as API Gateway does.
+    assert request(server, "GET", "/prod/nothing").header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+
+
+def test_resource_policy_allow_list_behind_a_trusted_proxy(tmp_path):
+    server = start_gateway(tmp_path, policy_api([
+        {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32"]}}},
+    ]), extra="trusted_proxy_hops: 1\n")
+    refused = request(server, "GET", "/prod/pets")
+    assert refused.status == 403
+    assert refused.body == b'{"Message":"User is not authorized to access this resource"}'
+    assert refused.header("x-amzn-ErrorType") == "AccessDeniedException"
+    # The load balancer appends the caller's address: the last entry is the one trusted.
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 10.9.8.7\r\n").status == 200
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 2001:db8::7\r\n").status == 200
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 10.0.0.1, 192.0.2.4\r\n").status == 403
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 192.0.2.4, 10.0.0.1\r\n").status == 200
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: not-an-address\r\n").status == 403
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 10.0.0.1.5\r\n").status == 403
