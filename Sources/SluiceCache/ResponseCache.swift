@@ -36,6 +36,9 @@ public struct CachedEntry: Sendable, Equatable {
     public var keyLength: Int
     public var headLength: Int
     public var bodyLength: Int
+    /// When the entry expires (monotonic nanoseconds), as its index slot says: with the TTL it
+    /// was stored for, this gives its age.
+    public var expiresAt: Int64 = 0
 
     public init(position: UInt64 = 0, status: Int = 0, keyLength: Int = 0, headLength: Int = 0, bodyLength: Int = 0) {
         self.position = position
@@ -169,7 +172,8 @@ public struct CacheIndex: Sendable {
                 if slot.time > now { return .pass }
             default:
                 guard slot.time > now,
-                      let entry = entry(at: slot.reference - CacheIndex.firstEntry, hash: hash, key: key) else { continue }
+                      var entry = entry(at: slot.reference - CacheIndex.firstEntry, hash: hash, key: key) else { continue }
+                entry.expiresAt = slot.time
                 return .hit(entry)
             }
         }

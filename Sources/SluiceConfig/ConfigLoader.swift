@@ -120,6 +120,13 @@ private struct APIEntry {
     var mappedStage: String?
     var mappedStageLine: Int
     var stages: [StageEntry]
+
+    /// The literal path segments before a stage's resource paths: the base path, then the stage
+    /// name, unless a mapping names the stage or the stage is an HTTP API's `$default` (whose
+    /// URLs have no stage segment).
+    func urlPrefix(stage: String) -> [String] {
+        mappedStage != nil || stage == Stage.defaultStageName ? basePath : basePath + [stage]
+    }
 }
 
 /// One stage of an API entry as written; its method settings are resolved once the API's
@@ -568,9 +575,10 @@ private final class Loader {
                 sawStages = true
                 guard let stageEntries = reader.mapping(value, "stages") else { valid = false; break }
                 for (stageKey, stageValue) in stageEntries {
-                    guard let stageName = stageKey.text, Self.isName(stageName, extraCharacters: "_-") else {
+                    guard let stageName = stageKey.text,
+                          Self.isName(stageName, extraCharacters: "_-") || stageName == Stage.defaultStageName else {
                         log.error(reader.file, stageKey.line, "stage name '\(stageKey.text ?? "?")' may only contain "
-                                  + "letters, digits, '_' and '-'")
+                                  + "letters, digits, '_' and '-' (or be $default)")
                         valid = false
                         continue
                     }
@@ -730,11 +738,11 @@ private final class Loader {
         }
         var mounts: [Mount] = []
         for entry in entries {
-            if entry.mappedStage != nil {
-                mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.basePath))
+            if let mapped = entry.mappedStage {
+                mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.urlPrefix(stage: mapped)))
             } else {
                 for stage in entry.stages {
-                    mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.basePath + [stage.name]))
+                    mounts.append(Mount(api: entry.name, host: entry.host, prefix: entry.urlPrefix(stage: stage.name)))
                 }
             }
         }
@@ -839,11 +847,15 @@ private final class Loader {
 
             // Where this API's URLs live: one mount for a mapped stage, else one per stage.
             let mounts: [(prefix: [String], stage: Int)] = entry.mappedStage.map { mapped in
-                [(entry.basePath, stageIndices[mapped]!)]
-            } ?? entry.stages.map { (entry.basePath + [$0.name], stageIndices[$0.name]!) }
+                [(entry.urlPrefix(stage: mapped), stageIndices[mapped]!)]
+            } ?? entry.stages.map { (entry.urlPrefix(stage: $0.name), stageIndices[$0.name]!) }
+            for stage in entry.stages {
+                deployment.stages[stageIndices[stage.name]!].urlPrefix = entry.urlPrefix(stage: stage.name)
+            }
 
             var reported: Set<String> = []
             for mount in mounts {
+                builder.mount(host: entry.host, prefix: mount.prefix, stage: mount.stage)
                 for (offset, operation) in operations.enumerated() {
                     let target = RouteTarget(operation: firstOperation + offset, stage: mount.stage)
                     guard let conflict = builder.add(host: entry.host, prefix: mount.prefix, pattern: operation.pattern,

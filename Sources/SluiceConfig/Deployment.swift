@@ -210,6 +210,12 @@ public struct Stage: Sendable {
     public var detailedMetrics = false
     /// `method_settings.*.detailed_metrics`, by operation: overrides `detailedMetrics`.
     public var methodDetailedMetrics: [MethodDetailedMetrics] = []
+    /// The literal path segments before this stage's resource paths: the API's base path, then
+    /// the stage's name unless the API maps the stage or the stage is `$default`.
+    public var urlPrefix: [String] = []
+
+    /// An HTTP API's default stage: its URLs have no stage segment.
+    public static let defaultStageName = "$default"
 
     public init(api: Int, name: String, variables: [String: String] = [:], throttle: ThrottleSettings? = nil,
                 methodThrottles: [MethodThrottle] = [], cache: StageCache? = nil, methodCaching: [MethodCaching] = [],

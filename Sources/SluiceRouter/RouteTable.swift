@@ -6,6 +6,9 @@ public struct RouteMatch: Sendable {
     public var operation: Int
     /// Index into `Deployment.stages`; -1 before the first successful lookup.
     public var stage: Int
+    /// After a lookup that failed: the stage under whose URLs the path went deepest (the request
+    /// belongs to it though no resource answers), or -1.
+    public var enclosingStage: Int
     /// The path parameters' values as ranges into the `path` given to `lookup`, in the order of
     /// the operation's parameter names. A greedy `{proxy+}` value spans several segments (`a/b`).
     ///
@@ -16,6 +19,7 @@ public struct RouteMatch: Sendable {
     public init(parametersCapacity: Int = 16) {
         operation = -1
         stage = -1
+        enclosingStage = -1
         pathParameters = []
         pathParameters.reserveCapacity(parametersCapacity)
     }
@@ -48,6 +52,8 @@ public struct RouteTable: Sendable {
         var greedyChild: Int32
         /// Start of this node's `methodSlots` entries in `targets`, or -1 when it has no methods.
         var methodsBase: Int32
+        /// The stage whose URLs begin at this node, or -1.
+        var mountedStage: Int32
     }
 
     struct LiteralEdge: Sendable {
@@ -119,6 +125,7 @@ public struct RouteTable: Sendable {
     ///   Token); `match` is then unspecified.
     public func lookup(host: Span<UInt8>, path: Span<UInt8>, method: HTTPMethod, into match: inout RouteMatch) -> Bool {
         match.pathParameters.removeAll(keepingCapacity: true)
+        match.enclosingStage = -1
         // HTTPMethod lists the seven routable methods first, so its raw value is the slot; the
         // router tests pin that order down.
         let slot = Int(method.rawValue)
@@ -180,6 +187,7 @@ public struct RouteTable: Sendable {
     private func matchNode(_ nodeIndex: Int, path: Span<UInt8>, start: Int, end: Int, slot: Int,
                            match: inout RouteMatch) -> Bool {
         let node = nodes[nodeIndex]
+        if node.mountedStage >= 0 { match.enclosingStage = Int(node.mountedStage) }
         if start > end {
             return resolve(node, slot: slot, match: &match)
         }

@@ -39,6 +39,8 @@ public struct RouteTableBuilder: Sendable {
         var greedyChild: Int?
         /// Indexed by method slot (`RouteMethod.slot`).
         var targets: [Int: Target] = [:]
+        /// The stage mounted here (the node its prefix ends at), or nil.
+        var mountedStage: Int?
     }
 
     struct Target: Sendable {
@@ -119,6 +121,15 @@ public struct RouteTableBuilder: Sendable {
         return RouteConflict(winner: existing.target, loser: target)
     }
 
+    /// Marks where a stage's URLs begin, so that a request under it that matches no route is
+    /// still known to be the stage's (its metrics count it there, as CloudWatch does). The first
+    /// stage mounted at a node keeps it.
+    public mutating func mount(host: String?, prefix: [String], stage: Int) {
+        var node = root(for: host)
+        for literal in prefix { node = literalChild(of: node, literal) }
+        if nodes[node].mountedStage == nil { nodes[node].mountedStage = stage }
+    }
+
     /// Compiles the routes added so far into an immutable table.
     public func build() -> RouteTable {
         var compiled: [RouteTable.Node] = []
@@ -160,7 +171,8 @@ public struct RouteTableBuilder: Sendable {
                                             literalCount: Int32(edges.count - edgesStart),
                                             parameterChild: Int32(node.parameterChild ?? -1),
                                             greedyChild: Int32(node.greedyChild ?? -1),
-                                            methodsBase: methodsBase))
+                                            methodsBase: methodsBase,
+                                            mountedStage: Int32(node.mountedStage ?? -1)))
         }
 
         var hostBytes: [UInt8] = []

@@ -224,7 +224,12 @@ extension Worker {
         case .httpMethod:
             appendText(index, at: RequestTexts.methodOffset, count: Int(record.methodLength), json: json, to: &writer)
         case .resourcePath:
-            Worker.appendEscaped(operationPaths[Int(record.operation)], json: json, to: &writer)
+            // A request under a stage that no resource answers has no resource path.
+            if record.operation < 0 {
+                writer.append(Worker.dash)
+            } else {
+                Worker.appendEscaped(operationPaths[Int(record.operation)], json: json, to: &writer)
+            }
         case .path:
             appendText(index, at: 0, count: Int(record.pathLength), json: json, to: &writer)
         case .protocol:

@@ -99,6 +99,8 @@ extension Worker {
     static let passNanoseconds: Int64 = 20_000_000
     /// Added to a cached answer when the request's `max-age=0` was not honoured
     /// (`SUCCEED_WITH_RESPONSE_HEADER`).
+    static let rangeName: [UInt8] = Array("range".utf8)
+    static let ageLinePrefix: [UInt8] = Array("Age: ".utf8)
     static let refreshRefusedLine: [UInt8] = Array(
         "Warning: 199 - \"Cache-Control: max-age=0 ignored: not authorized to refresh the cache\"\r\n".utf8)
 
@@ -165,6 +167,9 @@ extension Worker {
         case .none, .length(0): break
         default: return .uncached
         }
+        // A range request neither reads nor fills the cache: its answer (a 206, or the whole
+        // entity) would be replayed to requests that asked for something else.
+        if HeaderNames.value(of: Worker.rangeName, in: head.headers, bytes: bytes) != nil { return .uncached }
         guard let keyLength = writeCacheKey(bytes, operation: operation, stage: stage, generation: policy.index.generation)
         else { return .uncached }
         let now = Clock.monotonicNanoseconds()
@@ -327,11 +332,16 @@ extension Worker {
         let http10 = connections[index].request.pending.http10
         let withBody = !connections[index].request.pending.omitBody
         let requestID = connections[index].request.id
+        let ageNanoseconds = policy.ttlNanoseconds[match.operation] - (entry.expiresAt - Clock.monotonicNanoseconds())
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
             let copied: Void? = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
             if warn { writer.append(Worker.refreshRefusedLine) }
+            // How long ago the entry was stored, in whole seconds (RFC 9111 §5.1).
+            writer.append(Worker.ageLinePrefix)
+            ResponseHead.appendDecimal(Int(max(0, ageNanoseconds) / 1_000_000_000), to: &writer)
+            writer.append(ResponseHead.crlf)
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
@@ -386,7 +396,8 @@ extension Worker {
         guard capture >= 0 else { return }
         let policy = cachePolicies[Int(connections[client].cacheStage)]!
         let keyLength = Int(connections[client].cacheKeyLength)
-        var cacheable = (200..<300).contains(status) && !discard && lines.count <= policy.entryBytesMax
+        // A 206 holds part of an entity: never one to replay.
+        var cacheable = (200..<300).contains(status) && status != 206 && !discard && lines.count <= policy.entryBytesMax
             && keyLength + lines.count <= captures.slotBytes
         switch framing {
         case .length(let length): cacheable = cacheable && lines.count + length <= policy.entryBytesMax
@@ -450,7 +461,7 @@ extension Worker {
         let policy = cachePolicies[Int(connection.cacheStage)]!
         let now = Clock.monotonicNanoseconds()
         var stored = false
-        if (200..<300).contains(status) && status != 204 && !connection.request.pending.omitBody
+        if (200..<300).contains(status) && status != 204 && status != 206 && !connection.request.pending.omitBody
             && lines.count + body.count <= policy.entryBytesMax {
             stored = captures.withBytes(slot: capture, range: 0..<Int(connection.cacheKeyLength)) { key in
                 invocations.withBytes(slot: invocation, range: lines.lowerBound..<body.upperBound) { answer in

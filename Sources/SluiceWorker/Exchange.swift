@@ -339,6 +339,12 @@ extension Worker {
             }
             guard runPipeline(index, bytes) else { return false }
         } else {
+            // No resource answers; under a stage's URLs it is still that stage's request, counted
+            // and logged there (CloudWatch counts it in the stage's 4XXError).
+            if match.enclosingStage >= 0 {
+                connections[index].request.group = Int32(match.enclosingStage)
+                if !resumed { beginRecord(index, bytes, stage: match.enclosingStage, operation: -1, traced: false) }
+            }
             connections[index].request.pending.response = catalog.index(of: .missingAuthenticationToken)
         }
         switch head.framing {

@@ -48,8 +48,7 @@ struct CompiledLambdaTarget {
             },
             apiID: api.name, pathParameterNames: operation.pathParameterNames, forwardedProto: "http",
             forwardedPort: String(listenPort))
-        stagePrefixByteCount = (api.basePath.map { 1 + $0.utf8.count } ?? 0)
-            + (api.mappedStage == nil ? 1 + stage.name.utf8.count : 0)
+        stagePrefixByteCount = stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count }
         timeoutList = list
         timeoutNanoseconds = Int64(integration.timeoutMilliseconds) * 1_000_000
     }

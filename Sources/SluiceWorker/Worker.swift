@@ -218,11 +218,7 @@ public final class Worker {
         plan = PipelinePlan(deployment: context.deployment)
         policies = context.deployment.apis.map { api in api.resourcePolicy.map(PolicyEvaluator.init) }
         stageAPIs = stages.map { Int32($0.api) }
-        resourcePathPrefixSegments = stages.map { stage in
-            let api = context.deployment.apis[stage.api]
-            let baseSegments = api.basePath.map { $0.split(separator: "/").count } ?? 0
-            return Int32(baseSegments + (api.mappedStage == nil ? 1 : 0))
-        }
+        resourcePathPrefixSegments = stages.map { Int32($0.urlPrefix.count) }
         trustedProxyHops = context.deployment.trustedProxyHops
         policyResource.reserveCapacity(context.deployment.limits.request.headBytesMax + 256)
         operations = context.deployment.operations

@@ -227,3 +227,29 @@ def test_concurrent_misses_of_an_answer_that_is_not_kept_do_not_queue(tmp_path, 
     # latencies), not one after another (50 × 0.3 s).
     assert elapsed < 3, elapsed
     assert upstream_count(upstream) == 50
+
+
+def test_partial_answers_and_range_requests_are_never_cached_and_hits_carry_age(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port, workers=1)
+    # A 206 from the upstream is passed on, not kept.
+    partial = get(server, "/prod/items/5", headers=[("X-Status", "206")])
+    assert partial.status == 206 and partial.json()["count"] == 1
+    time.sleep(0.1)  # a fill given up lets the key pass uncached for 20 ms
+    whole = get(server, "/prod/items/5")
+    assert whole.status == 200 and whole.json()["count"] == 2
+    assert whole.header("Age") is None
+    # A range request neither reads the cached entry nor fills one.
+    ranged = get(server, "/prod/items/5", headers=[("Range", "bytes=0-3")])
+    assert ranged.json()["count"] == 3
+    assert get(server, "/prod/items/6", headers=[("Range", "bytes=0-3")]).json()["count"] == 4
+    assert get(server, "/prod/items/6").json()["count"] == 5
+    # Hits carry their age in seconds.
+    hit = get(server, "/prod/items/5")
+    assert hit.json()["count"] == 2
+    assert hit.header("Age") in ("0", "1")
+    time.sleep(2.1)
+    older = get(server, "/prod/items/5")
+    assert older.json()["count"] == 2
+    assert int(older.header("Age")) >= 2
+    assert upstream_count(upstream) == 5

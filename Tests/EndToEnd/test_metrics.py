@@ -101,6 +101,8 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     assert send(server, "/prod/cached", 6) == [200] * 6
     assert send(server, "/prod/slow", 1) == [504]
     assert send(server, "/nowhere", 2) == [403, 403]
+    # Under a stage's URLs but no resource: the stage's 4xx, as CloudWatch counts it.
+    assert send(server, "/prod/no-such-resource", 2) == [403, 403]
     text = server.admin_get("/metrics").body.decode()
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -108,7 +110,7 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     prod = 'api="mixed",stage="prod"'
     beta = 'api="mixed",stage="beta"'
     assert samples[f'sluice_requests_total{{{prod},code="2xx"}}'] == 7 + 2 + 3 + 6
-    assert samples[f'sluice_requests_total{{{prod},code="4xx"}}'] == 3 + 2
+    assert samples[f'sluice_requests_total{{{prod},code="4xx"}}'] == 3 + 2 + 2
     assert samples[f'sluice_requests_total{{{prod},code="5xx"}}'] == 1
     assert samples[f'sluice_requests_total{{{beta},code="2xx"}}'] == 4
     assert samples[f'sluice_requests_total{{{beta},code="4xx"}}'] == 0
@@ -117,7 +119,7 @@ def test_a_mixed_run_is_counted_exactly_per_api_and_stage_and_passes_promtool(tm
     assert samples[f'sluice_rejected_requests_total{{{prod},plan="",reason="throttle"}}'] == 2
     assert samples[f'sluice_cache_requests_total{{{prod},result="hit"}}'] == 5
     assert samples[f'sluice_cache_requests_total{{{prod},result="miss"}}'] == 1
-    assert samples[f"sluice_request_duration_seconds_count{{{prod}}}"] == 7 + 3 + 2 + 5 + 6 + 1
+    assert samples[f"sluice_request_duration_seconds_count{{{prod}}}"] == 7 + 3 + 2 + 5 + 6 + 1 + 2
     assert samples[f"sluice_integration_duration_seconds_count{{{prod}}}"] == 1 + 1
     assert samples[f"sluice_request_duration_seconds_count{{{beta}}}"] == 4
     # Detailed metrics: prod's methods but GET /ok, their own families; none for beta.

@@ -189,3 +189,27 @@ def test_resource_policy_allow_list_behind_a_trusted_proxy(tmp_path):
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 192.0.2.4, 10.0.0.1\r\n").status == 200
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: not-an-address\r\n").status == 403
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 10.0.0.1.5\r\n").status == 403
+
+
+def test_http_api_default_stage_serves_urls_without_a_stage_segment(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    api = f"""\
+openapi: "3.0.1"
+info: {{title: http-api, version: "1"}}
+paths:
+  /pets/{{id}}:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{upstream.port}/pets/{{id}}"
+        requestParameters: {{"integration.request.path.id": "method.request.path.id"}}
+"""
+    server = start_gateway(tmp_path, api, stages="      $default: {}\n      beta: {}")
+    assert request(server, "GET", "/pets/7").json()["target"] == "/pets/7"
+    assert request(server, "GET", "/beta/pets/8").json()["target"] == "/pets/8"
+    missing = request(server, "GET", "/nothing")
+    assert missing.status == 403
+    samples = server.metrics()
+    assert samples['sluice_requests_total{api="proxy",stage="$default",code="2xx"}'] == 1
+    assert samples['sluice_requests_total{api="proxy",stage="$default",code="4xx"}'] == 1

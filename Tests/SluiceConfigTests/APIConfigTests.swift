@@ -131,7 +131,7 @@ private let petsDefinition = """
         #expect(result.errors.map(\.description) == [
             "sluice.yaml:2: error: API 'no-stages' needs at least one stage ('stages: { prod: {} }')",
             "sluice.yaml:4: error: API name 'bad stage' may only contain letters, digits, '_', '-' and '.'",
-            "sluice.yaml:10: error: stage name 'pro d' may only contain letters, digits, '_' and '-'",
+            "sluice.yaml:10: error: stage name 'pro d' may only contain letters, digits, '_' and '-' (or be $default)",
             "sluice.yaml:13: error: stage 'beta' is not one of API 'e''s stages (prod)",
             "sluice.yaml:15: error: an API needs a 'name'",
             "sluice.yaml:18: error: host 'https://api.example.com' must be a host name such as api.example.com (no scheme, port or path; no wildcards)",

@@ -168,3 +168,27 @@ struct AuthorizationAndPolicyConfigTests {
         #expect(loadConfig("trusted_proxy_hops: -1\napis: []\n").deployment == nil)
     }
 }
+
+/// HTTP APIs' `$default` stage: URLs without a stage segment.
+struct DefaultStageTests {
+    @Test func defaultStageMountsWithoutAStageSegment() throws {
+        let result = loadConfig("""
+            apis:
+              - name: http
+                definition: api.yaml
+                stages:
+                  $default: {}
+                  beta: {}
+            """, definitions: ["api.yaml": """
+                openapi: 3.0.1
+                paths:
+                  /pets:
+                    get:
+                      x-amazon-apigateway-integration: { type: mock }
+                """])
+        let deployment = try #require(result.deployment, "\(result.lines)")
+        #expect(deployment.stages.map(\.urlPrefix) == [[], ["beta"]])
+        #expect(route(deployment, .get, "/pets")?.stage.name == "$default")
+        #expect(route(deployment, .get, "/beta/pets")?.stage.name == "beta")
+    }
+}

@@ -331,3 +331,37 @@ private func find(_ table: RouteTable, _ path: String, _ method: HTTPMethod = .g
         #expect(RouteMethod.routableMethods.map(\.rawValue) == Array(0..<7))
     }
 }
+
+/// A request that no route answers still belongs to the stage whose URLs it is under.
+struct EnclosingStageTests {
+    func enclosing(_ table: RouteTable, _ path: String, host: String = "") -> Int {
+        let pathBytes = Array(path.utf8)
+        let hostBytes = Array(host.utf8)
+        var match = RouteMatch()
+        let found = table.lookup(host: hostBytes.span, path: pathBytes.span, method: .get, into: &match)
+        #expect(!found)
+        return match.enclosingStage
+    }
+
+    @Test func unmatchedPathsUnderAStageNameIt() {
+        var builder = RouteTableBuilder()
+        builder.mount(host: nil, prefix: ["prod"], stage: 0)
+        builder.mount(host: nil, prefix: ["beta"], stage: 1)
+        builder.mount(host: nil, prefix: ["v2"], stage: 2)
+        builder.mount(host: "api.example.com", prefix: [], stage: 3)
+        builder.add(host: nil, prefix: ["prod"], pattern: try! RoutePattern(parsing: "/pets/{id}"), method: .exact(.get),
+                    target: RouteTarget(operation: 0, stage: 0))
+        builder.add(host: nil, prefix: ["beta"], pattern: try! RoutePattern(parsing: "/pets"), method: .exact(.get),
+                    target: RouteTarget(operation: 1, stage: 1))
+        let table = builder.build()
+        #expect(enclosing(table, "/prod/nothing") == 0)
+        #expect(enclosing(table, "/prod/pets/1/deeper") == 0)
+        #expect(enclosing(table, "/prod") == 0)
+        #expect(enclosing(table, "/beta/pets/1") == 1)
+        // A stage without routes is still mounted.
+        #expect(enclosing(table, "/v2/anything") == 2)
+        #expect(enclosing(table, "/other/pets") == -1)
+        #expect(enclosing(table, "/") == -1)
+        #expect(enclosing(table, "/x", host: "API.example.com:8080") == 3)
+    }
+}
