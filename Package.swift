@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
-                               "SluicePipeline", "SluicePolicy"],
+                               "SluicePipeline", "SluicePolicy", "SluiceCORS"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "SluicePipeline", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // Resource policies (x-amazon-apigateway-policy): source IP and resource ARN, AWS's evaluation.
         .target(name: "SluicePolicy", dependencies: ["SluiceConfig"], swiftSettings: swift6),
+        // CORS for HTTP APIs (x-amazon-apigateway-cors): preflights and the headers of every answer.
+        .target(name: "SluiceCORS", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         // The stage response cache: index and entries in shared memory, one cache for every worker.
@@ -87,6 +89,7 @@ let package = Package(
         .testTarget(name: "SluiceCoordinatorTests", dependencies: ["SluiceCoordinator", "SluiceThrottle", "SluiceConfig"],
                     swiftSettings: swift6),
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
+        .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
                     swiftSettings: swift6),

@@ -788,6 +788,8 @@ private final class Loader {
                                        mappedStage: entry.mappedStage, definitionFile: definitionPath,
                                        apiKeySource: definition.apiKeySource))
             deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
+            deployment.apis[apiIndex].cors = definition.cors
+            deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses
             var stageIndices: [String: Int] = [:]
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count

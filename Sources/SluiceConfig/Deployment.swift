@@ -164,6 +164,11 @@ public struct API: Sendable {
     public var apiKeySource: APIKeySource
     /// `x-amazon-apigateway-policy`: who may invoke the API, by source address (SluicePolicy).
     public var resourcePolicy: ResourcePolicy?
+    /// `x-amazon-apigateway-cors` (HTTP APIs): preflights answered by the gateway, CORS headers
+    /// on every response (SluiceCORS).
+    public var cors: CORSSettings?
+    /// `x-amazon-apigateway-gateway-responses`: the API's own shape of the gateway's answers.
+    public var gatewayResponses: [GatewayResponseSettings] = []
 
     public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
                 definitionFile: String, apiKeySource: APIKeySource = .header) {

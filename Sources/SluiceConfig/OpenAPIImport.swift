@@ -23,6 +23,8 @@ struct ImportedDefinition {
     var operations: [ImportedOperation]
     var apiKeySource: APIKeySource
     var resourcePolicy: ResourcePolicy?
+    var cors: CORSSettings?
+    var gatewayResponses: [GatewayResponseSettings] = []
 }
 
 /// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
@@ -54,6 +56,8 @@ struct OpenAPIImport {
         "x-amazon-apigateway-authorizer",
         "x-amazon-apigateway-authtype",
         "x-amazon-apigateway-policy",
+        "x-amazon-apigateway-cors",
+        "x-amazon-apigateway-gateway-responses",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -66,9 +70,7 @@ struct OpenAPIImport {
     /// API Gateway features that later issues will implement.
     static let plannedExtensions: Set<String> = [
         "x-amazon-apigateway-binary-media-types",
-        "x-amazon-apigateway-cors",
         "x-amazon-apigateway-endpoint-configuration",
-        "x-amazon-apigateway-gateway-responses",
         "x-amazon-apigateway-minimum-compression-size",
         "x-amazon-apigateway-request-validator",
         "x-amazon-apigateway-request-validators",
@@ -143,6 +145,18 @@ struct OpenAPIImport {
             resourcePolicy = read
         }
 
+        var cors: CORSSettings?
+        if let corsEntry = entry("x-amazon-apigateway-cors") {
+            guard let read = CORSImport(file: file, log: log).read(corsEntry.value) else { return nil }
+            cors = read
+        }
+
+        var gatewayResponses: [GatewayResponseSettings] = []
+        if let responsesEntry = entry("x-amazon-apigateway-gateway-responses") {
+            guard let read = GatewayResponsesImport(file: file, log: log).read(responsesEntry.value) else { return nil }
+            gatewayResponses = read
+        }
+
         var operations: [ImportedOperation] = []
         var valid = true
         if let paths = entry("paths"), !paths.value.isNull {
@@ -165,7 +179,8 @@ struct OpenAPIImport {
 
         for use in ignoredExtensions { reportIgnoredExtension(use) }
         return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource,
-                                          resourcePolicy: resourcePolicy) : nil
+                                          resourcePolicy: resourcePolicy, cors: cors,
+                                          gatewayResponses: gatewayResponses) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.

@@ -268,7 +268,6 @@ struct ResourcePolicyImport {
 
     /// Nil when an error was reported.
     func read(_ node: Node) -> ResourcePolicy? {
-        var document = node
         if let text = node.text, case .scalar = node {
             // Exports from API Gateway's console carry the policy as a JSON string.
             guard stringLine == nil, let parsed = (try? Yams.compose(yaml: text)) ?? nil else {
@@ -277,9 +276,9 @@ struct ResourcePolicyImport {
             }
             return ResourcePolicyImport(file: file, log: log, stringLine: node.line).read(parsed)
         }
-        guard let fields = document.entries else {
+        guard let fields = node.entries else {
             log.error(file, at(node.line), "x-amazon-apigateway-policy must be a policy document (a mapping), not "
-                      + document.kindName)
+                      + node.kindName)
             return nil
         }
         guard let statementNode = fields.first(where: { $0.key.text == "Statement" })?.value else {

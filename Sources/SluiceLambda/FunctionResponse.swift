@@ -82,6 +82,8 @@ public struct FunctionAnswer: Sendable {
         case gatewayOwned
         /// A 2.0 cookie: the field is `Set-Cookie`, and `name` is empty.
         case setCookie
+        /// `Access-Control-*`: dropped where the API's CORS configuration writes its own.
+        case cors
     }
 
     /// A response header field to send.
@@ -580,8 +582,19 @@ public struct FunctionAnswer: Sendable {
             if ResponseName.proxyConnection.matches(bytes, name) { return .framing }
             return ResponseName.requestID.matches(bytes, name) ? .gatewayOwned : .ordinary
         case 17: return ResponseName.transferEncoding.matches(bytes, name) ? .framing : .ordinary
-        default: return .ordinary
+        default: return isCORSName(bytes, name) ? .cors : .ordinary
         }
+    }
+
+    private static let corsPrefix: [UInt8] = Array("access-control-".utf8)
+
+    private static func isCORSName(_ bytes: Span<UInt8>, _ name: Range<Int>) -> Bool {
+        guard name.count > corsPrefix.count else { return false }
+        for offset in 0..<corsPrefix.count
+        where HTTPBytes.lowercased(bytes[name.lowerBound + offset]) != corsPrefix[offset] {
+            return false
+        }
+        return true
     }
 
     private static func member(_ key: Scalar, _ answer: Span<UInt8>) -> MemberKind {

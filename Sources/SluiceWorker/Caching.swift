@@ -345,7 +345,7 @@ extension Worker {
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
-            appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
             guard copied != nil else { return false }
             guard withBody && entry.bodyLength > 0 else { return true }
             let piece = min(entry.bodyLength, writer.freeCapacity)

@@ -319,6 +319,8 @@ extension Worker {
             connections[index].request.id = requestIDCounter
             connections[index].request.startedNanoseconds = Clock.monotonicNanoseconds()
             connections[index].request.key = nil
+            connections[index].request.corsAPI = -1
+            connections[index].request.corsOrigin = -1
             connections[index].cacheWaitUntil = 0
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)
@@ -337,15 +339,23 @@ extension Worker {
                             traced: proxyTargets.target(operation: match.operation, stage: match.stage) != nil
                                 || proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) != nil)
             }
-            guard runPipeline(index, bytes) else { return false }
+            if let preflight = corsStep(index, bytes, stage: match.stage) {
+                connections[index].request.pending.response = preflight
+            } else {
+                guard runPipeline(index, bytes) else { return false }
+            }
         } else {
             // No resource answers; under a stage's URLs it is still that stage's request, counted
             // and logged there (CloudWatch counts it in the stage's 4XXError).
+            connections[index].request.pending.response = catalog.index(of: .missingAuthenticationToken)
             if match.enclosingStage >= 0 {
                 connections[index].request.group = Int32(match.enclosingStage)
                 if !resumed { beginRecord(index, bytes, stage: match.enclosingStage, operation: -1, traced: false) }
+                // A preflight needs no route: the API answers it.
+                if let preflight = corsStep(index, bytes, stage: match.enclosingStage) {
+                    connections[index].request.pending.response = preflight
+                }
             }
-            connections[index].request.pending.response = catalog.index(of: .missingAuthenticationToken)
         }
         switch head.framing {
         case .none, .length(0):
@@ -422,7 +432,10 @@ extension Worker {
 
     /// Writes a prepared response with this request's `Date`, `x-amzn-RequestId` and
     /// `Connection`. Bodies that do not fit are streamed as sends free space.
-    func respond(_ index: Int, response: Int, keepAlive requested: Bool, omitBody: Bool, http10: Bool) {
+    func respond(_ index: Int, response unshaped: Int, keepAlive requested: Bool, omitBody: Bool, http10: Bool) {
+        // The request's API may shape the gateway's answers (its gateway responses).
+        let group = Int(connections[index].request.group)
+        let response = catalog.shaped(unshaped, api: group >= 0 ? Int(stageAPIs[group]) : -1)
         let prepared = catalog[response]
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
@@ -439,7 +452,7 @@ extension Worker {
         requestAnswered(index)
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
-            appendGatewayFields(requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
+            endResponseHead(index, requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
         }
         precondition(!written.overflowed, "hasRoomForResponse guarantees room for a head")
         connections[index].outputEnd += written.byteCount
@@ -605,9 +618,20 @@ extension Worker {
         rearmReceiveIfNeeded(index)
     }
 
-    /// Ends every response head: `Date`, `x-amzn-RequestId`, `Connection` when the connection
+    /// The response writer's one ending of every response head, whatever wrote its status and
+    /// header lines (a prepared answer, an upstream's, a function's, a cached one): the CORS
+    /// headers of the request's API, `Date`, `x-amzn-RequestId`, `Connection` when the connection
     /// closes after the response (or an HTTP/1.0 client keeps it), and the blank line.
-    func appendGatewayFields(requestID: UInt64, keepAlive: Bool, http10: Bool, to writer: inout SlabWriter) {
+    func endResponseHead(_ client: Int, requestID: UInt64, keepAlive: Bool, http10: Bool,
+                         to writer: inout SlabWriter) {
+        let corsOrigin = Int(connections[client].request.corsOrigin)
+        if corsOrigin >= 0, let policy = corsPolicies[Int(connections[client].request.corsAPI)] {
+            writer.append(policy.originLines[corsOrigin])
+            writer.append(policy.responseLines)
+        }
+        // A head is written once per request; whatever answers next is another request's.
+        connections[client].request.corsAPI = -1
+        connections[client].request.corsOrigin = -1
         writer.append(dateLine.bytes)
         writer.append(Worker.requestIDPrefix)
         Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)

@@ -431,6 +431,8 @@ extension Worker {
         // read yet: there the text is sent as the function wrote it.
         let decoding = format == .version2 && functionAnswer.isBase64Encoded
         let requestID = connections[client].request.id
+        // API Gateway ignores a function's CORS headers where the API configures CORS.
+        let dropsCORS = connections[client].request.corsAPI >= 0
         // Where the status and header lines end and the body starts, for the cache.
         var linesEnd = 0
         var bodyStart = 0
@@ -444,6 +446,7 @@ extension Worker {
                     switch field.role {
                     case .framing: continue
                     case .gatewayOwned: writer.append(Worker.remappedPrefix)
+                    case .cors: if dropsCORS { continue }
                     case .ordinary, .contentType, .setCookie: break
                     }
                     FunctionAnswer.writeName(of: field, in: answer, to: &writer)
@@ -458,7 +461,7 @@ extension Worker {
                     ResponseHead.appendDecimal(bodyLength, to: &writer)
                     writer.append(ResponseHead.crlf)
                 }
-                appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: pending.http10, to: &writer)
+                endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: pending.http10, to: &writer)
                 bodyStart = writer.count
                 if !bodyless && !pending.omitBody {
                     functionAnswer.writeBody(of: answer, decodingBase64: decoding, to: &writer)

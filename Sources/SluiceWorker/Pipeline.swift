@@ -1,3 +1,4 @@
+import SluiceCORS
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
@@ -33,6 +34,11 @@ struct RequestContext {
     var resumeStep: Int32 = -1
     /// The admission step: the key the request was admitted with.
     var key: AdmittedKey?
+    /// CORS: the API whose CORS policy applies (-1: none), and the index of the origin line that
+    /// allows the request's `Origin` (-1: not allowed, or no Origin). The response writer reads
+    /// and clears them.
+    var corsAPI: Int32 = -1
+    var corsOrigin: Int32 = -1
     /// The access log and the trace (AccessLogging.swift).
     var record = RequestRecord()
 
@@ -140,6 +146,23 @@ extension Worker {
     }
 
     static let forwardedForName: [UInt8] = Array("x-forwarded-for".utf8)
+    static let originName: [UInt8] = Array("origin".utf8)
+    static let requestMethodName: [UInt8] = Array("access-control-request-method".utf8)
+
+    /// CORS (SluiceCORS), for a request of a stage whose API configures it: remembers whether
+    /// its Origin is allowed, for the response writer, and answers a browser's preflight (OPTIONS
+    /// with Origin and Access-Control-Request-Method), with or without a route for it, as HTTP
+    /// APIs do. Returns the preflight's answer, or nil to go on.
+    func corsStep(_ index: Int, _ bytes: Span<UInt8>, stage: Int) -> Int? {
+        let api = Int(stageAPIs[stage])
+        guard let policy = corsPolicies[api] else { return nil }
+        connections[index].request.corsAPI = Int32(api)
+        guard let origin = HeaderNames.value(of: Worker.originName, in: head.headers, bytes: bytes) else { return nil }
+        connections[index].request.corsOrigin = Int32(policy.match(origin: bytes.extracting(origin)))
+        guard head.method == .options,
+              HeaderNames.value(of: Worker.requestMethodName, in: head.headers, bytes: bytes) != nil else { return nil }
+        return catalog.preflight(api: api)
+    }
 
     /// Steps 5–7: the API key, the throttles and the quota (Admission.swift, SluiceThrottle).
     func admissionStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {

@@ -1,3 +1,4 @@
+import SluiceCORS
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
@@ -448,6 +449,7 @@ extension Worker {
         connections[index].relayKeepAlive = responseHead.keepAlive
         connections[client].request.pending.keepAlive = keepAlive
         let requestID = connections[client].request.id
+        let dropsCORS = connections[client].request.corsAPI >= 0
         let bodyLength = connections[index].responseRemaining
         var linesEnd = 0
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
@@ -475,6 +477,8 @@ extension Worker {
                 for field in responseHead.headers {
                     let name = bytes.extracting(field.name)
                     if responseHead.isHopByHop(field.name, in: bytes) || HeaderNames.isContentLength(name) { continue }
+                    // API Gateway ignores an integration's CORS headers where the API configures CORS.
+                    if dropsCORS && CORSPolicy.isCORSHeader(name) { continue }
                     // The gateway sends its own Date and request id; the upstream's are kept
                     // under API Gateway's remapped names.
                     if HeaderNames.isRemapped(name) { writer.append(Worker.remappedPrefix) }
@@ -504,7 +508,7 @@ extension Worker {
                     break
                 }
             }
-            appendGatewayFields(requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
         }
         if written.overflowed {
             // Checked before parsing, so only a head over the limit lands here.

@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceCORS
 import SluiceHTTP1
 import SluicePipeline
 
@@ -12,13 +13,20 @@ struct PreparedResponse {
 }
 
 struct ResponseCatalog {
-    /// Indexed by operation, then one per `GatewayAnswer` after them.
+    /// Indexed by operation, then one per `GatewayAnswer` after them, then each API's own shape
+    /// of every answer (for APIs with gateway responses), then each CORS API's preflight answer.
     private(set) var responses: [PreparedResponse] = []
     let operationCount: Int
     /// The longest `head`, to know how much output space a response needs at least.
     private(set) var headBytesMax = 0
+    /// By response index: the gateway answer it is (a raw value), or -1.
+    private var answers: [Int16] = []
+    /// By API: where its shaped answers start, or -1 when it shapes none.
+    private var shapedBase: [Int32] = []
+    /// By API: its preflight answer, or -1 without CORS.
+    private var preflights: [Int32] = []
 
-    init(deployment: Deployment) {
+    init(deployment: Deployment, corsPolicies: [CORSPolicy?]) {
         operationCount = deployment.operations.count
         for operation in deployment.operations {
             switch operation.integration {
@@ -29,16 +37,57 @@ struct ResponseCatalog {
             case .http, .lambdaProxy: responses.append(ResponseCatalog.prepare(answer: .internalServerError))
             }
         }
+        answers = Array(repeating: -1, count: responses.count)
         for answer in GatewayAnswer.allCases {
             responses.append(ResponseCatalog.prepare(answer: answer))
+            answers.append(Int16(answer.rawValue))
+        }
+        for api in deployment.apis {
+            guard !api.gatewayResponses.isEmpty else {
+                shapedBase.append(-1)
+                continue
+            }
+            shapedBase.append(Int32(responses.count))
+            for answer in GatewayAnswer.allCases {
+                responses.append(ResponseCatalog.prepare(answer: answer, shapedBy: api.gatewayResponses))
+                answers.append(Int16(answer.rawValue))
+            }
+        }
+        for policy in corsPolicies {
+            guard let policy else {
+                preflights.append(-1)
+                continue
+            }
+            preflights.append(Int32(responses.count))
+            // 204, the methods, headers and max age; the response writer adds the origin line.
+            responses.append(PreparedResponse(status: 204, head: ResponseHead.statusLine(204) + policy.preflightLines,
+                                              body: []))
+            answers.append(-1)
         }
         headBytesMax = responses.map(\.head.count).max() ?? 0
     }
 
     func index(of answer: GatewayAnswer) -> Int { operationCount + answer.rawValue }
 
-    /// The gateway's answer a response index stands for; nil for an operation's own (a mock's).
-    func answer(at index: Int) -> GatewayAnswer? { GatewayAnswer(rawValue: index - operationCount) }
+    /// The response to send for `response` to a request of `api` (-1: none): the API's own
+    /// shape of a gateway answer when its gateway responses give one, else `response` itself.
+    func shaped(_ response: Int, api: Int) -> Int {
+        guard api >= 0, shapedBase[api] >= 0, let answer = answer(at: response) else { return response }
+        return Int(shapedBase[api]) + answer.rawValue
+    }
+
+    /// The preflight answer of a CORS API, or nil.
+    func preflight(api: Int) -> Int? {
+        let index = preflights[api]
+        return index >= 0 ? Int(index) : nil
+    }
+
+    /// The gateway's answer a response index stands for; nil for an operation's own (a mock's)
+    /// and for preflights.
+    func answer(at index: Int) -> GatewayAnswer? {
+        guard index >= 0, index < answers.count else { return nil }
+        return GatewayAnswer(rawValue: Int(answers[index]))
+    }
 
     subscript(index: Int) -> PreparedResponse { responses[index] }
 
@@ -58,6 +107,50 @@ struct ResponseCatalog {
         }
         return PreparedResponse(status: mock.status, head: head, body: hasBody ? mock.body : [])
     }
+
+    /// A gateway answer as an API's gateway responses shape it: the entry for its response type,
+    /// else the API's DEFAULT_4XX or DEFAULT_5XX, else as API Gateway sends it.
+    static func prepare(answer: GatewayAnswer, shapedBy settings: [GatewayResponseSettings]) -> PreparedResponse {
+        let fallback = answer.status < 500 ? "DEFAULT_4XX" : "DEFAULT_5XX"
+        guard let shape = settings.first(where: { $0.responseType == answer.responseType })
+                ?? settings.first(where: { $0.responseType == fallback }) else {
+            return prepare(answer: answer)
+        }
+        let status = shape.statusCode ?? answer.status
+        let message: String? = answer == .authorizerConfigurationError ? nil : answer.message
+        let body = shape.template.map {
+            Array(GatewayResponseSettings.render($0.template, message: message, responseType: answer.responseType).utf8)
+        } ?? Array(answer.body.utf8)
+        var head = ResponseHead.statusLine(status)
+        let hasBody = status != 204 && status != 304
+        // A mapped Content-Type replaces the template's; names that frame the response or that
+        // the gateway writes are sent under API Gateway's remapped names; Transfer-Encoding never.
+        var contentType = shape.template?.contentType ?? "application/json"
+        var lines: [UInt8] = []
+        for header in shape.headers {
+            let name = header.name.lowercased()
+            if name == "content-type" {
+                contentType = header.value
+            } else if name == "transfer-encoding" {
+                continue
+            } else if ResponseCatalog.remappedNames.contains(name) {
+                lines += ResponseHead.headerLine("x-amzn-Remapped-" + header.name, header.value)
+            } else {
+                lines += ResponseHead.headerLine(header.name, header.value)
+            }
+        }
+        if hasBody { head += ResponseHead.headerLine("Content-Type", contentType) }
+        if let errorType = answer.errorType { head += ResponseHead.headerLine("x-amzn-ErrorType", errorType) }
+        head += lines
+        if hasBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
+        return PreparedResponse(status: status, head: head, body: hasBody ? body : [])
+    }
+
+    /// Response headers a mapping may not set as they are (API Gateway's list).
+    static let remappedNames: Set<String> = [
+        "authorization", "connection", "content-length", "content-md5", "date", "expect", "host", "max-forwards",
+        "proxy-authenticate", "server", "trailer", "upgrade", "user-agent", "www-authenticate", "x-amzn-requestid",
+    ]
 
     static func prepare(answer: GatewayAnswer) -> PreparedResponse {
         let body = Array(answer.body.utf8)

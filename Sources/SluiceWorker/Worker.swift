@@ -1,3 +1,4 @@
+import SluiceCORS
 import SluiceCache
 import SluiceConfig
 import SluiceHTTP1
@@ -113,6 +114,8 @@ public final class Worker {
     /// Each API's resource policy, compiled (nil: none); each stage's API; how many path segments
     /// come before a stage's resource path (base path, stage); and the policy step's scratch.
     let policies: [PolicyEvaluator?]
+    /// Each API's CORS policy (nil: none).
+    let corsPolicies: [CORSPolicy?]
     let stageAPIs: [Int32]
     let resourcePathPrefixSegments: [Int32]
     var policyResource: [UInt8] = []
@@ -222,7 +225,8 @@ public final class Worker {
         trustedProxyHops = context.deployment.trustedProxyHops
         policyResource.reserveCapacity(context.deployment.limits.request.headBytesMax + 256)
         operations = context.deployment.operations
-        catalog = ResponseCatalog(deployment: context.deployment)
+        corsPolicies = context.deployment.apis.map { api in api.cors.map(CORSPolicy.init) }
+        catalog = ResponseCatalog(deployment: context.deployment, corsPolicies: corsPolicies)
         ring = try Ring(entries: tuning.ringEntries)
         receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
                                              bufferBytes: tuning.recvBufferBytes)

@@ -213,3 +213,111 @@ paths:
     samples = server.metrics()
     assert samples['sluice_requests_total{api="proxy",stage="$default",code="2xx"}'] == 1
     assert samples['sluice_requests_total{api="proxy",stage="$default",code="4xx"}'] == 1
+
+
+def test_http_api_export_with_cors_answers_a_browser_preflight_unchanged(tmp_path, upstreams):
+    from conftest import SHARED
+    upstream = upstreams("echo")
+    example = (SHARED / "examples" / "aws" / "http-api-open-api.1.oas30.json").read_text()
+    server = start_gateway(
+        tmp_path, example, stages="      $default: {}",
+        extra=f'upstreams:\n  resolve:\n    petstore.execute-api.us-west-1.amazonaws.com: "127.0.0.1:{upstream.port}"\n')
+    # What a browser sends before a cross-origin POST with a JSON body and a custom header; there
+    # is no OPTIONS route: the gateway answers.
+    preflight = request(server, "OPTIONS", "/pets", headers=(
+        "Origin: https://app.example.com\r\nAccess-Control-Request-Method: POST\r\n"
+        "Access-Control-Request-Headers: content-type,x-api-key\r\n"))
+    assert preflight.status == 204, preflight.raw_head
+    assert preflight.header("Access-Control-Allow-Origin") == "*"
+    assert preflight.header("Access-Control-Allow-Methods") == "GET,OPTIONS,POST"
+    assert preflight.header("Access-Control-Allow-Headers") == \
+        "x-amzm-header,x-apigateway-header,x-api-key,authorization,x-amz-date,content-type"
+    assert preflight.header("Content-Length") is None
+    # The actual request: the integration answers, the gateway adds the CORS headers.
+    actual = request(server, "GET", "/pets?type=dog", headers="Origin: https://app.example.com\r\n")
+    assert actual.status == 200
+    assert actual.json()["target"] == "/petstore/pets?type=dog"
+    assert actual.header("Access-Control-Allow-Origin") == "*"
+    # Errors carry them too, as on HTTP APIs; a request without Origin gets none.
+    missing = request(server, "GET", "/nothing", headers="Origin: https://app.example.com\r\n")
+    assert missing.status == 403
+    assert missing.header("Access-Control-Allow-Origin") == "*"
+    assert request(server, "GET", "/pets").header("Access-Control-Allow-Origin") is None
+
+
+def test_cors_origin_lists_credentials_and_integration_cors_headers_dropped(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    api = f"""\
+openapi: "3.0.1"
+info: {{title: cors, version: "1"}}
+x-amazon-apigateway-cors:
+  allowOrigins: ["https://a.example", "https://b.example"]
+  allowMethods: [GET]
+  allowCredentials: true
+  exposeHeaders: [x-total]
+  maxAge: 300
+paths:
+  /echo:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        uri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:corsy/invocations"
+        payloadFormatVersion: "2.0"
+"""
+    # The function answers with its own CORS header, which the gateway replaces.
+    server = start_gateway(tmp_path, api, stages="      $default: {}",
+                           extra=f'lambda_functions:\n  corsy: "http://127.0.0.1:{upstreams("lambda").port}"\n')
+    allowed = request(server, "GET", "/echo", headers="Origin: https://b.example\r\nX-Fake: cors\r\n")
+    assert allowed.status == 200, allowed.raw_head
+    assert [v for k, v in allowed.headers if k.lower() == "access-control-allow-origin"] == ["https://b.example"]
+    assert allowed.header("Access-Control-Allow-Credentials") == "true"
+    assert allowed.header("Access-Control-Expose-Headers") == "x-total"
+    assert allowed.header("Vary") == "Origin"
+    other = request(server, "GET", "/echo", headers="Origin: https://evil.example\r\nX-Fake: cors\r\n")
+    assert other.status == 200
+    assert other.header("Access-Control-Allow-Origin") is None
+    preflight = request(server, "OPTIONS", "/echo", headers=(
+        "Origin: https://a.example\r\nAccess-Control-Request-Method: GET\r\n"))
+    assert preflight.status == 204
+    assert preflight.header("Access-Control-Allow-Origin") == "https://a.example"
+    assert preflight.header("Access-Control-Max-Age") == "300"
+
+
+def test_gateway_responses_shape_the_gateways_own_answers(tmp_path):
+    api = """\
+openapi: "3.0.1"
+info: {title: shaped, version: "1"}
+x-amazon-apigateway-gateway-responses:
+  DEFAULT_4XX:
+    responseParameters:
+      gatewayresponse.header.Access-Control-Allow-Origin: "'*'"
+      gatewayresponse.header.X-Team: "'payments'"
+    responseTemplates:
+      application/json: '{"error": {"message": $context.error.messageString, "type": "$context.error.responseType"}}'
+  MISSING_AUTHENTICATION_TOKEN:
+    statusCode: 404
+    responseTemplates:
+      application/json: '{"message": "no such route"}'
+paths:
+  /keyed:
+    get:
+      x-amazon-apigateway-api-key-required: true
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200"}}
+"""
+    server = start_gateway(tmp_path, api)
+    missing = request(server, "GET", "/prod/nowhere")
+    assert missing.status == 404
+    assert missing.json() == {"message": "no such route"}
+    assert missing.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+    forbidden = request(server, "GET", "/prod/keyed")
+    assert forbidden.status == 403
+    assert forbidden.json() == {"error": {"message": "Forbidden", "type": "INVALID_API_KEY"}}
+    assert forbidden.header("Access-Control-Allow-Origin") == "*"
+    assert forbidden.header("X-Team") == "payments"
+    assert forbidden.header("x-amzn-ErrorType") == "ForbiddenException"
+    # Requests outside the API (no stage) get API Gateway's own answer.
+    outside = request(server, "GET", "/other/path")
+    assert outside.status == 403 and outside.json() == {"message": "Missing Authentication Token"}

@@ -175,6 +175,9 @@ def invoke(request, body):
                   "body": json.dumps(event)}
         if not version2:
             answer["multiValueHeaders"] = {"Set-Cookie": ["a=1", "b=2"]}
+    elif mode == "cors":
+        answer = {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "https://evil.example",
+                                                 "Content-Type": "text/plain"}, "body": "cors"}
     elif mode == "connections":
         answer = {"statusCode": 200, "body": str(request["connections"])}
     elif mode == "status":

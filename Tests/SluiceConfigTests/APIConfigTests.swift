@@ -329,7 +329,7 @@ private let petsDefinition = """
     @Test func integrationTypesAndExtensions() throws {
         let result = loadDefinition("""
             openapi: 3.0.1
-            x-amazon-apigateway-cors: { allowOrigins: ["*"] }
+            x-amazon-apigateway-binary-media-types: ["image/png"]
             x-amazon-apigateway-documentation: { version: "1" }
             x-amazon-apigateway-frobnicate: true
             paths:
@@ -356,7 +356,7 @@ private let petsDefinition = """
             """)
         let deployment = try #require(result.deployment)
         #expect(result.lines == [
-            "api.yaml:2: warning: x-amazon-apigateway-cors is not supported yet and is ignored",
+            "api.yaml:2: warning: x-amazon-apigateway-binary-media-types is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
             "api.yaml:7: warning: GET /a is protected by AWS_IAM authorization, which Sluice does not enforce yet; every request answers 500 (AuthorizerConfigurationException)",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluicePipeline
 @testable import SluiceWorker
 import Testing
 
@@ -56,7 +57,7 @@ import Testing
         let unsupported = Operation(api: 0, resourcePath: "/b", method: "GET", integration: .unsupported("AWS"))
         var deployment = Deployment()
         deployment.operations = [operation, unsupported]
-        let catalog = ResponseCatalog(deployment: deployment)
+        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [])
         #expect(String(decoding: catalog[0].head, as: UTF8.self)
                 == "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-A: b\r\nContent-Length: 2\r\n")
         #expect(catalog[1].status == 500)
@@ -66,5 +67,45 @@ import Testing
         #expect(String(decoding: missing.head, as: UTF8.self).contains("x-amzn-ErrorType: MissingAuthenticationTokenException\r\n"))
         #expect(String(decoding: catalog[catalog.index(of: .bodyTooLarge)].body, as: UTF8.self) == #"{"message":"Request Too Long"}"#)
         #expect(catalog.headBytesMax >= catalog[0].head.count)
+    }
+
+    @Test func gatewayResponsesShapeAnAPIsAnswers() {
+        var deployment = Deployment()
+        deployment.apis = [
+            API(name: "plain", definitionFile: "a.yaml"),
+            API(name: "shaped", definitionFile: "b.yaml"),
+        ]
+        deployment.apis[1].gatewayResponses = [
+            GatewayResponseSettings(responseType: "DEFAULT_4XX",
+                                    headers: [ResponseHeader(name: "Access-Control-Allow-Origin", value: "*"),
+                                              ResponseHeader(name: "Content-Length", value: "9")],
+                                    template: ResponseTemplate(contentType: "application/json",
+                                                               template: #"{"error":$context.error.messageString,"type":"$context.error.responseType"}"#)),
+            GatewayResponseSettings(responseType: "MISSING_AUTHENTICATION_TOKEN", statusCode: 404,
+                                    template: ResponseTemplate(contentType: "text/plain", template: "not here")),
+        ]
+        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [nil, nil])
+        let throttled = catalog.index(of: .tooManyRequests)
+        // The plain API keeps API Gateway's own answers.
+        #expect(catalog.shaped(throttled, api: 0) == throttled)
+        #expect(catalog.shaped(throttled, api: -1) == throttled)
+        // DEFAULT_4XX shapes a 429; a header that frames the response is remapped.
+        let shapedThrottle = catalog[catalog.shaped(throttled, api: 1)]
+        #expect(shapedThrottle.status == 429)
+        #expect(String(decoding: shapedThrottle.body, as: UTF8.self) == #"{"error":"Too Many Requests","type":"THROTTLED"}"#)
+        let head = String(decoding: shapedThrottle.head, as: UTF8.self)
+        #expect(head.contains("Access-Control-Allow-Origin: *\r\n"))
+        #expect(head.contains("x-amzn-Remapped-Content-Length: 9\r\n"))
+        #expect(head.contains("x-amzn-ErrorType: TooManyRequestsException\r\n"))
+        #expect(head.hasSuffix("Content-Length: \(shapedThrottle.body.count)\r\n"))
+        #expect(catalog.answer(at: catalog.shaped(throttled, api: 1)) == .tooManyRequests)
+        // Its own entry wins over DEFAULT_4XX, status included.
+        let missing = catalog[catalog.shaped(catalog.index(of: .missingAuthenticationToken), api: 1)]
+        #expect(missing.status == 404)
+        #expect(String(decoding: missing.head, as: UTF8.self).hasPrefix("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"))
+        #expect(String(decoding: missing.body, as: UTF8.self) == "not here")
+        // 5XX answers have no DEFAULT_5XX here: API Gateway's own.
+        let failed = catalog.shaped(catalog.index(of: .badGateway), api: 1)
+        #expect(String(decoding: catalog[failed].body, as: UTF8.self) == #"{"message": "Internal server error"}"#)
     }
 }

@@ -1,0 +1,136 @@
+import Yams
+
+/// One entry of `x-amazon-apigateway-gateway-responses`: how an API shapes one of the gateway's
+/// own answers (a refusal, an integration failure), or every 4XX/5XX without an entry of its own.
+public struct GatewayResponseSettings: Sendable, Equatable {
+    /// API Gateway's response type: `MISSING_AUTHENTICATION_TOKEN`, `THROTTLED`, `DEFAULT_4XX`, …
+    public var responseType: String
+    /// `statusCode`, or nil to keep the answer's own.
+    public var statusCode: Int?
+    /// Static headers from `responseParameters` (`gatewayresponse.header.NAME: "'value'"`).
+    public var headers: [ResponseHeader]
+    /// The body template and its content type (`application/json` when there is one, else the
+    /// first); nil keeps the answer's own body.
+    public var template: ResponseTemplate?
+
+    public init(responseType: String, statusCode: Int? = nil, headers: [ResponseHeader] = [],
+                template: ResponseTemplate? = nil) {
+        self.responseType = responseType
+        self.statusCode = statusCode
+        self.headers = headers
+        self.template = template
+    }
+
+    /// The response types API Gateway has (REST APIs).
+    public static let responseTypes: Set<String> = [
+        "ACCESS_DENIED", "API_CONFIGURATION_ERROR", "AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE",
+        "BAD_REQUEST_PARAMETERS", "BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX", "EXPIRED_TOKEN",
+        "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT", "INVALID_API_KEY", "INVALID_SIGNATURE",
+        "MISSING_AUTHENTICATION_TOKEN", "QUOTA_EXCEEDED", "REQUEST_TOO_LARGE", "RESOURCE_NOT_FOUND", "THROTTLED",
+        "UNAUTHORIZED", "UNSUPPORTED_MEDIA_TYPE", "WAF_FILTERED",
+    ]
+
+    /// The template with the `$context.error` values, which are fixed for a response type, put
+    /// in: `message`, `messageString` (the message as a JSON string), `responseType` and
+    /// `validationErrorString`.
+    public static func render(_ template: String, message: String?, responseType: String) -> String {
+        let messageString = message.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
+            ?? "null"
+        var text = template
+        // Longest names first, so that `$context.error.message` does not eat `…messageString`.
+        for (name, value) in [("messageString", messageString), ("message", message ?? "null"),
+                              ("responseType", responseType), ("validationErrorString", "")] {
+            text = text.replacing("$context.error.\(name)", with: value)
+                .replacing("${context.error.\(name)}", with: value)
+        }
+        return text
+    }
+}
+
+/// Reads `x-amazon-apigateway-gateway-responses`. Values that need the request
+/// (`method.request.*`, `$context` beyond `error`, `$stageVariables`) are not evaluated yet: a
+/// header mapped from one is not sent and a template using one is sent as written, each with a
+/// warning.
+struct GatewayResponsesImport {
+    let file: String
+    let log: DiagnosticLog
+
+    /// Nil when an error was reported.
+    func read(_ node: Node) -> [GatewayResponseSettings]? {
+        guard let entries = node.entries else {
+            log.error(file, node.line, "x-amazon-apigateway-gateway-responses must be a mapping, not \(node.kindName)")
+            return nil
+        }
+        var responses: [GatewayResponseSettings] = []
+        for (typeNode, value) in entries {
+            guard let type = typeNode.text, GatewayResponseSettings.responseTypes.contains(type) else {
+                log.error(file, typeNode.line, "'\(typeNode.text ?? "?")' is not a gateway response type (DEFAULT_4XX, "
+                          + "DEFAULT_5XX, MISSING_AUTHENTICATION_TOKEN, THROTTLED, …)")
+                return nil
+            }
+            guard let fields = value.entries else {
+                log.error(file, value.line, "gateway response \(type) must be a mapping")
+                return nil
+            }
+            var response = GatewayResponseSettings(responseType: type)
+            for (key, field) in fields {
+                switch key.text ?? "" {
+                case "statusCode":
+                    guard let text = field.text, let status = Int(text), (100...599).contains(status) else {
+                        log.error(file, field.line, "gateway response \(type): statusCode must be a status from 100 to 599")
+                        return nil
+                    }
+                    response.statusCode = status
+                case "responseParameters":
+                    for (nameNode, valueNode) in field.entries ?? [] {
+                        let name = nameNode.text ?? ""
+                        guard let header = name.dropPrefix("gatewayresponse.header."), !header.isEmpty,
+                              header.utf8.allSatisfy(Self.isTokenByte) else {
+                            log.error(file, nameNode.line, "gateway response \(type): '\(name)' is not "
+                                      + "gatewayresponse.header.NAME")
+                            return nil
+                        }
+                        let source = valueNode.text ?? ""
+                        guard source.count >= 2, source.hasPrefix("'"), source.hasSuffix("'") else {
+                            log.warning(file, valueNode.line, "gateway response \(type): header \(header) maps "
+                                        + "'\(source)', which Sluice does not evaluate yet; the header is not sent")
+                            continue
+                        }
+                        let text = String(source.dropFirst().dropLast())
+                        guard text.utf8.allSatisfy({ $0 == 9 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                            log.error(file, valueNode.line, "gateway response \(type): header \(header)'s value has "
+                                      + "control characters")
+                            return nil
+                        }
+                        response.headers.append(ResponseHeader(name: header, value: text))
+                    }
+                case "responseTemplates":
+                    let templates = (field.entries ?? []).compactMap { entry -> ResponseTemplate? in
+                        guard let type = entry.key.text else { return nil }
+                        return ResponseTemplate(contentType: type, template: entry.value.text ?? "")
+                    }
+                    response.template = templates.first { $0.contentType == "application/json" } ?? templates.first
+                    if let template = response.template {
+                        let rendered = GatewayResponseSettings.render(template.template, message: "", responseType: "")
+                        if rendered.contains("$") {
+                            log.warning(file, field.line, "gateway response \(type): the template refers to values "
+                                        + "Sluice does not evaluate yet (only $context.error.*); it is sent as written")
+                        }
+                    }
+                default:
+                    log.warning(file, key.line, "unknown key '\(key.text ?? "?")' in gateway response \(type) is ignored")
+                }
+            }
+            responses.append(response)
+        }
+        return responses
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
