@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "SluiceHTTP1", swiftSettings: swift6),
         .target(name: "SluiceRouter", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .target(name: "SluiceConfig",
-                dependencies: ["SluiceRouter", "SluiceHTTP1", "CSluiceLinux", .product(name: "Yams", package: "Yams")],
+                dependencies: ["SluiceRouter", "SluiceHTTP1", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // The pipeline's vocabulary: its steps in API Gateway's order, the plan of steps compiled per
@@ -89,6 +89,7 @@ let package = Package(
         .testTarget(name: "SluiceCoordinatorTests", dependencies: ["SluiceCoordinator", "SluiceThrottle", "SluiceConfig"],
                     swiftSettings: swift6),
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
+        .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
         .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],

@@ -1,4 +1,3 @@
-import Glibc
 import SluiceHTTP1
 import SluiceRouter
 import Yams
@@ -25,87 +24,79 @@ public struct LoadResult: Sendable {
 /// Loading never stops at the first problem: it reports everything it can find, so that one run of
 /// `sluice check` lists every line to fix.
 public enum ConfigLoader {
-    /// Loads sluice.yaml at `path` and every API definition it names (relative to its folder).
-    ///
-    /// - Parameters:
-    ///   - allowedCPUs: the CPUs workers may be pinned to; nil asks the kernel
-    ///     (`sched_getaffinity`). Tests pass a fixed list.
-    ///   - resolver: looks up upstream host names (integration URIs, `lambda_functions`); a name
-    ///     that a stage uses and that does not resolve is an error. `.skip` validates without
-    ///     looking anything up; tests pass a fixed table.
-    public static func load(path: String, allowedCPUs: [Int]? = nil, resolver: HostResolver = .system) -> LoadResult {
-        Loader(source: .disk, allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs(), resolver: resolver)
-            .load(path: path)
+    /// Loads sluice.yaml at `path` and every API definition it names (relative to its folder),
+    /// reading files, CPUs and host names through `environment`.
+    public static func load(path: String, environment: LoaderEnvironment) -> LoadResult {
+        Loader(environment: environment).load(path: path)
     }
 
     /// The same from in-memory files (used for the built-in demo and tests): `files` maps path →
     /// contents; a definition's path is its `definition` joined to the folder of `path`.
-    public static func load(path: String, files: [String: String], allowedCPUs: [Int]? = nil,
-                            resolver: HostResolver = .system) -> LoadResult {
-        Loader(source: .memory(files), allowedCPUs: allowedCPUs ?? CPUAffinity.allowedCPUs(), resolver: resolver)
-            .load(path: path)
+    ///
+    /// - Parameters:
+    ///   - allowedCPUs: the CPUs workers may be pinned to.
+    ///   - resolver: looks up upstream host names (integration URIs, `lambda_functions`). `.skip`
+    ///     validates without looking anything up; tests pass a fixed table.
+    public static func load(path: String, files: [String: String], allowedCPUs: [Int],
+                            resolver: HostResolver) -> LoadResult {
+        let environment = LoaderEnvironment(readFile: { path in
+            guard let text = files[path] else { return .failure(FileReadError("no such file")) }
+            return .success(Array(text.utf8))
+        }, allowedCPUs: allowedCPUs, resolver: resolver)
+        return load(path: path, environment: environment)
     }
 
     /// The built-in demo that `sluice serve` with no `-c` runs: one API, stage `demo`, MOCK routes
     /// under `http://HOST:8080/demo/...`.
-    public static func loadDemo(allowedCPUs: [Int]? = nil, resolver: HostResolver = .system) -> LoadResult {
+    public static func loadDemo(allowedCPUs: [Int], resolver: HostResolver) -> LoadResult {
         load(path: DemoConfiguration.configPath, files: DemoConfiguration.files, allowedCPUs: allowedCPUs,
              resolver: resolver)
     }
 }
 
-/// Where files come from.
-enum FileSource {
-    case disk
-    case memory([String: String])
+/// What loading a configuration needs of the machine, handed in by the executable (whose
+/// SluiceURing makes the system calls): this module makes none. Tests hand in fixed answers.
+public struct LoaderEnvironment: Sendable {
+    /// A file's bytes, or why it cannot be read.
+    public var readFile: @Sendable (_ path: String) -> Result<[UInt8], FileReadError>
+    /// The CPUs workers may be pinned to.
+    public var allowedCPUs: [Int]
+    /// Looks up upstream host names.
+    public var resolver: HostResolver
+
+    public init(readFile: @escaping @Sendable (_ path: String) -> Result<[UInt8], FileReadError>,
+                allowedCPUs: [Int], resolver: HostResolver) {
+        self.readFile = readFile
+        self.allowedCPUs = allowedCPUs
+        self.resolver = resolver
+    }
+
+    /// Configuration files are small; anything bigger than this is a mistake (a log, a binary).
+    public static let fileBytesMax = 64 << 20
 
     /// The file's text, or a message saying why it cannot be read.
-    func read(_ path: String) -> Result<String, FileReadError> {
-        switch self {
-        case .memory(let files):
-            guard let text = files[path] else { return .failure(FileReadError("no such file")) }
+    func readText(_ path: String) -> Result<String, FileReadError> {
+        switch readFile(path) {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let bytes):
+            guard bytes.count <= Self.fileBytesMax else {
+                return .failure(FileReadError("the file is larger than \(Self.fileBytesMax >> 20) MiB"))
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                return .failure(FileReadError("the file is not valid UTF-8"))
+            }
             return .success(text)
-        case .disk:
-            return FileReading.readText(path)
         }
     }
 }
 
-struct FileReadError: Error {
-    var message: String
+/// Why a file cannot be read, as the system says it (`No such file or directory`).
+public struct FileReadError: Error, Sendable {
+    public var message: String
 
-    init(_ message: String) {
+    public init(_ message: String) {
         self.message = message
-    }
-}
-
-/// Reads whole files with plain POSIX calls (configuration loading needs nothing more).
-enum FileReading {
-    /// Configuration files are small; anything bigger than this is a mistake (a log, a binary).
-    static let fileBytesMax = 64 << 20
-
-    static func readText(_ path: String) -> Result<String, FileReadError> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return .failure(FileReadError(String(cString: strerror(errno)))) }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(descriptor, &chunk, chunk.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(FileReadError(String(cString: strerror(errno))))
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-            if bytes.count > fileBytesMax {
-                return .failure(FileReadError("the file is larger than \(fileBytesMax >> 20) MiB"))
-            }
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            return .failure(FileReadError("the file is not valid UTF-8"))
-        }
-        return .success(text)
     }
 }
 
@@ -152,7 +143,7 @@ private struct MethodSettingsEntry {
 
 /// One loading run; holds the diagnostics as they are found.
 private final class Loader {
-    let source: FileSource
+    let environment: LoaderEnvironment
     let allowedCPUs: [Int]
     let resolver: HostResolver
     let log = DiagnosticLog()
@@ -161,10 +152,10 @@ private final class Loader {
     /// `lambda_functions`, by the most specific lookup key of each entry.
     var lambdaFunctions: [String: LambdaEndpoint] = [:]
 
-    init(source: FileSource, allowedCPUs: [Int], resolver: HostResolver) {
-        self.source = source
-        self.allowedCPUs = allowedCPUs.sorted()
-        self.resolver = resolver
+    init(environment: LoaderEnvironment) {
+        self.environment = environment
+        self.allowedCPUs = environment.allowedCPUs.sorted()
+        self.resolver = environment.resolver
     }
 
     func load(path: String) -> LoadResult {
@@ -175,7 +166,7 @@ private final class Loader {
 
     private func buildDeployment(path: String) -> Deployment? {
         let text: String
-        switch source.read(path) {
+        switch environment.readText(path) {
         case .success(let contents): text = contents
         case .failure(let error):
             log.error(path, 0, "cannot read the configuration: \(error.message)")
@@ -414,10 +405,7 @@ private final class Loader {
                   let number = Int(digits), (1...65_535).contains(number) else { return nil }
             return UInt16(number)
         }
-        func isIPv6(_ host: Substring) -> Bool {
-            var address = in6_addr()
-            return inet_pton(AF_INET6, String(host), &address) == 1
-        }
+        func isIPv6(_ host: Substring) -> Bool { host.contains(":") && IPAddress(parsing: host) != nil }
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }
             let host = text[text.index(after: text.startIndex)..<close]
@@ -918,7 +906,7 @@ private final class Loader {
     private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String,
                                   limits: Limits) -> ImportedDefinition? {
         let text: String
-        switch source.read(definitionPath) {
+        switch environment.readText(definitionPath) {
         case .success(let contents): text = contents
         case .failure(let error):
             log.error(configPath, entry.definitionLine, "cannot read API definition '\(definitionPath)': "

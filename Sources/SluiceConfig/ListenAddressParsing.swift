@@ -1,4 +1,3 @@
-import Glibc
 
 extension ListenAddress {
     /// Parses `HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (both meaning `0.0.0.0:PORT`).
@@ -39,13 +38,11 @@ extension ListenAddress {
         if host.isEmpty { host = "0.0.0.0" }
         if host == "localhost" { host = "127.0.0.1" }
         if isIPv6 {
-            var address = in6_addr()
-            guard inet_pton(AF_INET6, host, &address) == 1 else {
+            guard host.contains(":"), IPAddress(parsing: Substring(host)) != nil else {
                 return .failure(ListenAddressError("'\(text)': '\(host)' is not an IPv6 address"))
             }
         } else {
-            var address = in_addr()
-            guard inet_pton(AF_INET, host, &address) == 1 else {
+            guard UpstreamURL.isIPv4Literal(host) else {
                 return .failure(ListenAddressError(
                     "'\(text)': '\(host)' is not an IPv4 address (host names are not resolved; use a numeric address)"))
             }

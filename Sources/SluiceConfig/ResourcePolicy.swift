@@ -225,7 +225,10 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
                 position += 1
                 if digits > 3 { return nil }
             }
-            guard digits > 0, octet <= 255 else { return nil }
+            // No leading zeros (`010` is octal to some parsers): inet_pton refuses them too.
+            guard digits > 0, octet <= 255, digits == 1 || text[position - digits] != UInt8(ascii: "0") else {
+                return nil
+            }
             value = value << 8 | octet
             octets += 1
             if octets < 4 {

@@ -1,5 +1,3 @@
-import CSluiceLinux
-import Glibc
 
 /// Looks up upstream host names when a configuration is loaded, so that the worker only ever
 /// connects to numeric addresses. Numeric hosts and `upstreams.resolve` entries never reach it.
@@ -13,27 +11,9 @@ public struct HostResolver: Sendable {
         self.resolve = resolve
     }
 
-    /// The system's resolver (`getaddrinfo`: /etc/hosts, then DNS as nsswitch.conf says), in its
-    /// order of preference (RFC 6724). Link-local IPv6 addresses with a zone are left out.
-    public static let system = HostResolver { name, port in systemResolve(name, port: port) }
-
     /// Looks nothing up: every name gets no addresses and no error. For validating a configuration
     /// where its upstreams' names cannot be resolved (an offline CI job); never for serving.
     public static let skip = HostResolver { _, _ in .success([]) }
-
-    private static func systemResolve(_ name: String, port: UInt16) -> Result<[ResolvedAddress], HostResolutionError> {
-        var text = [CChar](repeating: 0, count: 4096)
-        let count = sluice_resolve(name, &text, Int32(text.count))
-        let output = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard count >= 0 else { return .failure(HostResolutionError(output)) }
-        var addresses: [ResolvedAddress] = []
-        for line in output.split(separator: "\n") {
-            let resolved = ResolvedAddress(host: String(line.dropFirst(2)), port: port, isIPv6: line.hasPrefix("6"))
-            if !addresses.contains(resolved) { addresses.append(resolved) }
-        }
-        if addresses.isEmpty { return .failure(HostResolutionError("no IPv4 or IPv6 address")) }
-        return .success(addresses)
-    }
 }
 
 /// Why a host name has no address, as the resolver says it (`Name or service not known`).
@@ -103,8 +83,7 @@ struct UpstreamURL: Equatable {
                 portText = after.dropFirst()
             }
             isIPv6 = true
-            var address = in6_addr()
-            guard inet_pton(AF_INET6, String(hostText), &address) == 1 else {
+            guard hostText.contains(":"), IPAddress(parsing: hostText) != nil else {
                 return .failure(URLProblem("'\(hostText)' is not an IPv6 address"))
             }
         } else if let colon = authority.firstIndex(of: ":") {
@@ -161,8 +140,7 @@ struct UpstreamURL: Equatable {
 
     /// Whether `host` is an IPv4 literal (a numeric host needs no resolver).
     static func isIPv4Literal(_ host: String) -> Bool {
-        var address = in_addr()
-        return inet_pton(AF_INET, host, &address) == 1
+        !host.contains(":") && IPAddress(parsing: Substring(host)) != nil
     }
 
     /// The path split into literal pieces and `{name}` / `{name+}` parameters.

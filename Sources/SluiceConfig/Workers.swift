@@ -1,4 +1,3 @@
-import Glibc
 import Yams
 
 /// The accepted range of each per-worker setting. Powers of two where the kernel or a ring mask
@@ -183,37 +182,5 @@ struct WorkersSection {
             index = last + 1
         }
         return parts.isEmpty ? "none" : parts.joined(separator: ",")
-    }
-}
-
-/// The CPUs this process may run on, in ascending order.
-///
-/// `sched_getaffinity` does not import into Swift (glibc declares it only under _GNU_SOURCE), so
-/// this reads the same mask from the kernel's text form, `Cpus_allowed_list:` in
-/// /proc/self/status (`0-3,6`). Without /proc it falls back to every online CPU.
-enum CPUAffinity {
-    static func allowedCPUs() -> [Int] {
-        if case .success(let status) = FileReading.readText("/proc/self/status") {
-            for line in status.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
-                if let cpus = parseList(line.dropFirst("Cpus_allowed_list:".count)), !cpus.isEmpty {
-                    return cpus
-                }
-            }
-        }
-        let online = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        return Array(0..<max(1, online))
-    }
-
-    /// Parses a kernel cpu list: `0-3,6,8-9`.
-    static func parseList(_ text: Substring) -> [Int]? {
-        var cpus: [Int] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-", maxSplits: 1).map { Int(String($0).trimmingWhitespace) }
-            guard let low = bounds.first ?? nil else { return nil }
-            let high = bounds.count == 2 ? bounds[1] : low
-            guard let high, high >= low else { return nil }
-            cpus.append(contentsOf: low...high)
-        }
-        return cpus.sorted()
     }
 }

@@ -22,7 +22,9 @@ struct Serve: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let result = config.map { ConfigLoader.load(path: $0) } ?? ConfigLoader.loadDemo()
+        let environment = LoaderEnvironment.system
+        let result = config.map { ConfigLoader.load(path: $0, environment: environment) }
+            ?? ConfigLoader.loadDemo(allowedCPUs: environment.allowedCPUs, resolver: environment.resolver)
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
         guard let deployment = result.deployment, !(strict && !result.warnings.isEmpty) else {
             printError("sluice: the configuration has errors; not serving")
@@ -46,7 +48,7 @@ struct Check: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let result = ConfigLoader.load(path: config)
+        let result = ConfigLoader.load(path: config, environment: .system)
         for diagnostic in result.diagnostics {
             var diagnostic = diagnostic
             if strict { diagnostic.severity = .error }

@@ -625,17 +625,6 @@ private func example(_ name: String) throws -> String {
         #expect(deployment.operations[0].integration.http?.targets[0]?.hostHeader == "nowhere.invalid")
     }
 
-    @Test func theSystemResolverAnswersNumericResults() throws {
-        let result = load(definition("""
-                    type: http_proxy
-                    uri: "http://localhost:18001/a"
-            """), resolver: .system)
-        let deployment = try #require(result.deployment, "\(result.lines)")
-        let addresses = try #require(deployment.upstreams.first?.addresses)
-        #expect(!addresses.isEmpty)
-        #expect(addresses.allSatisfy { $0.port == 18_001 && ($0.host == "127.0.0.1" || $0.host == "::1") })
-    }
-
     @Test func skippingResolutionLoadsWithoutAddresses() throws {
         let result = load(definition("""
                     type: http_proxy

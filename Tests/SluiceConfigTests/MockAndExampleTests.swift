@@ -270,7 +270,7 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
 
 @Suite struct DemoAndDeployTests {
     @Test func demoLoadsCleanly() throws {
-        let result = ConfigLoader.loadDemo(allowedCPUs: testCPUs)
+        let result = ConfigLoader.loadDemo(allowedCPUs: testCPUs, resolver: testResolver)
         #expect(result.diagnostics.isEmpty, "\(result.lines)")
         let deployment = try #require(result.deployment)
         #expect(deployment.listen == ListenAddress(host: "0.0.0.0", port: 8080))
@@ -301,7 +301,7 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
 
     @Test func deployExampleLoads() throws {
         let path = packageRoot.appendingPathComponent("deploy/sluice.yaml").path
-        let result = ConfigLoader.load(path: path, allowedCPUs: testCPUs)
+        let result = ConfigLoader.load(path: path, environment: testDisk)
         let deployment = try #require(result.deployment, "\(result.lines)")
         // The example shows the future sections too; each is a warning, nothing else is.
         #expect(result.warnings.allSatisfy { $0.message.contains("not supported yet") }, "\(result.lines)")

@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func unreadableFiles() {
-        let missing = ConfigLoader.load(path: "/nonexistent/sluice.yaml", allowedCPUs: testCPUs)
+        let missing = ConfigLoader.load(path: "/nonexistent/sluice.yaml", environment: testDisk)
         #expect(missing.lines == [
             "/nonexistent/sluice.yaml:0: error: cannot read the configuration: No such file or directory",
         ])

@@ -18,6 +18,15 @@ let testResolver = HostResolver { name, port in
     return .success([ResolvedAddress(host: "192.0.2.1", port: port, isIPv6: false)])
 }
 
+/// The disk as the loader reads it, through Foundation (the executable hands in SluiceURing's
+/// system calls instead).
+let testDisk = LoaderEnvironment(readFile: { path in
+    guard let data = FileManager.default.contents(atPath: path) else {
+        return .failure(FileReadError("No such file or directory"))
+    }
+    return .success(Array(data))
+}, allowedCPUs: testCPUs, resolver: testResolver)
+
 /// Loads `config` as `sluice.yaml` with the given definitions beside it.
 func loadConfig(_ config: String, definitions: [String: String] = [:], cpus: [Int] = testCPUs,
                 resolver: HostResolver = testResolver) -> LoadResult {

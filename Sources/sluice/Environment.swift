@@ -1,0 +1,24 @@
+import SluiceConfig
+import SluiceURing
+
+/// The machine as configuration loading sees it: SluiceURing's system calls behind
+/// SluiceConfig's `LoaderEnvironment`, so that the loader itself makes none.
+extension LoaderEnvironment {
+    static var system: LoaderEnvironment {
+        LoaderEnvironment(readFile: { path in
+            SystemServices.readFile(path, bytesMax: LoaderEnvironment.fileBytesMax).mapError { FileReadError($0.message) }
+        }, allowedCPUs: SystemServices.allowedCPUs(), resolver: .system)
+    }
+}
+
+extension HostResolver {
+    /// The system's resolver (`getaddrinfo`).
+    static let system = HostResolver { name, port in
+        switch SystemServices.resolve(name) {
+        case .failure(let message):
+            return .failure(HostResolutionError(message.message))
+        case .success(let addresses):
+            return .success(addresses.map { ResolvedAddress(host: $0.host, port: port, isIPv6: $0.isIPv6) })
+        }
+    }
+}
