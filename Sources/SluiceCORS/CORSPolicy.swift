@@ -41,6 +41,10 @@ public struct CORSPolicy: Sendable {
         preflightLines = preflight
     }
 
+    /// The most bytes the policy adds to an answer's head: the longest origin line and the
+    /// response lines (the output room a response needs counts them).
+    public var addedBytesMax: Int { (originLines.map(\.count).max() ?? 0) + responseLines.count }
+
     /// The index in `originLines` of the line that allows `origin`, or -1 when it is not
     /// allowed. Origins compare without regard to ASCII case (their scheme and host are
     /// case-insensitive).

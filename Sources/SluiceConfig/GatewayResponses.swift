@@ -76,8 +76,8 @@ struct GatewayResponsesImport {
             for (key, field) in fields {
                 switch key.text ?? "" {
                 case "statusCode":
-                    guard let text = field.text, let status = Int(text), (100...599).contains(status) else {
-                        log.error(file, field.line, "gateway response \(type): statusCode must be a status from 100 to 599")
+                    guard let text = field.text, let status = Int(text), (200...599).contains(status) else {
+                        log.error(file, field.line, "gateway response \(type): statusCode must be a status from 200 to 599")
                         return nil
                     }
                     response.statusCode = status
@@ -105,9 +105,15 @@ struct GatewayResponsesImport {
                         response.headers.append(ResponseHeader(name: header, value: text))
                     }
                 case "responseTemplates":
-                    let templates = (field.entries ?? []).compactMap { entry -> ResponseTemplate? in
-                        guard let type = entry.key.text else { return nil }
-                        return ResponseTemplate(contentType: type, template: entry.value.text ?? "")
+                    var templates: [ResponseTemplate] = []
+                    for (typeKey, template) in field.entries ?? [] {
+                        guard let contentType = typeKey.text, !contentType.isEmpty,
+                              contentType.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                            log.error(file, typeKey.line, "gateway response \(type): '\(typeKey.text ?? "?")' is not a "
+                                      + "content type")
+                            return nil
+                        }
+                        templates.append(ResponseTemplate(contentType: contentType, template: template.text ?? ""))
                     }
                     response.template = templates.first { $0.contentType == "application/json" } ?? templates.first
                     if let template = response.template {

@@ -250,8 +250,11 @@ struct OpenAPIImport {
             let type = auth.entries?.first { $0.key.text == "type" }?.value.text ?? auth.kindName
             if type.uppercased() != "NONE" { authorization = .unenforced("\(type) authorization") }
         }
-        if let security = fields.first(where: { $0.key.text == "security" })?.value ?? defaultSecurity,
-           !security.isNull {
+        // An operation's `security: null` is no requirement of its own: the document's applies
+        // (only `security: []` opens a method).
+        var security = fields.first(where: { $0.key.text == "security" })?.value
+        if security?.isNull ?? true { security = defaultSecurity }
+        if let security, !security.isNull {
             guard case .sequence(let requirements) = security else {
                 log.error(file, security.line, "\(label): security must be a list of requirements, not \(security.kindName)")
                 return nil

@@ -26,14 +26,15 @@ public struct PolicyEvaluator: Sendable {
     public init(_ policy: ResourcePolicy) {
         statements = policy.statements.compactMap { statement in
             guard statement.anyPrincipal else { return nil }
-            let invokes = statement.actions.contains { Glob.matches(Array($0.utf8), Self.invoke.span) }
+            // Action names are case-insensitive in IAM (resources are not).
+            let invokes = statement.actions.contains { Glob.matches(Array($0.lowercased().utf8), Self.invoke.span) }
             guard invokes != statement.notAction else { return nil }
             return Statement(deny: statement.effect == .deny, resources: statement.resources.map { Array($0.utf8) },
                              notResource: statement.notResource, conditions: statement.conditions)
         }
     }
 
-    static let invoke: [UInt8] = Array("execute-api:Invoke".utf8)
+    static let invoke: [UInt8] = Array("execute-api:invoke".utf8)
 
     /// The decision for a caller at `source` invoking `resource`: `STAGE/METHOD/PATH`, the path
     /// without its leading slash (as the request's execute-api ARN ends).

@@ -101,6 +101,17 @@ extension Worker {
     /// (`SUCCEED_WITH_RESPONSE_HEADER`).
     static let rangeName: [UInt8] = Array("range".utf8)
     static let ageLinePrefix: [UInt8] = Array("Age: ".utf8)
+    static let ageName: [UInt8] = Array("\nage:".utf8)
+
+    /// Whether stored header lines have an `Age` field.
+    static func hasAgeLine(_ lines: Span<UInt8>) -> Bool {
+        var start = 0
+        while start + ageName.count <= lines.count {
+            if HTTPBytes.equalsIgnoringCase(lines, start..<(start + ageName.count), lowercased: ageName.span) { return true }
+            start += 1
+        }
+        return false
+    }
     static let refreshRefusedLine: [UInt8] = Array(
         "Warning: 199 - \"Cache-Control: max-age=0 ignored: not authorized to refresh the cache\"\r\n".utf8)
 
@@ -327,7 +338,7 @@ extension Worker {
         guard let policy = cachePolicies[stage] else { return false }
         if !connections[index].sendInFlight { compactOutput(index) }
         let outputEnd = connections[index].outputEnd
-        guard output.slotBytes - outputEnd >= entry.headLength + 512 else { return false }
+        guard output.slotBytes - outputEnd >= entry.headLength + 512 + corsLinesBytesMax else { return false }
         let keepAlive = connections[index].request.pending.keepAlive && !draining
         let http10 = connections[index].request.pending.http10
         let withBody = !connections[index].request.pending.omitBody
@@ -336,12 +347,19 @@ extension Worker {
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them.
-            let copied: Void? = policy.index.withBytes(of: entry, range: entry.headRange) { lines in writer.append(lines) }
+            var upstreamAge = false
+            let copied: Void? = policy.index.withBytes(of: entry, range: entry.headRange) { lines in
+                writer.append(lines)
+                upstreamAge = Worker.hasAgeLine(lines)
+            }
             if warn { writer.append(Worker.refreshRefusedLine) }
-            // How long ago the entry was stored, in whole seconds (RFC 9111 §5.1).
-            writer.append(Worker.ageLinePrefix)
-            ResponseHead.appendDecimal(Int(max(0, ageNanoseconds) / 1_000_000_000), to: &writer)
-            writer.append(ResponseHead.crlf)
+            // How long ago the entry was stored, in whole seconds (RFC 9111 §5.1), unless the
+            // upstream's answer carried an Age of its own (one Age per answer).
+            if !upstreamAge {
+                writer.append(Worker.ageLinePrefix)
+                ResponseHead.appendDecimal(Int(max(0, ageNanoseconds) / 1_000_000_000), to: &writer)
+                writer.append(ResponseHead.crlf)
+            }
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)

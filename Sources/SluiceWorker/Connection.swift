@@ -1,4 +1,5 @@
 import SluiceCache
+import SluiceConfig
 import SluiceHTTP1
 
 /// Where a connection is in reading its current request.
@@ -76,6 +77,9 @@ struct Connection {
     /// Client: the peer address as text for X-Forwarded-For, in the worker's address slab; 0 until
     /// the first proxied request asks for it.
     var peerAddressLength = 0
+    /// Client: the peer's address for resource policies, read once (`peerIPKnown`).
+    var peerIP = IPAddress(high: 0, low: 0)
+    var peerIPKnown = false
 
     /// The slot of the worker's `invocations` of a Lambda invocation in flight, or -1. The client
     /// owns it (and frees it); its upstream connection refers to it for the exchange.

@@ -400,7 +400,7 @@ extension Worker {
     func hasRoomForResponse(_ index: Int) -> Bool {
         let connection = connections[index]
         if connection.isStreaming { return false }
-        let needed = catalog.headBytesMax + 192
+        let needed = catalog.headBytesMax + 192 + corsLinesBytesMax
         if output.slotBytes - connection.outputEnd >= needed { return true }
         // Compacting moves bytes, so it cannot happen while a send reads them.
         guard !connection.sendInFlight else { return false }
@@ -426,6 +426,13 @@ extension Worker {
             return
         }
         connections[index].phase = .head
+        if connections[index].request.startedNanoseconds == 0 {
+            // Refused before a request began (a parse error, a timeout): nothing of the previous
+            // request's may reach this answer.
+            connections[index].request.corsAPI = -1
+            connections[index].request.corsOrigin = -1
+            connections[index].request.group = -1
+        }
         respond(index, response: catalog.index(of: answer), keepAlive: false, omitBody: false, http10: false)
         flush(index)
     }
@@ -624,14 +631,13 @@ extension Worker {
     /// closes after the response (or an HTTP/1.0 client keeps it), and the blank line.
     func endResponseHead(_ client: Int, requestID: UInt64, keepAlive: Bool, http10: Bool,
                          to writer: inout SlabWriter) {
+        // The CORS fields stay until the next request begins (a write that fails falls back to
+        // another answer of the same request, which needs them too).
         let corsOrigin = Int(connections[client].request.corsOrigin)
         if corsOrigin >= 0, let policy = corsPolicies[Int(connections[client].request.corsAPI)] {
             writer.append(policy.originLines[corsOrigin])
             writer.append(policy.responseLines)
         }
-        // A head is written once per request; whatever answers next is another request's.
-        connections[client].request.corsAPI = -1
-        connections[client].request.corsOrigin = -1
         writer.append(dateLine.bytes)
         writer.append(Worker.requestIDPrefix)
         Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)

@@ -88,48 +88,79 @@ extension Worker {
     /// Step 3: the API's resource policy, against the caller's address and the request's
     /// `STAGE/METHOD/PATH`.
     func policyStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
-        guard let evaluator = policies[Int(stageAPIs[match.stage])] else { return .proceed }
-        guard let source = clientAddress(index, bytes) else { return .refuse(.accessDenied) }
+        switch policyDecision(index, bytes, stage: match.stage) {
+        case .allow: .proceed
+        case .explicitDeny: .refuse(.explicitDeny)
+        case .implicitDeny: .refuse(.accessDenied)
+        }
+    }
+
+    /// What the stage's API's resource policy says of the request (`.allow` without one).
+    func policyDecision(_ index: Int, _ bytes: Span<UInt8>, stage: Int) -> PolicyDecision {
+        guard let evaluator = policies[Int(stageAPIs[stage])] else { return .allow }
+        guard let source = clientAddress(index, bytes) else { return .implicitDeny }
         policyResource.removeAll(keepingCapacity: true)
-        policyResource.append(contentsOf: stageNames[match.stage])
+        policyResource.append(contentsOf: stageNames[stage])
         policyResource.append(UInt8(ascii: "/"))
         let method = bytes.extracting(head.methodName)
         for offset in 0..<method.count { policyResource.append(method[offset]) }
         policyResource.append(UInt8(ascii: "/"))
-        // The resource path as requested, after the stage segment and the base path.
+        // The resource path as routed: after the stage segment and the base path, without the
+        // one trailing slash the router ignores, and percent-decoded, so that neither
+        // `/admin/` nor `/%61dmin` slips past a Deny of `*/GET/admin`.
         let path = bytes.extracting(head.path)
         var start = 1
-        var skip = Int(resourcePathPrefixSegments[match.stage])
+        var skip = Int(resourcePathPrefixSegments[stage])
         while skip > 0 && start < path.count {
             while start < path.count && path[start] != UInt8(ascii: "/") { start += 1 }
             start += 1
             skip -= 1
         }
+        var end = path.count
+        if end > start && path[end - 1] == UInt8(ascii: "/") { end -= 1 }
         var offset = start
-        while offset < path.count {
-            policyResource.append(path[offset])
-            offset += 1
+        while offset < end {
+            let byte = path[offset]
+            if byte == UInt8(ascii: "%"), offset + 2 < end,
+               let high = HTTPBytes.hexValue(path[offset + 1]), let low = HTTPBytes.hexValue(path[offset + 2]) {
+                policyResource.append(UInt8(high << 4 | low))
+                offset += 3
+            } else {
+                policyResource.append(byte)
+                offset += 1
+            }
         }
         // A local copy shares the buffer (no allocation) and can lend a span.
         let resource = policyResource
-        switch evaluator.evaluate(source: source, resource: resource.span) {
-        case .allow: return .proceed
-        case .explicitDeny: return .refuse(.explicitDeny)
-        case .implicitDeny: return .refuse(.accessDenied)
-        }
+        return evaluator.evaluate(source: source, resource: resource.span)
     }
 
     /// The caller's address: the connection's peer, or, behind `trusted_proxy_hops` proxies, the
-    /// address the farthest trusted proxy put in `X-Forwarded-For` (that many entries from the
-    /// right). With fewer entries than that the request did not come through them: the
-    /// connection's address stands.
+    /// address the farthest trusted proxy put in `X-Forwarded-For`: that many entries from the
+    /// right, over every `X-Forwarded-For` line in order (some proxies add a line rather than
+    /// append to one). Nil — refused by any policy — when that entry is not an address, or when
+    /// there are fewer entries than trusted proxies (the request did not come through them all,
+    /// and the peer is one of the proxies, not the caller).
     func clientAddress(_ index: Int, _ bytes: Span<UInt8>) -> IPAddress? {
-        if trustedProxyHops > 0,
-           let value = HeaderNames.value(of: Worker.forwardedForName, in: head.headers, bytes: bytes) {
-            let list = bytes.extracting(value)
+        guard trustedProxyHops > 0 else {
+            if !connections[index].peerIPKnown {
+                guard let peer = Socket.peerIP(connections[index].fd) else { return nil }
+                connections[index].peerIP = IPAddress(high: peer.high, low: peer.low)
+                connections[index].peerIPKnown = true
+            }
+            return connections[index].peerIP
+        }
+        var hop = 0
+        var field = head.headers.count - 1
+        while field >= 0 {
+            let header = head.headers[field]
+            field -= 1
+            guard HTTPBytes.equalsIgnoringCase(bytes, header.name, lowercased: Worker.forwardedForName.span) else {
+                continue
+            }
+            let list = bytes.extracting(header.value)
             var end = list.count
-            var hop = 0
-            while end > 0 {
+            while end >= 0 {
                 var start = end
                 while start > 0 && list[start - 1] != UInt8(ascii: ",") { start -= 1 }
                 hop += 1
@@ -141,8 +172,7 @@ extension Worker {
                 end = start - 1
             }
         }
-        guard let peer = Socket.peerIP(connections[index].fd) else { return nil }
-        return IPAddress(high: peer.high, low: peer.low)
+        return nil
     }
 
     static let forwardedForName: [UInt8] = Array("x-forwarded-for".utf8)
@@ -161,6 +191,9 @@ extension Worker {
         connections[index].request.corsOrigin = Int32(policy.match(origin: bytes.extracting(origin)))
         guard head.method == .options,
               HeaderNames.value(of: Worker.requestMethodName, in: head.headers, bytes: bytes) != nil else { return nil }
+        // A resource policy that refuses the caller refuses its preflights too: the request goes
+        // on to the pipeline, which answers as the policy says (or 403 without a route).
+        if policies[api] != nil && policyDecision(index, bytes, stage: stage) != .allow { return nil }
         return catalog.preflight(api: api)
     }
 

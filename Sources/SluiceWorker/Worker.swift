@@ -114,8 +114,9 @@ public final class Worker {
     /// Each API's resource policy, compiled (nil: none); each stage's API; how many path segments
     /// come before a stage's resource path (base path, stage); and the policy step's scratch.
     let policies: [PolicyEvaluator?]
-    /// Each API's CORS policy (nil: none).
+    /// Each API's CORS policy (nil: none), and the most bytes one adds to a response head.
     let corsPolicies: [CORSPolicy?]
+    let corsLinesBytesMax: Int
     let stageAPIs: [Int32]
     let resourcePathPrefixSegments: [Int32]
     var policyResource: [UInt8] = []
@@ -226,6 +227,7 @@ public final class Worker {
         policyResource.reserveCapacity(context.deployment.limits.request.headBytesMax + 256)
         operations = context.deployment.operations
         corsPolicies = context.deployment.apis.map { api in api.cors.map(CORSPolicy.init) }
+        corsLinesBytesMax = corsPolicies.compactMap { $0?.addedBytesMax }.max() ?? 0
         catalog = ResponseCatalog(deployment: context.deployment, corsPolicies: corsPolicies)
         ring = try Ring(entries: tuning.ringEntries)
         receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
@@ -240,8 +242,8 @@ public final class Worker {
         carry = try ByteSlab(slotCount: slotCount, slotBytes: limits.request.headBytesMax + tuning.recvBufferBytes)
         // An output slot takes a whole request or response head plus the gateway's own lines.
         output = try ByteSlab(slotCount: slotCount,
-                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256,
-                                             limits.request.headBytesMax + 2048))
+                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256 + corsLinesBytesMax,
+                                             limits.request.headBytesMax + 2048 + corsLinesBytesMax))
         peerAddresses = try ByteSlab(slotCount: clientSlots, slotBytes: 64)
         freeUpstreams = (Int32(clientSlots)..<Int32(slotCount)).reversed()
         poolIdleMax = pool.idleConnectionsMax

@@ -176,8 +176,9 @@ def test_resource_policy_explicit_deny_by_source_address_and_resource(tmp_path):
 def test_resource_policy_allow_list_behind_a_trusted_proxy(tmp_path):
     server = start_gateway(tmp_path, policy_api([
         {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
-         "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32"]}}},
+         "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"]}}},
     ]), extra="trusted_proxy_hops: 1\n")
+    # Without the proxy's entry the caller is unknown (the peer is a proxy, not the caller).
     refused = request(server, "GET", "/prod/pets")
     assert refused.status == 403
     assert refused.body == b'{"Message":"User is not authorized to access this resource"}'
@@ -189,6 +190,12 @@ def test_resource_policy_allow_list_behind_a_trusted_proxy(tmp_path):
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 192.0.2.4, 10.0.0.1\r\n").status == 200
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: not-an-address\r\n").status == 403
     assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 10.0.0.1.5\r\n").status == 403
+    assert request(server, "GET", "/prod/pets", headers="X-Forwarded-For: 127.0.0.1\r\n").status == 200
+    # A proxy that adds a line instead of appending: the last line's last entry is the trusted one.
+    assert request(server, "GET", "/prod/pets",
+                   headers="X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 192.0.2.4\r\n").status == 403
+    assert request(server, "GET", "/prod/pets",
+                   headers="X-Forwarded-For: 192.0.2.4\r\nX-Forwarded-For: 10.0.0.1\r\n").status == 200
 
 
 def test_http_api_default_stage_serves_urls_without_a_stage_segment(tmp_path, upstreams):
@@ -321,3 +328,29 @@ paths:
     # Requests outside the API (no stage) get API Gateway's own answer.
     outside = request(server, "GET", "/other/path")
     assert outside.status == 403 and outside.json() == {"message": "Missing Authentication Token"}
+
+
+def test_resource_policy_sees_the_path_as_routed(tmp_path):
+    server = start_gateway(tmp_path, policy_api([
+        ALLOW_ALL,
+        {"Effect": "Deny", "Principal": "*", "Action": "EXECUTE-API:invoke", "Resource": "execute-api:/*/GET/admin/users"},
+    ]))
+    assert request(server, "GET", "/prod/admin/other").status == 200
+    # Neither a trailing slash (which the router ignores) nor percent-encoding gets past the Deny.
+    for path in ("/prod/admin/users", "/prod/admin/users/", "/prod/admin/%75sers", "/prod/admin/user%73/"):
+        denied = request(server, "GET", path)
+        assert denied.status == 403, path
+        assert denied.header("x-amzn-ErrorType") == "AccessDeniedException", path
+
+
+def test_a_resource_policy_refuses_preflights_too(tmp_path):
+    api = policy_api([
+        ALLOW_ALL,
+        {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
+         "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8"]}}},
+    ]).replace("paths:\n", 'x-amazon-apigateway-cors: {allowOrigins: ["*"], allowMethods: [GET]}\npaths:\n', 1)
+    server = start_gateway(tmp_path, api)
+    preflight = request(server, "OPTIONS", "/prod/pets",
+                        headers="Origin: https://a.example\r\nAccess-Control-Request-Method: GET\r\n")
+    assert preflight.status == 403
+    assert request(server, "GET", "/prod/pets").status == 403

@@ -81,6 +81,39 @@ struct AuthorizationAndPolicyConfigTests {
         #expect(!result.lines.contains { $0.contains("is ignored") })
     }
 
+    @Test func aNullSecurityInheritsTheDocumentsRequirement() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            security: [{ sigv4: [] }]
+            paths:
+              /a:
+                get:
+                  security: ~
+                  x-amazon-apigateway-integration: { type: mock }
+            components:
+              securitySchemes:
+                sigv4: { type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4 }
+            """)
+        let deployment = try #require(result.deployment)
+        #expect(deployment.operations[0].authorization == .unenforced("IAM authorization ('sigv4', awsSigv4)"))
+    }
+
+    @Test func brokenGatewayResponsesAreErrors() {
+        let cases: [(String, String)] = [
+            ("DEFAULT_4XX: { statusCode: 101 }", "api.yaml:3: error: gateway response DEFAULT_4XX: statusCode must be a status from 200 to 599"),
+            ("NOT_A_TYPE: {}", "api.yaml:3: error: 'NOT_A_TYPE' is not a gateway response type (DEFAULT_4XX, DEFAULT_5XX, MISSING_AUTHENTICATION_TOKEN, THROTTLED, …)"),
+            (#"DEFAULT_4XX: { responseTemplates: { "text/plain\r\nX-Injected: 1": "x" } }"#,
+             "api.yaml:3: error: gateway response DEFAULT_4XX: 'text/plain\r\nX-Injected: 1' is not a content type"),
+            (#"DEFAULT_4XX: { responseParameters: { gatewayresponse.header.X-A: "'a\r\nb'" } }"#,
+             "api.yaml:3: error: gateway response DEFAULT_4XX: header X-A's value has control characters"),
+        ]
+        for (entry, message) in cases {
+            let result = loadDefinition("openapi: 3.0.1\nx-amazon-apigateway-gateway-responses:\n  \(entry)\npaths: {}\n")
+            #expect(result.deployment == nil, "\(entry)")
+            #expect(result.errors.map(\.description) == [message], "\(entry)")
+        }
+    }
+
     @Test func resourcePolicyObjectAndString() throws {
         let result = loadDefinition("""
             {

@@ -58,6 +58,15 @@ struct PolicyEvaluatorTests {
         #expect(decide(policy, "10.0.0.1", "prod/GET/a") == .implicitDeny)
     }
 
+    @Test func actionNamesIgnoreCase() {
+        let policy = ResourcePolicy(statements: [
+            PolicyStatement(effect: .allow, anyPrincipal: true, actions: ["*"], resources: ["*"]),
+            PolicyStatement(effect: .deny, anyPrincipal: true, actions: ["EXECUTE-API:invoke"], resources: ["*/GET/x"]),
+        ])
+        #expect(decide(policy, "10.0.0.1", "prod/GET/x") == .explicitDeny)
+        #expect(decide(policy, "10.0.0.1", "prod/GET/y") == .allow)
+    }
+
     @Test func unsupportedConditionsCanOnlyRefuse() {
         let policy = ResourcePolicy(statements: [
             PolicyStatement(effect: .allow, anyPrincipal: true, actions: ["execute-api:Invoke"], resources: ["*"],
