@@ -18,10 +18,49 @@ public struct Completion: Sendable {
     /// More completions will follow for the same multishot submission.
     public var hasMore: Bool { flags & IORING_CQE_F_MORE != 0 }
 
+    /// What the result means: the one place a worker's completions are sorted by errno.
+    @inline(__always)
+    public var outcome: CompletionOutcome {
+        result >= 0 ? .done(result) : CompletionOutcome(errno: -result)
+    }
+
     /// The provided buffer the kernel picked for a receive, if it picked one.
     public var bufferID: UInt16? {
         guard flags & IORING_CQE_F_BUFFER != 0 else { return nil }
         return UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT)
+    }
+}
+
+/// A completion's result as its handler acts on it (SwiftNIO triages errno the same way: retry,
+/// would-block, closed, crash).
+public enum CompletionOutcome: Equatable, Sendable {
+    /// Success: the byte count, descriptor or zero the operation returned.
+    case done(Int32)
+    /// Nothing happened and the operation may be submitted again (EINTR, EAGAIN).
+    case retry
+    /// A receive found the provided-buffer ring empty (ENOBUFS): arm it again once buffers are back.
+    case noBuffers
+    /// The operation was cancelled (ECANCELED), or its timer fired (ETIME).
+    case canceled
+    /// Out of file descriptors (EMFILE, ENFILE): accepting must pause.
+    case outOfDescriptors
+    /// The peer or the network ended it (ECONNRESET, EPIPE, ECONNREFUSED, …), or another
+    /// operating error: the connection is done. A descriptor or address the worker got wrong
+    /// (EBADF, EFAULT, ENOTSOCK) is a bug: it lands here too in release builds, after a debug
+    /// build's assertion has said so.
+    case failed(Int32)
+
+    public init(errno: Int32) {
+        switch errno {
+        case EINTR, EAGAIN: self = .retry
+        case ENOBUFS: self = .noBuffers
+        case ECANCELED, ETIME: self = .canceled
+        case EMFILE, ENFILE: self = .outOfDescriptors
+        case EBADF, EFAULT, ENOTSOCK:
+            assertionFailure("io_uring operation on a descriptor or buffer the worker got wrong: errno \(errno)")
+            self = .failed(errno)
+        default: self = .failed(errno)
+        }
     }
 }
 

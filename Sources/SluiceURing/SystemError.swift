@@ -22,17 +22,3 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
         return "\(call): \(String(cString: text))"
     }
 }
-
-/// The errno values a worker distinguishes when a socket operation completes.
-public enum Errno {
-    public static let again = EAGAIN
-    public static let interrupted = EINTR
-    public static let noBuffers = ENOBUFS
-    public static let canceled = ECANCELED
-    public static let connectionReset = ECONNRESET
-    public static let brokenPipe = EPIPE
-    public static let notFound = ENOENT
-    public static let timedOut = ETIME
-    public static let tooManyFiles = EMFILE
-    public static let tooManyFilesSystem = ENFILE
-}

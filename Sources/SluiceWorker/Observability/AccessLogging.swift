@@ -353,8 +353,8 @@ extension Worker {
         guard file < accessLogs.count, accessLogs[file].writing else { return }
         let buffer = 1 - accessLogs[file].active
         let fill = accessLogs[file].fill[buffer]
-        if completion.result > 0 {
-            accessLogs[file].written += Int(completion.result)
+        if case .done(let count) = completion.outcome, count > 0 {
+            accessLogs[file].written += Int(count)
             if accessLogs[file].failing {
                 accessLogs[file].failing = false
                 StandardError.write("worker \(slot): access log \(accessLogs[file].path): writing again")

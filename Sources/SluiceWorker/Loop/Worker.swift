@@ -368,13 +368,17 @@ public final class Worker {
 
     func onAccept(_ completion: Completion) {
         if !completion.hasMore { acceptArmed = false }
-        if completion.result >= 0 {
-            open(fd: completion.result)
-        } else if completion.result == -Errno.tooManyFiles || completion.result == -Errno.tooManyFilesSystem {
+        switch completion.outcome {
+        case .done(let fd):
+            open(fd: fd)
+        case .outOfDescriptors:
             // The connection stays in the backlog until a descriptor frees; retrying now would
             // fail again at once, in a loop.
             counters.add(slot: slot, .connectionsRefused)
             acceptPaused = true
+        case .retry, .noBuffers, .canceled, .failed:
+            // A connection reset while it waited to be accepted, or the accept was cancelled.
+            break
         }
         if !acceptArmed && !acceptPaused && !draining { armAccept() }
     }
@@ -525,8 +529,8 @@ public final class Worker {
     }
 
     func onSignal(_ completion: Completion) {
-        guard completion.result > 0 else {
-            if completion.result != -Errno.canceled { armSignal() }
+        guard case .done(let count) = completion.outcome, count > 0 else {
+            if completion.outcome != .canceled { armSignal() }
             return
         }
         if Signals.number(in: control) == SignalNumber.user1 {

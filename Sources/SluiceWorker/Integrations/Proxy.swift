@@ -107,7 +107,7 @@ extension Worker {
             if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
-        guard completion.result == 0 else {
+        guard completion.outcome == .done(0) else {
             upstreamFailed(index, answer: .badGateway)
             return
         }

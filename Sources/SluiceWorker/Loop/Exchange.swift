@@ -25,30 +25,34 @@ extension Worker {
             if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
-        if completion.result > 0, let bufferID {
+        switch completion.outcome {
+        case .done(let byteCount) where byteCount > 0 && bufferID != nil:
+            let bufferID = bufferID!
             if connections[index].receivePaused || connections[index].heldCount > 0 || waitsForUpstream(index) {
                 pauseReceiving(index)
                 // Reading is paused for output, but the multishot receive had already taken
                 // these bytes: keep them in order until the output drains.
-                hold(index, bufferID: bufferID, byteCount: Int(completion.result))
+                hold(index, bufferID: bufferID, byteCount: Int(byteCount))
                 return
             }
-            received(index, bufferID: bufferID, byteCount: Int(completion.result))
+            received(index, bufferID: bufferID, byteCount: Int(byteCount))
             receiveBuffers.recycle(id: bufferID)
-        } else {
+        case .done:
             if let bufferID { receiveBuffers.recycle(id: bufferID) }
-            if completion.result == 0 {
-                peerClosed(index)
-            } else if completion.result == -Errno.noBuffers {
-                if !connections[index].starved {
-                    connections[index].starved = true
-                    starved.append(Int32(index))
-                }
-                return
-            } else if completion.result != -Errno.canceled {
-                abort(index)
-                return
+            peerClosed(index)
+        case .noBuffers:
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+            if !connections[index].starved {
+                connections[index].starved = true
+                starved.append(Int32(index))
             }
+            return
+        case .canceled, .retry:
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+        case .outOfDescriptors, .failed:
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+            abort(index)
+            return
         }
         rearmReceiveIfNeeded(index)
     }
@@ -583,11 +587,19 @@ extension Worker {
             if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
-        guard completion.result > 0 else {
+        let sent: Int32
+        switch completion.outcome {
+        case .done(let count) where count > 0:
+            sent = count
+        case .retry:
+            // Nothing was sent: send the same bytes again.
+            afterInput(index, sendProgressed: false)
+            return
+        case .done, .noBuffers, .canceled, .outOfDescriptors, .failed:
             abort(index)
             return
         }
-        connections[index].outputStart += Int(completion.result)
+        connections[index].outputStart += Int(sent)
         if connections[index].outputStart == connections[index].outputEnd {
             connections[index].outputStart = 0
             connections[index].outputEnd = 0
