@@ -253,3 +253,62 @@ def test_partial_answers_and_range_requests_are_never_cached_and_hits_carry_age(
     assert older.json()["count"] == 2
     assert int(older.header("Age")) >= 2
     assert upstream_count(upstream) == 5
+
+
+def test_more_waiting_requests_than_parking_slots_go_on_to_the_integration(tmp_path, upstreams):  # noqa: F811
+    # One worker keeps at most 256 waiting requests' heads; the others do not wait for the fill.
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port, workers=1)
+    count = 300
+    results = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def client():
+        try:
+            with server.connect(timeout=20) as connection:
+                barrier.wait()
+                connection.sendall(b"GET /prod/items/9 HTTP/1.1\r\nHost: shop\r\nX-Delay-Ms: 500\r\n\r\n")
+                response = read_responses(connection, 1, timeout=20)[0]
+                with lock:
+                    results.append(response.status)
+        except Exception as error:  # noqa: BLE001
+            with lock:
+                results.append(repr(error))
+
+    threads = [threading.Thread(target=client) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * count
+    # One fill, and at most the requests that found no slot went to the upstream themselves.
+    reached = upstream_count(upstream)
+    print("upstream requests:", reached)
+    assert 1 <= reached <= 1 + count - 256
+
+
+def test_a_pipelined_request_waiting_for_a_fill_resumes_in_order(tmp_path, upstreams):  # noqa: F811
+    upstream = upstreams("counting")
+    server = start(tmp_path, upstream.port, workers=1)
+
+    def fill():
+        with server.connect(timeout=10) as connection:
+            connection.sendall(b"GET /prod/items/3?color=red HTTP/1.1\r\nHost: shop\r\nX-Delay-Ms: 500\r\n\r\n")
+            return read_responses(connection, 1, timeout=10)[0]
+
+    filler = threading.Thread(target=fill)
+    filler.start()
+    time.sleep(0.2)
+    with server.connect(timeout=10) as connection:
+        # The second request waits for the first connection's fill; the third follows it.
+        connection.sendall(b"GET /prod/items/4 HTTP/1.1\r\nHost: shop\r\n\r\n"
+                           b"GET /prod/items/3?color=red HTTP/1.1\r\nHost: shop\r\nX-Trace: second\r\n\r\n"
+                           b"GET /prod/items/5?color=blue HTTP/1.1\r\nHost: shop\r\n\r\n")
+        responses = read_responses(connection, 3, timeout=10)
+    filler.join()
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert [r.json()["target"] for r in responses] == ["/items/4", "/items/3?color=red", "/items/5?color=blue"]
+    # The waiting request got the fill's answer, not an answer of its own.
+    assert responses[1].header("Age") is not None
+    assert upstream_count(upstream) == 3

@@ -240,6 +240,17 @@ extension Worker {
                     return offset
                 }
                 let rest = bytes.extracting(offset..<bytes.count)
+                if connections[index].request.isWaiting {
+                    // A request that waited resumes from its parked head (its bytes are still
+                    // here): not parsed, not routed again.
+                    unparkHead(index)
+                    guard startRequest(index, rest) else {
+                        connections[index].receivePaused = true
+                        return offset
+                    }
+                    offset += head.headLength
+                    continue
+                }
                 switch connections[index].parser.parse(rest, into: &head) {
                 case .incomplete:
                     return offset
@@ -312,8 +323,9 @@ extension Worker {
     /// A head is complete: decide the answer now (routing needs the head's bytes, which may not
     /// outlive this call), then read the body, if any, before answering.
     /// Returns false when a step of the pipeline waits: for another request's cache fill, or for
-    /// output room to be answered from the cache. Its head is then read again later, and the
-    /// pipeline resumes at that step, without counting or admitting the request twice.
+    /// output room to be answered from the cache. Its parsed head and route are parked, its bytes
+    /// stay at the start of the carry slot, and the pipeline resumes at that step without
+    /// parsing, routing, counting or admitting the request again.
     func startRequest(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
         let resumed = connections[index].request.isWaiting
         if !resumed {
@@ -334,8 +346,9 @@ extension Worker {
                                                            http10: head.version == .http10)
         connections[index].request.group = -1
         connections[index].request.methodGroup = -1
-        if routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
-                         method: head.method, into: &match) {
+        // Only a routed request waits: a resumed one has its route back with its head.
+        if resumed || routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
+                                    method: head.method, into: &match) {
             connections[index].request.group = Int32(match.stage)
             connections[index].request.methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
             if !resumed {

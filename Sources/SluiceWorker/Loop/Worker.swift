@@ -174,6 +174,10 @@ public final class Worker {
     var openConnections = 0
     var head: RequestHead
     var match = RouteMatch()
+    /// Heads and routes of requests that wait (Pipeline.swift), and the free slots.
+    var parkedHeads: [ParkedHead]
+    var freeParkedHeads: [Int32]
+    static let parkedHeadSlotsMax = 256
     var dateLine = DateLine()
     var requestIDHigh: UInt64
     var requestIDCounter: UInt64 = 0
@@ -293,6 +297,15 @@ public final class Worker {
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
         deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
         head = RequestHead(headersCapacity: limits.request.headersMax)
+        let parametersCapacity = max(16, deployment.routes.parametersMax)
+        let headersCapacity = context.deployment.limits.request.headersMax
+        match = RouteMatch(parametersCapacity: parametersCapacity)
+        let parkedSlots = min(tuning.maxConnections, Worker.parkedHeadSlotsMax)
+        parkedHeads = (0..<parkedSlots).map { _ in
+            ParkedHead(head: RequestHead(headersCapacity: headersCapacity),
+                       match: RouteMatch(parametersCapacity: parametersCapacity))
+        }
+        freeParkedHeads = (0..<Int32(parkedSlots)).reversed()
         requestIDHigh = Random.word()
         let logs = try Worker.openAccessLogs(stages)
         accessLogs = logs.files
@@ -451,6 +464,7 @@ public final class Worker {
     func release(_ index: Int) {
         dropHeld(index)
         if connections[index].role == .client {
+            releaseParkedHead(index)
             releaseInvocation(index)
             endFill(index, keep: false)
             let started = connections[index].request.startedNanoseconds

@@ -3,6 +3,7 @@ import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
 import SluicePolicy
+import SluiceRouter
 import SluiceURing
 
 /// The answer decided when a head was complete, sent once the body has been read.
@@ -14,6 +15,12 @@ struct PendingAnswer {
     var omitBody = false
     /// HTTP/1.0 clients need `Connection: keep-alive` to keep the connection open.
     var http10 = false
+}
+
+/// The parsed head and route of a request that waits, kept while its bytes wait in the carry slot.
+struct ParkedHead {
+    var head: RequestHead
+    var match: RouteMatch
 }
 
 /// One request's state, from its head to its answer: what the pipeline decided, and a slot for
@@ -30,8 +37,10 @@ struct RequestContext {
     var methodGroup: Int32 = -1
     var pending = PendingAnswer()
     /// The step (an index into `PipelinePlan.steps`) the request waits at, to run again when it
-    /// resumes; -1 when it does not wait. Its head stays at the start of the carry slot meanwhile.
+    /// resumes; -1 when it does not wait. Its head's bytes stay at the start of the carry slot
+    /// meanwhile, and its parsed head and route in `Worker.parkedHeads[parkedHead]`.
     var resumeStep: Int32 = -1
+    var parkedHead: Int32 = -1
     /// The admission step: the key the request was admitted with.
     var key: AdmittedKey?
     /// CORS: the API whose CORS policy applies (-1: none), and the index of the origin line that
@@ -67,10 +76,44 @@ extension Worker {
                 return true
             case .wait:
                 connections[index].request.resumeStep = Int32(step)
+                parkHead(index)
                 return false
             }
         }
         preconditionFailure("every plan ends with the integration step, which never proceeds")
+    }
+
+    /// Whether a step may wait: a slot for its parked head is free. A step that may not goes on
+    /// without waiting.
+    func canWait(_ index: Int) -> Bool { !freeParkedHeads.isEmpty }
+
+    /// Keeps the parsed head and route of a request that waits. Swapping keeps every array's
+    /// capacity where it is: nothing is allocated.
+    func parkHead(_ index: Int) {
+        guard let free = freeParkedHeads.popLast() else { preconditionFailure("a step waited without canWait") }
+        let parked = Int(free)
+        connections[index].request.parkedHead = free
+        swap(&head, &parkedHeads[parked].head)
+        swap(&match, &parkedHeads[parked].match)
+    }
+
+    /// Brings a waiting request's head and route back and frees its slot (if the pipeline waits
+    /// again, it parks again).
+    func unparkHead(_ index: Int) {
+        let parked = Int(connections[index].request.parkedHead)
+        precondition(parked >= 0, "a waiting request has a parked head")
+        swap(&head, &parkedHeads[parked].head)
+        swap(&match, &parkedHeads[parked].match)
+        freeParkedHeads.append(Int32(parked))
+        connections[index].request.parkedHead = -1
+    }
+
+    /// Gives back the parked head of a request whose connection closes while it waits.
+    func releaseParkedHead(_ index: Int) {
+        let parked = connections[index].request.parkedHead
+        guard parked >= 0 else { return }
+        freeParkedHeads.append(parked)
+        connections[index].request.parkedHead = -1
     }
 
     @inline(__always)

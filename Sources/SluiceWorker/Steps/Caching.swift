@@ -133,7 +133,7 @@ extension Worker {
                 connections[index].cacheWaitUntil = 0
                 return .answered(Worker.answeredFromCache)
             }
-            if connections[index].outputEnd > 0 {
+            if connections[index].outputEnd > 0 && canWait(index) {
                 // Output from earlier answers leaves too little room: wait for it to drain.
                 return .parked
             }
@@ -204,7 +204,8 @@ extension Worker {
         case .hit(let entry):
             return .hit(entry, warn: warn)
         case .filling:
-            if !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
+            // With no slot to wait in, the request goes on to the integration at once.
+            if canWait(index) && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
             countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         case .pass:
@@ -222,7 +223,7 @@ extension Worker {
         let claim = refreshing ? FillClaim.claimed : policy.index.claimFill(hash: hash, now: now, deadline: deadline)
         guard claim == .claimed else {
             freeCaptures.append(capture)
-            if claim == .taken && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
+            if claim == .taken && canWait(index) && !hasWaitedEnough(index, policy: policy, now: now) { return .wait }
             countCache(stage: stage, methodGroup: connections[index].request.methodGroup, hit: false)
             return .uncached
         }
