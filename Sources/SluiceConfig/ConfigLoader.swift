@@ -803,6 +803,7 @@ private final class Loader {
                                                        integration: integration, apiKeyRequired: operation.apiKeyRequired))
                 deployment.operations[deployment.operations.count - 1].cacheKeyParameters = operation.cacheKeyParameters
                 deployment.operations[deployment.operations.count - 1].authorization = operation.authorization
+                deployment.operations[deployment.operations.count - 1].requestValidation = operation.requestValidation
                 operationLines.append((definitionPath, operation.line))
             }
             let reader = ConfigReader(file: configPath, log: log)

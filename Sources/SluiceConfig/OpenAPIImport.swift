@@ -14,6 +14,8 @@ struct ImportedOperation {
     var apiKeyRequired = false
     /// An authorizer or IAM protecting the method (refused until Sluice enforces it).
     var authorization = MethodAuthorization.none
+    /// What the method's request validator checks (refused until Sluice validates), or nil.
+    var requestValidation: String?
     /// The integration's `cacheKeyParameters`.
     var cacheKeyParameters: [CacheKeyParameter] = []
 }
@@ -58,6 +60,9 @@ struct OpenAPIImport {
         "x-amazon-apigateway-policy",
         "x-amazon-apigateway-cors",
         "x-amazon-apigateway-gateway-responses",
+        // Read to refuse what they guard until requests are validated (Operation.requestValidation).
+        "x-amazon-apigateway-request-validator",
+        "x-amazon-apigateway-request-validators",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -72,8 +77,6 @@ struct OpenAPIImport {
         "x-amazon-apigateway-binary-media-types",
         "x-amazon-apigateway-endpoint-configuration",
         "x-amazon-apigateway-minimum-compression-size",
-        "x-amazon-apigateway-request-validator",
-        "x-amazon-apigateway-request-validators",
     ]
 
     /// The operation keys OpenAPI allows in a path item; all but `trace` are routed.
@@ -86,6 +89,8 @@ struct OpenAPIImport {
     private var schemes = SecuritySchemes()
     /// The document's top-level `security`, which applies to every operation without its own.
     private var defaultSecurity: Node?
+    /// The request validators and the API's default one.
+    private var validators = RequestValidators()
 
     init(file: String, log: DiagnosticLog, limits: Limits = Limits()) {
         self.file = file
@@ -157,6 +162,11 @@ struct OpenAPIImport {
             gatewayResponses = read
         }
 
+        guard let readValidators = RequestValidators.read(validators: entry("x-amazon-apigateway-request-validators")?.value,
+                                                          default: entry("x-amazon-apigateway-request-validator")?.value,
+                                                          file: file, log: log) else { return nil }
+        validators = readValidators
+
         var operations: [ImportedOperation] = []
         var valid = true
         if let paths = entry("paths"), !paths.value.isNull {
@@ -222,9 +232,30 @@ struct OpenAPIImport {
                     log.warning(file, key.line, "\(label) is protected by \(protection), which Sluice does not "
                                 + "enforce yet; every request answers 500 (AuthorizerConfigurationException)")
                 }
+                let pathParameters: [Node]
+                if case .sequence(let list)? = itemEntries.first(where: { $0.key.text == "parameters" })?.value {
+                    pathParameters = Array(list)
+                } else {
+                    pathParameters = []
+                }
+                let operationFields = resolve(value, what: label)?.entries ?? []
+                let validation: String?
+                switch validators.checks(operation: operationFields, pathItemParameters: pathParameters, label: label,
+                                         resolve: { resolve($0, what: label) }, file: file, log: log) {
+                case .failure:
+                    valid = false
+                    continue
+                case .success(let checks):
+                    validation = checks
+                }
+                if let validation {
+                    log.warning(file, key.line, "\(label) is guarded by \(validation), which Sluice does not "
+                                + "enforce yet; every request answers 500 (API_CONFIGURATION_ERROR)")
+                }
                 operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
                                                     integration: integration, apiKeyRequired: security.apiKeyRequired,
                                                     authorization: security.authorization,
+                                                    requestValidation: validation,
                                                     cacheKeyParameters: cacheKey))
             } else if name == "trace" {
                 log.warning(file, key.line, "TRACE \(pattern): API Gateway does not route TRACE; the operation is "

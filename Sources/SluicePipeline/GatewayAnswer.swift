@@ -29,6 +29,9 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     case explicitDeny
     /// A resource policy exists and allows nothing the request matches.
     case accessDenied
+    /// The API asks for something Sluice cannot do yet (a request validator): every request of
+    /// the method is refused rather than served unchecked.
+    case apiConfigurationError
 
     public var status: Int {
         switch self {
@@ -47,7 +50,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .functionFailed: 500
         case .forbidden: 403
         case .tooManyRequests, .limitExceeded: 429
-        case .authorizerConfigurationError: 500
+        case .authorizerConfigurationError, .apiConfigurationError: 500
         case .explicitDeny, .accessDenied: 403
         }
     }
@@ -56,7 +59,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// the access-denied ones spell `Message`, and a misconfigured authorizer's is null).
     public var body: String {
         switch self {
-        case .internalServerError, .badGateway, .endpointTimeout: #"{"message": ""# + message + #""}"#
+        case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError:
+            #"{"message": ""# + message + #""}"#
         case .authorizerConfigurationError: #"{"message": null}"#
         case .explicitDeny, .accessDenied: #"{"Message":""# + message + #""}"#
         default: #"{"message":""# + message + #""}"#
@@ -67,7 +71,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     public var message: String {
         switch self {
         case .missingAuthenticationToken: "Missing Authentication Token"
-        case .internalServerError, .badGateway: "Internal server error"
+        case .internalServerError, .badGateway, .apiConfigurationError: "Internal server error"
         case .badRequest: "Bad Request"
         case .requestTimeout: "Request Timeout"
         case .bodyTooLarge: "Request Too Long"
@@ -101,6 +105,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .limitExceeded: "QUOTA_EXCEEDED"
         case .authorizerConfigurationError: "AUTHORIZER_CONFIGURATION_ERROR"
         case .explicitDeny, .accessDenied: "ACCESS_DENIED"
+        case .apiConfigurationError: "API_CONFIGURATION_ERROR"
         }
     }
 

@@ -26,6 +26,7 @@ public struct PipelinePlan: Sendable {
         case .admission: return true
         case .cacheLookup:
             return deployment.stages.contains { $0.api == operation.api && $0.cache != nil }
+        case .validation: return operation.requestValidation != nil
         case .integration: return true
         }
     }

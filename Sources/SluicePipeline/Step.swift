@@ -16,6 +16,9 @@ public enum Step: UInt8, Sendable, CaseIterable {
     /// The stage response cache (SluiceCache): a hit answers, a miss fills, another request's
     /// fill is waited for.
     case cacheLookup
+    /// Request validation. Until Sluice validates requests, a method whose validator has
+    /// something to check is refused with API Gateway's API_CONFIGURATION_ERROR (fail closed).
+    case validation
     /// MOCK, HTTP, HTTP_PROXY or AWS_PROXY: the last step; it answers or hands the request to an
     /// upstream.
     case integration
@@ -27,6 +30,7 @@ public enum Step: UInt8, Sendable, CaseIterable {
         case .authorizer: "authorizer"
         case .admission: "API key, throttle, quota"
         case .cacheLookup: "cache lookup"
+        case .validation: "request validation"
         case .integration: "integration"
         }
     }

@@ -225,3 +225,55 @@ struct DefaultStageTests {
         #expect(route(deployment, .get, "/beta/pets")?.stage.name == "beta")
     }
 }
+
+/// Request validators are refused where they have something to check, until Sluice validates.
+struct RequestValidationConfigTests {
+    @Test func validatorsWithSomethingToCheckAreRecorded() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators:
+              all: { validateRequestBody: true, validateRequestParameters: true }
+              params: { validateRequestBody: false, validateRequestParameters: true }
+            x-amazon-apigateway-request-validator: params
+            paths:
+              /a:
+                get:
+                  parameters: [{ name: q, in: query, required: true }, { name: opt, in: query }]
+                  x-amazon-apigateway-integration: { type: mock }
+                post:
+                  x-amazon-apigateway-request-validator: all
+                  requestBody: { content: { application/json: { schema: { type: object } } } }
+                  x-amazon-apigateway-integration: { type: mock }
+                put:
+                  requestBody: { content: { application/json: { schema: { type: object } } } }
+                  x-amazon-apigateway-integration: { type: mock }
+              /b/{id}:
+                parameters: [{ name: X-Trace, in: header, required: true }]
+                get:
+                  x-amazon-apigateway-integration: { type: mock }
+            """)
+        let deployment = try #require(result.deployment, "\(result.lines)")
+        let byMethod = Dictionary(uniqueKeysWithValues: deployment.operations.map { ("\($0.method) \($0.resourcePath)", $0) })
+        #expect(byMethod["GET /a"]?.requestValidation == "the request validator 'params' (parameters q)")
+        #expect(byMethod["POST /a"]?.requestValidation == "the request validator 'all' (body)")
+        // The default validator checks parameters only, and PUT has none required.
+        #expect(byMethod["PUT /a"]?.requestValidation == nil)
+        #expect(byMethod["GET /b/{id}"]?.requestValidation == "the request validator 'params' (parameters X-Trace)")
+        #expect(result.lines.contains("api.yaml:8: warning: GET /a is guarded by the request validator 'params' (parameters q), which Sluice does not enforce yet; every request answers 500 (API_CONFIGURATION_ERROR)"))
+    }
+
+    @Test func anUnknownValidatorIsAnError() {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { all: { validateRequestBody: true } }
+            paths:
+              /a:
+                get:
+                  x-amazon-apigateway-request-validator: everything
+                  x-amazon-apigateway-integration: { type: mock }
+            """)
+        #expect(result.errors.map(\.description) == [
+            "api.yaml:6: error: GET /a: x-amazon-apigateway-request-validator names 'everything', which x-amazon-apigateway-request-validators does not define",
+        ])
+    }
+}

@@ -124,6 +124,8 @@ extension Worker {
         case .authorizer: .refuse(.authorizerConfigurationError)
         case .admission: admissionStep(index, bytes)
         case .cacheLookup: cacheStep(index, bytes)
+        // Until requests are validated, a method whose validator checks something is refused.
+        case .validation: .refuse(.apiConfigurationError)
         case .integration: integrationStep(index, bytes)
         }
     }
