@@ -26,8 +26,12 @@ struct Serve: ParsableCommand {
         let result = config.map { ConfigLoader.load(path: $0, environment: environment) }
             ?? ConfigLoader.loadDemo(allowedCPUs: environment.allowedCPUs, resolver: environment.resolver)
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
-        guard let deployment = result.deployment, !(strict && !result.warnings.isEmpty) else {
+        guard let deployment = result.deployment else {
             printError("sluice: the configuration has errors; not serving")
+            throw ExitCode(1)
+        }
+        guard !strict || result.warnings.isEmpty else {
+            printError("sluice: --strict: the configuration has warnings; not serving")
             throw ExitCode(1)
         }
         if config == nil { printError("sluice: serving the built-in demo configuration (use -c FILE for your own)") }

@@ -75,6 +75,10 @@ def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
     strict = check(config, "--strict")
     assert strict.returncode == 1
     assert ": error: GET /payroll is protected by" in strict.stdout
+    served = subprocess.run([BINARY, "serve", "--strict", "-c", str(config)], capture_output=True, text=True,
+                            timeout=30)
+    assert served.returncode == 1
+    assert "--strict: the configuration has warnings; not serving" in served.stderr
 
 
 def test_https_upstreams_answer_500_and_send_nothing_in_plaintext(tmp_path):
