@@ -37,9 +37,14 @@ extension Worker {
             }
             received(index, bufferID: bufferID, byteCount: Int(byteCount))
             receiveBuffers.recycle(id: bufferID)
-        case .done:
+        case .done(0):
             if let bufferID { receiveBuffers.recycle(id: bufferID) }
             peerClosed(index)
+        case .done:
+            // Bytes without a provided buffer: never from a receive armed with a buffer group.
+            if let bufferID { receiveBuffers.recycle(id: bufferID) }
+            abort(index)
+            return
         case .noBuffers:
             if let bufferID { receiveBuffers.recycle(id: bufferID) }
             if !connections[index].starved {
