@@ -92,7 +92,9 @@ let package = Package(
         .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
         .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
-        .testTarget(name: "SluiceWorkerTests", dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig"],
+        .testTarget(name: "SluiceWorkerTests",
+                    dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig", "SluiceURing", "SluiceMetrics",
+                                   "SluiceThrottle", "SluiceCache"],
                     swiftSettings: swift6),
     ]
 )

@@ -68,6 +68,12 @@ public final class ByteSlab {
                byteCount: range.count, slot: slot, offset: offset)
     }
 
+    /// A copy of `range` of `slot` (for a simulated ring, which keeps what was sent).
+    func copyOut(slot: Int, range: Range<Int>) -> [UInt8] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= slotBytes)
+        return Array(UnsafeBufferPointer(start: address(slot: slot, offset: range.lowerBound), count: range.count))
+    }
+
     func copyIn(from source: UnsafeRawPointer, byteCount: Int, slot: Int, offset: Int) {
         precondition(offset >= 0 && offset + byteCount <= slotBytes)
         memcpy(address(slot: slot, offset: offset), source, byteCount)

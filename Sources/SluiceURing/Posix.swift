@@ -11,6 +11,30 @@ public enum Clock {
     public static func realtimeNanoseconds() -> Int64 { sluice_realtime_ns() }
 }
 
+/// The clocks a loop reads: the system's (`Clock`), or the hand-advanced one of a simulated
+/// ring. A loop that reads time only through this can be tested without waiting.
+public struct LoopClock {
+    let simulator: RingSimulator?
+
+    @inline(__always)
+    public func monotonicCoarseNanoseconds() -> Int64 {
+        if let simulator { return simulator.now }
+        return Clock.monotonicCoarseNanoseconds()
+    }
+
+    @inline(__always)
+    public func monotonicNanoseconds() -> Int64 {
+        if let simulator { return simulator.now }
+        return Clock.monotonicNanoseconds()
+    }
+
+    @inline(__always)
+    public func realtimeNanoseconds() -> Int64 {
+        if let simulator { return simulator.epochNanoseconds }
+        return Clock.realtimeNanoseconds()
+    }
+}
+
 /// Socket calls made outside the ring: rare ones, at connection start and end.
 public enum Socket {
     public static func close(_ fd: Int32) {

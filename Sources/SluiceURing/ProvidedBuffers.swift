@@ -10,7 +10,11 @@ public final class ProvidedBuffers {
     public let count: Int
     public let bufferBytes: Int
     @usableFromInline let memory: UnsafeMutablePointer<UInt8>
-    private let bufferRing: UnsafeMutablePointer<io_uring_buf_ring>
+    /// The kernel's ring of buffers; nil with a simulated ring, whose buffers are handed out
+    /// from `simulatedFree` instead.
+    private let bufferRing: UnsafeMutablePointer<io_uring_buf_ring>?
+    private var simulatedFree: [UInt16] = []
+    private var simulatedRecycled: [UInt16] = []
     private let mask: Int32
     private var pendingRecycles: Int32 = 0
     /// Buffers currently lent to the worker (picked by the kernel, not yet recycled).
@@ -26,17 +30,29 @@ public final class ProvidedBuffers {
             throw SystemError("mmap receive buffers", errno: errno)
         }
         memory = raw.bindMemory(to: UInt8.self, capacity: count * bufferBytes)
+        mask = io_uring_buf_ring_mask(UInt32(count))
+        if let simulator = ring.simulator {
+            bufferRing = nil
+            simulatedFree = (0..<UInt16(count)).map { $0 }
+            simulator.buffers = self
+            return
+        }
         var error: Int32 = 0
         guard let registered = ring.withRawRing({ sluice_setup_buf_ring($0, UInt32(count), Int32(groupID), &error) }) else {
             sluice_unmap(raw, count * bufferBytes)
             throw SystemError("io_uring_register_buf_ring", result: error)
         }
         bufferRing = registered
-        mask = io_uring_buf_ring_mask(UInt32(count))
         for id in 0..<count {
             io_uring_buf_ring_add(bufferRing, memory + id * bufferBytes, UInt32(bufferBytes), UInt16(id), mask, Int32(id))
         }
         io_uring_buf_ring_advance(bufferRing, Int32(count))
+    }
+
+    deinit {
+        // A real ring's buffers live as long as the process (the kernel holds them); a
+        // simulated ring's go with it.
+        if bufferRing == nil { sluice_unmap(memory, count * bufferBytes) }
     }
 
     /// Lends the first `byteCount` bytes of buffer `id` to `body`. The span must not escape.
@@ -56,12 +72,17 @@ public final class ProvidedBuffers {
     public func recycle(id: UInt16) {
         precondition(Int(id) < count)
         lentCount -= 1
+        guard let bufferRing else { return simulatedRecycled.append(id) }
         io_uring_buf_ring_add(bufferRing, memory + Int(id) * bufferBytes, UInt32(bufferBytes), id, mask, pendingRecycles)
         pendingRecycles += 1
     }
 
     /// Publishes every buffer recycled since the last call.
     public func publish() {
+        guard let bufferRing else {
+            simulatedFree += simulatedRecycled
+            return simulatedRecycled.removeAll()
+        }
         guard pendingRecycles > 0 else { return }
         io_uring_buf_ring_advance(bufferRing, pendingRecycles)
         pendingRecycles = 0
@@ -72,6 +93,19 @@ public final class ProvidedBuffers {
         precondition(Int(id) < count && range.lowerBound >= 0 && range.upperBound <= bufferBytes)
         let source = memory + Int(id) * bufferBytes + range.lowerBound
         slab.copyIn(from: UnsafeRawPointer(source), byteCount: range.count, slot: slot, offset: offset)
+    }
+}
+
+extension ProvidedBuffers {
+    /// A simulated receive picks the buffer published longest ago, as the kernel does; nil when
+    /// none is free.
+    func takeForSimulatedReceive() -> UInt16? {
+        simulatedFree.isEmpty ? nil : simulatedFree.removeFirst()
+    }
+
+    func fillForSimulatedReceive(id: UInt16, from source: UnsafePointer<UInt8>, byteCount: Int) {
+        precondition(Int(id) < count && byteCount <= bufferBytes)
+        (memory + Int(id) * bufferBytes).update(from: source, count: byteCount)
     }
 }
 

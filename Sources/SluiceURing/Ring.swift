@@ -66,8 +66,11 @@ public enum CompletionOutcome: Equatable, Sendable {
 
 /// An io_uring instance: the only place in Sluice that submits I/O. It lives at a stable heap
 /// address (liburing keeps pointers into it), is used by exactly one thread, and is never copied.
+/// A ring made with `init(simulator:)` hands its submissions to a test's `RingSimulator` instead.
 public final class Ring {
     private let ring: UnsafeMutablePointer<io_uring>
+    /// The test's kernel, for a simulated ring; nil for a real one.
+    public let simulator: RingSimulator?
     /// Timespecs handed to the kernel with timeout submissions; each timeout owns one slot, which
     /// stays valid until the submission is consumed.
     private let timespecs: UnsafeMutablePointer<__kernel_timespec>
@@ -87,6 +90,7 @@ public final class Ring {
         precondition(entries > 0 && entries & (entries - 1) == 0, "ring entries must be a power of two")
         ring = .allocate(capacity: 1)
         ring.initialize(to: io_uring())
+        simulator = nil
         var flagsUsed: Int32 = 0
         let result = sluice_queue_init(ring, UInt32(entries), &flagsUsed)
         guard result == 0 else {
@@ -105,8 +109,27 @@ public final class Ring {
         completions.reserveCapacity(entries * 4)
     }
 
+    /// A ring whose kernel is `simulator`: nothing reaches io_uring.
+    public init(simulator: RingSimulator) {
+        self.simulator = simulator
+        ring = .allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        defersTaskRun = false
+        entries = 256
+        timespecCount = 1
+        timespecs = .allocate(capacity: 1)
+        timespecs.initialize(to: __kernel_timespec())
+        cqePointerCount = 1
+        cqePointers = .allocate(capacity: 1)
+        cqePointers.initialize(to: nil)
+        completions = []
+    }
+
+    /// The clock the ring's loop reads: the system's, or the simulator's.
+    public var clock: LoopClock { LoopClock(simulator: simulator) }
+
     deinit {
-        io_uring_queue_exit(ring)
+        if simulator == nil { io_uring_queue_exit(ring) }
         ring.deallocate()
         timespecs.deallocate()
         cqePointers.deallocate()
@@ -115,7 +138,7 @@ public final class Ring {
     var rawRing: UnsafeMutablePointer<io_uring> { ring }
 
     /// The ring's file descriptor (visible in /proc/PID/fdinfo as an io_uring).
-    public var fileDescriptor: Int32 { ring.pointee.ring_fd }
+    public var fileDescriptor: Int32 { simulator == nil ? ring.pointee.ring_fd : -1 }
 
     /// A free submission slot, submitting what is queued first when the queue is full.
     private func submissionSlot() -> UnsafeMutablePointer<io_uring_sqe> {
@@ -134,6 +157,7 @@ public final class Ring {
 
     /// Accepts connections on `listener` until cancelled or an error ends it.
     public func multishotAccept(listener: Int32, userData: UInt64) {
+        if let simulator { return simulator.submit(.accept(listener: listener), userData: userData) }
         let sqe = submissionSlot()
         io_uring_prep_multishot_accept(sqe, listener, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, userData)
@@ -142,6 +166,7 @@ public final class Ring {
     /// Receives into buffers picked from `buffers` until the peer closes, an error occurs, or the
     /// buffer ring runs dry (`-ENOBUFS`).
     public func multishotReceive(socket: Int32, buffers: ProvidedBuffers, userData: UInt64) {
+        if let simulator { return simulator.submit(.receive(socket: socket, multishot: true), userData: userData) }
         let sqe = submissionSlot()
         io_uring_prep_recv_multishot(sqe, socket, nil, 0, 0)
         sqe.pointee.flags |= UInt8(1 << IOSQE_BUFFER_SELECT_BIT)
@@ -152,6 +177,7 @@ public final class Ring {
     /// Receives once into a buffer picked from `buffers`: one buffer at most, for connections
     /// whose reading is flow-controlled.
     public func receiveOnce(socket: Int32, buffers: ProvidedBuffers, userData: UInt64) {
+        if let simulator { return simulator.submit(.receive(socket: socket, multishot: false), userData: userData) }
         let sqe = submissionSlot()
         io_uring_prep_recv(sqe, socket, nil, 0, 0)
         sqe.pointee.flags |= UInt8(1 << IOSQE_BUFFER_SELECT_BIT)
@@ -161,6 +187,10 @@ public final class Ring {
 
     /// Sends `range` of slot `slot` of `slab`. The bytes must stay untouched until it completes.
     public func send(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        if let simulator {
+            let bytes = slab.copyOut(slot: slot, range: range)
+            return simulator.submit(.send(socket: socket, bytes: bytes), userData: userData)
+        }
         let sqe = submissionSlot()
         let start = slab.address(slot: slot, offset: range.lowerBound)
         io_uring_prep_send(sqe, socket, start, range.count, Int32(MSG_NOSIGNAL))
@@ -169,6 +199,9 @@ public final class Ring {
 
     /// Receives once into `range` of slot `slot` of `slab` (for low-volume sockets like admin).
     public func receive(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        if let simulator {
+            return simulator.submit(.receiveInto(socket: socket, byteCount: range.count), userData: userData)
+        }
         let sqe = submissionSlot()
         let start = slab.address(slot: slot, offset: range.lowerBound)
         io_uring_prep_recv(sqe, socket, start, range.count, 0)
@@ -177,6 +210,9 @@ public final class Ring {
 
     /// Reads into `range` of slot `slot` of `slab` (used for small control reads like signalfd).
     public func read(fileDescriptor: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        if let simulator {
+            return simulator.submit(.read(fileDescriptor: fileDescriptor, byteCount: range.count), userData: userData)
+        }
         let sqe = submissionSlot()
         let start = slab.address(slot: slot, offset: range.lowerBound)
         io_uring_prep_read(sqe, fileDescriptor, start, UInt32(range.count), 0)
@@ -187,6 +223,10 @@ public final class Ring {
     /// kernel runs a write that would block in its own worker thread, never in this loop). The
     /// bytes must stay untouched until it completes.
     public func append(fileDescriptor: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
+        if let simulator {
+            let bytes = slab.copyOut(slot: slot, range: range)
+            return simulator.submit(.append(fileDescriptor: fileDescriptor, bytes: bytes), userData: userData)
+        }
         let sqe = submissionSlot()
         let start = slab.address(slot: slot, offset: range.lowerBound)
         // Offset -1: the file's own position, which O_APPEND keeps at its end.
@@ -196,6 +236,7 @@ public final class Ring {
 
     /// Cancels every operation in flight on `fileDescriptor`.
     public func cancelAll(fileDescriptor: Int32, userData: UInt64) {
+        if let simulator { return simulator.submit(.cancelAll(fileDescriptor: fileDescriptor), userData: userData) }
         let sqe = submissionSlot()
         io_uring_prep_cancel_fd(sqe, fileDescriptor, UInt32(IORING_ASYNC_CANCEL_ALL))
         io_uring_sqe_set_data64(sqe, userData)
@@ -203,6 +244,7 @@ public final class Ring {
 
     /// Cancels the operation submitted with `target`.
     public func cancel(userData target: UInt64, userData: UInt64) {
+        if let simulator { return simulator.submit(.cancel(target: target), userData: userData) }
         let sqe = submissionSlot()
         io_uring_prep_cancel64(sqe, target, 0)
         io_uring_sqe_set_data64(sqe, userData)
@@ -212,6 +254,9 @@ public final class Ring {
     /// timespec when the submission is consumed; each call takes the next of `timespecCount`
     /// slots, so that many timeouts may wait between two submissions.
     public func timeout(nanoseconds: Int64, userData: UInt64) {
+        if let simulator {
+            return simulator.submit(.timeout(deadline: simulator.now + nanoseconds), userData: userData)
+        }
         let spec = timespecs + nextTimespec
         nextTimespec = (nextTimespec + 1) % timespecCount
         spec.pointee.tv_sec = nanoseconds / 1_000_000_000
@@ -228,6 +273,7 @@ public final class Ring {
     /// Returns the number reaped. EINTR is not an error: it returns with what is there.
     @discardableResult
     public func submitAndReap() throws(SystemError) -> Int {
+        if simulator != nil { return reap() }
         let submitted = io_uring_submit_and_wait(ring, 1)
         if submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY {
             throw SystemError("io_uring_submit_and_wait", result: submitted)
@@ -237,6 +283,7 @@ public final class Ring {
 
     /// Submits what is queued without waiting.
     public func submit() throws(SystemError) {
+        if simulator != nil { return }
         let submitted = io_uring_submit(ring)
         if submitted < 0 && submitted != -EINTR && submitted != -EAGAIN && submitted != -EBUSY {
             throw SystemError("io_uring_submit", result: submitted)
@@ -248,6 +295,10 @@ public final class Ring {
     @discardableResult
     public func reap() -> Int {
         completions.removeAll(keepingCapacity: true)
+        if let simulator {
+            simulator.reap(into: &completions)
+            return completions.count
+        }
         while true {
             let count = Int(io_uring_peek_batch_cqe(ring, cqePointers, UInt32(cqePointerCount)))
             for index in 0..<count {

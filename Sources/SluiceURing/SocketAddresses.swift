@@ -42,6 +42,7 @@ public final class SocketAddresses {
 extension Ring {
     /// Connects `socket` to address `index` of `addresses`.
     public func connect(socket: Int32, addresses: SocketAddresses, index: Int, userData: UInt64) {
+        if let simulator { return simulator.submit(.connect(socket: socket), userData: userData) }
         let (address, length) = addresses.address(index)
         let sqe = submissionSlotForExtensions()
         io_uring_prep_connect(sqe, socket, address, length)

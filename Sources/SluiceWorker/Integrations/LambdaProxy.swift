@@ -146,7 +146,7 @@ extension Worker {
         }
         let parts = LambdaRequestParts(
             head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
-            requestTimeEpochMilliseconds: Int(Clock.realtimeNanoseconds() / 1_000_000), apiKey: connections[client].request.key?.value)
+            requestTimeEpochMilliseconds: Int(clock.realtimeNanoseconds() / 1_000_000), apiKey: connections[client].request.key?.value)
         let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
             Worker.appendRequestID(high: requestIDHigh, low: connections[client].request.id, to: &writer)

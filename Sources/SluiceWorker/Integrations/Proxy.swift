@@ -683,7 +683,7 @@ extension Worker {
         guard started > 0 else { return }
         connections[index].exchangeStartedNanoseconds = 0
         let client = Int(connections[index].peer)
-        let elapsed = Clock.monotonicNanoseconds() - started
+        let elapsed = clock.monotonicNanoseconds() - started
         if client >= 0 { connections[client].request.record.integrationNanoseconds = elapsed }
         // The upstream connection keeps its request's groups: a client that left is still counted.
         stageMetrics.latencies.observe(slot: slot, group: metricsGroup(index), .integration, nanoseconds: elapsed)

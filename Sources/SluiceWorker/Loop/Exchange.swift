@@ -338,7 +338,7 @@ extension Worker {
             requestsInFlight += 1
             requestIDCounter &+= 1
             connections[index].request.id = requestIDCounter
-            connections[index].request.startedNanoseconds = Clock.monotonicNanoseconds()
+            connections[index].request.startedNanoseconds = clock.monotonicNanoseconds()
             connections[index].request.key = nil
             connections[index].request.corsAPI = -1
             connections[index].request.corsOrigin = -1

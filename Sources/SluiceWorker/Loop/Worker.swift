@@ -32,6 +32,8 @@ public struct WorkerContext {
     public var rejections: RejectionCounters
     /// Each stage's response cache (nil without one).
     public var caches: [CacheZones?]
+    /// A test's kernel and clock (`RingSimulator`); nil to run on io_uring.
+    public var simulator: RingSimulator?
 
     public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
@@ -63,6 +65,8 @@ public final class Worker {
     let slot: Int
     let listener: Int32
     let ring: Ring
+    /// The loop's clock: the system's, or a simulated ring's. The worker reads time only here.
+    let clock: LoopClock
     let receiveBuffers: ProvidedBuffers
     /// Unparsed request bytes that did not arrive in one receive buffer, per connection.
     let carry: ByteSlab
@@ -233,7 +237,12 @@ public final class Worker {
         corsPolicies = context.deployment.apis.map { api in api.cors.map(CORSPolicy.init) }
         corsLinesBytesMax = corsPolicies.compactMap { $0?.addedBytesMax }.max() ?? 0
         catalog = ResponseCatalog(deployment: context.deployment, corsPolicies: corsPolicies)
-        ring = try Ring(entries: tuning.ringEntries)
+        if let simulator = context.simulator {
+            ring = Ring(simulator: simulator)
+        } else {
+            ring = try Ring(entries: tuning.ringEntries)
+        }
+        clock = ring.clock
         receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
                                              bufferBytes: tuning.recvBufferBytes)
         // A carried head is at most headBytesMax; one more receive buffer must fit behind it.
@@ -319,41 +328,53 @@ public final class Worker {
         answerMessages = GatewayAnswer.allCases.map { Array($0.message.utf8) }
         answerResponseTypes = GatewayAnswer.allCases.map { Array($0.responseType.utf8) }
         traceIDs = TraceIDs(seed: Random.word())
-        signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.user1])
+        // A simulated worker takes no signals: blocking them would block them for its test's thread.
+        signalFD = context.simulator != nil ? -1
+            : try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.user1])
     }
 
     /// Runs until drained; returns the process exit status.
     public func run() -> Int32 {
-        refreshClock()
-        armAccept()
-        armSignal()
-        ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick))
-        // After a drain, the loop turns on until the last access-log lines are written.
-        while !finished || accessLogsBusy {
-            flushAccessLogs()
-            do {
-                try ring.submitAndReap()
-            } catch {
-                StandardError.write("worker \(slot): \(error)")
-                return 1
-            }
-            refreshClock()
-            for completion in ring.completions {
-                dispatch(completion)
-            }
-            receiveBuffers.publish()
-            rearmStarved()
-            counters.set(slot: slot, .receiveBuffersLent, UInt64(receiveBuffers.lentCount))
-            counters.set(slot: slot, .requestsInFlight, UInt64(max(0, requestsInFlight)))
-            counters.add(slot: slot, .loopTurns)
-            counters.add(slot: slot, .completions, UInt64(ring.completions.count))
+        start()
+        do {
+            while try turn() {}
+        } catch {
+            StandardError.write("worker \(slot): \(error)")
+            return 1
         }
         return 0
     }
 
+    /// Arms the listener, the signals and the tick.
+    public func start() {
+        refreshClock()
+        armAccept()
+        armSignal()
+        ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick))
+    }
+
+    /// One turn of the loop: submit what the last turn queued, wait for completions, run them.
+    /// Returns false once the loop is over: drained, and (after a drain, the loop turns on until
+    /// then) the last access-log lines written.
+    public func turn() throws(SystemError) -> Bool {
+        flushAccessLogs()
+        try ring.submitAndReap()
+        refreshClock()
+        for completion in ring.completions {
+            dispatch(completion)
+        }
+        receiveBuffers.publish()
+        rearmStarved()
+        counters.set(slot: slot, .receiveBuffersLent, UInt64(receiveBuffers.lentCount))
+        counters.set(slot: slot, .requestsInFlight, UInt64(max(0, requestsInFlight)))
+        counters.add(slot: slot, .loopTurns)
+        counters.add(slot: slot, .completions, UInt64(ring.completions.count))
+        return !finished || accessLogsBusy
+    }
+
     func refreshClock() {
-        now = Clock.monotonicCoarseNanoseconds()
-        epochNanoseconds = Clock.realtimeNanoseconds()
+        now = clock.monotonicCoarseNanoseconds()
+        epochNanoseconds = clock.realtimeNanoseconds()
         dateLine.update(epochSeconds: Int(epochNanoseconds / 1_000_000_000))
     }
 
@@ -538,6 +559,7 @@ public final class Worker {
     }
 
     func armSignal() {
+        guard signalFD >= 0 else { return }
         ring.read(fileDescriptor: signalFD, slab: control, slot: 0, range: 0..<Signals.recordBytes,
                   userData: Token.make(.signal))
     }

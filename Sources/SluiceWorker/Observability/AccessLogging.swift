@@ -156,7 +156,7 @@ extension Worker {
     /// The request under way (head read at `started`) ends, answered or with its connection
     /// closed: its latency, its line if its stage logs, one request less in flight.
     func endRecord(_ index: Int, started: Int64) -> Int64 {
-        let elapsed = Clock.monotonicNanoseconds() - started
+        let elapsed = clock.monotonicNanoseconds() - started
         connections[index].request.record.latencyNanoseconds = elapsed
         logRequest(index)
         requestsInFlight -= 1

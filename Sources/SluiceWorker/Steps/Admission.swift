@@ -15,7 +15,7 @@ extension Worker {
         connections[index].request.key = nil
         let keyValue = requiresKey && gate.plan.takesKeyFromHeader(operation: operation) ? apiKeyValue(bytes) : nil
         let key = keyValue.map { KeyDigest(SHA256.digest(bytes.extracting($0))) }
-        let epochSeconds = requiresKey ? Int(Clock.realtimeNanoseconds() / 1_000_000_000) : 0
+        let epochSeconds = requiresKey ? Int(clock.realtimeNanoseconds() / 1_000_000_000) : 0
         let verdict = gate.admit(operation: operation, stage: match.stage, key: key,
                                  monotonicNanoseconds: connections[index].request.startedNanoseconds,
                                  epochSeconds: epochSeconds)

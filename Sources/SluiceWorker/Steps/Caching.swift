@@ -187,7 +187,7 @@ extension Worker {
         if HeaderNames.value(of: Worker.rangeName, in: head.headers, bytes: bytes) != nil { return .uncached }
         guard let keyLength = writeCacheKey(bytes, operation: operation, stage: stage, generation: policy.index.generation)
         else { return .uncached }
-        let now = Clock.monotonicNanoseconds()
+        let now = clock.monotonicNanoseconds()
         // `Cache-Control: max-age=0` asks for a fresh answer: granted to a request with a key
         // of a plan covering the stage (or to any, without require_authorization).
         var warn = false
@@ -460,7 +460,7 @@ extension Worker {
         guard capture >= 0 else { return }
         let connection = connections[client]
         let policy = cachePolicies[Int(connection.cacheStage)]!
-        let now = Clock.monotonicNanoseconds()
+        let now = clock.monotonicNanoseconds()
         var stored = false
         if keep && connection.capturing {
             let keyEnd = Int(connection.cacheKeyLength)
@@ -483,7 +483,7 @@ extension Worker {
         guard capture >= 0 else { return }
         let connection = connections[client]
         let policy = cachePolicies[Int(connection.cacheStage)]!
-        let now = Clock.monotonicNanoseconds()
+        let now = clock.monotonicNanoseconds()
         var stored = false
         if (200..<300).contains(status) && status != 204 && status != 206 && !connection.request.pending.omitBody
             && lines.count + body.count <= policy.entryBytesMax {

@@ -1,0 +1,255 @@
+import Foundation
+import SluiceURing
+@testable import SluiceWorker
+import Testing
+
+/// The worker's loop and pipeline on a simulated ring (`SimulatedWorker`): faults a real kernel
+/// produces rarely — short sends, resets, a dry buffer ring, timeouts — on demand, and the clock
+/// moved by hand.
+@Suite struct SimulatedWorkerTests {
+    static let definition = """
+        openapi: 3.0.1
+        info: {title: simulated, version: "1"}
+        paths:
+          /hello:
+            get:
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {"application/json": '{"statusCode": 200}'}
+                responses:
+                  default:
+                    statusCode: "200"
+                    responseTemplates: {"application/json": '{"hello":"world"}'}
+          /upstream:
+            get:
+              x-amazon-apigateway-integration:
+                type: http_proxy
+                httpMethod: GET
+                uri: "http://127.0.0.1:9/answer"
+                timeoutInMillis: 500
+        """
+
+    static func gateway(recvBuffers: Int = 64, recvBufferBytes: Int = 4_096,
+                        stage: String = "{}") throws -> SimulatedWorker {
+        try SimulatedWorker(config: """
+            listen: "127.0.0.1:0"
+            workers:
+              count: 1
+              defaults: {ring_entries: 256, recv_buffers: \(recvBuffers), recv_buffer_bytes: \(recvBufferBytes), \
+            max_connections: 16}
+            limits: {header_timeout_ms: 1000, idle_timeout_ms: 5000}
+            apis:
+              - name: simulated
+                definition: api.yaml
+                stages: {prod: \(stage)}
+            """, files: ["api.yaml": definition])
+    }
+
+    static let hello = "GET /prod/hello HTTP/1.1\r\nHost: gateway\r\nUser-Agent: simulated\r\n\r\n"
+
+    @Test func answersAMockAndFreesEverythingWhenThePeerCloses() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send(Self.hello, to: client)
+        let responses = try ParsedResponse.all(in: gateway.drain(client))
+        #expect(responses.count == 1)
+        #expect(responses.first?.status == 200)
+        #expect(responses.first?.body == #"{"hello":"world"}"#)
+        #expect(responses.first?.header("Date") == "Tue, 01 Dec 2026 00:00:00 GMT")
+        #expect(responses.first?.header("x-amzn-RequestId") != nil)
+        #expect(gateway.worker.openConnections == 1)
+        gateway.simulator.close(client)
+        try gateway.settle()
+        #expect(gateway.isQuiescent)
+    }
+
+    /// Seeded faults: requests pipelined and cut at random points across receives, every send
+    /// going out in random short pieces. Each seed must give every answer, whole and in order.
+    @Test(arguments: 1...24)
+    func pipelinedRequestsSurviveRandomReceivesAndShortSends(seed: UInt64) throws {
+        var random = SeededGenerator(seed: seed)
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        let count = Int.random(in: 1...6, using: &random)
+        let stream = String(repeating: Self.hello, count: count) + "GET /prod/nothing HTTP/1.1\r\nHost: g\r\n\r\n"
+        var sent = 0
+        var received: [UInt8] = []
+        let bytes = Array(stream.utf8)
+        while sent < bytes.count {
+            let piece = min(bytes.count - sent, Int.random(in: 1...40, using: &random))
+            let chunk = Int.random(in: 1...piece, using: &random)
+            let text = String(decoding: bytes[sent..<(sent + piece)], as: UTF8.self)
+            sent += try gateway.send(text, to: client, chunk: chunk)
+            received += try gateway.drain(client) { Int.random(in: 1...$0, using: &random) }
+        }
+        let responses = try ParsedResponse.all(in: received)
+        #expect(responses.map(\.status) == Array(repeating: 200, count: count) + [403], "seed \(seed)")
+        #expect(responses.dropLast().allSatisfy { $0.body == #"{"hello":"world"}"# })
+        #expect(responses.last?.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException")
+        gateway.simulator.close(client, errno: ECONNRESET)
+        try gateway.settle()
+        #expect(gateway.isQuiescent)
+    }
+
+    @Test func aResetMidHeadFreesTheConnectionWithoutAnswering() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/hello HTTP/1.1\r\nHo", to: client)
+        gateway.simulator.close(client, errno: ECONNRESET)
+        try gateway.settle()
+        #expect(gateway.simulator.sendInFlight(client) == nil)
+        #expect(gateway.isQuiescent)
+    }
+
+    @Test func aSendThatFailsClosesTheConnection() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send(Self.hello, to: client)
+        gateway.simulator.completeSend(client, errno: EPIPE)
+        try gateway.settle()
+        // The receive still armed is cancelled; once it completes the slot is free.
+        #expect(gateway.isQuiescent)
+    }
+
+    /// A burst larger than the buffer ring: the receive ends with ENOBUFS, the connection waits
+    /// for buffers and receives again once they are back; nothing is lost.
+    @Test func aDryBufferRingDelaysAReceiveAndLosesNothing() throws {
+        let gateway = try Self.gateway(recvBuffers: 4, recvBufferBytes: 512)
+        let client = try gateway.connect()
+        let stream = String(repeating: Self.hello, count: 40)
+        let bytes = Array(stream.utf8)
+        var sent = 0
+        var received: [UInt8] = []
+        var starvedOnce = false
+        while sent < bytes.count {
+            let text = String(decoding: bytes[sent...], as: UTF8.self)
+            let count = gateway.simulator.send(Array(text.utf8), to: client, chunk: 100)
+            starvedOnce = starvedOnce || sent + count < bytes.count
+            sent += count
+            try gateway.settle()
+            received += try gateway.drain(client)
+        }
+        #expect(starvedOnce)
+        let responses = try ParsedResponse.all(in: received)
+        #expect(responses.count == 40)
+        #expect(responses.allSatisfy { $0.status == 200 })
+        gateway.simulator.close(client)
+        try gateway.settle()
+        #expect(gateway.isQuiescent)
+    }
+
+    @Test func aHeadThatStallsGets408AfterTheHeaderTimeout() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/hello HTTP/1.1\r\n", to: client)
+        try gateway.advance(milliseconds: 750)
+        #expect(gateway.simulator.sendInFlight(client) == nil)
+        try gateway.advance(milliseconds: 500)
+        let responses = try ParsedResponse.all(in: gateway.drain(client))
+        #expect(responses.map(\.status) == [408])
+        #expect(responses.first?.header("Connection") == "close")
+    }
+
+    @Test func proxiesToAnUpstreamAndPoolsItsConnection() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        for round in 0..<2 {
+            try gateway.send("GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n", to: client)
+            if round == 0 {
+                // The first request connects; the second reuses the pooled connection.
+                #expect(gateway.simulator.connecting.count == 1)
+                gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+                try gateway.settle()
+            } else {
+                #expect(gateway.simulator.connecting.isEmpty)
+            }
+            let upstream = try #require(gateway.worker.connections.indices.first {
+                gateway.worker.connections[$0].role == .upstream && gateway.worker.connections[$0].isOpen
+            }.map { gateway.worker.connections[$0].fd })
+            let request = String(decoding: try gateway.drain(upstream), as: UTF8.self)
+            #expect(request.hasPrefix("GET /answer HTTP/1.1\r\n"))
+            try gateway.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok", to: upstream)
+            let responses = try ParsedResponse.all(in: gateway.drain(client))
+            #expect(responses.map(\.status) == [200])
+            #expect(responses.first?.body == "ok")
+        }
+    }
+
+    @Test func anUpstreamThatDoesNotAnswerGets504AfterTheIntegrationTimeout() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n", to: client)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        try gateway.advance(milliseconds: 1_000)
+        let responses = try ParsedResponse.all(in: gateway.drain(client))
+        #expect(responses.map(\.status) == [504])
+        #expect(responses.first?.body == #"{"message": "Endpoint request timed out"}"#)
+    }
+
+    @Test func aRefusedConnectAnswers502() throws {
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n", to: client)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0, errno: ECONNREFUSED) }
+        try gateway.settle()
+        let responses = try ParsedResponse.all(in: gateway.drain(client))
+        #expect(responses.map(\.status) == [502])
+        gateway.simulator.close(client)
+        try gateway.settle()
+        #expect(gateway.isQuiescent)
+    }
+
+    /// A request that finds another request filling the cache entry it needs waits, parked,
+    /// and resumes with the filled answer: one upstream request for both.
+    @Test func aRequestWaitsParkedForAFillAndResumesWithItsAnswer() throws {
+        let gateway = try Self.gateway(stage: "{cache: {capacity_mb: 8, ttl_seconds: 300}}")
+        let filling = try gateway.connect()
+        let waiting = try gateway.connect()
+        let request = "GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n"
+        try gateway.send(request, to: filling)
+        try gateway.send(request, to: waiting)
+        #expect(gateway.worker.freeParkedHeads.count == gateway.worker.parkedHeads.count - 1)
+        #expect(gateway.simulator.connecting.count == 1)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        let upstream = gateway.worker.connections.first { $0.role == .upstream && $0.isOpen }!.fd
+        _ = try gateway.drain(upstream)
+        try gateway.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nfilled", to: upstream)
+        #expect(try ParsedResponse.all(in: gateway.drain(filling)).map(\.body) == ["filled"])
+        try gateway.advance(milliseconds: 2)
+        let resumed = try ParsedResponse.all(in: gateway.drain(waiting))
+        #expect(resumed.map(\.body) == ["filled"])
+        #expect(resumed.first?.header("X-Cache") == nil || resumed.first?.header("Age") != nil)
+        #expect(gateway.simulator.connecting.isEmpty)
+        #expect(gateway.worker.freeParkedHeads.count == gateway.worker.parkedHeads.count)
+    }
+
+    /// A client that leaves while its request waits: a waiting connection does not read (its
+    /// head stays in its carry slot), so its reset shows when the answer it waited for cannot
+    /// be sent; its parked slot is back by then, and the connection is freed.
+    @Test func aClientThatLeavesWhileParkedIsFreedWhenItsAnswerCannotGo() throws {
+        let gateway = try Self.gateway(stage: "{cache: {capacity_mb: 8, ttl_seconds: 300}}")
+        let filling = try gateway.connect()
+        let waiting = try gateway.connect()
+        let request = "GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n"
+        try gateway.send(request, to: filling)
+        try gateway.send(request, to: waiting)
+        #expect(gateway.worker.freeParkedHeads.count == gateway.worker.parkedHeads.count - 1)
+        #expect(!gateway.simulator.inFlight.contains { $0.operation.descriptor == waiting })
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        let upstream = gateway.worker.connections.first { $0.role == .upstream && $0.isOpen }!.fd
+        _ = try gateway.drain(upstream)
+        try gateway.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nfilled", to: upstream)
+        #expect(try ParsedResponse.all(in: gateway.drain(filling)).map(\.body) == ["filled"])
+        try gateway.advance(milliseconds: 2)
+        #expect(gateway.worker.freeParkedHeads.count == gateway.worker.parkedHeads.count)
+        gateway.simulator.completeSend(waiting, errno: ECONNRESET)
+        try gateway.settle()
+        #expect(gateway.worker.openConnections == 1)
+        gateway.simulator.close(filling)
+        try gateway.settle()
+        #expect(gateway.isQuiescent)
+    }
+}
