@@ -30,7 +30,7 @@ import Testing
         """
 
     static func gateway(recvBuffers: Int = 64, recvBufferBytes: Int = 4_096,
-                        stage: String = "{}") throws -> SimulatedWorker {
+                        stage: String = "{}", definition: String = definition) throws -> SimulatedWorker {
         try SimulatedWorker(config: """
             listen: "127.0.0.1:0"
             workers:
@@ -251,5 +251,50 @@ import Testing
         gateway.simulator.close(filling)
         try gateway.settle()
         #expect(gateway.isQuiescent)
+    }
+
+    /// One evaluator for every value of a request: a mapping, the response and the access log
+    /// see the same request id, time and client.
+    @Test func mappingsAndTheAccessLogReadTheSameValues() throws {
+        let definition = """
+            openapi: 3.0.1
+            paths:
+              /mapped:
+                get:
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    httpMethod: GET
+                    uri: "http://127.0.0.1:9/answer"
+                    requestParameters:
+                      integration.request.header.x-request-id: context.requestId
+                      integration.request.header.x-time: context.requestTimeEpoch
+                      integration.request.header.x-agent: context.identity.userAgent
+                      integration.request.querystring.when: context.requestTime
+                      integration.request.querystring.stage: context.stage
+            """
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let format = #"$context.requestId $context.requestTimeEpoch "$context.identity.userAgent" $context.status"#
+        let gateway = try Self.gateway(stage: "{access_log: {path: \(log), format: '\(format)'}}", definition: definition)
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/mapped HTTP/1.1\r\nHost: gateway\r\nUser-Agent: a \"quoted\" agent\r\n\r\n", to: client)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        let upstream = gateway.worker.connections.first { $0.role == .upstream && $0.isOpen }!.fd
+        let request = String(decoding: try gateway.drain(upstream), as: UTF8.self)
+        try gateway.send("HTTP/1.1 204 No Content\r\n\r\n", to: upstream)
+        let response = try #require(try ParsedResponse.all(in: gateway.drain(client)).first)
+        try gateway.settle()
+        let requestID = try #require(response.header("x-amzn-RequestId"))
+        let time = "1796083200000"
+        #expect(request.hasPrefix("GET /answer?when=01%2FDec%2F2026%3A00%3A00%3A00%20%2B0000&stage=prod HTTP/1.1\r\n"))
+        #expect(request.contains("\r\nx-request-id: \(requestID)\r\n"))
+        #expect(request.contains("\r\nx-time: \(time)\r\n"))
+        #expect(request.contains("\r\nx-agent: a \"quoted\" agent\r\n"))
+        let line = gateway.simulator.inFlight.compactMap { submission -> String? in
+            guard case .append(_, let bytes) = submission.operation else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(line == ["\(requestID) \(time) \"a \\x22quoted\\x22 agent\" 204\n"])
     }
 }

@@ -123,9 +123,7 @@ extension Worker {
             freeInvocations.append(Int32(slot))
             return .serviceUnavailable
         }
-        if connections[client].peerAddressLength == 0 {
-            connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
-        }
+        let sourceIPLength = peerAddressLength(client)
         let encoding: LambdaBodyEncoding
         switch head.framing {
         case .none, .length(0): encoding = .none
@@ -146,10 +144,11 @@ extension Worker {
         }
         let parts = LambdaRequestParts(
             head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
-            requestTimeEpochMilliseconds: Int(clock.realtimeNanoseconds() / 1_000_000), apiKey: connections[client].request.key?.value)
+            requestTimeEpochMilliseconds: connections[client].request.record.epochMilliseconds,
+            apiKey: connections[client].request.key?.value)
         let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
-            Worker.appendRequestID(high: requestIDHigh, low: connections[client].request.id, to: &writer)
+            appendValue(.context(.requestId), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
         }.byteCount
         // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
         let clientTrace = validAmazonTrace(bytes)
@@ -166,7 +165,7 @@ extension Worker {
             } else {
                 traceID = scratch.extracting(requestIDLength...)
             }
-            return peerAddresses.withBytes(slot: client, range: 0..<connections[client].peerAddressLength) { sourceIP in
+            return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
                 invocations.write(slot: slot, offset: prefixStart) { writer in
                     var state = LambdaEvent.writePrefix(
                         request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,

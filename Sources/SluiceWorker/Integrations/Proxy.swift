@@ -130,7 +130,8 @@ extension Worker {
         for piece in target.path {
             switch piece {
             case .literal(let literal): writer.append(literal)
-            case .value(let source): appendValue(source, client: client, bytes: bytes, inURL: true, to: &writer)
+            case .value(let source):
+                appendValue(source, client, head: bytes, headAtHand: true, escaping: .url, to: &writer)
             }
         }
         var querySeparator: UInt8 = 63  // "?", then "&"
@@ -147,7 +148,7 @@ extension Worker {
         for mapping in target.queryMappings {
             writer.append(querySeparator)
             writer.append(mapping.prefix)
-            appendValue(mapping.source, client: client, bytes: bytes, inURL: true, to: &writer)
+            appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .url, to: &writer)
             querySeparator = 38
         }
         writer.append(Worker.httpVersionLine)
@@ -172,7 +173,7 @@ extension Worker {
         }
         for mapping in target.headerMappings {
             writer.append(mapping.prefix)
-            appendValue(mapping.source, client: client, bytes: bytes, inURL: false, to: &writer)
+            appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
             writer.append(ResponseHead.crlf)
         }
         appendTraceLines(client: client, bytes: bytes, to: &writer)
@@ -181,7 +182,7 @@ extension Worker {
             writer.append(bytes.extracting(forwardedFor))
             writer.append(Worker.listSeparator)
         }
-        appendPeerAddress(client, to: &writer)
+        appendValue(.context(.sourceIp), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
         writer.append(ResponseHead.crlf)
         writer.append(Worker.forwardedProtoLine)
         writer.append(forwardedPortLine)
@@ -219,74 +220,6 @@ extension Worker {
         guard let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
               TraceContext.parseAmazon(bytes.extracting(value)) != nil else { return nil }
         return value
-    }
-
-    /// Writes a mapped value. Into a URL (`inURL`), values that come from the request's URL go as
-    /// they came (already percent-encoded); every other value is percent-encoded, so that a
-    /// header's `/`, `?`, `&`, `#` or space cannot change the upstream request's path or query.
-    func appendValue(_ source: CompiledSource, client: Int, bytes: Span<UInt8>, inURL: Bool,
-                     to writer: inout SlabWriter) {
-        switch source {
-        case .pathParameter(let index):
-            if index < match.pathParameters.count {
-                writer.append(bytes.extracting(head.path).extracting(match.pathParameters[index]))
-            }
-        case .query(let name):
-            if let value = QueryString.value(of: name, in: bytes.extracting(head.query)) {
-                writer.append(bytes.extracting(head.query).extracting(value))
-            }
-        case .path:
-            writer.append(bytes.extracting(head.path))
-        case .header(let name):
-            if let value = head.value(ofHeader: name.span, in: bytes) {
-                appendText(bytes.extracting(value), inURL: inURL, to: &writer)
-            }
-        case .literal(let literal):
-            appendText(literal.span, inURL: inURL, to: &writer)
-        case .requestID:
-            Worker.appendRequestID(high: requestIDHigh, low: connections[client].request.id, to: &writer)
-        case .sourceIP:
-            // An IPv6 address has colons, which a URL path may hold as they are.
-            appendPeerAddress(client, to: &writer)
-        case .httpMethod:
-            writer.append(bytes.extracting(head.methodName))
-        case .host:
-            appendText(bytes.extracting(head.host), inURL: inURL, to: &writer)
-        case .hostPrefix:
-            appendText(bytes.extracting(HTTPBytes.firstLabel(bytes, head.host)), inURL: inURL, to: &writer)
-        case .requestTime:
-            // The request came in this turn of the loop, whose wall clock this is.
-            let length = textScratch.write(slot: 0, offset: 0) { time in
-                JSONText.appendCommonLogTime(epochMilliseconds: Int(epochNanoseconds / 1_000_000), to: &time)
-            }.byteCount
-            textScratch.withBytes(slot: 0, range: 0..<length) { time in appendText(time, inURL: inURL, to: &writer) }
-        case .requestTimeEpoch:
-            ResponseHead.appendDecimal(Int(epochNanoseconds / 1_000_000), to: &writer)
-        }
-    }
-
-    func appendText(_ text: Span<UInt8>, inURL: Bool, to writer: inout SlabWriter) {
-        guard inURL else {
-            writer.append(text)
-            return
-        }
-        for index in text.indices {
-            let byte = text[index]
-            if URLBytes.isUnreserved(byte) {
-                writer.append(byte)
-            } else {
-                // RFC 3986 §2.1: uppercase hexadecimal digits.
-                writer.append(37)  // "%"
-                writer.append(URLBytes.upperHex(byte >> 4))
-                writer.append(URLBytes.upperHex(byte & 0xF))
-            }
-        }
-    }
-
-    func appendPeerAddress(_ client: Int, to writer: inout SlabWriter) {
-        let length = connections[client].peerAddressLength
-        guard length > 0 else { return }
-        peerAddresses.withBytes(slot: client, range: 0..<length) { address in writer.append(address) }
     }
 
     // MARK: The upstream answer

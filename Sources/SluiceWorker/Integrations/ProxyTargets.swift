@@ -2,36 +2,15 @@ import SluiceConfig
 import SluiceHTTP1
 import SluiceLambda
 
-/// Where an upstream request's values come from, resolved at worker start so that the request
-/// path only copies prepared bytes.
-enum CompiledSource {
-    case pathParameter(Int)
-    /// A query parameter, by its raw (percent-encoded) name.
-    case query([UInt8])
-    /// A header, by its lowercased name.
-    case header([UInt8])
-    case literal([UInt8])
-    case requestID
-    case sourceIP
-    case httpMethod
-    case path
-    case host
-    /// The first label of the Host (`$context.domainPrefix`).
-    case hostPrefix
-    /// When the request came: `21/Nov/2026:14:57:09 +0000`, or epoch milliseconds.
-    case requestTime
-    case requestTimeEpoch
-}
-
 enum CompiledPiece {
     case literal([UInt8])
-    case value(CompiledSource)
+    case value(RequestValue)
 }
 
 struct CompiledMapping {
     /// `name=` for a query parameter, `Name: ` for a header.
     var prefix: [UInt8]
-    var source: CompiledSource
+    var source: RequestValue
 }
 
 /// An HTTP (non-proxy) integration response: the client's status and headers for the upstream
@@ -142,13 +121,13 @@ struct ProxyTargets {
 
     private func compile(_ target: HTTPTarget, integration: HTTPIntegration, operation: Operation,
                          list: DeadlineLists.List, stageName: String, apiName: String) -> CompiledTarget {
-        let context = ContextValues(stage: stageName, resourcePath: operation.resourcePath, apiName: apiName)
         var queryMappings: [CompiledMapping] = []
         var headerMappings: [CompiledMapping] = []
         var overridden: [[UInt8]] = []
-        var pathSources: [String: CompiledSource] = [:]
+        var pathSources: [String: RequestValue] = [:]
         for mapping in target.parameters {
-            let source = compile(mapping.source, context: context)
+            let source = RequestValue(mapping.source, stage: stageName, resourcePath: operation.resourcePath,
+                                      apiName: apiName)
             switch mapping.target {
             case .path(let name): pathSources[name] = source
             case .query(let name): queryMappings.append(CompiledMapping(prefix: Array("\(name)=".utf8), source: source))
@@ -196,41 +175,6 @@ struct ProxyTargets {
                     })
             },
             responseForStatus: integration.responseForStatus)
-    }
-
-    /// Context values that are fixed for a target.
-    struct ContextValues {
-        var stage: String
-        var resourcePath: String
-        var apiName: String
-    }
-
-    private func compile(_ source: ParameterSource, context: ContextValues) -> CompiledSource {
-        switch source {
-        case .pathParameter(let index): return .pathParameter(index)
-        // Multi-value sources map their first value: one header or query parameter is written.
-        case .query(let name), .multiValueQuery(let name): return .query(Array(name.utf8))
-        case .header(let name), .multiValueHeader(let name): return .header(Array(name.lowercased().utf8))
-        case .literal(let text): return .literal(Array(text.utf8))
-        case .context(let variable):
-            switch variable {
-            case .requestId, .extendedRequestId: return .requestID
-            case .sourceIp: return .sourceIP
-            case .httpMethod: return .httpMethod
-            case .path: return .path
-            case .domainName: return .host
-            case .userAgent: return .header(Array("user-agent".utf8))
-            case .stage: return .literal(Array(context.stage.utf8))
-            case .resourcePath: return .literal(Array(context.resourcePath.utf8))
-            case .apiId: return .literal(Array(context.apiName.utf8))
-            case .protocol: return .literal(Array("HTTP/1.1".utf8))
-            case .domainPrefix: return .hostPrefix
-            case .requestTime: return .requestTime
-            case .requestTimeEpoch: return .requestTimeEpoch
-            // The rest are not `isKnownBeforeTheIntegration`: the loader refuses them in mappings.
-            default: return .literal([])
-            }
-        }
     }
 }
 

@@ -158,6 +158,8 @@ public final class Worker {
     var eventPathValues: [Range<Int>] = []
     /// Small text rendered for one request (its id, for the event).
     let textScratch: ByteSlab
+    /// The evaluator's own scratch (RequestValues.swift): a value it renders before escaping it.
+    let valueScratch: ByteSlab
     var responseHead: ResponseHead
     /// For each receive buffer held by a paused connection: the next one it holds (or -1) and
     /// how many bytes it carries. A buffer is held by one connection at a time.
@@ -291,6 +293,7 @@ public final class Worker {
                                           queryParametersMax: limits.request.headBytesMax / 2)
         eventPathValues.reserveCapacity(deployment.routes.parametersMax)
         textScratch = try ByteSlab(slotCount: 1, slotBytes: 64 + LambdaEvent.traceIDBytesMax)
+        valueScratch = try ByteSlab(slotCount: 1, slotBytes: 64)
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
         forwardedPortLine = Array("X-Forwarded-Port: \(context.listenPort)\r\n".utf8)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))

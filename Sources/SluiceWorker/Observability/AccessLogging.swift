@@ -67,10 +67,6 @@ struct AccessLogFile {
 }
 
 extension Worker {
-    static let dash: UInt8 = 0x2D
-    static let http11Text: [UInt8] = Array("HTTP/1.1".utf8)
-    static let http10Text: [UInt8] = Array("HTTP/1.0".utf8)
-    static let userAgentName: [UInt8] = Array("user-agent".utf8)
     static let amazonTracePrefix: [UInt8] = Array("X-Amzn-Trace-Id: ".utf8)
 
     /// Opens each distinct path once, with the largest buffer its stages ask for. Throws when a
@@ -106,12 +102,10 @@ extension Worker {
         record.requestID = connections[index].request.id
         record.stage = Int32(stage)
         record.operation = Int32(operation)
+        // The request's time, for every value that reads it (mappings, the Lambda event, the log).
+        record.epochMilliseconds = Int(epochNanoseconds / 1_000_000)
         if record.logFile >= 0 {
-            record.epochMilliseconds = Int(epochNanoseconds / 1_000_000)
-            if connections[index].peerAddressLength == 0 {
-                connections[index].peerAddressLength = Socket.peerAddress(connections[index].fd, into: peerAddresses,
-                                                                          slot: index)
-            }
+            _ = peerAddressLength(index)
             let agent = HeaderNames.value(of: Worker.userAgentName, in: head.headers, bytes: bytes)
             record.pathLength = Int16(storeText(index, bytes.extracting(head.path), at: 0, max: RequestTexts.pathBytes))
             record.agentLength = agent.map {
@@ -189,136 +183,20 @@ extension Worker {
         return true
     }
 
-    /// The line in its stage's format.
+    /// The line in its stage's format. The request is answered: its values come from its
+    /// record, through the evaluator every value of a request goes through.
     func renderLine(_ index: Int, to writer: inout SlabWriter) {
-        let record = connections[index].request.record
-        guard let format = stageAccessLogFormats[Int(record.stage)] else { return }
-        let json = format.escaping == .json
+        let stage = Int(connections[index].request.record.stage)
+        guard let format = stageAccessLogFormats[stage] else { return }
+        let escaping: ValueEscaping = format.escaping == .json ? .json : .logText
+        let noHead = Worker.noBytes
         for part in format.parts {
             switch part {
             case .literal(let bytes):
                 writer.append(bytes.span)
             case .variable(let variable):
-                renderValue(variable, index, record, json: json, to: &writer)
-            }
-        }
-    }
-
-    func renderValue(_ variable: ContextVariable, _ index: Int, _ record: RequestRecord, json: Bool,
-                     to writer: inout SlabWriter) {
-        switch variable {
-        case .requestId, .extendedRequestId:
-            Worker.appendRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
-        case .apiId:
-            Worker.appendEscaped(stageAPINames[Int(record.stage)], json: json, to: &writer)
-        case .stage:
-            Worker.appendEscaped(stageNames[Int(record.stage)], json: json, to: &writer)
-        case .domainName:
-            appendText(index, at: RequestTexts.hostOffset, count: Int(record.hostLength), json: json, to: &writer)
-        case .domainPrefix:
-            requestTexts.withBytes(slot: index, range: RequestTexts.hostOffset..<(RequestTexts.hostOffset
-                                                                                + Int(record.hostLength))) { host in
-                let label = HTTPBytes.firstLabel(host, 0..<host.count)
-                if label.isEmpty { writer.append(Worker.dash) } else { Worker.appendEscaped(host.extracting(label), json: json, to: &writer) }
-            }
-        case .httpMethod:
-            appendText(index, at: RequestTexts.methodOffset, count: Int(record.methodLength), json: json, to: &writer)
-        case .resourcePath:
-            // A request under a stage that no resource answers has no resource path.
-            if record.operation < 0 {
-                writer.append(Worker.dash)
-            } else {
-                Worker.appendEscaped(operationPaths[Int(record.operation)], json: json, to: &writer)
-            }
-        case .path:
-            appendText(index, at: 0, count: Int(record.pathLength), json: json, to: &writer)
-        case .protocol:
-            writer.append(connections[index].request.pending.http10 ? Worker.http10Text.span : Worker.http11Text.span)
-        case .status:
-            Worker.appendNumber(Int(record.status), to: &writer)
-        case .responseLength:
-            ResponseHead.appendDecimal(record.responseBytes, to: &writer)
-        case .requestTime:
-            JSONText.appendCommonLogTime(epochMilliseconds: record.epochMilliseconds, to: &writer)
-        case .requestTimeEpoch:
-            ResponseHead.appendDecimal(record.epochMilliseconds, to: &writer)
-        case .responseLatency:
-            ResponseHead.appendDecimal(Int(record.latencyNanoseconds / 1_000_000), to: &writer)
-        case .integrationLatency, .integrationLatencyDotted:
-            if record.integrationNanoseconds < 0 {
-                writer.append(Worker.dash)
-            } else {
-                ResponseHead.appendDecimal(Int(record.integrationNanoseconds / 1_000_000), to: &writer)
-            }
-        case .integrationStatus, .integrationStatusDotted:
-            Worker.appendNumber(Int(record.integrationStatus), to: &writer)
-        case .sourceIp:
-            let length = connections[index].peerAddressLength
-            if length == 0 { writer.append(Worker.dash) }
-            else { peerAddresses.withBytes(slot: index, range: 0..<length) { address in writer.append(address) } }
-        case .userAgent:
-            appendText(index, at: RequestTexts.agentOffset, count: Int(record.agentLength), json: json, to: &writer)
-        case .apiKeyId:
-            if record.apiKey < 0 { writer.append(Worker.dash) }
-            else { Worker.appendEscaped(apiKeyNames[Int(record.apiKey)], json: json, to: &writer) }
-        case .errorMessage, .errorMessageString, .errorResponseType:
-            guard record.answer >= 0, let answer = GatewayAnswer(rawValue: Int(record.answer)) else {
-                writer.append(Worker.dash)
-                return
-            }
-            switch variable {
-            case .errorMessage: Worker.appendEscaped(answerMessages[answer.rawValue], json: false, to: &writer)
-            case .errorMessageString:
-                // A JSON string; inside a JSON format its quotes are escaped like any value's.
-                if json { writer.append(0x5C) }
-                writer.append(0x22)
-                Worker.appendEscaped(answerMessages[answer.rawValue], json: false, to: &writer)
-                if json { writer.append(0x5C) }
-                writer.append(0x22)
-            default: Worker.appendEscaped(answerResponseTypes[answer.rawValue], json: false, to: &writer)
-            }
-        case .traceId:
-            record.trace.appendTraceID(to: &writer)
-        case .xrayTraceId:
-            record.trace.appendAmazonRoot(to: &writer)
-        }
-    }
-
-    func appendText(_ index: Int, at offset: Int, count: Int, json: Bool, to writer: inout SlabWriter) {
-        guard count > 0 else {
-            writer.append(Worker.dash)
-            return
-        }
-        requestTexts.withBytes(slot: index, range: offset..<(offset + count)) { text in
-            Worker.appendEscaped(text, json: json, to: &writer)
-        }
-    }
-
-    /// A number, or `-` for 0 (not known).
-    static func appendNumber(_ value: Int, to writer: inout SlabWriter) {
-        if value <= 0 { writer.append(dash) } else { ResponseHead.appendDecimal(value, to: &writer) }
-    }
-
-    static func appendEscaped(_ text: [UInt8], json: Bool, to writer: inout SlabWriter) {
-        appendEscaped(text.span, json: json, to: &writer)
-    }
-
-    /// A value from the request, escaped so that it cannot end its field or its line: as JSON
-    /// string content, or with `"`, `\`, control bytes and bytes above 0x7E as `\xHH`.
-    static func appendEscaped(_ text: Span<UInt8>, json: Bool, to writer: inout SlabWriter) {
-        if json {
-            JSONText.appendStringContent(text, to: &writer)
-            return
-        }
-        for index in text.indices {
-            let byte = text[index]
-            if byte < 0x20 || byte > 0x7E || byte == 0x22 || byte == 0x5C {
-                writer.append(0x5C)
-                writer.append(0x78)
-                writer.append(URLBytes.upperHex(byte >> 4))
-                writer.append(URLBytes.upperHex(byte & 0xF))
-            } else {
-                writer.append(byte)
+                appendValue(.context(variable), index, head: noHead.span, headAtHand: false, escaping: escaping,
+                            to: &writer)
             }
         }
     }

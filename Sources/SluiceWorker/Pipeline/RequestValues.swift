@@ -1,0 +1,243 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceLambda
+import SluicePipeline
+import SluiceURing
+
+/// A value read from a request by API Gateway's names (`method.request.*`, `$context.*`,
+/// `$stageVariables.*`, a static `'value'`): compiled once at load, and read by one evaluator
+/// (`Worker.appendValue`) for parameter mappings, the Lambda event and access logs alike.
+enum RequestValue {
+    /// `method.request.path.NAME`: the route's parameter as received (still percent-encoded).
+    case pathParameter(Int)
+    /// `method.request.querystring.NAME`, by its raw (percent-encoded) name.
+    case query([UInt8])
+    /// `method.request.header.NAME`, by its lowercased name.
+    case header([UInt8])
+    /// A static value, a stage variable (resolved for the stage), or a context variable that is
+    /// fixed for the operation and stage.
+    case literal([UInt8])
+    case context(ContextVariable)
+
+    /// The compiled form of a mapping's source, for an operation of `apiName` on `stage`.
+    init(_ source: ParameterSource, stage: String, resourcePath: String, apiName: String) {
+        switch source {
+        case .pathParameter(let index): self = .pathParameter(index)
+        // Multi-value sources map their first value: one header or query parameter is written.
+        case .query(let name), .multiValueQuery(let name): self = .query(Array(name.utf8))
+        case .header(let name), .multiValueHeader(let name): self = .header(Array(name.lowercased().utf8))
+        case .literal(let text): self = .literal(Array(text.utf8))
+        case .context(.stage): self = .literal(Array(stage.utf8))
+        case .context(.resourcePath): self = .literal(Array(resourcePath.utf8))
+        case .context(.apiId): self = .literal(Array(apiName.utf8))
+        case .context(let variable): self = .context(variable)
+        }
+    }
+}
+
+/// How a value is written where it goes.
+enum ValueEscaping {
+    /// As it is: a header's value.
+    case none
+    /// Into an upstream URL: what came from the request's URL goes as it came (already
+    /// percent-encoded); anything else is percent-encoded, so that a header's `/`, `?`, `&`, `#`
+    /// or space cannot change the upstream request's path or query.
+    case url
+    /// Into a text access-log line: `"`, `\`, control bytes and bytes above 0x7E as `\xHH`, so
+    /// that a value cannot end its field or its line; nothing as `-`.
+    case logText
+    /// Into a JSON access-log line: JSON string content; nothing as `-`.
+    case json
+
+    var isLog: Bool { self == .logText || self == .json }
+}
+
+/// The request's own texts that `$context` reads: from its head while the head is at hand, from
+/// the copies its record keeps (access logs) once it is gone.
+enum RequestText {
+    case path, userAgent, host, method
+}
+
+extension Worker {
+    static let noBytes: [UInt8] = []
+    static let dash: UInt8 = 0x2D
+    static let http11Text: [UInt8] = Array("HTTP/1.1".utf8)
+    static let http10Text: [UInt8] = Array("HTTP/1.0".utf8)
+    static let userAgentName: [UInt8] = Array("user-agent".utf8)
+
+    /// Writes `value` of the request on connection `index`. `head` is the request head's bytes
+    /// when `headAtHand` (a step or an integration writing it), otherwise ignored: the request is
+    /// answered and its texts are read from its record (an access-log line). A value the request
+    /// does not have writes nothing (a log writes `-`).
+    func appendValue(_ value: RequestValue, _ index: Int, head bytes: Span<UInt8>, headAtHand: Bool,
+                     escaping: ValueEscaping, to writer: inout SlabWriter) {
+        let start = writer.count
+        switch value {
+        case .pathParameter(let parameter):
+            if headAtHand && parameter < match.pathParameters.count {
+                appendEscaped(bytes.extracting(head.path).extracting(match.pathParameters[parameter]), escaping,
+                              fromURL: true, to: &writer)
+            }
+        case .query(let name):
+            if headAtHand, let found = QueryString.value(of: name, in: bytes.extracting(head.query)) {
+                appendEscaped(bytes.extracting(head.query).extracting(found), escaping, fromURL: true, to: &writer)
+            }
+        case .header(let name):
+            if headAtHand, let found = head.value(ofHeader: name.span, in: bytes) {
+                appendEscaped(bytes.extracting(found), escaping, to: &writer)
+            }
+        case .literal(let literal):
+            appendEscaped(literal.span, escaping, to: &writer)
+        case .context(let variable):
+            appendContext(variable, index, head: bytes, headAtHand: headAtHand, escaping: escaping, to: &writer)
+        }
+        if escaping.isLog && writer.count == start { writer.append(Worker.dash) }
+    }
+
+    /// `$context.NAME`: every variable Sluice knows, from the one place each is kept.
+    func appendContext(_ variable: ContextVariable, _ index: Int, head bytes: Span<UInt8>, headAtHand: Bool,
+                       escaping: ValueEscaping, to writer: inout SlabWriter) {
+        let record = connections[index].request.record
+        switch variable {
+        case .requestId, .extendedRequestId:
+            Worker.appendRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
+        case .apiId:
+            if record.stage >= 0 { appendEscaped(stageAPINames[Int(record.stage)], escaping, to: &writer) }
+        case .stage:
+            if record.stage >= 0 { appendEscaped(stageNames[Int(record.stage)], escaping, to: &writer) }
+        case .domainName:
+            withRequestText(.host, index, bytes, headAtHand) { appendEscaped($0, escaping, to: &writer) }
+        case .domainPrefix:
+            withRequestText(.host, index, bytes, headAtHand) { host in
+                appendEscaped(host.extracting(HTTPBytes.firstLabel(host, 0..<host.count)), escaping, to: &writer)
+            }
+        case .httpMethod:
+            withRequestText(.method, index, bytes, headAtHand) { appendEscaped($0, escaping, to: &writer) }
+        case .resourcePath:
+            // A request under a stage that no resource answers has no resource path.
+            if record.operation >= 0 { appendEscaped(operationPaths[Int(record.operation)], escaping, to: &writer) }
+        case .path:
+            withRequestText(.path, index, bytes, headAtHand) { appendEscaped($0, escaping, fromURL: true, to: &writer) }
+        case .protocol:
+            writer.append(connections[index].request.pending.http10 ? Worker.http10Text.span : Worker.http11Text.span)
+        case .sourceIp:
+            // An IPv6 address has colons, which a URL path may hold as they are.
+            let length = peerAddressLength(index)
+            peerAddresses.withBytes(slot: index, range: 0..<length) { address in writer.append(address) }
+        case .userAgent:
+            withRequestText(.userAgent, index, bytes, headAtHand) { appendEscaped($0, escaping, to: &writer) }
+        case .requestTime:
+            // Its characters (`/`, `:`, space, `+`) are percent-encoded in a URL.
+            let length = valueScratch.write(slot: 0, offset: 0) { time in
+                JSONText.appendCommonLogTime(epochMilliseconds: record.epochMilliseconds, to: &time)
+            }.byteCount
+            valueScratch.withBytes(slot: 0, range: 0..<length) { appendEscaped($0, escaping, to: &writer) }
+        case .requestTimeEpoch:
+            ResponseHead.appendDecimal(record.epochMilliseconds, to: &writer)
+        case .apiKeyId:
+            if record.apiKey >= 0 { appendEscaped(apiKeyNames[Int(record.apiKey)], escaping, to: &writer) }
+        case .traceId:
+            record.trace.appendTraceID(to: &writer)
+        case .xrayTraceId:
+            record.trace.appendAmazonRoot(to: &writer)
+        case .status:
+            if record.status > 0 { ResponseHead.appendDecimal(Int(record.status), to: &writer) }
+        case .responseLength:
+            ResponseHead.appendDecimal(record.responseBytes, to: &writer)
+        case .responseLatency:
+            ResponseHead.appendDecimal(Int(record.latencyNanoseconds / 1_000_000), to: &writer)
+        case .integrationLatency, .integrationLatencyDotted:
+            if record.integrationNanoseconds >= 0 {
+                ResponseHead.appendDecimal(Int(record.integrationNanoseconds / 1_000_000), to: &writer)
+            }
+        case .integrationStatus, .integrationStatusDotted:
+            if record.integrationStatus > 0 { ResponseHead.appendDecimal(Int(record.integrationStatus), to: &writer) }
+        case .errorMessage, .errorMessageString, .errorResponseType:
+            guard record.answer >= 0, let answer = GatewayAnswer(rawValue: Int(record.answer)) else { return }
+            switch variable {
+            case .errorMessage:
+                appendEscaped(answerMessages[answer.rawValue], escaping, to: &writer)
+            case .errorMessageString:
+                // A JSON string; inside a JSON line its quotes are escaped like any value's.
+                let quote: [UInt8] = escaping == .json ? [0x5C, 0x22] : [0x22]
+                writer.append(quote)
+                appendEscaped(answerMessages[answer.rawValue], escaping == .json ? .logText : escaping, to: &writer)
+                writer.append(quote)
+            default:
+                appendEscaped(answerResponseTypes[answer.rawValue], escaping, to: &writer)
+            }
+        }
+    }
+
+    /// Lends `body` one of the request's own texts (empty when the request has none).
+    func withRequestText(_ text: RequestText, _ index: Int, _ bytes: Span<UInt8>, _ headAtHand: Bool,
+                         _ body: (Span<UInt8>) -> Void) {
+        if headAtHand {
+            switch text {
+            case .path: body(bytes.extracting(head.path))
+            case .host: body(bytes.extracting(head.host))
+            case .method: body(bytes.extracting(head.methodName))
+            case .userAgent:
+                let agent = HeaderNames.value(of: Worker.userAgentName, in: head.headers, bytes: bytes)
+                body(bytes.extracting(agent ?? 0..<0))
+            }
+            return
+        }
+        let record = connections[index].request.record
+        let (offset, count): (Int, Int16) = switch text {
+        case .path: (0, record.pathLength)
+        case .userAgent: (RequestTexts.agentOffset, record.agentLength)
+        case .host: (RequestTexts.hostOffset, record.hostLength)
+        case .method: (RequestTexts.methodOffset, record.methodLength)
+        }
+        requestTexts.withBytes(slot: index, range: offset..<(offset + Int(count)), body)
+    }
+
+    /// The client's address as text in its `peerAddresses` slot, looked up on first use.
+    func peerAddressLength(_ index: Int) -> Int {
+        if connections[index].peerAddressLength == 0 {
+            connections[index].peerAddressLength = Socket.peerAddress(connections[index].fd, into: peerAddresses,
+                                                                      slot: index)
+        }
+        return connections[index].peerAddressLength
+    }
+
+    func appendEscaped(_ text: [UInt8], _ escaping: ValueEscaping, to writer: inout SlabWriter) {
+        appendEscaped(text.span, escaping, to: &writer)
+    }
+
+    func appendEscaped(_ text: Span<UInt8>, _ escaping: ValueEscaping, fromURL: Bool = false,
+                       to writer: inout SlabWriter) {
+        switch escaping {
+        case .none:
+            writer.append(text)
+        case .url:
+            guard !fromURL else { return writer.append(text) }
+            for index in text.indices {
+                let byte = text[index]
+                if URLBytes.isUnreserved(byte) {
+                    writer.append(byte)
+                } else {
+                    // RFC 3986 §2.1: uppercase hexadecimal digits.
+                    writer.append(37)  // "%"
+                    writer.append(URLBytes.upperHex(byte >> 4))
+                    writer.append(URLBytes.upperHex(byte & 0xF))
+                }
+            }
+        case .logText:
+            for index in text.indices {
+                let byte = text[index]
+                if byte < 0x20 || byte > 0x7E || byte == 0x22 || byte == 0x5C {
+                    writer.append(0x5C)
+                    writer.append(0x78)
+                    writer.append(URLBytes.upperHex(byte >> 4))
+                    writer.append(URLBytes.upperHex(byte & 0xF))
+                } else {
+                    writer.append(byte)
+                }
+            }
+        case .json:
+            JSONText.appendStringContent(text, to: &writer)
+        }
+    }
+}
