@@ -9,6 +9,9 @@ public struct GatewayResponseSettings: Sendable, Equatable {
     public var statusCode: Int?
     /// Static headers from `responseParameters` (`gatewayresponse.header.NAME: "'value'"`).
     public var headers: [ResponseHeader]
+    /// Headers whose values come from the request, the stage or `$context`
+    /// (`gatewayresponse.header.NAME: method.request.header.Origin`), in definition order.
+    public var mappedHeaders: [GatewayResponseMapping] = []
     /// The body template and its content type (`application/json` when there is one, else the
     /// first); nil keeps the answer's own body.
     public var template: ResponseTemplate?
@@ -47,10 +50,32 @@ public struct GatewayResponseSettings: Sendable, Equatable {
     }
 }
 
-/// Reads `x-amazon-apigateway-gateway-responses`. Values that need the request
-/// (`method.request.*`, `$context` beyond `error`, `$stageVariables`) are not evaluated yet: a
-/// header mapped from one is not sent and a template using one is sent as written, each with a
-/// warning.
+/// A gateway response header whose value comes from the request, the stage or `$context`.
+public struct GatewayResponseMapping: Sendable, Equatable {
+    public var name: String
+    public var source: GatewayResponseSource
+
+    public init(name: String, source: GatewayResponseSource) {
+        self.name = name
+        self.source = source
+    }
+}
+
+/// Where a gateway response header's value comes from (API Gateway's list for gateway
+/// responses). A multi-value source gives its first value, as in request parameter mappings.
+public enum GatewayResponseSource: Sendable, Equatable {
+    /// `method.request.path.NAME`, by name: an operation without it gives nothing.
+    case pathParameter(String)
+    case query(String)
+    case header(String)
+    case stageVariable(String)
+    case context(ContextVariable)
+}
+
+/// Reads `x-amazon-apigateway-gateway-responses`. Header values may be static or come from the
+/// request, the stage or `$context`; templates get the `$context.error` values (the rest of the
+/// template language comes with mapping templates: a template using it is sent as written, with
+/// a warning).
 struct GatewayResponsesImport {
     let file: String
     let log: DiagnosticLog
@@ -92,8 +117,14 @@ struct GatewayResponsesImport {
                         }
                         let source = valueNode.text ?? ""
                         guard source.count >= 2, source.hasPrefix("'"), source.hasSuffix("'") else {
-                            log.warning(file, valueNode.line, "gateway response \(type): header \(header) maps "
-                                        + "'\(source)', which Sluice does not evaluate yet; the header is not sent")
+                            if let mapped = Self.source(source) {
+                                response.mappedHeaders.append(GatewayResponseMapping(name: header, source: mapped))
+                            } else {
+                                log.warning(file, valueNode.line, "gateway response \(type): header \(header) maps "
+                                            + "'\(source)', which is not method.request.path|querystring|header.NAME, "
+                                            + "stageVariables.NAME, a $context variable Sluice provides or a "
+                                            + "'static value'; the header is not sent")
+                            }
                             continue
                         }
                         let text = String(source.dropFirst().dropLast())
@@ -130,6 +161,24 @@ struct GatewayResponsesImport {
             responses.append(response)
         }
         return responses
+    }
+
+    /// A mapped value's source, or nil when it is none API Gateway allows here (or a context
+    /// variable Sluice does not provide).
+    static func source(_ text: String) -> GatewayResponseSource? {
+        let prefixes: [(String, (String) -> GatewayResponseSource?)] = [
+            ("method.request.path.", { .pathParameter($0) }),
+            ("method.request.querystring.", { .query($0) }),
+            ("method.request.multivaluequerystring.", { .query($0) }),
+            ("method.request.header.", { .header($0) }),
+            ("method.request.multivalueheader.", { .header($0) }),
+            ("stageVariables.", { .stageVariable($0) }),
+            ("context.", { ContextVariable(rawValue: $0).map(GatewayResponseSource.context) }),
+        ]
+        guard let (prefix, make) = prefixes.first(where: { text.hasPrefix($0.0) }), text.count > prefix.count else {
+            return nil
+        }
+        return make(String(text.dropFirst(prefix.count)))
     }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -99,6 +99,14 @@ public struct SlabWriter {
     @inlinable
     public var freeCapacity: Int { capacity - _count }
 
+    /// Takes back what was appended after the first `count` bytes (a line that turned out to
+    /// have nothing to say).
+    @inlinable
+    public mutating func truncate(to count: Int) {
+        precondition(count >= 0 && count <= _count)
+        _count = count
+    }
+
     @inlinable
     public mutating func append(_ byte: UInt8) {
         guard _count < capacity else {

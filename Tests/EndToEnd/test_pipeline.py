@@ -303,6 +303,12 @@ x-amazon-apigateway-gateway-responses:
     responseParameters:
       gatewayresponse.header.Access-Control-Allow-Origin: "'*'"
       gatewayresponse.header.X-Team: "'payments'"
+      gatewayresponse.header.X-Origin: method.request.header.Origin
+      gatewayresponse.header.X-Path: context.path
+      gatewayresponse.header.X-Color: stageVariables.color
+      gatewayresponse.header.X-Request: context.requestId
+      gatewayresponse.header.Server: context.error.responseType
+      gatewayresponse.header.X-Not-Sent: method.request.body.name
     responseTemplates:
       application/json: '{"error": {"message": $context.error.messageString, "type": "$context.error.responseType"}}'
   MISSING_AUTHENTICATION_TOKEN:
@@ -318,17 +324,26 @@ paths:
         requestTemplates: {"application/json": '{"statusCode": 200}'}
         responses: {default: {statusCode: "200"}}
 """
-    server = start_gateway(tmp_path, api)
+    server = start_gateway(tmp_path, api, stages="      prod: {variables: {color: teal}}")
     missing = request(server, "GET", "/prod/nowhere")
     assert missing.status == 404
     assert missing.json() == {"message": "no such route"}
     assert missing.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
-    forbidden = request(server, "GET", "/prod/keyed")
+    forbidden = request(server, "GET", "/prod/keyed?q=1", headers="Origin: https://shop.example\r\n")
     assert forbidden.status == 403
     assert forbidden.json() == {"error": {"message": "Forbidden", "type": "INVALID_API_KEY"}}
     assert forbidden.header("Access-Control-Allow-Origin") == "*"
     assert forbidden.header("X-Team") == "payments"
     assert forbidden.header("x-amzn-ErrorType") == "ForbiddenException"
+    # Values read from the request, the stage and $context; a reserved name is remapped.
+    assert forbidden.header("X-Origin") == "https://shop.example"
+    assert forbidden.header("X-Path") == "/prod/keyed"
+    assert forbidden.header("X-Color") == "teal"
+    assert forbidden.header("X-Request") == forbidden.header("x-amzn-RequestId")
+    assert forbidden.header("x-amzn-Remapped-Server") == "INVALID_API_KEY"
+    assert forbidden.header("X-Not-Sent") is None
+    # A value the request does not have sends no header.
+    assert request(server, "GET", "/prod/keyed").header("X-Origin") is None
     # Requests outside the API (no stage) get API Gateway's own answer.
     outside = request(server, "GET", "/other/path")
     assert outside.status == 403 and outside.json() == {"message": "Missing Authentication Token"}

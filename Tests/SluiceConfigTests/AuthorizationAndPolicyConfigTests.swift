@@ -277,3 +277,35 @@ struct RequestValidationConfigTests {
         ])
     }
 }
+
+@Suite struct GatewayResponseMappingTests {
+    @Test func headersMapRequestStageAndContextValues() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-gateway-responses:
+              DEFAULT_4XX:
+                responseParameters:
+                  gatewayresponse.header.A: method.request.header.Origin
+                  gatewayresponse.header.B: method.request.multivaluequerystring.q
+                  gatewayresponse.header.C: method.request.path.id
+                  gatewayresponse.header.D: stageVariables.color
+                  gatewayresponse.header.E: context.requestId
+                  gatewayresponse.header.F: "'static'"
+                  gatewayresponse.header.G: context.authorizer.principalId
+                  gatewayresponse.header.H: method.request.body
+            paths: {}
+            """)
+        let deployment = try #require(result.deployment)
+        let shape = try #require(deployment.apis[0].gatewayResponses.first)
+        #expect(shape.headers == [ResponseHeader(name: "F", value: "static")])
+        #expect(shape.mappedHeaders == [
+            GatewayResponseMapping(name: "A", source: .header("Origin")),
+            GatewayResponseMapping(name: "B", source: .query("q")),
+            GatewayResponseMapping(name: "C", source: .pathParameter("id")),
+            GatewayResponseMapping(name: "D", source: .stageVariable("color")),
+            GatewayResponseMapping(name: "E", source: .context(.requestId)),
+        ])
+        let warnings = result.diagnostics.filter { $0.message.contains("the header is not sent") }
+        #expect(warnings.map(\.line) == [11, 12])
+    }
+}

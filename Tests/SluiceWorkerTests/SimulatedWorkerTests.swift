@@ -297,4 +297,42 @@ import Testing
         }
         #expect(line == ["\(requestID) \(time) \"a \\x22quoted\\x22 agent\" 204\n"])
     }
+
+    /// A gateway answer written long after its request's head is gone (an integration timeout)
+    /// still carries the header values its gateway response reads from that head.
+    @Test func aLateGatewayAnswerCarriesValuesCapturedFromItsHead() throws {
+        let definition = """
+            openapi: 3.0.1
+            x-amazon-apigateway-gateway-responses:
+              INTEGRATION_TIMEOUT:
+                responseParameters:
+                  gatewayresponse.header.X-Origin: method.request.header.Origin
+                  gatewayresponse.header.X-Pet: method.request.path.id
+                  gatewayresponse.header.X-Agent: context.identity.userAgent
+                  gatewayresponse.header.X-Type: context.error.responseType
+                  gatewayresponse.header.X-Absent: method.request.querystring.none
+            paths:
+              /pets/{id}:
+                get:
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    httpMethod: GET
+                    uri: "http://127.0.0.1:9/answer"
+                    timeoutInMillis: 300
+            """
+        let gateway = try Self.gateway(definition: definition)
+        let client = try gateway.connect()
+        try gateway.send("GET /prod/pets/7 HTTP/1.1\r\nHost: g\r\nOrigin: https://a.example\r\nUser-Agent: sim\r\n\r\n",
+                         to: client)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        try gateway.advance(milliseconds: 750)
+        let response = try #require(try ParsedResponse.all(in: gateway.drain(client)).first)
+        #expect(response.status == 504)
+        #expect(response.header("X-Origin") == "https://a.example")
+        #expect(response.header("X-Pet") == "7")
+        #expect(response.header("X-Agent") == "sim")
+        #expect(response.header("X-Type") == "INTEGRATION_TIMEOUT")
+        #expect(response.header("X-Absent") == nil)
+    }
 }

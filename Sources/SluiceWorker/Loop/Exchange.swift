@@ -360,6 +360,7 @@ extension Worker {
                 beginRecord(index, bytes, stage: match.stage, operation: match.operation,
                             traced: proxyTargets.target(operation: match.operation, stage: match.stage) != nil
                                 || proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) != nil)
+                captureGatewayValues(index, bytes, operation: match.operation, stage: match.stage)
             }
             if let preflight = corsStep(index, bytes, stage: match.stage) {
                 connections[index].request.pending.response = preflight
@@ -372,7 +373,10 @@ extension Worker {
             connections[index].request.pending.response = catalog.index(of: .missingAuthenticationToken)
             if match.enclosingStage >= 0 {
                 connections[index].request.group = Int32(match.enclosingStage)
-                if !resumed { beginRecord(index, bytes, stage: match.enclosingStage, operation: -1, traced: false) }
+                if !resumed {
+                    beginRecord(index, bytes, stage: match.enclosingStage, operation: -1, traced: false)
+                    captureGatewayValues(index, bytes, operation: -1, stage: match.enclosingStage)
+                }
                 // A preflight needs no route: the API answers it.
                 if let preflight = corsStep(index, bytes, stage: match.enclosingStage) {
                     connections[index].request.pending.response = preflight
@@ -422,7 +426,7 @@ extension Worker {
     func hasRoomForResponse(_ index: Int) -> Bool {
         let connection = connections[index]
         if connection.isStreaming { return false }
-        let needed = catalog.headBytesMax + 192 + corsLinesBytesMax
+        let needed = catalog.headBytesMax + 192 + corsLinesBytesMax + gatewayValues.linesBytesMax
         if output.slotBytes - connection.outputEnd >= needed { return true }
         // Compacting moves bytes, so it cannot happen while a send reads them.
         guard !connection.sendInFlight else { return false }
@@ -481,6 +485,7 @@ extension Worker {
         requestAnswered(index)
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
+            appendGatewayLines(index, response: response, to: &writer)
             endResponseHead(index, requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
         }
         precondition(!written.overflowed, "hasRoomForResponse guarantees room for a head")

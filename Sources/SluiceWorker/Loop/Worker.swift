@@ -128,6 +128,10 @@ public final class Worker {
     let routes: RouteTable
     let operations: [Operation]
     let catalog: ResponseCatalog
+    /// Gateway response headers read from each request (GatewayResponses.swift), and what each
+    /// client's request captured for them.
+    let gatewayValues: GatewayResponseValues
+    let gatewayCaptures: ByteSlab
     let limits: Limits
     let drainTimeoutNanoseconds: Int64
 
@@ -244,6 +248,10 @@ public final class Worker {
         } else {
             ring = try Ring(entries: tuning.ringEntries)
         }
+        gatewayValues = GatewayResponseValues(deployment: context.deployment, catalog: catalog, apiKeyNames: apiKeyNames)
+        let captureBytes = gatewayValues.capturesMax * GatewayResponseValues.slotStride
+        gatewayCaptures = try ByteSlab(slotCount: captureBytes > 0 ? tuning.maxConnections : 1,
+                                       slotBytes: max(1, captureBytes))
         clock = ring.clock
         receiveBuffers = try ProvidedBuffers(ring: ring, groupID: 0, count: tuning.recvBuffers,
                                              bufferBytes: tuning.recvBufferBytes)
@@ -257,7 +265,8 @@ public final class Worker {
         carry = try ByteSlab(slotCount: slotCount, slotBytes: limits.request.headBytesMax + tuning.recvBufferBytes)
         // An output slot takes a whole request or response head plus the gateway's own lines.
         output = try ByteSlab(slotCount: slotCount,
-                              slotBytes: max(Worker.outputBufferBytes, catalog.headBytesMax + 256 + corsLinesBytesMax,
+                              slotBytes: max(Worker.outputBufferBytes,
+                                             catalog.headBytesMax + 256 + corsLinesBytesMax + gatewayValues.linesBytesMax,
                                              limits.request.headBytesMax + 2048 + corsLinesBytesMax))
         peerAddresses = try ByteSlab(slotCount: clientSlots, slotBytes: 64)
         freeUpstreams = (Int32(clientSlots)..<Int32(slotCount)).reversed()

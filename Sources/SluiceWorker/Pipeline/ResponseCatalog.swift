@@ -110,10 +110,22 @@ struct ResponseCatalog {
 
     /// A gateway answer as an API's gateway responses shape it: the entry for its response type,
     /// else the API's DEFAULT_4XX or DEFAULT_5XX, else as API Gateway sends it.
-    static func prepare(answer: GatewayAnswer, shapedBy settings: [GatewayResponseSettings]) -> PreparedResponse {
+    /// The gateway response that shapes `answer`: its own type's, else DEFAULT_4XX or DEFAULT_5XX.
+    static func shape(of answer: GatewayAnswer, in settings: [GatewayResponseSettings]) -> GatewayResponseSettings? {
         let fallback = answer.status < 500 ? "DEFAULT_4XX" : "DEFAULT_5XX"
-        guard let shape = settings.first(where: { $0.responseType == answer.responseType })
-                ?? settings.first(where: { $0.responseType == fallback }) else {
+        return settings.first { $0.responseType == answer.responseType } ?? settings.first { $0.responseType == fallback }
+    }
+
+    /// Where `api`'s shape of `answer` is, or nil when the API shapes no answer.
+    func shapedIndex(of answer: GatewayAnswer, api: Int) -> Int? {
+        shapedBase[api] >= 0 ? Int(shapedBase[api]) + answer.rawValue : nil
+    }
+
+    /// The answer as the API's gateway responses shape it. Headers mapped from the request are
+    /// not here: the response writer adds them (GatewayResponses.swift), and a mapped
+    /// Content-Type replaces the template's.
+    static func prepare(answer: GatewayAnswer, shapedBy settings: [GatewayResponseSettings]) -> PreparedResponse {
+        guard let shape = shape(of: answer, in: settings) else {
             return prepare(answer: answer)
         }
         let status = shape.statusCode ?? answer.status
@@ -139,7 +151,8 @@ struct ResponseCatalog {
                 lines += ResponseHead.headerLine(header.name, header.value)
             }
         }
-        if hasBody { head += ResponseHead.headerLine("Content-Type", contentType) }
+        let mapsContentType = shape.mappedHeaders.contains { $0.name.lowercased() == "content-type" }
+        if hasBody && !mapsContentType { head += ResponseHead.headerLine("Content-Type", contentType) }
         if let errorType = answer.errorType { head += ResponseHead.headerLine("x-amzn-ErrorType", errorType) }
         head += lines
         if hasBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
