@@ -14,6 +14,15 @@ struct RequestValidators {
     var defaultName: String?
     var defaultLine = 0
 
+    /// A YAML boolean, in the spellings YAML 1.1 and 1.2 give it; nil for anything else.
+    static func boolean(_ text: String?) -> Bool? {
+        switch text?.lowercased() {
+        case "true", "yes", "on": true
+        case "false", "no", "off": false
+        default: nil
+        }
+    }
+
     /// Reads the top level's validators and default. Nil when an error was reported.
     static func read(validators node: Node?, default defaultNode: Node?, file: String,
                      log: DiagnosticLog) -> RequestValidators? {
@@ -25,15 +34,19 @@ struct RequestValidators {
             }
             for (nameNode, fields) in entries {
                 guard let name = nameNode.text else { continue }
+                // A validator that is not a mapping would check nothing: refused, not served unchecked.
+                guard let validatorFields = fields.entries else {
+                    log.error(file, fields.line, "request validator '\(name)' must be a mapping with "
+                              + "validateRequestBody and validateRequestParameters, not \(fields.kindName)")
+                    return nil
+                }
                 func flag(_ key: String) -> Bool? {
-                    guard let value = fields.entries?.first(where: { $0.key.text == key })?.value else { return false }
-                    switch value.text {
-                    case "true": return true
-                    case "false": return false
-                    default:
+                    guard let value = validatorFields.first(where: { $0.key.text == key })?.value else { return false }
+                    guard let flag = Self.boolean(value.text) else {
                         log.error(file, value.line, "request validator '\(name)': \(key) must be true or false")
                         return nil
                     }
+                    return flag
                 }
                 guard let body = flag("validateRequestBody"), let parameters = flag("validateRequestParameters") else {
                     return nil
@@ -79,7 +92,12 @@ struct RequestValidators {
             func text(_ key: String) -> String? { parameter.first { $0.key.text == key }?.value.text }
             switch text("in") {
             case "query", "header":
-                if text("required") == "true", let parameterName = text("name") { required.append(parameterName) }
+                guard let isRequired = text("required").map(Self.boolean) ?? false else {
+                    let line = parameter.first { $0.key.text == "required" }?.value.line ?? 0
+                    log.error(file, line, "\(label): a parameter's required must be true or false")
+                    return .failure(ValidatorError())
+                }
+                if isRequired, let parameterName = text("name") { required.append(parameterName) }
             case "body":
                 if parameter.contains(where: { $0.key.text == "schema" }) { hasBodyModel = true }
             default: break

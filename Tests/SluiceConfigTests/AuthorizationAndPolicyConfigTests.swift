@@ -276,6 +276,48 @@ struct RequestValidationConfigTests {
             "api.yaml:6: error: GET /a: x-amazon-apigateway-request-validator names 'everything', which x-amazon-apigateway-request-validators does not define",
         ])
     }
+
+    /// Nothing a validator could check slips through a spelling: a validator that is not a
+    /// mapping is an error, and `required` reads YAML's booleans (anything else is an error).
+    @Test func validatorSpellingsFailClosed() throws {
+        let notAMapping = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { all: true }
+            paths: {}
+            """)
+        #expect(notAMapping.errors.map(\.description) == [
+            "api.yaml:2: error: request validator 'all' must be a mapping with validateRequestBody and validateRequestParameters, not a scalar",
+        ])
+        let spelled = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { params: { validateRequestParameters: True } }
+            x-amazon-apigateway-request-validator: params
+            paths:
+              /a:
+                get:
+                  parameters: [{ name: q, in: query, required: yes }, { name: h, in: header, required: True }]
+                  x-amazon-apigateway-integration: { type: mock }
+              /b:
+                get:
+                  parameters: [{ name: q, in: query, required: maybe }]
+                  x-amazon-apigateway-integration: { type: mock }
+            """)
+        #expect(spelled.errors.map(\.description) == [
+            "api.yaml:11: error: GET /b: a parameter's required must be true or false",
+        ])
+        let fixed = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { params: { validateRequestParameters: True } }
+            x-amazon-apigateway-request-validator: params
+            paths:
+              /a:
+                get:
+                  parameters: [{ name: q, in: query, required: yes }, { name: h, in: header, required: True }]
+                  x-amazon-apigateway-integration: { type: mock }
+            """)
+        let deployment = try #require(fixed.deployment, "\(fixed.lines)")
+        #expect(deployment.operations.first?.requestValidation == "the request validator 'params' (parameters q, h)")
+    }
 }
 
 @Suite struct GatewayResponseMappingTests {

@@ -335,4 +335,53 @@ import Testing
         #expect(response.header("X-Type") == "INTEGRATION_TIMEOUT")
         #expect(response.header("X-Absent") == nil)
     }
+
+    /// A request a later step refuses gives back the cache fill its lookup claimed: the next
+    /// request for the same key does not wait for a fill that never comes, and no capture slot
+    /// stays taken.
+    @Test func aRefusedRequestGivesBackItsCacheFill() throws {
+        let definition = """
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { params: { validateRequestParameters: true } }
+            paths:
+              /validated:
+                get:
+                  x-amazon-apigateway-request-validator: params
+                  parameters: [{ name: q, in: query, required: true }]
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    httpMethod: GET
+                    uri: "http://127.0.0.1:9/answer"
+            """
+        let gateway = try Self.gateway(stage: "{cache: {capacity_mb: 8, ttl_seconds: 300}}", definition: definition)
+        let captures = gateway.worker.freeCaptures.count
+        let first = try gateway.connect()
+        try gateway.send("GET /prod/validated?q=1 HTTP/1.1\r\nHost: g\r\n\r\n", to: first)
+        #expect(try ParsedResponse.all(in: gateway.drain(first)).map(\.status) == [500])
+        #expect(gateway.worker.freeCaptures.count == captures)
+        let second = try gateway.connect()
+        try gateway.send("GET /prod/validated?q=1 HTTP/1.1\r\nHost: g\r\n\r\n", to: second)
+        #expect(try ParsedResponse.all(in: gateway.drain(second)).map(\.status) == [500])
+        #expect(gateway.worker.freeParkedHeads.count == gateway.worker.parkedHeads.count)
+    }
+
+    /// A cached answer whose upstream sent `Age` ages by the time it spends in the cache.
+    @Test func anUpstreamAgeGrowsWhileTheAnswerIsCached() throws {
+        let gateway = try Self.gateway(stage: "{cache: {capacity_mb: 8, ttl_seconds: 300}}")
+        let client = try gateway.connect()
+        let request = "GET /prod/upstream HTTP/1.1\r\nHost: gateway\r\n\r\n"
+        try gateway.send(request, to: client)
+        gateway.simulator.connecting.forEach { gateway.simulator.completeConnect($0) }
+        try gateway.settle()
+        let upstream = gateway.worker.connections.first { $0.role == .upstream && $0.isOpen }!.fd
+        _ = try gateway.drain(upstream)
+        try gateway.send("HTTP/1.1 200 OK\r\nAge: 10\r\nContent-Length: 2\r\n\r\nok", to: upstream)
+        #expect(try ParsedResponse.all(in: gateway.drain(client)).first?.header("Age") == "10")
+        // Within the idle timeout (5 s), so that the same connection asks again.
+        try gateway.advance(milliseconds: 3_000)
+        try gateway.send(request, to: client)
+        let hit = try #require(try ParsedResponse.all(in: gateway.drain(client)).first)
+        #expect(hit.body == "ok")
+        #expect(hit.headers.filter { $0.name.lowercased() == "age" }.map(\.value) == ["13"])
+    }
 }

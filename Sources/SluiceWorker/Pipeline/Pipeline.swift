@@ -72,6 +72,8 @@ extension Worker {
             case .done:
                 return true
             case .refuse(let answer):
+                // A fill claimed by the cache step is given up: a refused request fills nothing.
+                endFill(index, keep: false)
                 connections[index].request.pending.response = catalog.index(of: answer)
                 return true
             case .wait:

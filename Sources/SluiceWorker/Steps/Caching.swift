@@ -102,19 +102,35 @@ extension Worker {
     static let rangeName: [UInt8] = Array("range".utf8)
     static let ageLinePrefix: [UInt8] = Array("Age: ".utf8)
 
-    /// Whether stored header lines have an `Age` field.
-    /// A tight loop over the bytes, looking closer only after a line feed: it runs on every hit.
-    static func hasAgeLine(_ lines: Span<UInt8>) -> Bool {
+    /// The stored header lines' `Age` field, if the upstream sent one: the line (from the byte
+    /// after the line feed before it to its own line feed) and its value in seconds (nil when it
+    /// is not a number). A tight loop over the bytes, looking closer only after a line feed: it
+    /// runs on every hit.
+    static func ageLine(in lines: Span<UInt8>) -> (line: Range<Int>, seconds: Int?)? {
         var index = 0
         let last = lines.count - 5
         while index <= last {
             if lines[index] == 0x0A && lines[index + 1] | 0x20 == 0x61 && lines[index + 2] | 0x20 == 0x67
                 && lines[index + 3] | 0x20 == 0x65 && lines[index + 4] == 0x3A {
-                return true
+                var end = index + 5
+                var seconds: Int? = nil
+                while end < lines.count && lines[end] != 0x0A {
+                    let byte = lines[end]
+                    if byte >= 0x30 && byte <= 0x39 {
+                        // RFC 9111 §1.2.2: a value too large to hold is 2^31, as caches send it.
+                        seconds = min(2_147_483_648, (seconds ?? 0) * 10 + Int(byte - 0x30))
+                    } else if byte != 0x20 && byte != 0x09 && byte != 0x0D {
+                        seconds = nil
+                        break
+                    }
+                    end += 1
+                }
+                while end < lines.count && lines[end] != 0x0A { end += 1 }
+                return (index + 1..<min(end + 1, lines.count), seconds)
             }
             index += 1
         }
-        return false
+        return nil
     }
     static let refreshRefusedLine: [UInt8] = Array(
         "Warning: 199 - \"Cache-Control: max-age=0 ignored: not authorized to refresh the cache\"\r\n".utf8)
@@ -352,20 +368,20 @@ extension Worker {
         let ageNanoseconds = policy.ttlNanoseconds[match.operation] - (entry.expiresAt - now)
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
-            // The status line and header lines as the first client got them.
-            var upstreamAge = false
+            // The status line and header lines as the first client got them, but for the
+            // upstream's Age, which grows by the time the entry spent here (RFC 9111 §4.2.3).
+            var age = Int(max(0, ageNanoseconds) / 1_000_000_000)
             let copied: Void? = policy.index.withBytes(of: entry, range: entry.headRange) { lines in
-                writer.append(lines)
-                upstreamAge = Worker.hasAgeLine(lines)
+                guard let upstream = Worker.ageLine(in: lines) else { return writer.append(lines) }
+                writer.append(lines.extracting(0..<upstream.line.lowerBound))
+                writer.append(lines.extracting(upstream.line.upperBound..<lines.count))
+                age = min(2_147_483_648, age + (upstream.seconds ?? 0))
             }
             if warn { writer.append(Worker.refreshRefusedLine) }
-            // How long ago the entry was stored, in whole seconds (RFC 9111 §5.1), unless the
-            // upstream's answer carried an Age of its own (one Age per answer).
-            if !upstreamAge {
-                writer.append(Worker.ageLinePrefix)
-                ResponseHead.appendDecimal(Int(max(0, ageNanoseconds) / 1_000_000_000), to: &writer)
-                writer.append(ResponseHead.crlf)
-            }
+            // How long ago the entry was stored, in whole seconds (RFC 9111 §5.1).
+            writer.append(Worker.ageLinePrefix)
+            ResponseHead.appendDecimal(age, to: &writer)
+            writer.append(ResponseHead.crlf)
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
