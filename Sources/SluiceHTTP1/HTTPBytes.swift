@@ -11,6 +11,7 @@ public enum HTTPBytes {
     static let semicolon: UInt8 = 0x3B
     static let slash: UInt8 = 0x2F
     static let question: UInt8 = 0x3F
+    static let hash: UInt8 = 0x23
     static let asterisk: UInt8 = 0x2A
     static let equals: UInt8 = 0x3D
     static let quote: UInt8 = 0x22

@@ -455,11 +455,14 @@ public struct RequestHeadParser: Sendable {
             return .badRequest
         }
 
+        // A fragment (`#…`, which clients should not send) is no part of the path or the query:
+        // it never reaches routing or an upstream.
+        var targetEnd = pathStart
+        while targetEnd < target.upperBound && bytes[targetEnd] != HTTPBytes.hash { targetEnd += 1 }
         var pathEnd = pathStart
-        while pathEnd < target.upperBound && bytes[pathEnd] != HTTPBytes.question { pathEnd += 1 }
+        while pathEnd < targetEnd && bytes[pathEnd] != HTTPBytes.question { pathEnd += 1 }
         head.path = pathStart..<pathEnd
-        head.query = pathEnd < target.upperBound ? (pathEnd + 1)..<target.upperBound
-            : target.upperBound..<target.upperBound
+        head.query = pathEnd < targetEnd ? (pathEnd + 1)..<targetEnd : targetEnd..<targetEnd
         return nil
     }
 

@@ -61,6 +61,19 @@ public final class ByteSlab {
         memmove(start + offset, start + range.lowerBound, range.count)
     }
 
+    /// Replaces `range` of the first `filled` bytes of `slot` with `bytes` (no longer than
+    /// `range`), moving what follows to close the gap; returns the new filled count.
+    public func replace(slot: Int, range: Range<Int>, filled: Int, with bytes: [UInt8]) -> Int {
+        precondition(range.lowerBound >= 0 && range.upperBound <= filled && filled <= slotBytes
+                     && bytes.count <= range.count)
+        let start = base + slot * slotBytes
+        bytes.withUnsafeBufferPointer { source in
+            if let address = source.baseAddress { memcpy(start + range.lowerBound, address, source.count) }
+        }
+        memmove(start + range.lowerBound + bytes.count, start + range.upperBound, filled - range.upperBound)
+        return filled - range.count + bytes.count
+    }
+
     /// Copies bytes from another slot (possibly of another slab) into this one.
     public func copy(from source: ByteSlab, slot sourceSlot: Int, range: Range<Int>, toSlot slot: Int, offset: Int) {
         precondition(range.lowerBound >= 0 && range.upperBound <= source.slotBytes)

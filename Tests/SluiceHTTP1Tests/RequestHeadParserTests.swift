@@ -27,6 +27,17 @@ struct RequestHeadValidTests {
         #expect(text(input, head.host) == "example.com")
     }
 
+    /// A fragment is no part of the path or the query (RFC 3986 §3.5): it never reaches an upstream.
+    @Test(arguments: [("/a#frag", "/a", ""), ("/a?q=1#frag", "/a", "q=1"), ("/a?q=1#f?g", "/a", "q=1"),
+                      ("/a#f?q=1", "/a", ""), ("/a#", "/a", "")])
+    func theFragmentIsDropped(_ target: String, _ path: String, _ query: String) {
+        let input = bytes("GET \(target) HTTP/1.1\r\nHost: h\r\n\r\n")
+        let (result, head) = parseOnce(input)
+        #expect(result == .complete)
+        #expect(text(input, head.path) == path)
+        #expect(text(input, head.query) == query)
+    }
+
     @Test func postWithBodyEndsHeadBeforeBody() {
         let head = "POST /pets HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"
         let input = bytes(head + "hello")

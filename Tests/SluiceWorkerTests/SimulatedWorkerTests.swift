@@ -384,4 +384,27 @@ import Testing
         #expect(hit.body == "ok")
         #expect(hit.headers.filter { $0.name.lowercased() == "age" }.map(\.value) == ["13"])
     }
+
+    /// A head whose path has dot-segments is rewritten where it waits and parsed again, however
+    /// its bytes arrive and whatever follows it.
+    @Test(arguments: 1...12)
+    func dotSegmentsAreResolvedWhereverTheHeadLies(seed: UInt64) throws {
+        var random = SeededGenerator(seed: seed)
+        let gateway = try Self.gateway()
+        let client = try gateway.connect()
+        let stream = "GET /prod/x/../hello HTTP/1.1\r\nHost: g\r\n\r\n" + Self.hello
+            + "GET /prod/%2e/hello?a=1 HTTP/1.1\r\nHost: g\r\n\r\n" + "GET /prod/hello/.. HTTP/1.1\r\nHost: g\r\n\r\n"
+        let bytes = Array(stream.utf8)
+        var sent = 0
+        var received: [UInt8] = []
+        while sent < bytes.count {
+            let piece = min(bytes.count - sent, Int.random(in: 1...120, using: &random))
+            let text = String(decoding: bytes[sent..<(sent + piece)], as: UTF8.self)
+            sent += try gateway.send(text, to: client, chunk: Int.random(in: 1...piece, using: &random))
+            received += try gateway.drain(client)
+        }
+        let responses = try ParsedResponse.all(in: received)
+        // The last resolves to /prod/, which no resource answers.
+        #expect(responses.map(\.status) == [200, 200, 200, 403], "seed \(seed)")
+    }
 }

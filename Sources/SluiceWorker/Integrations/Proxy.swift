@@ -131,7 +131,7 @@ extension Worker {
             switch piece {
             case .literal(let literal): writer.append(literal)
             case .value(let source):
-                appendValue(source, client, head: bytes, headAtHand: true, escaping: .url, to: &writer)
+                appendValue(source, client, head: bytes, headAtHand: true, escaping: .urlPath, to: &writer)
             }
         }
         var querySeparator: UInt8 = 63  // "?", then "&"
@@ -148,7 +148,7 @@ extension Worker {
         for mapping in target.queryMappings {
             writer.append(querySeparator)
             writer.append(mapping.prefix)
-            appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .url, to: &writer)
+            appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .urlQuery, to: &writer)
             querySeparator = 38
         }
         writer.append(Worker.httpVersionLine)

@@ -230,18 +230,6 @@ enum HeaderNames {
     static func isRemapped(_ name: Span<UInt8>) -> Bool { equals(name, date) || equals(name, requestID) }
 }
 
-/// RFC 3986 §2.3: the bytes a URL carries as they are; every other byte is percent-encoded.
-enum URLBytes {
-    static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: true
-        default: false
-        }
-    }
-
-    static func upperHex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? nibble + 48 : nibble + 55 }
-}
-
 /// Reading a raw query string (`a=1&b=2`) without decoding or allocating.
 enum QueryString {
     /// The range of the first value of parameter `name` in `query`, if present.

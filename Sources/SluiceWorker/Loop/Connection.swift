@@ -56,6 +56,9 @@ struct Connection {
     var parser = RequestHeadParser(limits: RequestLimits())
     /// Unparsed bytes at the start of this connection's carry slot.
     var carryCount = 0
+    /// A head at the start of the carry slot whose path has dot-segments: its path's range, to
+    /// be replaced by `Worker.resolvedPath` before the head is parsed again.
+    var pathRewrite: Range<Int>? = nil
     var bodyRemaining = 0
     var chunked = ChunkedBodyDecoder(bodyBytesMax: 0)
     var requestsServed = 0

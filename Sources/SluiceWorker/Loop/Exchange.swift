@@ -147,6 +147,7 @@ extension Worker {
             if leftover > 0 && connections[index].isOpen && !connections[index].closeAfterFlush {
                 receiveBuffers.copy(id: bufferID, range: consumed..<byteCount, to: carry, slot: index, offset: 0)
                 connections[index].carryCount = leftover
+                if connections[index].pathRewrite != nil { consumeCarry(index) }
             }
         } else {
             guard carried + byteCount <= carry.slotBytes else {
@@ -161,16 +162,26 @@ extension Worker {
         afterInput(index)
     }
 
-    /// Parses what the carry slot holds and keeps the unparsed rest at its start.
+    /// Parses what the carry slot holds and keeps the unparsed rest at its start. A head whose
+    /// path had dot-segments is left at the start with its path to rewrite: rewritten, it is
+    /// parsed again.
     func consumeCarry(_ index: Int) {
-        let carried = connections[index].carryCount
-        guard carried > 0 else { return }
-        let consumed = carry.withBytes(slot: index, range: 0..<carried) { bytes in consume(index, bytes) }
-        guard connections[index].isOpen else { return }
-        if consumed > 0 && consumed < carried {
-            carry.move(slot: index, range: consumed..<carried, to: 0)
+        while true {
+            if let path = connections[index].pathRewrite {
+                connections[index].pathRewrite = nil
+                connections[index].carryCount = carry.replace(slot: index, range: path,
+                                                              filled: connections[index].carryCount, with: resolvedPath)
+            }
+            let carried = connections[index].carryCount
+            guard carried > 0 else { return }
+            let consumed = carry.withBytes(slot: index, range: 0..<carried) { bytes in consume(index, bytes) }
+            guard connections[index].isOpen else { return }
+            if consumed > 0 && consumed < carried {
+                carry.move(slot: index, range: consumed..<carried, to: 0)
+            }
+            connections[index].carryCount = carried - consumed
+            guard connections[index].pathRewrite != nil else { return }
         }
-        connections[index].carryCount = carried - consumed
     }
 
     /// Bookkeeping after input was processed or a send completed: send what was produced, pause
@@ -265,6 +276,17 @@ extension Worker {
                     return bytes.count
                 case .complete:
                     connections[index].parser.reset()
+                    if DotSegments.present(in: rest.extracting(head.path)) {
+                        // Resolved before routing (RFC 3986 §5.2.4, as nginx does): the head stays
+                        // unread, its path is rewritten in the carry slot, and it is parsed again.
+                        guard DotSegments.resolve(rest.extracting(head.path), into: &resolvedPath) else {
+                            counters.add(slot: slot, .badRequests)
+                            respondAndClose(index, answer: .badRequest)
+                            return bytes.count
+                        }
+                        connections[index].pathRewrite = head.path
+                        return offset
+                    }
                     guard startRequest(index, rest) else {
                         // Admitted, but waiting: the head stays, to be read again when it can go on.
                         connections[index].receivePaused = true

@@ -184,6 +184,8 @@ public final class Worker {
     var openConnections = 0
     var head: RequestHead
     var match = RouteMatch()
+    /// The path of the head being parsed with its dot-segments resolved (Exchange.swift).
+    var resolvedPath: [UInt8] = []
     /// Heads and routes of requests that wait (Pipeline.swift), and the free slots.
     var parkedHeads: [ParkedHead]
     var freeParkedHeads: [Int32]
@@ -318,6 +320,7 @@ public final class Worker {
         freeConnections = (0..<Int32(tuning.maxConnections)).reversed()
         deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
         head = RequestHead(headersCapacity: limits.request.headersMax)
+        resolvedPath.reserveCapacity(limits.request.headBytesMax)
         let parametersCapacity = max(16, deployment.routes.parametersMax)
         let headersCapacity = context.deployment.limits.request.headersMax
         match = RouteMatch(parametersCapacity: parametersCapacity)

@@ -39,10 +39,16 @@ enum RequestValue {
 enum ValueEscaping {
     /// As it is: a header's value.
     case none
-    /// Into an upstream URL: what came from the request's URL goes as it came (already
-    /// percent-encoded); anything else is percent-encoded, so that a header's `/`, `?`, `&`, `#`
-    /// or space cannot change the upstream request's path or query.
-    case url
+    /// Into an upstream URL's query: what came from the request's URL goes as it came (already
+    /// percent-encoded); anything else is percent-encoded, so that a header's `&`, `#` or space
+    /// cannot add parameters or end the query.
+    case urlQuery
+    /// Into an upstream URL's path: the request's path and its parameters go as they came (their
+    /// dot-segments are resolved before routing; a greedy parameter keeps its `/`); any other
+    /// value is percent-encoded whole — a query value decoded first — and a value that is only
+    /// `.` or `..` has its dots encoded too, so that no value (`?p=../../admin`, `?p=a?x=1`)
+    /// can change the upstream's path or add a query.
+    case urlPath
     /// Into a text access-log line: `"`, `\`, control bytes and bytes above 0x7E as `\xHH`, so
     /// that a value cannot end its field or its line; nothing as `-`.
     case logText
@@ -80,7 +86,12 @@ extension Worker {
             }
         case .query(let name):
             if headAtHand, let found = QueryString.value(of: name, in: bytes.extracting(head.query)) {
-                appendEscaped(bytes.extracting(head.query).extracting(found), escaping, fromURL: true, to: &writer)
+                let value = bytes.extracting(head.query).extracting(found)
+                if escaping == .urlPath {
+                    appendDecodedForPath(value, to: &writer)
+                } else {
+                    appendEscaped(value, escaping, fromURL: true, to: &writer)
+                }
             }
         case .header(let name):
             if headAtHand, let found = head.value(ofHeader: name.span, in: bytes) {
@@ -202,6 +213,19 @@ extension Worker {
         return connections[index].peerAddressLength
     }
 
+    /// A query value (percent-encoded as received) into an upstream path: decoded, then encoded
+    /// whole, dots too when it is only `.` or `..`.
+    func appendDecodedForPath(_ value: Span<UInt8>, to writer: inout SlabWriter) {
+        var decodedCount = 0
+        var allDots = true
+        URLBytes.forEachDecoded(value) { byte in
+            decodedCount += 1
+            allDots = allDots && byte == 0x2E
+        }
+        let dotsOnly = allDots && decodedCount > 0 && decodedCount <= 2
+        URLBytes.forEachDecoded(value) { byte in URLBytes.appendEncoded(byte, encodingDots: dotsOnly, to: &writer) }
+    }
+
     func appendEscaped(_ text: [UInt8], _ escaping: ValueEscaping, to writer: inout SlabWriter) {
         appendEscaped(text.span, escaping, to: &writer)
     }
@@ -211,18 +235,12 @@ extension Worker {
         switch escaping {
         case .none:
             writer.append(text)
-        case .url:
+        case .urlQuery, .urlPath:
             guard !fromURL else { return writer.append(text) }
+            let dotsOnly = escaping == .urlPath && (text.count == 1 || text.count == 2)
+                && text[0] == 0x2E && text[text.count - 1] == 0x2E
             for index in text.indices {
-                let byte = text[index]
-                if URLBytes.isUnreserved(byte) {
-                    writer.append(byte)
-                } else {
-                    // RFC 3986 §2.1: uppercase hexadecimal digits.
-                    writer.append(37)  // "%"
-                    writer.append(URLBytes.upperHex(byte >> 4))
-                    writer.append(URLBytes.upperHex(byte & 0xF))
-                }
+                URLBytes.appendEncoded(text[index], encodingDots: dotsOnly, to: &writer)
             }
         case .logText:
             for index in text.indices {
@@ -238,6 +256,48 @@ extension Worker {
             }
         case .json:
             JSONText.appendStringContent(text, to: &writer)
+        }
+    }
+}
+
+/// RFC 3986 §2.3: the bytes a URL carries as they are; every other byte is percent-encoded.
+enum URLBytes {
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: true
+        default: false
+        }
+    }
+
+    static func upperHex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? nibble + 48 : nibble + 55 }
+
+    /// A byte as a URL carries it: as it is when unreserved (a dot only unless `encodingDots`),
+    /// else `%XX` with uppercase digits (RFC 3986 §2.1).
+    @inline(__always)
+    static func appendEncoded(_ byte: UInt8, encodingDots: Bool, to writer: inout SlabWriter) {
+        if isUnreserved(byte) && !(encodingDots && byte == 0x2E) {
+            writer.append(byte)
+        } else {
+            writer.append(0x25)
+            writer.append(upperHex(byte >> 4))
+            writer.append(upperHex(byte & 0xF))
+        }
+    }
+
+    /// Calls `body` with each byte of `value` with its `%XX` sequences decoded (a `%` without
+    /// two hex digits stands for itself).
+    static func forEachDecoded(_ value: Span<UInt8>, _ body: (UInt8) -> Void) {
+        var index = 0
+        while index < value.count {
+            let byte = value[index]
+            if byte == 0x25 && index + 2 < value.count, let high = PercentDecoding.hexValue(value[index + 1]),
+               let low = PercentDecoding.hexValue(value[index + 2]) {
+                body(high << 4 | low)
+                index += 3
+            } else {
+                body(byte)
+                index += 1
+            }
         }
     }
 }
