@@ -73,13 +73,12 @@ public struct FunctionAnswer: Sendable {
         case ordinary
         /// `Content-Type`.
         case contentType
-        /// `Content-Length`, `Transfer-Encoding` and the hop-by-hop names (`Connection`,
-        /// `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Upgrade`): the gateway frames the
-        /// response itself.
-        case framing
-        /// `Date` and `x-amzn-RequestId`, which the gateway sets (API Gateway passes a function's
-        /// own as `x-amzn-Remapped-…`).
-        case gatewayOwned
+        /// A reserved name the gateway does not send (`Transfer-Encoding` and the hop-by-hop
+        /// names; `ReservedResponseHeaders`).
+        case dropped
+        /// A reserved name the gateway sends as `x-amzn-Remapped-<Name>` (`Content-Length`,
+        /// `Connection`, `Date`, `Server`, …; `ReservedResponseHeaders`).
+        case remapped
         /// A 2.0 cookie: the field is `Set-Cookie`, and `name` is empty.
         case setCookie
         /// `Access-Control-*`: dropped where the API's CORS configuration writes its own.
@@ -562,29 +561,30 @@ public struct FunctionAnswer: Sendable {
     private static func role(of name: Scalar, _ answer: Span<UInt8>) -> FieldRole {
         guard name.hasEscapes else { return role(ofUnescaped: answer, name.range) }
         // Rare: a name written with escapes is compared byte by byte as it unescapes.
-        for candidate in ResponseName.allCases where candidate.matchesUnescaped(answer, name.range) {
-            return candidate.role
+        let contentType = contentTypeName
+        if unescapedEquals(answer, name.range, contentType.span, ignoringCase: true) { return .contentType }
+        for entry in ReservedResponseHeaders.names {
+            let reserved = entry.name
+            if unescapedEquals(answer, name.range, reserved.span, ignoringCase: true) {
+                return entry.disposition == .drop ? .dropped : .remapped
+            }
         }
         return .ordinary
     }
 
     private static func role(ofUnescaped bytes: Span<UInt8>, _ name: Range<Int>) -> FieldRole {
-        switch name.count {
-        case 2: return ResponseName.te.matches(bytes, name) ? .framing : .ordinary
-        case 4: return ResponseName.date.matches(bytes, name) ? .gatewayOwned : .ordinary
-        case 7: return ResponseName.trailer.matches(bytes, name) || ResponseName.upgrade.matches(bytes, name)
-            ? .framing : .ordinary
-        case 10: return ResponseName.connection.matches(bytes, name) || ResponseName.keepAlive.matches(bytes, name)
-            ? .framing : .ordinary
-        case 12: return ResponseName.contentType.matches(bytes, name) ? .contentType : .ordinary
-        case 14: return ResponseName.contentLength.matches(bytes, name) ? .framing : .ordinary
-        case 16:
-            if ResponseName.proxyConnection.matches(bytes, name) { return .framing }
-            return ResponseName.requestID.matches(bytes, name) ? .gatewayOwned : .ordinary
-        case 17: return ResponseName.transferEncoding.matches(bytes, name) ? .framing : .ordinary
-        default: return isCORSName(bytes, name) ? .cors : .ordinary
+        if name.count == contentTypeName.count
+            && HTTPBytes.equalsIgnoringCase(bytes, name, lowercased: contentTypeName.span) {
+            return .contentType
+        }
+        switch ReservedResponseHeaders.disposition(of: bytes, name) {
+        case .drop: return .dropped
+        case .remap: return .remapped
+        case .pass: return isCORSName(bytes, name) ? .cors : .ordinary
         }
     }
+
+    private static let contentTypeName: [UInt8] = Array("content-type".utf8)
 
     private static let corsPrefix: [UInt8] = Array("access-control-".utf8)
 
@@ -843,55 +843,3 @@ private enum MemberName: CaseIterable {
     }
 }
 
-/// Response header names with a meaning to the gateway, lowercase.
-private enum ResponseName: CaseIterable {
-    case contentType, contentLength, transferEncoding, connection, keepAlive, proxyConnection, te, trailer,
-         upgrade, date, requestID
-
-    var role: FunctionAnswer.FieldRole {
-        switch self {
-        case .contentType: .contentType
-        case .date, .requestID: .gatewayOwned
-        default: .framing
-        }
-    }
-
-    func matchesUnescaped(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
-        withName { name in unescapedEquals(bytes, range, name, ignoringCase: true) }
-    }
-
-    func matches(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
-        withName { name in HTTPBytes.equalsIgnoringCase(bytes, range, lowercased: name) }
-    }
-
-    /// Lends the name, lowercase, to `body`.
-    private func withName(_ body: (Span<UInt8>) -> Bool) -> Bool {
-        switch self {
-        case .contentType: body(Text.contentType.span)
-        case .contentLength: body(Text.contentLength.span)
-        case .transferEncoding: body(Text.transferEncoding.span)
-        case .connection: body(Text.connection.span)
-        case .keepAlive: body(Text.keepAlive.span)
-        case .proxyConnection: body(Text.proxyConnection.span)
-        case .te: body(Text.te.span)
-        case .trailer: body(Text.trailer.span)
-        case .upgrade: body(Text.upgrade.span)
-        case .date: body(Text.date.span)
-        case .requestID: body(Text.requestID.span)
-        }
-    }
-
-    private enum Text {
-        static let contentType: [UInt8] = Array("content-type".utf8)
-        static let contentLength: [UInt8] = Array("content-length".utf8)
-        static let transferEncoding: [UInt8] = Array("transfer-encoding".utf8)
-        static let connection: [UInt8] = Array("connection".utf8)
-        static let keepAlive: [UInt8] = Array("keep-alive".utf8)
-        static let proxyConnection: [UInt8] = Array("proxy-connection".utf8)
-        static let te: [UInt8] = Array("te".utf8)
-        static let trailer: [UInt8] = Array("trailer".utf8)
-        static let upgrade: [UInt8] = Array("upgrade".utf8)
-        static let date: [UInt8] = Array("date".utf8)
-        static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
-    }
-}

@@ -1,6 +1,7 @@
 """Issue 13's rules of fidelity to API Gateway, against the real binary and a real upstream."""
 
 from test_proxy import request, start_gateway, upstreams  # noqa: F401 (fixture)
+from upstream import RESERVED_HEADERS
 
 
 def tenants_api(port):
@@ -58,3 +59,96 @@ def test_a_query_value_mapped_into_a_path_cannot_change_the_target(tmp_path, ups
         assert response.status == 200, value
         # HTTP_PROXY passes the client's query on after the path.
         assert response.json()["target"] == f"{expected}?p={value}", value
+
+
+FUNCTION_URI = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                "arn:aws:lambda:us-east-1:123456789012:function:reserved/invocations")
+
+
+def reserved_api(port):
+    mapped = ", ".join(f'"method.response.header.{name}": "\'{value}\'"' for name, value in RESERVED_HEADERS)
+    from_upstream = ", ".join(f'"method.response.header.{name}": "integration.response.header.{name}"'
+                              for name, _ in RESERVED_HEADERS if name not in ("Content-Length", "Transfer-Encoding"))
+    return f"""\
+openapi: "3.0.1"
+info: {{title: reserved, version: "1"}}
+paths:
+  /proxy:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{port}/proxy"
+  /http:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: "http://127.0.0.1:{port}/http"
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {{{from_upstream}}}
+  /mock:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {{{mapped}}}
+            responseTemplates: {{"application/json": '{{"mock":true}}'}}
+  /function:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "{FUNCTION_URI}"
+"""
+
+
+def assert_framed_by_the_gateway(response, remapped_values):
+    """The reserved names came back remapped (with the integration's values) or not at all, and
+    the response's framing, Date, request id and Connection are the gateway's own, once each."""
+    names = [name.lower() for name, _ in response.headers]
+    for name, value in RESERVED_HEADERS[:15]:
+        if remapped_values:
+            assert response.header(f"x-amzn-Remapped-{name}") == value, name
+    for name in ("content-length", "date", "x-amzn-requestid", "connection"):
+        assert names.count(name) == 1, (name, response.headers)
+    assert response.header("Connection") == "close"
+    assert response.header("x-amzn-RequestId") != "upstream-id"
+    assert int(response.header("Content-Length")) == len(response.body)
+    for name in ("authorization", "content-md5", "expect", "host", "max-forwards", "proxy-authenticate", "server",
+                 "trailer", "upgrade", "user-agent", "www-authenticate", "transfer-encoding", "keep-alive",
+                 "proxy-connection", "te"):
+        assert name not in names, (name, response.headers)
+    for name in ("transfer-encoding", "keep-alive", "proxy-connection", "te"):
+        assert f"x-amzn-remapped-{name}" not in names, name
+
+
+def test_reserved_response_headers_are_remapped_or_dropped_for_every_integration(tmp_path, upstreams):
+    upstream = upstreams("reserved")
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, reserved_api(upstream.port),
+                           extra=f'lambda_functions:\n  reserved: "http://127.0.0.1:{function.port}"\n')
+    proxied = request(server, "GET", "/prod/proxy")
+    assert proxied.status == 200 and proxied.json()["target"] == "/proxy"
+    # The upstream's own Content-Length is remapped too (its value is the body's length).
+    expected = dict(RESERVED_HEADERS, **{"Content-Length": str(len(proxied.body))})
+    for name, value in list(expected.items())[:15]:
+        assert proxied.header(f"x-amzn-Remapped-{name}") == value, name
+    assert_framed_by_the_gateway(proxied, remapped_values=False)
+    mock = request(server, "GET", "/prod/mock")
+    assert mock.status == 200 and mock.json() == {"mock": True}
+    assert_framed_by_the_gateway(mock, remapped_values=True)
+    function_answer = request(server, "GET", "/prod/function", headers="X-Fake: reserved\r\n")
+    assert function_answer.status == 200 and function_answer.body == b"reserved"
+    assert_framed_by_the_gateway(function_answer, remapped_values=True)
+    http = request(server, "GET", "/prod/http")
+    assert http.status == 200
+    for name, value in RESERVED_HEADERS[:15]:
+        if name != "Content-Length":
+            assert http.header(f"x-amzn-Remapped-{name}") == value, name
+    assert_framed_by_the_gateway(http, remapped_values=False)

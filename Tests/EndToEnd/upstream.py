@@ -16,6 +16,7 @@ KIND:
            the connection without answer when a second request arrives on it: a stale connection
   counting like echo, adding "count" (requests answered so far) to the body, and "pad", X-Size
            bytes of x; waits X-Delay-Ms before answering; GET /__count answers {"count": N} without counting itself
+  reserved like echo, with every response header API Gateway reserves (RESERVED_HEADERS)
   lambda   a fake Lambda Runtime Interface Emulator: checks the invoke request (POST to the invoke
            path, JSON, chunked as Sluice sends it), decodes the event, and answers as the event's
            X-Fake header says (see `invoke`); by default it echoes the event in the body
@@ -130,6 +131,12 @@ def serve(connection, kind):
                 continue
             body = json.dumps(request).encode()
             status = int(lookup.get("x-status", "200")) if kind == "status" else 200
+            if kind == "reserved":
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                        + "".join(f"{name}: {value}\r\n" for name, value in RESERVED_HEADERS
+                                  if name not in ("Content-Length", "Transfer-Encoding")) + "\r\n")
+                connection.sendall(head.encode() + body)
+                continue
             if kind == "chunked":
                 head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nX-Upstream: {kind}\r\n\r\n"
                 pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
@@ -146,6 +153,16 @@ def serve(connection, kind):
     finally:
         connection.close()
 
+
+# Response headers API Gateway sends as x-amzn-Remapped-NAME, or drops (the last four; Sluice drops
+# the hop-by-hop Keep-Alive, Proxy-Connection and TE too).
+RESERVED_HEADERS = [
+    ("Authorization", "Bearer x"), ("Connection", "keep-alive"), ("Content-Length", "3"), ("Content-MD5", "Q2hlY2s="),
+    ("Date", "Mon, 01 Jan 2024 00:00:00 GMT"), ("Expect", "x"), ("Host", "upstream.internal"),
+    ("Max-Forwards", "3"), ("Proxy-Authenticate", "Basic"), ("Server", "upstream/1.0"), ("Trailer", "X-T"),
+    ("Upgrade", "h2c"), ("User-Agent", "upstream"), ("WWW-Authenticate", "Basic"), ("x-amzn-RequestId", "upstream-id"),
+    ("Transfer-Encoding", "gzip"), ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "keep-alive"), ("TE", "trailers"),
+]
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 CUT_SHORT = b'{"statusCode":' 
@@ -175,6 +192,8 @@ def invoke(request, body):
                   "body": json.dumps(event)}
         if not version2:
             answer["multiValueHeaders"] = {"Set-Cookie": ["a=1", "b=2"]}
+    elif mode == "reserved":
+        answer = {"statusCode": 200, "headers": dict(RESERVED_HEADERS), "body": "reserved"}
     elif mode == "cors":
         answer = {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "https://evil.example",
                                                  "Content-Type": "text/plain"}, "body": "cors"}

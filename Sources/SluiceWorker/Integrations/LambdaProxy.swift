@@ -443,8 +443,8 @@ extension Worker {
                 writer.append(Worker.statusLines[status - 100])
                 for field in functionAnswer.fields {
                     switch field.role {
-                    case .framing: continue
-                    case .gatewayOwned: writer.append(Worker.remappedPrefix)
+                    case .dropped: continue
+                    case .remapped: writer.append(ReservedResponseHeaders.remappedPrefix)
                     case .cors: if dropsCORS { continue }
                     case .ordinary, .contentType, .setCookie: break
                     }

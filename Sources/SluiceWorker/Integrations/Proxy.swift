@@ -408,13 +408,18 @@ extension Worker {
                 writer.append(bytes.extracting(responseHead.reason))
                 writer.append(ResponseHead.crlf)
                 for field in responseHead.headers {
-                    let name = bytes.extracting(field.name)
-                    if responseHead.isHopByHop(field.name, in: bytes) || HeaderNames.isContentLength(name) { continue }
-                    // API Gateway ignores an integration's CORS headers where the API configures CORS.
-                    if dropsCORS && CORSPolicy.isCORSHeader(name) { continue }
-                    // The gateway sends its own Date and request id; the upstream's are kept
-                    // under API Gateway's remapped names.
-                    if HeaderNames.isRemapped(name) { writer.append(Worker.remappedPrefix) }
+                    // The gateway frames the answer and writes its own Date and request id: the
+                    // upstream's framing names are sent remapped or not at all (API Gateway's
+                    // rules), as are names its Connection field lists.
+                    switch ReservedResponseHeaders.disposition(of: bytes, field.name) {
+                    case .drop: continue
+                    case .remap: writer.append(ReservedResponseHeaders.remappedPrefix)
+                    case .pass:
+                        if responseHead.isHopByHop(field.name, in: bytes) { continue }
+                        // API Gateway ignores an integration's CORS headers where the API
+                        // configures CORS.
+                        if dropsCORS && CORSPolicy.isCORSHeader(bytes.extracting(field.name)) { continue }
+                    }
                     writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                     writer.append(ResponseHead.crlf)
                 }
@@ -572,7 +577,6 @@ extension Worker {
         endAwaiting(client)
     }
 
-    static let remappedPrefix: [UInt8] = Array("x-amzn-Remapped-".utf8)
     static let httpVersionLine: [UInt8] = Array(" HTTP/1.1\r\n".utf8)
     static let httpVersionPrefix: [UInt8] = Array("HTTP/1.1 ".utf8)
     static let forwardedForPrefix: [UInt8] = Array("X-Forwarded-For: ".utf8)

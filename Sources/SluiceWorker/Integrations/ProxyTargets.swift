@@ -169,9 +169,12 @@ struct ProxyTargets {
                 CompiledIntegrationResponse(
                     statusLine: ResponseHead.statusLine(response.statusCode),
                     status: response.statusCode,
-                    staticHeaders: response.headers.flatMap { ResponseHead.headerLine($0.name, $0.value) },
-                    mappedHeaders: response.headerMappings.map {
-                        (prefix: Array("\($0.name): ".utf8), upstreamHeader: Array($0.fromUpstreamHeader.lowercased().utf8))
+                    staticHeaders: response.headers.compactMap { ReservedResponseHeaders.line($0.name, $0.value) }
+                        .flatMap { $0 },
+                    mappedHeaders: response.headerMappings.compactMap { mapping in
+                        ReservedResponseHeaders.linePrefix(mapping.name).map {
+                            (prefix: $0, upstreamHeader: Array(mapping.fromUpstreamHeader.lowercased().utf8))
+                        }
                     })
             },
             responseForStatus: integration.responseForStatus)
@@ -198,9 +201,7 @@ enum HeaderNames {
     static let contentLength: [UInt8] = Array("content-length".utf8)
     static let connection: [UInt8] = Array("connection".utf8)
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
-    static let date: [UInt8] = Array("date".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
-    static let requestID: [UInt8] = Array("x-amzn-requestid".utf8)
     /// Set by Lambda's invoke API when the function failed.
     static let functionError: [UInt8] = Array("x-amz-function-error".utf8)
 
@@ -226,8 +227,6 @@ enum HeaderNames {
     static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
     static func isContentType(_ name: Span<UInt8>) -> Bool { equals(name, contentType) }
 
-    /// Upstream answer headers the gateway sets itself, passed on as `x-amzn-Remapped-NAME`.
-    static func isRemapped(_ name: Span<UInt8>) -> Bool { equals(name, date) || equals(name, requestID) }
 }
 
 /// Reading a raw query string (`a=1&b=2`) without decoding or allocating.

@@ -99,8 +99,9 @@ struct ResponseCatalog {
         if hasBody {
             head += ResponseHead.headerLine("Content-Type", mock.contentType ?? "application/json")
         }
+        // Mapped names that frame the response or that the gateway writes go remapped, or not at all.
         for header in mock.headers {
-            head += ResponseHead.headerLine(header.name, header.value)
+            head += ReservedResponseHeaders.line(header.name, header.value) ?? []
         }
         if hasBody {
             head += ResponseHead.headerLine("Content-Length", String(mock.body.count))
@@ -140,15 +141,10 @@ struct ResponseCatalog {
         var contentType = shape.template?.contentType ?? "application/json"
         var lines: [UInt8] = []
         for header in shape.headers {
-            let name = header.name.lowercased()
-            if name == "content-type" {
+            if header.name.lowercased() == "content-type" {
                 contentType = header.value
-            } else if name == "transfer-encoding" {
-                continue
-            } else if ResponseCatalog.remappedNames.contains(name) {
-                lines += ResponseHead.headerLine("x-amzn-Remapped-" + header.name, header.value)
             } else {
-                lines += ResponseHead.headerLine(header.name, header.value)
+                lines += ReservedResponseHeaders.line(header.name, header.value) ?? []
             }
         }
         let mapsContentType = shape.mappedHeaders.contains { $0.name.lowercased() == "content-type" }
@@ -158,12 +154,6 @@ struct ResponseCatalog {
         if hasBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
         return PreparedResponse(status: status, head: head, body: hasBody ? body : [])
     }
-
-    /// Response headers a mapping may not set as they are (API Gateway's list).
-    static let remappedNames: Set<String> = [
-        "authorization", "connection", "content-length", "content-md5", "date", "expect", "host", "max-forwards",
-        "proxy-authenticate", "server", "trailer", "upgrade", "user-agent", "www-authenticate", "x-amzn-requestid",
-    ]
 
     static func prepare(answer: GatewayAnswer) -> PreparedResponse {
         let body = Array(answer.body.utf8)

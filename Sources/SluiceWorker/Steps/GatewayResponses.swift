@@ -56,10 +56,7 @@ struct GatewayResponseValues {
                       let response = catalog.shapedIndex(of: answer, api: api) else { continue }
                 var bytes = 0
                 for mapping in shape.mappedHeaders {
-                    let name = mapping.name.lowercased()
-                    if name == "transfer-encoding" { continue }
-                    let prefix = Array((ResponseCatalog.remappedNames.contains(name)
-                                        ? "x-amzn-Remapped-" + mapping.name : mapping.name).utf8) + Array(": ".utf8)
+                    guard let prefix = ReservedResponseHeaders.linePrefix(mapping.name) else { continue }
                     let value: GatewayLine.Value
                     switch mapping.source {
                     case .stageVariable(let variable):
