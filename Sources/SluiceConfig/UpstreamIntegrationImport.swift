@@ -223,6 +223,11 @@ struct UpstreamIntegrationImport {
         }
         let name = String(keyText.dropFirst(prefix.count))
         let target = makeTarget(name)
+        if case .header = target, ["content-length", "transfer-encoding"].contains(name.lowercased()) {
+            log.warning(file, key.line, "\(label): request parameter '\(keyText)' maps a header that frames the "
+                        + "request; as on API Gateway, every request of the method answers 500 "
+                        + "(InternalServerErrorException)")
+        }
         if case .path = target, !uriVariables.contains(name) {
             log.warning(file, key.line, "\(label): request parameter '\(keyText)' is ignored: the integration URI "
                         + "has no {\(name)}")

@@ -32,6 +32,9 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// The API asks for something Sluice cannot do yet (a request validator): every request of
     /// the method is refused rather than served unchecked.
     case apiConfigurationError
+    /// An integration maps a request header that frames the request (`Content-Length`,
+    /// `Transfer-Encoding`): API Gateway refuses every request of the method.
+    case reservedHeaderMapped
 
     public var status: Int {
         switch self {
@@ -50,7 +53,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .functionFailed: 500
         case .forbidden: 403
         case .tooManyRequests, .limitExceeded: 429
-        case .authorizerConfigurationError, .apiConfigurationError: 500
+        case .authorizerConfigurationError, .apiConfigurationError, .reservedHeaderMapped: 500
         case .explicitDeny, .accessDenied: 403
         }
     }
@@ -59,7 +62,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// the access-denied ones spell `Message`, and a misconfigured authorizer's is null).
     public var body: String {
         switch self {
-        case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError:
+        case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError, .reservedHeaderMapped:
             #"{"message": ""# + message + #""}"#
         case .authorizerConfigurationError: #"{"message": null}"#
         case .explicitDeny, .accessDenied: #"{"Message":""# + message + #""}"#
@@ -71,7 +74,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     public var message: String {
         switch self {
         case .missingAuthenticationToken: "Missing Authentication Token"
-        case .internalServerError, .badGateway, .apiConfigurationError: "Internal server error"
+        case .internalServerError, .badGateway, .apiConfigurationError, .reservedHeaderMapped: "Internal server error"
         case .badRequest: "Bad Request"
         case .requestTimeout: "Request Timeout"
         case .bodyTooLarge: "Request Too Long"
@@ -105,7 +108,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .limitExceeded: "QUOTA_EXCEEDED"
         case .authorizerConfigurationError: "AUTHORIZER_CONFIGURATION_ERROR"
         case .explicitDeny, .accessDenied: "ACCESS_DENIED"
-        case .apiConfigurationError: "API_CONFIGURATION_ERROR"
+        case .apiConfigurationError, .reservedHeaderMapped: "API_CONFIGURATION_ERROR"
         }
     }
 
@@ -117,6 +120,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .limitExceeded: "LimitExceededException"
         case .authorizerConfigurationError: "AuthorizerConfigurationException"
         case .explicitDeny, .accessDenied: "AccessDeniedException"
+        case .reservedHeaderMapped: "InternalServerErrorException"
         default: nil
         }
     }

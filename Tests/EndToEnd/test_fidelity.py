@@ -152,3 +152,60 @@ def test_reserved_response_headers_are_remapped_or_dropped_for_every_integration
         if name != "Content-Length":
             assert http.header(f"x-amzn-Remapped-{name}") == value, name
     assert_framed_by_the_gateway(http, remapped_values=False)
+
+
+def mapped_api(port):
+    return f"""\
+openapi: "3.0.1"
+info: {{title: mapped, version: "1"}}
+paths:
+  /framing:
+    post:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: POST
+        uri: "http://127.0.0.1:{port}/framing"
+        requestParameters:
+          integration.request.header.Content-Length: "'5'"
+  /chunking:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{port}/chunking"
+        requestParameters:
+          integration.request.header.transfer-encoding: "'chunked'"
+  /host:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{port}/host"
+        requestParameters:
+          integration.request.header.Host: method.request.header.X-Tenant
+          integration.request.header.X-Mapped: method.request.header.X-Absent
+          integration.request.querystring.absent: method.request.querystring.nothing
+          integration.request.querystring.present: method.request.querystring.here
+"""
+
+
+def test_reserved_request_headers_and_absent_sources(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    server = start_gateway(tmp_path, mapped_api(upstream.port))
+    # Mapping a header that frames the request is refused as API Gateway refuses it.
+    for method, path in (("POST", "/prod/framing"), ("GET", "/prod/chunking")):
+        refused = request(server, method, path, body=b"hello" if method == "POST" else b"")
+        assert refused.status == 500, path
+        assert refused.json() == {"message": "Internal server error"}
+        assert refused.header("x-amzn-ErrorType") == "InternalServerErrorException"
+    # A mapped Host replaces the URI's: exactly one Host reaches the upstream.
+    mapped = request(server, "GET", "/prod/host?here=1", headers="X-Tenant: tenant-a.internal\r\n")
+    hosts = [value for name, value in mapped.json()["headers"] if name.lower() == "host"]
+    assert hosts == ["tenant-a.internal"]
+    # Sources the request does not have send nothing: no empty header, no `absent=`.
+    assert "x-mapped" not in [name.lower() for name, _ in mapped.json()["headers"]]
+    assert mapped.json()["target"] == "/host?here=1&present=1"
+    unmapped = request(server, "GET", "/prod/host")
+    hosts = [value for name, value in unmapped.json()["headers"] if name.lower() == "host"]
+    assert hosts == [f"127.0.0.1:{upstream.port}"]
+    assert unmapped.json()["target"] == "/host"

@@ -686,3 +686,20 @@ private func example(_ name: String) throws -> String {
         #expect(lambdaOperations == 6)
     }
 }
+
+@Suite struct ReservedRequestHeaderMappingTests {
+    @Test func mappingAFramingHeaderWarnsAtItsLine() {
+        let result = load(definition("""
+                    type: http_proxy
+                    httpMethod: POST
+                    uri: "http://backend.test/x"
+                    requestParameters:
+                      integration.request.header.Content-Length: "'5'"
+                      integration.request.header.Transfer-Encoding: "'chunked'"
+                      integration.request.header.Host: method.request.header.X-Tenant
+            """, method: "post"))
+        #expect(result.deployment != nil)
+        let warnings = result.diagnostics.filter { $0.message.contains("frames the request") }
+        #expect(warnings.map(\.line) == [10, 11])
+    }
+}

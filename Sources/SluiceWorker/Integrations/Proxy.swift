@@ -19,6 +19,7 @@ extension Worker {
     /// Returns nil once the exchange is under way, or the answer to give instead.
     func startExchange(_ client: Int, operation: Int, target: Int, bytes: Span<UInt8>) -> GatewayAnswer? {
         let compiled = targets[target]
+        if compiled.mapsFramingHeader { return .reservedHeaderMapped }
         // A host that did not resolve at load has no address to connect to.
         guard upstreamAddressIndex[compiled.upstream] >= 0 else { return .badGateway }
         guard let upstream = acquireUpstream(compiled.upstream) else { return .serviceUnavailable }
@@ -146,13 +147,23 @@ extension Worker {
             querySeparator = 38
         }
         for mapping in target.queryMappings {
+            // A parameter whose source the request does not have is not sent.
+            let start = writer.count
             writer.append(querySeparator)
             writer.append(mapping.prefix)
+            let valueStart = writer.count
             appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .urlQuery, to: &writer)
-            querySeparator = 38
+            if writer.count == valueStart {
+                writer.truncate(to: start)
+            } else {
+                querySeparator = 38
+            }
         }
         writer.append(Worker.httpVersionLine)
-        writer.append(target.hostLine)
+        // Exactly one Host: the mapped one when the request has its value, else the URI's.
+        var hostMapped = false
+        if let host = target.hostMapping { hostMapped = appendHeaderMapping(host, client: client, bytes: bytes, to: &writer) }
+        if !hostMapped { writer.append(target.hostLine) }
         // The client's headers, for proxy integrations, less those that describe this hop or
         // that the gateway sets itself.
         var forwardedFor: Range<Int>? = nil
@@ -172,9 +183,7 @@ extension Worker {
             }
         }
         for mapping in target.headerMappings {
-            writer.append(mapping.prefix)
-            appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
-            writer.append(ResponseHead.crlf)
+            appendHeaderMapping(mapping, client: client, bytes: bytes, to: &writer)
         }
         appendTraceLines(client: client, bytes: bytes, to: &writer)
         writer.append(Worker.forwardedForPrefix)
@@ -220,6 +229,23 @@ extension Worker {
         guard let value = HeaderNames.value(of: TraceContext.amazonName, in: head.headers, bytes: bytes),
               TraceContext.parseAmazon(bytes.extracting(value)) != nil else { return nil }
         return value
+    }
+
+    /// Writes a mapped header line; a header whose source the request does not have is not
+    /// sent. Returns whether it was.
+    @discardableResult
+    func appendHeaderMapping(_ mapping: CompiledMapping, client: Int, bytes: Span<UInt8>,
+                             to writer: inout SlabWriter) -> Bool {
+        let start = writer.count
+        writer.append(mapping.prefix)
+        let valueStart = writer.count
+        appendValue(mapping.source, client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
+        guard writer.count > valueStart else {
+            writer.truncate(to: start)
+            return false
+        }
+        writer.append(ResponseHead.crlf)
+        return true
     }
 
     // MARK: The upstream answer

@@ -40,6 +40,11 @@ struct CompiledTarget {
     var staticQuery: [UInt8]
     var queryMappings: [CompiledMapping]
     var headerMappings: [CompiledMapping]
+    /// A mapped `Host`, which replaces `hostLine` when the request has its value.
+    var hostMapping: CompiledMapping?
+    /// A mapping sets `Content-Length` or `Transfer-Encoding`: every request answers 500, as on
+    /// API Gateway (the upstream would get two framings).
+    var mapsFramingHeader: Bool
     /// Lowercased names of the headers the mappings set, which the client's copies must not repeat.
     var overriddenHeaders: [[UInt8]]
     var timeoutList: DeadlineLists.List
@@ -123,6 +128,8 @@ struct ProxyTargets {
                          list: DeadlineLists.List, stageName: String, apiName: String) -> CompiledTarget {
         var queryMappings: [CompiledMapping] = []
         var headerMappings: [CompiledMapping] = []
+        var hostMapping: CompiledMapping? = nil
+        var mapsFramingHeader = false
         var overridden: [[UInt8]] = []
         var pathSources: [String: RequestValue] = [:]
         for mapping in target.parameters {
@@ -132,8 +139,13 @@ struct ProxyTargets {
             case .path(let name): pathSources[name] = source
             case .query(let name): queryMappings.append(CompiledMapping(prefix: Array("\(name)=".utf8), source: source))
             case .header(let name):
-                headerMappings.append(CompiledMapping(prefix: Array("\(name): ".utf8), source: source))
-                overridden.append(Array(name.lowercased().utf8))
+                switch name.lowercased() {
+                case "content-length", "transfer-encoding": mapsFramingHeader = true
+                case "host": hostMapping = CompiledMapping(prefix: Array("\(name): ".utf8), source: source)
+                default:
+                    headerMappings.append(CompiledMapping(prefix: Array("\(name): ".utf8), source: source))
+                    overridden.append(Array(name.lowercased().utf8))
+                }
             }
         }
         let path: [CompiledPiece] = target.path.map { piece in
@@ -162,6 +174,8 @@ struct ProxyTargets {
             staticQuery: Array(staticQuery.utf8),
             queryMappings: queryMappings,
             headerMappings: headerMappings,
+            hostMapping: hostMapping,
+            mapsFramingHeader: mapsFramingHeader,
             overriddenHeaders: overridden,
             timeoutList: list,
             timeoutNanoseconds: Int64(integration.timeoutMilliseconds) * 1_000_000,
