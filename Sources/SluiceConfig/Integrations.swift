@@ -209,7 +209,7 @@ public enum ParameterSource: Sendable, Equatable {
 public enum ContextVariable: String, Sendable, CaseIterable {
     /// A unique id per request: the `x-amzn-RequestId` the gateway sends back.
     case requestId
-    /// API Gateway's second id; Sluice gives the same value as `requestId`.
+    /// API Gateway's second id, the `x-amz-apigw-id` header: 16 base64 characters.
     case extendedRequestId
     /// The stage's name.
     case stage

@@ -209,3 +209,22 @@ def test_reserved_request_headers_and_absent_sources(tmp_path, upstreams):
     hosts = [value for name, value in unmapped.json()["headers"] if name.lower() == "host"]
     assert hosts == [f"127.0.0.1:{upstream.port}"]
     assert unmapped.json()["target"] == "/host"
+
+
+def test_gateway_identity_headers(tmp_path, upstreams):
+    upstream = upstreams("reserved")
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, reserved_api(upstream.port),
+                           extra=f'lambda_functions:\n  reserved: "http://127.0.0.1:{function.port}"\n')
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    for path, integration in (("/prod/mock", False), ("/prod/proxy", True), ("/prod/function", True),
+                              ("/prod/http", True), ("/prod/nowhere", False)):
+        response = request(server, "GET", path, headers=f"X-Amzn-Trace-Id: {trace}\r\n")
+        extended = response.header("x-amz-apigw-id")
+        assert extended is not None and len(extended) == 16 and extended.endswith("="), path
+        traces = [value for name, value in response.headers if name.lower() == "x-amzn-trace-id"]
+        if integration:
+            # The client's trace, continued: its root, the gateway's span as the parent.
+            assert len(traces) == 1 and traces[0].startswith("Root=1-5759e988-bd862e3fe1be46a994272793;"), path
+        else:
+            assert traces == [], path

@@ -57,6 +57,10 @@ import Testing
         #expect(responses.first?.body == #"{"hello":"world"}"#)
         #expect(responses.first?.header("Date") == "Tue, 01 Dec 2026 00:00:00 GMT")
         #expect(responses.first?.header("x-amzn-RequestId") != nil)
+        // API Gateway's extended id on every answer; a trace only on an integration's.
+        let extended = try #require(responses.first?.header("x-amz-apigw-id"))
+        #expect(extended.count == 16 && extended.hasSuffix("=") && Data(base64Encoded: extended)?.count == 11)
+        #expect(responses.first?.header("X-Amzn-Trace-Id") == nil)
         #expect(gateway.worker.openConnections == 1)
         gateway.simulator.close(client)
         try gateway.settle()
@@ -172,6 +176,7 @@ import Testing
             let responses = try ParsedResponse.all(in: gateway.drain(client))
             #expect(responses.map(\.status) == [200])
             #expect(responses.first?.body == "ok")
+            #expect(responses.first?.header("X-Amzn-Trace-Id")?.hasPrefix("Root=1-") == true)
         }
     }
 

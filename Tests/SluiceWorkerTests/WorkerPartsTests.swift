@@ -1,6 +1,8 @@
+import Foundation
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
+import SluiceURing
 @testable import SluiceWorker
 import Testing
 
@@ -107,5 +109,22 @@ import Testing
         // 5XX answers have no DEFAULT_5XX here: API Gateway's own.
         let failed = catalog.shaped(catalog.index(of: .badGateway), api: 1)
         #expect(String(decoding: catalog[failed].body, as: UTF8.self) == #"{"message": "Internal server error"}"#)
+    }
+}
+
+@Suite struct ExtendedRequestIDTests {
+    @Test func isElevenBytesOfTheRequestIDInBase64() throws {
+        let slab = try ByteSlab(slotCount: 1, slotBytes: 64)
+        let high: UInt64 = 0x0123_4567_89AB_CDEF
+        let low: UInt64 = 0xFEDC_BA98_7654_3210
+        let count = slab.write(slot: 0, offset: 0) { writer in
+            Worker.appendExtendedRequestID(high: high, low: low, to: &writer)
+        }.byteCount
+        let text = slab.withBytes(slot: 0, range: 0..<count) { bytes in
+            String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
+        }
+        #expect(text.count == 16)
+        let decoded = try #require(Data(base64Encoded: text))
+        #expect(Array(decoded) == [0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10])
     }
 }

@@ -460,7 +460,8 @@ extension Worker {
                     ResponseHead.appendDecimal(bodyLength, to: &writer)
                     writer.append(ResponseHead.crlf)
                 }
-                endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: pending.http10, to: &writer)
+                endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: pending.http10, traced: true,
+                                to: &writer)
                 bodyStart = writer.count
                 if !bodyless && !pending.omitBody {
                     functionAnswer.writeBody(of: answer, decodingBase64: decoding, to: &writer)

@@ -442,6 +442,8 @@ extension Worker {
                     case .remap: writer.append(ReservedResponseHeaders.remappedPrefix)
                     case .pass:
                         if responseHead.isHopByHop(field.name, in: bytes) { continue }
+                        // The gateway sends the request's trace itself.
+                        if HeaderNames.equals(bytes.extracting(field.name), HeaderNames.amazonTrace) { continue }
                         // API Gateway ignores an integration's CORS headers where the API
                         // configures CORS.
                         if dropsCORS && CORSPolicy.isCORSHeader(bytes.extracting(field.name)) { continue }
@@ -472,7 +474,7 @@ extension Worker {
                     break
                 }
             }
-            endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: true, to: &writer)
         }
         if written.overflowed {
             // Checked before parsing, so only a head over the limit lands here.

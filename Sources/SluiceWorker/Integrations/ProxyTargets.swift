@@ -215,6 +215,7 @@ enum HeaderNames {
     static let contentLength: [UInt8] = Array("content-length".utf8)
     static let connection: [UInt8] = Array("connection".utf8)
     static let forwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
+    static let amazonTrace: [UInt8] = Array("x-amzn-trace-id".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
     /// Set by Lambda's invoke API when the function failed.
     static let functionError: [UInt8] = Array("x-amz-function-error".utf8)

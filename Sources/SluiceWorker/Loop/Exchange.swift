@@ -686,7 +686,9 @@ extension Worker {
     /// header lines (a prepared answer, an upstream's, a function's, a cached one): the CORS
     /// headers of the request's API, `Date`, `x-amzn-RequestId`, `Connection` when the connection
     /// closes after the response (or an HTTP/1.0 client keeps it), and the blank line.
-    func endResponseHead(_ client: Int, requestID: UInt64, keepAlive: Bool, http10: Bool,
+    /// `traced`: an integration answered (HTTP, HTTP_PROXY, AWS_PROXY), so the answer carries
+    /// the request's `X-Amzn-Trace-Id`, as API Gateway's do.
+    func endResponseHead(_ client: Int, requestID: UInt64, keepAlive: Bool, http10: Bool, traced: Bool = false,
                          to writer: inout SlabWriter) {
         // The CORS fields stay until the next request begins (a write that fails falls back to
         // another answer of the same request, which needs them too).
@@ -699,6 +701,14 @@ extension Worker {
         writer.append(Worker.requestIDPrefix)
         Worker.appendRequestID(high: requestIDHigh, low: requestID, to: &writer)
         writer.append(ResponseHead.crlf)
+        writer.append(Worker.extendedRequestIDPrefix)
+        Worker.appendExtendedRequestID(high: requestIDHigh, low: requestID, to: &writer)
+        writer.append(ResponseHead.crlf)
+        if traced {
+            writer.append(Worker.amazonTracePrefix)
+            connections[client].request.record.trace.appendAmazonValue(to: &writer)
+            writer.append(ResponseHead.crlf)
+        }
         if !keepAlive {
             writer.append(ResponseHead.connectionClose)
         } else if http10 {
@@ -708,6 +718,37 @@ extension Worker {
     }
 
     static let requestIDPrefix: [UInt8] = Array("x-amzn-RequestId: ".utf8)
+    static let extendedRequestIDPrefix: [UInt8] = Array("x-amz-apigw-id: ".utf8)
+
+    /// API Gateway's extended request id (`x-amz-apigw-id`, `$context.extendedRequestId`): 11
+    /// bytes of the request id in base64, 16 characters ending in `=`, as API Gateway's look.
+    static func appendExtendedRequestID(high: UInt64, low: UInt64, to writer: inout SlabWriter) {
+        // The low 3 bytes of the high half (the worker's), then the 8 of the counter, big-endian.
+        func byte(_ index: Int) -> UInt64 {
+            index < 3 ? high >> UInt64(8 * (2 - index)) & 0xFF : low >> UInt64(8 * (10 - index)) & 0xFF
+        }
+        var index = 0
+        while index + 3 <= 11 {
+            let group = byte(index) << 16 | byte(index + 1) << 8 | byte(index + 2)
+            for shift in stride(from: 18, through: 0, by: -6) { writer.append(base64Digit(group >> UInt64(shift) & 0x3F)) }
+            index += 3
+        }
+        // Two bytes left: three characters and one `=`.
+        let group = byte(9) << 16 | byte(10) << 8
+        for shift in stride(from: 18, through: 6, by: -6) { writer.append(base64Digit(group >> UInt64(shift) & 0x3F)) }
+        writer.append(0x3D)
+    }
+
+    @inline(__always)
+    static func base64Digit(_ value: UInt64) -> UInt8 {
+        switch value {
+        case 0..<26: UInt8(value) + 65
+        case 26..<52: UInt8(value - 26) + 97
+        case 52..<62: UInt8(value - 52) + 48
+        case 62: 0x2B
+        default: 0x2F
+        }
+    }
 
     /// A request id in UUID form (8-4-4-4-12 hex digits): a per-process random high half and a
     /// counter low half, unique across workers and restarts.

@@ -110,8 +110,10 @@ extension Worker {
                        escaping: ValueEscaping, to writer: inout SlabWriter) {
         let record = connections[index].request.record
         switch variable {
-        case .requestId, .extendedRequestId:
+        case .requestId:
             Worker.appendRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
+        case .extendedRequestId:
+            Worker.appendExtendedRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
         case .apiId:
             if record.stage >= 0 { appendEscaped(stageAPINames[Int(record.stage)], escaping, to: &writer) }
         case .stage:
