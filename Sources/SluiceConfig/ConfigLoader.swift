@@ -267,6 +267,10 @@ private final class Loader {
                 if let bytes = reader.integer(value, what, in: 0...1_073_741_824, unit: "bytes") {
                     limits.request.bodyBytesMax = bytes
                 }
+            case "response_body_bytes":
+                if let bytes = reader.integer(value, what, in: 0...1_073_741_824, unit: "bytes") {
+                    limits.responseBodyBytesMax = bytes
+                }
             case "header_timeout_ms":
                 if let milliseconds = reader.integer(value, what, in: 1...3_600_000, unit: "ms") {
                     limits.headerTimeoutMilliseconds = milliseconds

@@ -98,6 +98,16 @@ public struct Limits: Sendable, Equatable {
     /// `api_key_bytes`: the longest `x-api-key` value (API Gateway's 128); a longer one is
     /// refused like an unknown key.
     public var apiKeyBytesMax: Int
+    /// `response_body_bytes`: the largest body an HTTP or HTTP_PROXY integration may answer
+    /// with (API Gateway's 10 MB payload limit), whatever its framing.
+    public var responseBodyBytesMax: Int = 10_485_760
+
+    /// What an upstream's answer head and body are held to: the request's head limits, and
+    /// `responseBodyBytesMax` for the body.
+    public var answer: RequestLimits {
+        RequestLimits(headBytesMax: request.headBytesMax, headersMax: request.headersMax,
+                      bodyBytesMax: responseBodyBytesMax)
+    }
 
     public init(request: RequestLimits = RequestLimits(), headerTimeoutMilliseconds: Int = 10_000,
                 idleTimeoutMilliseconds: Int = 60_000, integrationTimeoutMillisecondsMin: Int = 50,

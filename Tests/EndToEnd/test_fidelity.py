@@ -228,3 +228,54 @@ def test_gateway_identity_headers(tmp_path, upstreams):
             assert len(traces) == 1 and traces[0].startswith("Root=1-5759e988-bd862e3fe1be46a994272793;"), path
         else:
             assert traces == [], path
+
+
+def sized_api(ports):
+    paths = "".join(f"""\
+  /{kind}:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{port}/{kind}"
+""" for kind, port in ports.items())
+    return f'openapi: "3.0.1"\ninfo: {{title: sized, version: "1"}}\npaths:\n{paths}'
+
+
+def data_bytes(body, chunked):
+    """The data in a (possibly cut) body: a chunked one's chunks, as far as they go."""
+    if not chunked:
+        return len(body)
+    total = 0
+    while body:
+        size_line, separator, rest = body.partition(b"\r\n")
+        if not separator:
+            break
+        size = int(size_line, 16)
+        total += min(size, len(rest))
+        body = rest[size + 2:]
+    return total
+
+
+def test_answers_are_held_to_their_own_limit_whatever_their_framing(tmp_path, upstreams):
+    ports = {kind: upstreams(kind).port for kind in ("big", "chunked", "close", "echo")}
+    server = start_gateway(tmp_path, sized_api(ports), extra="limits: {response_body_bytes: 2000}\n")
+    # Within the limit, every framing passes; a request body limit of 10 MB does not matter here.
+    assert request(server, "GET", "/prod/big", headers="X-Size: 2000\r\n").status == 200
+    # Over it with a Content-Length: 502 before anything is sent.
+    over = request(server, "GET", "/prod/big", headers="X-Size: 2001\r\n")
+    assert over.status == 502 and over.json() == {"message": "Internal server error"}
+    # Over it while streaming (the echoed request is padded past 2000 bytes): the connection ends
+    # without the answer's end.
+    pad = "x" * 3000
+    for kind in ("chunked", "close"):
+        raw = f"GET /prod/{kind} HTTP/1.1\r\nHost: g\r\nX-Pad: {pad}\r\nConnection: close\r\n\r\n".encode()
+        data = server.exchange(raw, timeout=10)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), kind
+        assert data_bytes(body, chunked=kind == "chunked") <= 2000, kind
+        assert not body.endswith(b"0\r\n\r\n"), kind
+    # Framing names spelled with underscores never reach an upstream.
+    echoed = request(server, "GET", "/prod/echo", headers="Content_Length: 5\r\nTransfer_Encoding: chunked\r\n")
+    names = [name.lower() for name, _ in echoed.json()["headers"]]
+    assert "content_length" not in names and "transfer_encoding" not in names

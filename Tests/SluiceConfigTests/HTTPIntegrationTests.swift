@@ -703,3 +703,16 @@ private func example(_ name: String) throws -> String {
         #expect(warnings.map(\.line) == [10, 11])
     }
 }
+
+@Suite struct ResponseBodyLimitTests {
+    @Test func answersHaveTheirOwnLimit() throws {
+        let defaulted = try #require(load(definition("        type: mock"), extra: "").deployment)
+        #expect(defaulted.limits.responseBodyBytesMax == 10_485_760)
+        #expect(defaulted.limits.answer.bodyBytesMax == 10_485_760)
+        let set = try #require(load(definition("        type: mock"),
+                                    extra: "limits: {response_body_bytes: 2000, request_body_bytes: 100}").deployment)
+        #expect(set.limits.answer.bodyBytesMax == 2000)
+        #expect(set.limits.request.bodyBytesMax == 100)
+        #expect(set.limits.answer.headBytesMax == set.limits.request.headBytesMax)
+    }
+}

@@ -93,7 +93,7 @@ extension Worker {
         connections[index].role = .upstream
         connections[index].upstream = Int32(upstream)
         connections[index].connecting = true
-        connections[index].responseParser = ResponseHeadParser(limits: limits.request)
+        connections[index].responseParser = ResponseHeadParser(limits: limits.answer)
         ring.connect(socket: fd, addresses: upstreamAddresses, index: address,
                      userData: Token.make(.connect, connection: index, generation: connections[index].generation))
         return index
@@ -177,7 +177,8 @@ extension Worker {
                 }
                 if HopByHop.isFixedName(bytes, field.name)
                     || (listsOptions && HopByHop.isListedInConnection(bytes, field.name, headers: head.headers))
-                    || HeaderNames.isSetByGatewayInRequests(name) || target.overridesHeader(name) { continue }
+                    || HeaderNames.isSetByGatewayInRequests(name) || target.overridesHeader(name)
+                    || HeaderNames.isUnderscoredFraming(name) { continue }
                 writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                 writer.append(ResponseHead.crlf)
             }
@@ -354,6 +355,13 @@ extension Worker {
                     return offset
                 }
                 let take = min(bytes.count - offset, room)
+                guard take <= connections[index].responseRemaining else {
+                    // Over the answer limit: the client's answer ends without a clean end, as a
+                    // chunked one over it does.
+                    answerTooLarge(index)
+                    return bytes.count
+                }
+                connections[index].responseRemaining -= take
                 if !discard {
                     relay(bytes.extracting(offset..<offset + take), to: clientIndex)
                     connections[clientIndex].request.record.responseBytes += take
@@ -396,11 +404,13 @@ extension Worker {
             connections[index].responseRemaining = length
         case .chunked:
             connections[index].responsePhase = .chunked
-            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
+            connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.responseBodyBytesMax)
             relayChunked = !http10 && !discard
             if http10 && !discard { keepAlive = false }
         case .untilClose:
             connections[index].responsePhase = .untilClose
+            // Until the close, `responseRemaining` counts what the body may still grow by.
+            connections[index].responseRemaining = limits.responseBodyBytesMax
             if !discard { keepAlive = false }
         }
         connections[index].relayChunked = relayChunked
@@ -583,7 +593,6 @@ extension Worker {
         if answer == .badGateway && retryOnFreshConnection(index) { return }
         observeIntegrationLatency(index)
         let client = Int(connections[index].peer)
-        let phase = connections[index].responsePhase
         connections[index].peer = -1
         abort(index)
         if client >= 0 { endFill(client, keep: false) }
@@ -591,17 +600,33 @@ extension Worker {
         connections[client].peer = -1
         releaseInvocation(client)
         if connections[client].answerStarted {
-            if phase == .untilClose {
-                // A close ends an until-close body: the answer is complete.
-                connections[client].closeAfterFlush = true
-                endAwaiting(client)
-            } else {
-                abort(client)
-            }
+            // What was relayed goes out, then the close ends the answer: whole for an
+            // until-close body (the upstream closed), cut short for any other framing, which the
+            // client sees as an answer without its end (no last chunk, too few bytes).
+            finishCutShort(client)
             return
         }
         connections[client].request.pending.keepAlive = false
         respond(client, response: catalog.index(of: answer), keepAlive: false, omitBody: false, http10: false)
+        endAwaiting(client)
+    }
+
+    /// An answer whose body grew past `limits.response_body_bytes` after its head was sent:
+    /// both connections end, so the client sees an answer without its end.
+    func answerTooLarge(_ index: Int) {
+        let client = Int(connections[index].peer)
+        connections[index].peer = -1
+        abort(index)
+        guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
+        connections[client].peer = -1
+        endFill(client, keep: false)
+        finishCutShort(client)
+    }
+
+    /// Sends what the client's output holds of an answer, then closes.
+    func finishCutShort(_ client: Int) {
+        connections[client].request.pending.keepAlive = false
+        connections[client].closeAfterFlush = true
         endAwaiting(client)
     }
 

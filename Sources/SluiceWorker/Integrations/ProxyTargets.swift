@@ -239,6 +239,16 @@ enum HeaderNames {
     }
 
     static func isContentLength(_ name: Span<UInt8>) -> Bool { equals(name, contentLength) }
+
+    /// `Content_Length` and `Transfer_Encoding`: servers that read `_` as `-` (CGI, WSGI) would
+    /// take them for framing the gateway did not check, so they are not forwarded.
+    static func isUnderscoredFraming(_ name: Span<UInt8>) -> Bool {
+        (name.count == 14 || name.count == 17) && (equals(name, underscoredContentLength)
+                                                   || equals(name, underscoredTransferEncoding))
+    }
+
+    static let underscoredContentLength: [UInt8] = Array("content_length".utf8)
+    static let underscoredTransferEncoding: [UInt8] = Array("transfer_encoding".utf8)
     static func isForwardedFor(_ name: Span<UInt8>) -> Bool { equals(name, forwardedFor) }
     static func isContentType(_ name: Span<UInt8>) -> Bool { equals(name, contentType) }
 
