@@ -279,3 +279,60 @@ def test_answers_are_held_to_their_own_limit_whatever_their_framing(tmp_path, up
     echoed = request(server, "GET", "/prod/echo", headers="Content_Length: 5\r\nTransfer_Encoding: chunked\r\n")
     names = [name.lower() for name, _ in echoed.json()["headers"]]
     assert "content_length" not in names and "transfer_encoding" not in names
+
+
+def forwarded_api(port):
+    return f"""\
+openapi: "3.0.1"
+info: {{title: forwarded, version: "1"}}
+paths:
+  /proxy:
+    x-amazon-apigateway-any-method:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: "http://127.0.0.1:{port}/proxy"
+  /http:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: "http://127.0.0.1:{port}/http"
+        requestParameters: {{"integration.request.header.X-Mapped": "method.request.header.X-Client"}}
+        responses: {{default: {{statusCode: "200"}}}}
+"""
+
+
+CLIENT_HEADERS = ("X-Client: one\r\nContent-MD5: Q2hlY2s=\r\nMax-Forwards: 3\r\nServer: client\r\n"
+                  "WWW-Authenticate: Basic\r\nContent-Encoding: identity\r\nAccept: text/html\r\n"
+                  "User-Agent: curl/8\r\nContent-Type: text/plain\r\n")
+
+
+def test_what_reaches_the_upstream(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    server = start_gateway(tmp_path, forwarded_api(upstream.port))
+    proxied = request(server, "POST", "/prod/proxy", body=b"hello", headers=CLIENT_HEADERS).json()
+    names = {name.lower(): value for name, value in proxied["headers"]}
+    # HTTP_PROXY: the client's headers less hop-by-hop ones and those API Gateway strips, plus
+    # the API's id.
+    for stripped in ("content-md5", "max-forwards", "server", "www-authenticate", "content-encoding"):
+        assert stripped not in names, stripped
+    assert names["x-client"] == "one" and names["accept"] == "text/html" and names["user-agent"] == "curl/8"
+    assert names["x-amzn-apigateway-api-id"] == "proxy"
+    assert names["content-length"] == "5"
+    # A bodyless request says Content-Length: 0, whatever its method.
+    bodyless = {name.lower(): value for name, value in request(server, "GET", "/prod/proxy").json()["headers"]}
+    assert bodyless["content-length"] == "0"
+    # HTTP (non-proxy): what API Gateway sends, and of the client's only the body's type and the
+    # mapped values.
+    http = request(server, "POST", "/prod/http", body=b"hello", headers=CLIENT_HEADERS)
+    assert http.status == 200
+    sent = {name.lower(): value for name, value in http.json()["headers"]}
+    assert sent["accept"] == "application/json"
+    assert sent["user-agent"] == "AmazonAPIGateway_proxy"
+    assert sent["content-type"] == "text/plain"
+    assert sent["x-amzn-apigateway-api-id"] == "proxy"
+    assert sent["x-mapped"] == "one"
+    for absent in ("x-client", "content-md5", "max-forwards", "server", "x-forwarded-for", "x-forwarded-proto",
+                   "x-forwarded-port"):
+        assert absent not in sent, absent

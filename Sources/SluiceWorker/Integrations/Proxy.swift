@@ -178,7 +178,7 @@ extension Worker {
                 if HopByHop.isFixedName(bytes, field.name)
                     || (listsOptions && HopByHop.isListedInConnection(bytes, field.name, headers: head.headers))
                     || HeaderNames.isSetByGatewayInRequests(name) || target.overridesHeader(name)
-                    || HeaderNames.isUnderscoredFraming(name) { continue }
+                    || HeaderNames.isUnderscoredFraming(name) || HeaderNames.isStrippedFromProxyRequests(name) { continue }
                 writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
                 writer.append(ResponseHead.crlf)
             }
@@ -186,21 +186,29 @@ extension Worker {
         for mapping in target.headerMappings {
             appendHeaderMapping(mapping, client: client, bytes: bytes, to: &writer)
         }
+        writer.append(target.gatewayLines)
         appendTraceLines(client: client, bytes: bytes, to: &writer)
-        writer.append(Worker.forwardedForPrefix)
-        if let forwardedFor {
-            writer.append(bytes.extracting(forwardedFor))
-            writer.append(Worker.listSeparator)
+        if target.passHeaders {
+            writer.append(Worker.forwardedForPrefix)
+            if let forwardedFor {
+                writer.append(bytes.extracting(forwardedFor))
+                writer.append(Worker.listSeparator)
+            }
+            appendValue(.context(.sourceIp), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
+            writer.append(ResponseHead.crlf)
+            writer.append(Worker.forwardedProtoLine)
+            writer.append(forwardedPortLine)
+        } else if !target.mapsContentType,
+                  let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
+            // HTTP (non-proxy): of the client's headers, only the body's Content-Type goes on.
+            writer.append(Worker.contentTypePrefix)
+            writer.append(bytes.extracting(contentType))
+            writer.append(ResponseHead.crlf)
         }
-        appendValue(.context(.sourceIp), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
-        writer.append(ResponseHead.crlf)
-        writer.append(Worker.forwardedProtoLine)
-        writer.append(forwardedPortLine)
         switch head.framing {
         case .none, .length(0):
-            if head.method == .post || head.method == .put || head.method == .patch {
-                writer.append(Worker.zeroContentLength)
-            }
+            // A bodyless request says so, whatever its method, as API Gateway's do.
+            writer.append(Worker.zeroContentLength)
         case .length(let length):
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(length, to: &writer)
@@ -637,6 +645,7 @@ extension Worker {
     static let listSeparator: [UInt8] = Array(", ".utf8)
     static let chunkedLine: [UInt8] = Array("Transfer-Encoding: chunked\r\n".utf8)
     static let zeroContentLength: [UInt8] = Array("Content-Length: 0\r\n".utf8)
+    static let contentTypePrefix: [UInt8] = Array("Content-Type: ".utf8)
 }
 
 extension Worker {

@@ -32,6 +32,9 @@ struct CompiledTarget {
     /// That method, for parsing the answer (a HEAD's has no body) and for retries.
     var methodSent: HTTPMethod?
     var hostLine: [UInt8]
+    /// `X-Amzn-Apigateway-Api-Id: API\r\n`, and for HTTP (non-proxy) integrations the lines API
+    /// Gateway adds in place of the client's headers (`Accept`, `User-Agent`), less the mapped ones.
+    var gatewayLines: [UInt8]
     var path: [CompiledPiece]
     /// Proxy integrations pass the client's query and headers through.
     var passQuery: Bool
@@ -59,6 +62,9 @@ struct CompiledTarget {
         guard slot >= 0, slot < responseForStatus.count, responseForStatus[slot] >= 0 else { return nil }
         return responseForStatus[slot]
     }
+
+    /// A mapping sets the Content-Type.
+    var mapsContentType: Bool { overriddenHeaders.contains(HeaderNames.contentType) }
 
     func overridesHeader(_ name: Span<UInt8>) -> Bool {
         for overridden in overriddenHeaders where HeaderNames.equals(name, overridden) { return true }
@@ -124,6 +130,17 @@ struct ProxyTargets {
         return .integration(timeoutsMilliseconds.count - 1)
     }
 
+    /// The lines the gateway adds to an integration request, as API Gateway adds them.
+    static func gatewayLines(apiName: String, proxy: Bool, mapped: [[UInt8]]) -> [UInt8] {
+        var lines = ResponseHead.headerLine("X-Amzn-Apigateway-Api-Id", apiName)
+        guard !proxy else { return lines }
+        if !mapped.contains(Array("accept".utf8)) { lines += ResponseHead.headerLine("Accept", "application/json") }
+        if !mapped.contains(Array("user-agent".utf8)) {
+            lines += ResponseHead.headerLine("User-Agent", "AmazonAPIGateway_" + apiName)
+        }
+        return lines
+    }
+
     private func compile(_ target: HTTPTarget, integration: HTTPIntegration, operation: Operation,
                          list: DeadlineLists.List, stageName: String, apiName: String) -> CompiledTarget {
         var queryMappings: [CompiledMapping] = []
@@ -168,6 +185,7 @@ struct ProxyTargets {
             method: integration.method.map { Array($0.openAPIName.uppercased().utf8) },
             methodSent: integration.method,
             hostLine: Array("Host: \(target.hostHeader)\r\n".utf8),
+            gatewayLines: Self.gatewayLines(apiName: apiName, proxy: integration.isProxy, mapped: overridden),
             path: path,
             passQuery: integration.isProxy,
             passHeaders: integration.isProxy,
@@ -239,6 +257,16 @@ enum HeaderNames {
     }
 
     static func isContentLength(_ name: Span<UInt8>) -> Bool { equals(name, contentLength) }
+
+    /// Request headers API Gateway does not pass to an HTTP_PROXY upstream (besides hop-by-hop
+    /// ones and those the gateway writes itself).
+    static let strippedFromProxyRequests: [[UInt8]] = ["content-md5", "max-forwards", "server", "www-authenticate",
+                                                       "content-encoding"].map { Array($0.utf8) }
+
+    static func isStrippedFromProxyRequests(_ name: Span<UInt8>) -> Bool {
+        for candidate in strippedFromProxyRequests where equals(name, candidate) { return true }
+        return false
+    }
 
     /// `Content_Length` and `Transfer_Encoding`: servers that read `_` as `-` (CGI, WSGI) would
     /// take them for framing the gateway did not check, so they are not forwarded.
