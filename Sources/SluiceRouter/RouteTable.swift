@@ -40,7 +40,8 @@ public struct RouteMatch: Sendable {
 ///   `{proxy+}` child; a branch that fails deeper on backtracks to the next candidate.
 /// - A resource answers when it defines the request's method, or else `ANY`; a resource that
 ///   answers neither is passed over as if the branch had failed.
-/// - One trailing `/` is ignored; an empty segment (`//`) matches nothing.
+/// - One trailing `/` is ignored; empty segments (`//`) collapse for matching, and a greedy
+///   parameter's value keeps them.
 public struct RouteTable: Sendable {
     struct Node: Sendable {
         /// Range of this node's literal children in `literalEdges`, sorted by (length, bytes).
@@ -188,12 +189,15 @@ public struct RouteTable: Sendable {
                            match: inout RouteMatch) -> Bool {
         let node = nodes[nodeIndex]
         if node.mountedStage >= 0 { match.enclosingStage = Int(node.mountedStage) }
-        if start > end {
+        // Empty segments (`//`) collapse, as API Gateway matches resources: skipped here, in a
+        // loop, so that a run of slashes costs no recursion.
+        var start = start
+        while start < end && path[start] == Self.slash { start += 1 }
+        if start >= end {
             return resolve(node, slot: slot, match: &match)
         }
         var segmentEnd = start
         while segmentEnd < end && path[segmentEnd] != Self.slash { segmentEnd += 1 }
-        if segmentEnd == start { return false }  // An empty segment (`//`) matches nothing.
 
         if node.literalCount > 0,
            let child = literalChild(node, path: path, start: start, end: segmentEnd),
@@ -209,12 +213,7 @@ public struct RouteTable: Sendable {
             match.pathParameters.removeLast()
         }
         if node.greedyChild >= 0 {
-            // The greedy parameter takes every remaining segment, none of which may be empty.
-            var index = segmentEnd
-            while index < end {
-                if path[index] == Self.slash && index + 1 < end && path[index + 1] == Self.slash { return false }
-                index += 1
-            }
+            // The greedy parameter takes every remaining segment as sent, empty ones included.
             if resolve(nodes[Int(node.greedyChild)], slot: slot, match: &match) {
                 match.pathParameters.append(start..<end)
                 return true

@@ -44,6 +44,9 @@ def test_no_path_climbs_out_of_its_integrations_prefix(tmp_path, upstreams):
     # A path that would rise above the root is refused.
     for path in ("/../prod/tenanta/x", "/prod/../../x", "/%2e%2e/x"):
         assert request(server, "GET", path).status == 400, path
+    # Empty segments collapse for matching; the greedy value keeps them as sent.
+    doubled = request(server, "GET", "/prod//tenanta/a//b")
+    assert doubled.status == 200 and doubled.json()["target"] == "/tenant-a/a//b"
     # The fragment never reaches an upstream.
     fragment = request(server, "GET", "/prod/tenanta/page#section")
     assert fragment.status == 200 and fragment.json()["target"] == "/tenant-a/page"

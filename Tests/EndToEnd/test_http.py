@@ -43,7 +43,7 @@ def test_path_parameters_greedy_paths_and_any_method(sluice):
 
 def test_no_route_is_403_missing_authentication_token(sluice):
     server = sluice()
-    for path in ("/prod/nothing", "/staging/pets", "/", "/prod/pets/1/2", "/prod//pets"):
+    for path in ("/prod/nothing", "/staging/pets", "/", "/prod/pets/1/2", "/prod//nothing"):
         response = parse_response(server.exchange(get(path, "Connection: close\r\n")))
         assert response.status == 403, path
         assert response.body == b'{"message":"Missing Authentication Token"}'
