@@ -157,6 +157,34 @@ public struct QueryParameter: Sendable, Equatable {
     }
 }
 
+extension QueryParameter {
+    /// The value's pieces: text as written, and `{name}` placeholders, which are filled like the
+    /// path's (a `{` that does not open a placeholder stays text).
+    public var valuePieces: [URIPiece]? {
+        value.map { value in
+            var pieces: [URIPiece] = []
+            var literal = ""
+            var rest = Substring(value)
+            while let open = rest.firstIndex(of: "{") {
+                literal += rest[..<open]
+                let after = rest[rest.index(after: open)...]
+                if let close = after.firstIndex(of: "}"), PathVariableScan.isParameterName(after[..<close]) {
+                    if !literal.isEmpty { pieces.append(.literal(literal)) }
+                    literal = ""
+                    pieces.append(.parameter(String(after[..<close])))
+                    rest = after[after.index(after: close)...]
+                } else {
+                    literal += "{"
+                    rest = after
+                }
+            }
+            literal += rest
+            if !literal.isEmpty { pieces.append(.literal(literal)) }
+            return pieces
+        }
+    }
+}
+
 /// One entry of `requestParameters`: `integration.request.<target>: <source>`.
 public struct ParameterMapping: Sendable, Equatable {
     public var target: ParameterTarget

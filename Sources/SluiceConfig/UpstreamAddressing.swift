@@ -246,10 +246,10 @@ enum PathVariableScan {
         var names: [String] = []
         let scalars = Array(uri.unicodeScalars)
         var index = 0
-        // A `{` in the host is a broken URI, reported when the URI is parsed; the query and the
-        // fragment are sent as written, braces included (API Gateway fills only the path).
+        // A `{` in the host is a broken URI, reported when the URI is parsed; placeholders in the
+        // query are filled like the path's, as API Gateway fills them; the fragment is not sent.
         while index < scalars.count {
-            if scalars[index] == "?" || scalars[index] == "#" { break }
+            if scalars[index] == "#" { break }
             if scalars[index] == "$", index + 1 < scalars.count, scalars[index + 1] == "{" {
                 while index < scalars.count && scalars[index] != "}" { index += 1 }
                 index += 1

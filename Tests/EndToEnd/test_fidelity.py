@@ -339,3 +339,28 @@ def test_what_reaches_the_upstream(tmp_path, upstreams):
     for absent in ("x-client", "content-md5", "max-forwards", "server", "x-forwarded-for", "x-forwarded-proto",
                    "x-forwarded-port"):
         assert absent not in sent, absent
+
+
+def test_placeholders_in_an_integration_uris_query(tmp_path, upstreams):
+    upstream = upstreams("echo")
+    api = f"""\
+openapi: "3.0.1"
+info: {{title: queried, version: "1"}}
+paths:
+  /items/{{id}}:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{upstream.port}/items?id={{id}}&fixed=1&tag={{tag}}"
+        requestParameters:
+          integration.request.path.tag: method.request.header.X-Tag
+          integration.request.querystring.mapped: "'yes'"
+"""
+    server = start_gateway(tmp_path, api)
+    # The URI's own query first, its placeholders filled, then the client's, then the mapped.
+    tagged = request(server, "GET", "/prod/items/7?client=1", headers="X-Tag: a b\r\n")
+    assert tagged.json()["target"] == "/items?id=7&fixed=1&tag=a%20b&client=1&mapped=yes"
+    # A placeholder the request has no value for: its parameter is not sent.
+    untagged = request(server, "GET", "/prod/items/7")
+    assert untagged.json()["target"] == "/items?id=7&fixed=1&mapped=yes"

@@ -104,7 +104,7 @@ private func example(_ name: String) throws -> String {
         let result = load(definition("""
                     type: http
                     httpMethod: POST
-                    uri: "http://backend.test:8080/v2/{id}/{proxy+}?format=json&flag&raw={x}"
+                    uri: "http://backend.test:8080/v2/{id}/{proxy+}?format=json&flag&raw={petId}"
                     requestParameters:
                       integration.request.path.id: method.request.path.petId
                     responses: { default: { statusCode: 200 } }
@@ -116,12 +116,14 @@ private func example(_ name: String) throws -> String {
         let target = try #require(http.targets[0])
         #expect(target.hostHeader == "backend.test:8080")
         #expect(target.path == [.literal("/v2/"), .parameter("id"), .literal("/"), .parameter("proxy")])
-        // The query is sent as written: braces there are not path variables.
+        // Placeholders in the query are filled like the path's (here implicitly, from petId).
         #expect(target.query == [QueryParameter(name: "format", value: "json"), QueryParameter(name: "flag", value: nil),
-                                 QueryParameter(name: "raw", value: "{x}")])
+                                 QueryParameter(name: "raw", value: "{petId}")])
+        #expect(target.query[2].valuePieces == [.parameter("petId")])
         #expect(target.parameters == [
             ParameterMapping(target: .path("id"), source: .pathParameter(0)),
             ParameterMapping(target: .path("proxy"), source: .pathParameter(1)),
+            ParameterMapping(target: .path("petId"), source: .pathParameter(0)),
         ])
         #expect(result.deployment?.upstreams.first?.port == 8080)
     }

@@ -135,15 +135,35 @@ extension Worker {
                 appendValue(source, client, head: bytes, headAtHand: true, escaping: .urlPath, to: &writer)
             }
         }
+        // The URI's own query first (its placeholders filled; a parameter whose value the
+        // request does not have is not sent), then the client's (proxy), then the mapped ones.
         var querySeparator: UInt8 = 63  // "?", then "&"
+        for parameter in target.uriQuery {
+            let start = writer.count
+            writer.append(querySeparator)
+            writer.append(parameter.name)
+            if let value = parameter.value {
+                writer.append(61)  // "="
+                var missing = false
+                for piece in value {
+                    switch piece {
+                    case .literal(let literal): writer.append(literal)
+                    case .value(let source):
+                        let before = writer.count
+                        appendValue(source, client, head: bytes, headAtHand: true, escaping: .urlQuery, to: &writer)
+                        missing = missing || writer.count == before
+                    }
+                }
+                if missing {
+                    writer.truncate(to: start)
+                    continue
+                }
+            }
+            querySeparator = 38
+        }
         if target.passQuery && !head.query.isEmpty {
             writer.append(querySeparator)
             writer.append(bytes.extracting(head.query))
-            querySeparator = 38
-        }
-        if !target.staticQuery.isEmpty {
-            writer.append(querySeparator)
-            writer.append(target.staticQuery)
             querySeparator = 38
         }
         for mapping in target.queryMappings {

@@ -7,6 +7,13 @@ enum CompiledPiece {
     case value(RequestValue)
 }
 
+/// A `name=value` of an integration URI's query: the value's `{name}` placeholders are filled
+/// like the path's.
+struct CompiledQueryParameter {
+    var name: [UInt8]
+    var value: [CompiledPiece]?
+}
+
 struct CompiledMapping {
     /// `name=` for a query parameter, `Name: ` for a header.
     var prefix: [UInt8]
@@ -40,7 +47,7 @@ struct CompiledTarget {
     var passQuery: Bool
     var passHeaders: Bool
     /// `a=b&c=d` from the URI.
-    var staticQuery: [UInt8]
+    var uriQuery: [CompiledQueryParameter]
     var queryMappings: [CompiledMapping]
     var headerMappings: [CompiledMapping]
     /// A mapped `Host`, which replaces `hostLine` when the request has its value.
@@ -165,21 +172,29 @@ struct ProxyTargets {
                 }
             }
         }
+        // Without a mapping, a URI variable takes the method parameter of the same name, as API
+        // Gateway's console sets it up for proxy resources.
+        func source(of name: String) -> CompiledPiece {
+            if let source = pathSources[name] { return .value(source) }
+            if let index = operation.pathParameterNames.firstIndex(of: name) { return .value(.pathParameter(index)) }
+            return .literal([])
+        }
         let path: [CompiledPiece] = target.path.map { piece in
             switch piece {
-            case .literal(let text):
-                return .literal(Array(text.utf8))
-            case .parameter(let name):
-                // Without a mapping, a URI parameter takes the method parameter of the same name,
-                // as API Gateway's console sets it up for proxy resources.
-                if let source = pathSources[name] { return .value(source) }
-                if let index = operation.pathParameterNames.firstIndex(of: name) { return .value(.pathParameter(index)) }
-                return .literal([])
+            case .literal(let text): .literal(Array(text.utf8))
+            case .parameter(let name): source(of: name)
             }
         }
-        let staticQuery = target.query.map { parameter in
-            parameter.value.map { "\(parameter.name)=\($0)" } ?? parameter.name
-        }.joined(separator: "&")
+        let uriQuery = target.query.map { parameter in
+            CompiledQueryParameter(name: Array(parameter.name.utf8), value: parameter.valuePieces.map { pieces in
+                pieces.map { piece in
+                    switch piece {
+                    case .literal(let text): .literal(Array(text.utf8))
+                    case .parameter(let name): source(of: name)
+                    }
+                }
+            })
+        }
         return CompiledTarget(
             upstream: target.upstream,
             method: integration.method.map { Array($0.openAPIName.uppercased().utf8) },
@@ -189,7 +204,7 @@ struct ProxyTargets {
             path: path,
             passQuery: integration.isProxy,
             passHeaders: integration.isProxy,
-            staticQuery: Array(staticQuery.utf8),
+            uriQuery: uriQuery,
             queryMappings: queryMappings,
             headerMappings: headerMappings,
             hostMapping: hostMapping,
