@@ -421,6 +421,13 @@ struct UpstreamIntegrationImport {
             return .ready(.unsupported("AWS_PROXY integration with a URI that is not a Lambda function"))
         }
 
+        // Lambda is invoked with POST; API Gateway answers 500 for any other httpMethod.
+        if let methodNode = entry("httpMethod")?.value, methodNode.text?.uppercased() != "POST" {
+            log.warning(file, methodNode.line, "\(label): an AWS_PROXY integration's httpMethod must be POST, not "
+                        + "'\(methodNode.text ?? methodNode.kindName)'; answers 500, as on API Gateway")
+            return .ready(.unsupported("AWS_PROXY integration with httpMethod \(methodNode.text ?? "?")"))
+        }
+
         var version = "1.0"
         if let versionNode = entry("payloadFormatVersion")?.value {
             switch versionNode.text ?? "" {

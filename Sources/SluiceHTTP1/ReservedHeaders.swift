@@ -1,3 +1,22 @@
+/// Request headers API Gateway leaves out of a Lambda proxy event (1.0 and 2.0): they frame or
+/// route the client's request to the gateway, not the function's.
+public enum OmittedEventHeaders {
+    public static let names: [[UInt8]] = [
+        "connection", "content-length", "content-md5", "expect", "max-forwards", "proxy-authenticate", "server", "te",
+        "trailer", "transfer-encoding", "upgrade", "www-authenticate",
+    ].map { Array($0.utf8) }
+
+    @inline(__always)
+    public static func contains(_ bytes: Span<UInt8>, _ name: Range<Int>) -> Bool {
+        guard name.count >= 2 && name.count <= 18 else { return false }
+        for candidate in names where candidate.count == name.count
+            && HTTPBytes.equalsIgnoringCase(bytes, name, lowercased: candidate.span) {
+            return true
+        }
+        return false
+    }
+}
+
 /// Response header names an integration's answer or a mapping may not set as they are, with
 /// what the gateway does instead (API Gateway's rules): the one table behind every answer the
 /// gateway relays or prepares — HTTP_PROXY and HTTP upstreams, Lambda functions, MOCK and

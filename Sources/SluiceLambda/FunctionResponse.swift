@@ -20,8 +20,9 @@ import SluiceHTTP1
 /// - Format 1.0: an object with `statusCode` (an integer, or a string of digits, 100–599),
 ///   optional `headers` (name → string), `multiValueHeaders` (name → array of strings), `body`
 ///   (string or null) and `isBase64Encoded` (boolean). Header values may also be numbers or
-///   booleans (written as they are) or null (no header). `statusCode` missing, a member of the
-///   wrong type (`body` an object is the classic "Malformed Lambda proxy response") → `.malformed`.
+///   booleans (written as they are) or null (no header). A member of the wrong type (`body` an
+///   object is the classic "Malformed Lambda proxy response") → `.malformed`; `statusCode`
+///   missing → 200 with no headers and an empty body, as API Gateway answers it.
 ///   REST APIs also refuse any other member (a `cookies` member fails there); pass
 ///   `rejectsUnknownFields: true` for them. HTTP APIs ignore other members.
 /// - `headers` and `multiValueHeaders` are merged as API Gateway documents: "If the same key-value
@@ -177,7 +178,15 @@ public struct FunctionAnswer: Sendable {
 
         guard members.hasStatusCode else {
             if members.hasErrorMessage && members.hasErrorType { return .functionError }
-            guard format == .version2 else { return .malformed }
+            guard format == .version2 else {
+                // 1.0 without statusCode: API Gateway answers 200 with an empty body (as recorded).
+                if members.invalid || members.tooManyFields || (members.unknown && rejectsUnknownFields) {
+                    return .malformed
+                }
+                reset()
+                statusCode = 200
+                return .response
+            }
             reset()
             inferBody(from: JSONScanner.Value(kind: .object, range: objectStart..<objectEnd,
                                               content: objectStart..<objectEnd, hasEscapes: false))

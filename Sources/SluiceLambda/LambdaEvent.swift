@@ -562,6 +562,7 @@ public enum LambdaEvent {
             if excludingCookies && KnownHeader.cookie.matches(head, name) { continue }
             if excludingForwarded && KnownHeader.isForwarded(head, name) { continue }
             if excludingTrace && KnownHeader.amazonTraceID.matches(head, name) { continue }
+            if OmittedEventHeaders.contains(head, name) { continue }
             scratch.headerOrder.append(Int32(truncatingIfNeeded: index))
         }
         heapSort(&scratch.headerOrder) { a, b in

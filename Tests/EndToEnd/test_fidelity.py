@@ -364,3 +364,47 @@ paths:
     # A placeholder the request has no value for: its parameter is not sent.
     untagged = request(server, "GET", "/prod/items/7")
     assert untagged.json()["target"] == "/items?id=7&fixed=1&mapped=yes"
+
+
+def lambda_api(method="POST"):
+    return f"""\
+openapi: "3.0.1"
+info: {{title: events, version: "1"}}
+paths:
+  /v1:
+    post:
+      x-amazon-apigateway-integration: {{type: aws_proxy, httpMethod: POST, uri: "{FUNCTION_URI}"}}
+  /v2:
+    post:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        payloadFormatVersion: "2.0"
+        uri: "{FUNCTION_URI}"
+  /get:
+    get:
+      x-amazon-apigateway-integration: {{type: aws_proxy, httpMethod: {method}, uri: "{FUNCTION_URI}"}}
+"""
+
+
+OMITTED = ("Max-Forwards: 3\r\nServer: s\r\nContent-MD5: Q2hlY2s=\r\nWWW-Authenticate: Basic\r\n"
+           "Proxy-Authenticate: Basic\r\nTrailer: X-T\r\nUpgrade: h2c\r\nTE: trailers\r\nX-Kept: yes\r\n")
+
+
+def test_lambda_events_and_answers_as_api_gateway_makes_them(tmp_path, upstreams):
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, lambda_api("GET"),
+                           extra=f'lambda_functions:\n  reserved: "http://127.0.0.1:{function.port}"\n')
+    for path in ("/prod/v1", "/prod/v2"):
+        event = request(server, "POST", path, body=b"payload", headers=OMITTED).json()
+        names = [name.lower() for name in event["headers"]]
+        assert "x-kept" in names, path
+        for omitted in ("max-forwards", "server", "content-md5", "www-authenticate", "proxy-authenticate",
+                        "trailer", "upgrade", "te", "content-length", "connection", "transfer-encoding"):
+            assert omitted not in names, (path, omitted)
+    # 1.0 without statusCode: 200 with an empty body, as API Gateway answers it.
+    answered = request(server, "POST", "/prod/v1", headers="X-Fake: nostatus\r\n")
+    assert answered.status == 200 and answered.body == b"" and answered.header("X-Ignored") is None
+    # An AWS_PROXY integration whose httpMethod is not POST answers 500.
+    refused = request(server, "GET", "/prod/get")
+    assert refused.status == 500 and refused.json() == {"message": "Internal server error"}

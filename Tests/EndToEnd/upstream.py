@@ -192,6 +192,8 @@ def invoke(request, body):
                   "body": json.dumps(event)}
         if not version2:
             answer["multiValueHeaders"] = {"Set-Cookie": ["a=1", "b=2"]}
+    elif mode == "nostatus":
+        answer = {"body": "ignored", "headers": {"X-Ignored": "1"}}
     elif mode == "reserved":
         answer = {"statusCode": 200, "headers": dict(RESERVED_HEADERS), "body": "reserved"}
     elif mode == "cors":
