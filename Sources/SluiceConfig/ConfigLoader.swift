@@ -151,6 +151,8 @@ private final class Loader {
     var staticHosts: [String: [IntegrationCompiler.StaticAddress]] = [:]
     /// `lambda_functions`, by the most specific lookup key of each entry.
     var lambdaFunctions: [String: LambdaEndpoint] = [:]
+    /// FNV-1a over every input file read so far, path and contents: the deployment's id.
+    var inputHash: UInt64 = 0xcbf2_9ce4_8422_2325
 
     init(environment: LoaderEnvironment) {
         self.environment = environment
@@ -160,13 +162,37 @@ private final class Loader {
 
     func load(path: String) -> LoadResult {
         log.register(file: path)
-        let deployment = buildDeployment(path: path)
+        var deployment = buildDeployment(path: path)
+        deployment?.id = Self.deploymentID(inputHash)
         return LoadResult(deployment: log.hasErrors ? nil : deployment, diagnostics: log.sorted)
+    }
+
+    /// Reads an input file, folding its path and text into `inputHash`.
+    private func readInput(_ path: String) -> Result<String, FileReadError> {
+        let result = environment.readText(path)
+        if case .success(let text) = result {
+            for byte in path.utf8 { inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            inputHash = (inputHash ^ 0) &* 0x100_0000_01b3
+            for byte in text.utf8 { inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        return result
+    }
+
+    /// Six base-36 characters of `hash`.
+    static func deploymentID(_ hash: UInt64) -> String {
+        let digits = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        var rest = hash
+        var id = ""
+        for _ in 0..<6 {
+            id.append(digits[Int(rest % 36)])
+            rest /= 36
+        }
+        return id
     }
 
     private func buildDeployment(path: String) -> Deployment? {
         let text: String
-        switch environment.readText(path) {
+        switch readInput(path) {
         case .success(let contents): text = contents
         case .failure(let error):
             log.error(path, 0, "cannot read the configuration: \(error.message)")
@@ -911,7 +937,7 @@ private final class Loader {
     private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String,
                                   limits: Limits) -> ImportedDefinition? {
         let text: String
-        switch environment.readText(definitionPath) {
+        switch readInput(definitionPath) {
         case .success(let contents): text = contents
         case .failure(let error):
             log.error(configPath, entry.definitionLine, "cannot read API definition '\(definitionPath)': "

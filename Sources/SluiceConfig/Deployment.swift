@@ -36,6 +36,11 @@ public struct Deployment: Sendable {
     /// caller's address (for resource policies) is the entry that many from the right; 0 takes
     /// the connection's peer.
     public var trustedProxyHops = 0
+    /// `$context.deploymentId` and the Lambda event's `requestContext.deploymentId`: six lowercase
+    /// letters and digits, as API Gateway's deployment ids are, derived from every input file
+    /// (sluice.yaml and the definitions it names, paths and bytes): the same inputs give the same
+    /// id, and a change to any of them gives another.
+    public var id = ""
 
     public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
                 admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),

@@ -255,6 +255,8 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     case userAgent = "identity.userAgent"
     /// The API's name in sluice.yaml (API Gateway's 10-character id has no equivalent).
     case apiId
+    /// The deployment's id (`Deployment.id`): changes with any input file.
+    case deploymentId
     /// The request time, CLF format: `21/Nov/2026:08:48:26 +0000`.
     case requestTime
     /// The request time, epoch milliseconds.

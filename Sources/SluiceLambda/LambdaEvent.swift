@@ -74,6 +74,7 @@ public struct LambdaEventContext: Sendable {
     let routeKey: [UInt8]
     let stage: [UInt8]
     let apiID: [UInt8]
+    let deploymentID: [UInt8]
     let accountID: [UInt8]
     let resourceID: [UInt8]?
     let pathParameterNames: [[UInt8]]
@@ -92,6 +93,7 @@ public struct LambdaEventContext: Sendable {
     ///   - stage: the stage name.
     ///   - stageVariables: the stage's variables, in the order to write them.
     ///   - apiID: `requestContext.apiId`.
+    ///   - deploymentID: `requestContext.deploymentId` (1.0).
     ///   - accountID: `requestContext.accountId`.
     ///   - resourceID: `requestContext.resourceId` (1.0); null when nil.
     ///   - pathParameterNames: the route's path parameter names (`petId`, `proxy` for `{proxy+}`), in
@@ -102,7 +104,7 @@ public struct LambdaEventContext: Sendable {
     ///     the client's headers are passed as they are and none is added.
     public init(
         format: LambdaPayloadFormat, resourcePath: String, routeKey: String = "$default", stage: String,
-        stageVariables: [LambdaStageVariable] = [], apiID: String,
+        stageVariables: [LambdaStageVariable] = [], apiID: String, deploymentID: String = "",
         accountID: String = LambdaEventContext.placeholderAccountID, resourceID: String? = nil,
         pathParameterNames: [String] = [], forwardedProto: String? = nil, forwardedPort: String? = nil
     ) {
@@ -111,6 +113,7 @@ public struct LambdaEventContext: Sendable {
         self.routeKey = JSONText.escaped(routeKey)
         self.stage = JSONText.escaped(stage)
         self.apiID = JSONText.escaped(apiID)
+        self.deploymentID = JSONText.escaped(deploymentID)
         self.accountID = JSONText.escaped(accountID)
         self.resourceID = resourceID.map(JSONText.escaped)
         self.pathParameterNames = pathParameterNames.map(JSONText.escaped)
@@ -131,7 +134,7 @@ public struct LambdaEventContext: Sendable {
         self.forwardedProto = forwardedProto.map(JSONText.escaped)
         self.forwardedPort = forwardedPort.map(JSONText.escaped)
         configByteCount = self.resourcePath.count + self.routeKey.count + self.stage.count + self.apiID.count
-            + self.accountID.count + (self.resourceID?.count ?? 0)
+            + self.deploymentID.count + self.accountID.count + (self.resourceID?.count ?? 0)
             + self.pathParameterNames.reduce(0) { $0 + $1.count + 8 } + object.count
             + (self.forwardedProto?.count ?? 0) + (self.forwardedPort?.count ?? 0)
     }
@@ -230,13 +233,17 @@ public struct BodyEncoderState: Sendable, Equatable {
         self.format = format
     }
 
+    /// Bytes the next piece spends on opening the body (`"body":"`) before its own.
+    var openingBytes: Int { bodyByteCount == 0 ? Piece.bodyStart.count : 0 }
+
     /// The most bytes `writeBodyChunk` writes for a piece of `inputByteCount` bytes.
     public func chunkOutputBytesMax(inputByteCount: Int) -> Int {
         switch encoding {
         case .none: 0
         case .text:
-            inputByteCount * JSONStringEscaper.outputBytesPerInputByteMax + JSONStringEscaper.pendingOutputBytesMax
-        case .base64: (Int(base64.carryCount) + inputByteCount) / 3 * 4
+            openingBytes + inputByteCount * JSONStringEscaper.outputBytesPerInputByteMax
+                + JSONStringEscaper.pendingOutputBytesMax
+        case .base64: openingBytes + (Int(base64.carryCount) + inputByteCount) / 3 * 4
         }
     }
 
@@ -246,9 +253,9 @@ public struct BodyEncoderState: Sendable, Equatable {
         switch encoding {
         case .none: 0
         case .text:
-            max(0, (outputByteCapacity - JSONStringEscaper.pendingOutputBytesMax)
+            max(0, (outputByteCapacity - openingBytes - JSONStringEscaper.pendingOutputBytesMax)
                 / JSONStringEscaper.outputBytesPerInputByteMax)
-        case .base64: max(0, outputByteCapacity / 4 * 3 - Int(base64.carryCount))
+        case .base64: max(0, (outputByteCapacity - openingBytes) / 4 * 3 - Int(base64.carryCount))
         }
     }
 
@@ -257,9 +264,10 @@ public struct BodyEncoderState: Sendable, Equatable {
 }
 
 public enum LambdaEvent {
-    /// Writes the event up to the body: everything before the body's first byte (`…,"body":"`),
-    /// or, with `body: .none`, everything before the suffix. Returns the state that the body's
-    /// pieces and the suffix continue from.
+    /// Writes the event up to the body: everything before `"body"`. Returns the state that the
+    /// body's pieces and the suffix continue from: the first piece that holds a byte opens the
+    /// body (`"body":"`), and a body that stays empty is written as none (`"body":null` in 1.0,
+    /// left out in 2.0), as API Gateway writes an empty body whatever its framing.
     ///
     /// - Parameters:
     ///   - request: the request's parts, as ranges into `head`.
@@ -268,9 +276,12 @@ public enum LambdaEvent {
     ///   - pathParameterValues: the values of `context`'s path parameters, in the same order,
     ///     as ranges into `head` (still percent-encoded, as the path was received).
     ///   - requestID: `requestContext.requestId` (the `x-amzn-RequestId` the client receives).
+    ///   - extendedRequestID: 1.0's `requestContext.extendedRequestId` (the `x-amz-apigw-id` the
+    ///     client receives); `requestID` when empty.
     ///   - sourceIP: the client's address as text.
     ///   - apiKeyID: the admitted key's id (its configured name), 1.0's `identity.apiKeyId`;
-    ///     not read when `request.apiKey` is nil.
+    ///     not read when `request.apiKey` is nil. Without a key, `identity` has neither `apiKey`
+    ///     nor `apiKeyId`, as API Gateway sends it.
     ///   - traceID: when not empty, the `X-Amzn-Trace-Id` value the event's headers carry in place
     ///     of any the client sent, as API Gateway adds it (at most `traceIDBytesMax` bytes, or a
     ///     range of the head).
@@ -279,8 +290,8 @@ public enum LambdaEvent {
     ///   - scratch: reused sort arrays.
     public static func writePrefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
-        pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(), context: LambdaEventContext,
+        pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8> = Span(),
+        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(), context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: inout LambdaEventScratch, to sink: inout Sink
     ) -> BodyEncoderState {
         precondition(pathParameterValues.count == context.pathParameterCount,
@@ -296,6 +307,7 @@ public enum LambdaEvent {
         case .version1:
             writeVersion1Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
+                                extendedRequestID: extendedRequestID.isEmpty ? requestID : extendedRequestID,
                                 sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, traceID: traceID,
                                 context: context, body: body, scratch: scratch, to: &sink)
         case .version2:
@@ -314,6 +326,8 @@ public enum LambdaEvent {
     ) {
         precondition(!state.isFinished, "body piece after the suffix")
         precondition(state.encoding != .none, "body piece for an event written without a body")
+        guard !bytes.isEmpty else { return }
+        if state.bodyByteCount == 0 { sink.append(Piece.bodyStart.span) }
         state.bodyByteCount += bytes.count
         switch state.encoding {
         case .text: state.escaper.append(bytes, to: &sink)
@@ -327,7 +341,7 @@ public enum LambdaEvent {
     public static func writeSuffix<Sink: ByteSink>(state: inout BodyEncoderState, to sink: inout Sink) {
         precondition(!state.isFinished, "the event's suffix was already written")
         state.isFinished = true
-        switch state.encoding {
+        switch state.bodyByteCount == 0 ? .none : state.encoding {
         case .none:
             sink.append(state.format == .version1 ? Piece.nullBodyEnd.span : Piece.noBodyEnd.span)
         case .text:
@@ -366,8 +380,8 @@ public enum LambdaEvent {
 
     private static func writeVersion1Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
-        pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext,
+        pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8>,
+        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v1Resource.span)
@@ -432,16 +446,15 @@ public enum LambdaEvent {
         sink.append(Piece.v1AccountID.span)
         writeAccountAPIAndDomain(head, request, context: context, to: &sink)
         sink.append(Piece.v1ExtendedRequestID.span)
-        appendEscaped(requestID, to: &sink)
+        appendEscaped(extendedRequestID, to: &sink)
         sink.append(Piece.v1ContextHTTPMethod.span)
         appendEscaped(head, request.method, to: &sink)
-        sink.append(Piece.v1IdentityUpToAPIKey.span)
+        sink.append(Piece.v1IdentityUpToAccountID.span)
         if let apiKey = request.apiKey {
+            sink.append(Piece.v1IdentityAPIKey.span)
             JSONText.appendString(head, apiKey, to: &sink)
             sink.append(Piece.v1IdentityAPIKeyID.span)
             JSONText.appendString(apiKeyID, to: &sink)
-        } else {
-            sink.append(Piece.v1IdentityNoAPIKeyID.span)
         }
         sink.append(Piece.v1IdentityUpToSourceIP.span)
         appendEscaped(sourceIP, to: &sink)
@@ -475,7 +488,6 @@ public enum LambdaEvent {
         sink.append(context.stage.span)
         sink.append(Piece.quoteCloseObject.span)
 
-        if body != .none { sink.append(Piece.bodyStart.span) }
     }
 
     // MARK: - Format 2.0
@@ -543,7 +555,6 @@ public enum LambdaEvent {
         JSONText.appendDecimal(request.requestTimeEpochMilliseconds, to: &sink)
         sink.append(Piece.closeObjectComma.span)
 
-        if body != .none { sink.append(Piece.bodyStart.span) }
     }
 
     // MARK: - Headers
@@ -677,13 +688,17 @@ public enum LambdaEvent {
     }
 
     /// The `requestContext` values both formats share, in the same order: the account id, then
-    /// `apiId`, `domainName` and `domainPrefix`.
+    /// `apiId`, (1.0 only) `deploymentId`, `domainName` and `domainPrefix`.
     private static func writeAccountAPIAndDomain<Sink: ByteSink>(
         _ head: Span<UInt8>, _ request: LambdaRequestParts, context: LambdaEventContext, to sink: inout Sink
     ) {
         sink.append(context.accountID.span)
         sink.append(Piece.apiID.span)
         sink.append(context.apiID.span)
+        if context.format == .version1 {
+            sink.append(Piece.deploymentID.span)
+            sink.append(context.deploymentID.span)
+        }
         sink.append(Piece.domainName.span)
         appendEscaped(head, request.host, to: &sink)
         sink.append(Piece.domainPrefix.span)
@@ -997,6 +1012,7 @@ private enum Piece {
     static let http10 = bytes("HTTP/1.0")
     static let http11 = bytes("HTTP/1.1")
     static let apiID = bytes("\",\"apiId\":\"")
+    static let deploymentID = bytes("\",\"deploymentId\":\"")
     static let domainName = bytes("\",\"domainName\":\"")
     static let domainPrefix = bytes("\",\"domainPrefix\":\"")
 
@@ -1012,9 +1028,9 @@ private enum Piece {
     static let v1AccountID = bytes(",\"requestContext\":{\"accountId\":\"")
     static let v1ExtendedRequestID = bytes("\",\"extendedRequestId\":\"")
     static let v1ContextHTTPMethod = bytes("\",\"httpMethod\":\"")
-    static let v1IdentityUpToAPIKey = bytes("\",\"identity\":{\"accessKey\":null,\"accountId\":null,\"apiKey\":")
+    static let v1IdentityUpToAccountID = bytes("\",\"identity\":{\"accessKey\":null,\"accountId\":null")
+    static let v1IdentityAPIKey = bytes(",\"apiKey\":")
     static let v1IdentityAPIKeyID = bytes(",\"apiKeyId\":")
-    static let v1IdentityNoAPIKeyID = bytes("null,\"apiKeyId\":null")
     static let v1IdentityUpToSourceIP = bytes(
         ",\"caller\":null,\"cognitoAuthenticationProvider\":null,\"cognitoAuthenticationType\":null,\"cognitoIdentityId\":null,"
             + "\"cognitoIdentityPoolId\":null,\"principalOrgId\":null,\"sourceIp\":\"")

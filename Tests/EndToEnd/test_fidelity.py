@@ -1,5 +1,6 @@
 """Issue 13's rules of fidelity to API Gateway, against the real binary and a real upstream."""
 
+from conftest import parse_response
 from test_proxy import request, start_gateway, upstreams  # noqa: F401 (fixture)
 from upstream import RESERVED_HEADERS
 
@@ -187,6 +188,7 @@ paths:
         requestParameters:
           integration.request.header.Host: method.request.header.X-Tenant
           integration.request.header.X-Mapped: method.request.header.X-Absent
+          integration.request.header.X-Deployment: context.deploymentId
           integration.request.querystring.absent: method.request.querystring.nothing
           integration.request.querystring.present: method.request.querystring.here
 """
@@ -208,6 +210,8 @@ def test_reserved_request_headers_and_absent_sources(tmp_path, upstreams):
     # Sources the request does not have send nothing: no empty header, no `absent=`.
     assert "x-mapped" not in [name.lower() for name, _ in mapped.json()["headers"]]
     assert mapped.json()["target"] == "/host?here=1&present=1"
+    deployment = [value for name, value in mapped.json()["headers"] if name.lower() == "x-deployment"]
+    assert len(deployment) == 1 and len(deployment[0]) == 6 and deployment[0].isalnum()
     unmapped = request(server, "GET", "/prod/host")
     hosts = [value for name, value in unmapped.json()["headers"] if name.lower() == "host"]
     assert hosts == [f"127.0.0.1:{upstream.port}"]
@@ -395,13 +399,42 @@ def test_lambda_events_and_answers_as_api_gateway_makes_them(tmp_path, upstreams
     function = upstreams("lambda")
     server = start_gateway(tmp_path, lambda_api("GET"),
                            extra=f'lambda_functions:\n  reserved: "http://127.0.0.1:{function.port}"\n')
+    deployments = set()
     for path in ("/prod/v1", "/prod/v2"):
-        event = request(server, "POST", path, body=b"payload", headers=OMITTED).json()
+        answer = request(server, "POST", path, body=b"payload", headers=OMITTED)
+        event = answer.json()
+        context = event["requestContext"]
+        if path == "/prod/v1":
+            # AWS's key set: a deployment id; the extended id is the x-amz-apigw-id the client got;
+            # no apiKey / apiKeyId when no key was used.
+            assert len(context["deploymentId"]) == 6 and context["deploymentId"].isalnum()
+            deployments.add(context["deploymentId"])
+            assert context["extendedRequestId"] == answer.header("x-amz-apigw-id")
+            assert context["requestId"] == answer.header("x-amzn-RequestId")
+            assert "apiKey" not in context["identity"] and "apiKeyId" not in context["identity"]
+        else:
+            assert "deploymentId" not in context and "extendedRequestId" not in context
         names = [name.lower() for name in event["headers"]]
         assert "x-kept" in names, path
         for omitted in ("max-forwards", "server", "content-md5", "www-authenticate", "proxy-authenticate",
                         "trailer", "upgrade", "te", "content-length", "connection", "transfer-encoding"):
             assert omitted not in names, (path, omitted)
+    # An empty body is null in 1.0 and left out in 2.0, whether it came with Content-Length: 0 or
+    # as a chunked body with no data.
+    for path, framing in (("/prod/v1", "Content-Length: 0\r\n"), ("/prod/v1", "Transfer-Encoding: chunked\r\n"),
+                          ("/prod/v2", "Transfer-Encoding: chunked\r\n")):
+        raw = f"POST {path} HTTP/1.1\r\nHost: gateway.test\r\n{framing}Connection: close\r\n\r\n"
+        if "chunked" in framing:
+            raw += "0\r\n\r\n"
+        event = parse_response(server.exchange(raw.encode(), timeout=20)).json()
+        if path == "/prod/v1":
+            assert event["body"] is None, framing
+        else:
+            assert "body" not in event, framing
+        assert event["isBase64Encoded"] is False
+    # The same inputs, the same deployment.
+    again = request(server, "POST", "/prod/v1", body=b"payload").json()["requestContext"]["deploymentId"]
+    assert deployments == {again}
     # 1.0 without statusCode: 200 with an empty body, as API Gateway answers it.
     answered = request(server, "POST", "/prod/v1", headers="X-Fake: nostatus\r\n")
     assert answered.status == 200 and answered.body == b"" and answered.header("X-Ignored") is None

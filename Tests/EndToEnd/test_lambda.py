@@ -132,7 +132,7 @@ def test_format_1_event_has_every_field_from_the_request(gateway):
     assert context["requestId"] == response.header("x-amzn-RequestId")
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["identity"]["userAgent"] == "tester/1"
-    assert context["identity"]["apiKey"] is None and context["identity"]["apiKeyId"] is None
+    assert "apiKey" not in context["identity"] and "apiKeyId" not in context["identity"]
     assert context["domainName"] == "shop.example.com"
     assert abs(context["requestTimeEpoch"] / 1000 - time.time()) < 10
 

@@ -31,6 +31,27 @@ private let petsDefinition = """
         #expect(route(deployment, .get, "/pets") == nil)
     }
 
+    @Test func theDeploymentIDFollowsEveryInputFile() throws {
+        let config = """
+            apis:
+              - name: a
+                definition: pets.yaml
+                stages:
+                  prod: {}
+            """
+        let first = try #require(loadConfig(config, definitions: ["pets.yaml": petsDefinition]).deployment)
+        let again = try #require(loadConfig(config, definitions: ["pets.yaml": petsDefinition]).deployment)
+        let definitionChanged = try #require(
+            loadConfig(config, definitions: ["pets.yaml": petsDefinition + "\n"]).deployment)
+        let configChanged = try #require(
+            loadConfig(config + "\n", definitions: ["pets.yaml": petsDefinition]).deployment)
+        #expect(first.id.count == 6)
+        #expect(first.id.allSatisfy { $0.isLowercase || $0.isNumber })
+        #expect(first.id == again.id)
+        #expect(definitionChanged.id != first.id)
+        #expect(configChanged.id != first.id)
+    }
+
     @Test func hostBasePathAndMappedStage() throws {
         let result = loadConfig("""
             apis:

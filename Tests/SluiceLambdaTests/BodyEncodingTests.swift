@@ -80,7 +80,8 @@ struct BodyEncodingTests {
         let interesting: [UInt8] = [0x00, 0x0A, 0x1F, 0x22, 0x5C, 0x41, 0x7F, 0x80, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0,
                                     0xE2, 0xED, 0xEF, 0xF0, 0xF3, 0xF4, 0xF5, 0xFF, 0x9F, 0xA0, 0x8F, 0x90]
         for _ in 0..<300 {
-            let count = Int.random(in: 0..<60, using: &generator)
+            // (An empty body is none: `anEmptyBodyIsNone`.)
+            let count = Int.random(in: 1..<60, using: &generator)
             let body = (0..<count).map { _ in interesting.randomElement(using: &generator)! }
             let expected = referenceEscaped(String(decoding: body, as: UTF8.self))
             let cuts = (0..<Int.random(in: 0..<6, using: &generator)).map { _ in Int.random(in: 0...count, using: &generator) }
@@ -102,9 +103,26 @@ struct BodyEncodingTests {
         #expect(json["isBase64Encoded"] == .bool(false))
     }
 
+    /// A body that arrives empty (a chunked request with no data, empty pieces) is no body, as
+    /// API Gateway writes it: `null` in 1.0, left out in 2.0, text or base64 alike.
+    @Test(arguments: [LambdaBodyEncoding.text, .base64])
+    func anEmptyBodyIsNone(encoding: LambdaBodyEncoding) throws {
+        for pieces: [[UInt8]] in [[], [[]], [[], []]] {
+            let version1 = try TestJSONReader.parse(Self.event(pieces, encoding: encoding))
+            #expect(version1["body"] == .null)
+            #expect(version1["isBase64Encoded"] == .bool(false))
+            let version2 = try Self.event(pieces, encoding: encoding, format: .version2)
+            #expect(!string(version2).contains(#""body""#))
+            #expect(try TestJSONReader.parse(version2)["isBase64Encoded"] == .bool(false))
+        }
+        // A body that starts in a later piece is opened once.
+        let late = try Self.event([[], bytes("ab"), []], encoding: encoding)
+        #expect(try TestJSONReader.parse(late)["body"] == .string(encoding == .text ? "ab" : "YWI="))
+    }
+
     // MARK: - Base64
 
-    @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
+    @Test(arguments: [("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
                       ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")])
     func base64MatchesRFC4648Vectors(input: String, expected: String) throws {
         let event = try Self.event([bytes(input)], encoding: .base64)

@@ -12,7 +12,8 @@ struct LambdaEventTests {
         forwardedPort: String? = nil
     ) -> LambdaEventContext {
         LambdaEventContext(format: format, resourcePath: "/pets/{id}", routeKey: routeKey, stage: "prod",
-                           stageVariables: stageVariables, apiID: "abc123", resourceID: resourceID,
+                           stageVariables: stageVariables, apiID: "abc123", deploymentID: "wtl2c1",
+                           resourceID: resourceID,
                            pathParameterNames: pathParameterNames, forwardedProto: forwardedProto,
                            forwardedPort: forwardedPort)
     }
@@ -31,17 +32,18 @@ struct LambdaEventTests {
         let context = Self.context(.version1, stageVariables: [.init(name: "backend", value: "127.0.0.1:18001")],
                                    pathParameterNames: ["id"], resourceID: "r1x2y3")
         let event = writeEvent(head: input, head, context: context, stagePrefix: 5,
-                               pathParameterValues: [range(of: "7?", in: input).lowerBound..<range(of: "7?", in: input).lowerBound + 1])
+                               pathParameterValues: [range(of: "7?", in: input).lowerBound..<range(of: "7?", in: input).lowerBound + 1],
+                               extendedRequestID: "Fq1zvHeqoAMF_BA=")
         let expected = #"{"resource":"/pets/{id}","path":"/pets/7","httpMethod":"GET","#
             + #""headers":{"Host":"abc123.execute-api.us-east-1.amazonaws.com","User-Agent":"curl/8.5.0","Accept":"*/*","X-Multi":"two"},"#
             + #""multiValueHeaders":{"Host":["abc123.execute-api.us-east-1.amazonaws.com"],"User-Agent":["curl/8.5.0"],"Accept":["*/*"],"X-Multi":["one","two"]},"#
             + #""queryStringParameters":{"limit":"10","tag":"b c"},"#
             + #""multiValueQueryStringParameters":{"limit":["10"],"tag":["a","b c"]},"#
             + #""pathParameters":{"id":"7"},"stageVariables":{"backend":"127.0.0.1:18001"},"#
-            + #""requestContext":{"accountId":"123456789012","apiId":"abc123","#
+            + #""requestContext":{"accountId":"123456789012","apiId":"abc123","deploymentId":"wtl2c1","#
             + #""domainName":"abc123.execute-api.us-east-1.amazonaws.com","domainPrefix":"abc123","#
-            + #""extendedRequestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef","httpMethod":"GET","#
-            + #""identity":{"accessKey":null,"accountId":null,"apiKey":null,"apiKeyId":null,"caller":null,"#
+            + #""extendedRequestId":"Fq1zvHeqoAMF_BA=","httpMethod":"GET","#
+            + #""identity":{"accessKey":null,"accountId":null,"caller":null,"#
             + #""cognitoAuthenticationProvider":null,"cognitoAuthenticationType":null,"cognitoIdentityId":null,"#
             + #""cognitoIdentityPoolId":null,"principalOrgId":null,"sourceIp":"192.0.2.1","user":null,"#
             + #""userAgent":"curl/8.5.0","userArn":null},"path":"/prod/pets/7","protocol":"HTTP/1.1","#
@@ -52,6 +54,24 @@ struct LambdaEventTests {
         // And it is JSON that an independent reader accepts.
         let json = try TestJSONReader.parse(event)
         #expect(json["requestContext"]?["identity"]?["sourceIp"] == .string("192.0.2.1"))
+    }
+
+    @Test func identityNamesTheKeyOnlyWhenOneWasUsed() throws {
+        let (input, head) = try parsedHead(["GET /prod/pets HTTP/1.1", "Host: h", "x-api-key: k3y-value"])
+        let keyed = writeEvent(head: input, head, context: Self.context(.version1), stagePrefix: 5,
+                               apiKey: range(of: "k3y-value", in: input), apiKeyID: "partner-a")
+        #expect(string(keyed).contains(#""identity":{"accessKey":null,"accountId":null,"apiKey":"k3y-value","apiKeyId":"partner-a","caller":null,"#))
+        let identity = try TestJSONReader.parse(keyed)["requestContext"]?["identity"]
+        #expect(identity?["apiKey"] == .string("k3y-value"))
+        #expect(identity?["apiKeyId"] == .string("partner-a"))
+
+        let unkeyed = writeEvent(head: input, head, context: Self.context(.version1), stagePrefix: 5)
+        #expect(!string(unkeyed).contains("apiKey"))
+        // Without an extended id, the request id stands in; 2.0 has neither it nor a deployment id.
+        #expect(string(unkeyed).contains(#""extendedRequestId":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef""#))
+        let version2 = writeEvent(head: input, head, context: Self.context(.version2), stagePrefix: 5)
+        #expect(!string(version2).contains("deploymentId"))
+        #expect(!string(version2).contains("extendedRequestId"))
     }
 
     @Test func version2GoldenEvent() throws {
@@ -133,13 +153,6 @@ struct LambdaEventTests {
             .init(key: "", value: .string("x")), .init(key: "c", value: .string("d=e")),
         ]))
         #expect(json["multiValueQueryStringParameters"]?["a"] == .array([.string(""), .string("1")]))
-    }
-
-    @Test func emptyTextBodyIsAnEmptyString() throws {
-        let (input, head) = try parsedHead(["POST /prod/pets HTTP/1.1", "Host: h"])
-        let json = try TestJSONReader.parse(
-            writeEvent(head: input, head, context: Self.context(.version1), stagePrefix: 5, body: []))
-        #expect(json["body"] == .string(""))
     }
 
     // MARK: - Percent-decoding

@@ -188,18 +188,22 @@ func writeEvent(
     head input: [UInt8], _ head: RequestHead, context: LambdaEventContext, stagePrefix: Int,
     pathParameterValues: [Range<Int>] = [], body: [[UInt8]]? = nil, encoding: LambdaBodyEncoding = .text,
     requestID: String = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", sourceIP: String = "192.0.2.1",
-    traceID: String = "", timeMilliseconds: Int = 1_428_582_896_000
+    extendedRequestID: String = "", traceID: String = "", timeMilliseconds: Int = 1_428_582_896_000,
+    apiKey: Range<Int>? = nil, apiKeyID: String = ""
 ) -> [UInt8] {
     var output: [UInt8] = []
     var scratch = LambdaEventScratch()
     let parts = LambdaRequestParts(head: head, stagePrefixByteCount: stagePrefix,
-                                   requestTimeEpochMilliseconds: timeMilliseconds)
+                                   requestTimeEpochMilliseconds: timeMilliseconds, apiKey: apiKey)
     let requestIDBytes = bytes(requestID)
+    let extendedRequestIDBytes = bytes(extendedRequestID)
+    let apiKeyIDBytes = bytes(apiKeyID)
     let sourceIPBytes = bytes(sourceIP)
     let traceIDBytes = bytes(traceID)
     var state = LambdaEvent.writePrefix(
         request: parts, head: input.span, headers: head.headers, pathParameterValues: pathParameterValues,
-        requestID: requestIDBytes.span, sourceIP: sourceIPBytes.span, traceID: traceIDBytes.span, context: context,
+        requestID: requestIDBytes.span, extendedRequestID: extendedRequestIDBytes.span, sourceIP: sourceIPBytes.span,
+        apiKeyID: apiKeyIDBytes.span, traceID: traceIDBytes.span, context: context,
         body: body == nil ? .none : encoding, scratch: &scratch, to: &output)
     for piece in body ?? [] {
         LambdaEvent.writeBodyChunk(piece.span, state: &state, to: &output)

@@ -35,7 +35,7 @@ struct CompiledLambdaTarget {
     var timeoutNanoseconds: Int64
 
     init(_ target: LambdaTarget, integration: LambdaProxyIntegration, operation: Operation, stage: Stage,
-         api: API, listenPort: Int, list: DeadlineLists.List) {
+         api: API, deploymentID: String, listenPort: Int, list: DeadlineLists.List) {
         upstream = target.upstream
         requestHead = Array(("POST \(target.invocationPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
                              + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").utf8)
@@ -46,7 +46,7 @@ struct CompiledLambdaTarget {
             stageVariables: stage.variables.sorted { $0.key < $1.key }.map {
                 LambdaStageVariable(name: $0.key, value: $0.value)
             },
-            apiID: api.name, pathParameterNames: operation.pathParameterNames, forwardedProto: "http",
+            apiID: api.name, deploymentID: deploymentID, pathParameterNames: operation.pathParameterNames, forwardedProto: "http",
             forwardedPort: String(listenPort))
         stagePrefixByteCount = stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count }
         timeoutList = list
@@ -147,29 +147,36 @@ extension Worker {
             requestTimeEpochMilliseconds: connections[client].request.record.epochMilliseconds,
             apiKey: connections[client].request.key?.value)
         let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
+        // The ids and the trace, side by side in the scratch slot: request id, extended id, trace.
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
             appendValue(.context(.requestId), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
+        }.byteCount
+        let idsLength = requestIDLength + textScratch.write(slot: 0, offset: requestIDLength) { writer in
+            appendValue(.context(.extendedRequestId), client, head: bytes, headAtHand: true, escaping: .none,
+                        to: &writer)
         }.byteCount
         // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
         let clientTrace = validAmazonTrace(bytes)
         let trace = connections[client].request.record.trace
-        let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: requestIDLength) { writer in
+        let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: idsLength) { writer in
             trace.appendAmazonValue(to: &writer)
         }.byteCount
         let prefixStart = target.requestHead.count + Invocation.chunkSizeLineBytes
-        let written = textScratch.withBytes(slot: 0, range: 0..<(requestIDLength + traceLength)) { scratch in
+        let written = textScratch.withBytes(slot: 0, range: 0..<(idsLength + traceLength)) { scratch in
             let requestID = scratch.extracting(0..<requestIDLength)
+            let extendedRequestID = scratch.extracting(requestIDLength..<idsLength)
             let traceID: Span<UInt8>
             if let clientTrace {
                 traceID = bytes.extracting(clientTrace)
             } else {
-                traceID = scratch.extracting(requestIDLength...)
+                traceID = scratch.extracting(idsLength...)
             }
             return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
                 invocations.write(slot: slot, offset: prefixStart) { writer in
                     var state = LambdaEvent.writePrefix(
                         request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                        requestID: requestID, sourceIP: sourceIP, apiKeyID: keyName.span, traceID: traceID,
+                        requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
+                        apiKeyID: keyName.span, traceID: traceID,
                         context: target.context, body: encoding, scratch: &eventScratch, to: &writer)
                     if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
                     return state

@@ -113,7 +113,8 @@ struct ProxyTargets {
                     operationLambdaTargets[operationIndex * stageCount + stage] = Int32(lambdaTargets.count)
                     lambdaTargets.append(CompiledLambdaTarget(
                         target, integration: integration, operation: operation, stage: deployment.stages[stage],
-                        api: deployment.apis[operation.api], listenPort: listenPort, list: list))
+                        api: deployment.apis[operation.api], deploymentID: deployment.id,
+                        listenPort: listenPort, list: list))
                 }
             case .mock, .unsupported:
                 continue

@@ -107,6 +107,8 @@ public final class Worker {
     let requestTexts: ByteSlab
     let stageNames: [[UInt8]]
     let stageAPINames: [[UInt8]]
+    /// `$context.deploymentId`.
+    let deploymentID: [UInt8]
     let operationPaths: [[UInt8]]
     let answerMessages: [[UInt8]]
     let answerResponseTypes: [[UInt8]]
@@ -339,6 +341,7 @@ public final class Worker {
                                     slotBytes: accessLogs.isEmpty ? 1 : RequestTexts.slotBytes)
         stageNames = stages.map { Array($0.name.utf8) }
         stageAPINames = stages.map { Array(deployment.apis[$0.api].name.utf8) }
+        deploymentID = Array(deployment.id.utf8)
         operationPaths = deployment.operations.map { Array($0.resourcePath.utf8) }
         answerMessages = GatewayAnswer.allCases.map { Array($0.message.utf8) }
         answerResponseTypes = GatewayAnswer.allCases.map { Array($0.responseType.utf8) }

@@ -116,6 +116,8 @@ extension Worker {
             Worker.appendExtendedRequestID(high: requestIDHigh, low: record.requestID, to: &writer)
         case .apiId:
             if record.stage >= 0 { appendEscaped(stageAPINames[Int(record.stage)], escaping, to: &writer) }
+        case .deploymentId:
+            appendEscaped(deploymentID, escaping, to: &writer)
         case .stage:
             if record.stage >= 0 { appendEscaped(stageNames[Int(record.stage)], escaping, to: &writer) }
         case .domainName:
