@@ -1,6 +1,6 @@
 """Issue 13's rules of fidelity to API Gateway, against the real binary and a real upstream."""
 
-from conftest import parse_response
+from conftest import parse_response, parse_responses, read_responses
 from test_proxy import request, start_gateway, upstreams  # noqa: F401 (fixture)
 from upstream import RESERVED_HEADERS
 
@@ -69,23 +69,17 @@ FUNCTION_URI = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
                 "arn:aws:lambda:us-east-1:123456789012:function:reserved/invocations")
 
 
-def reserved_api(port):
+def reserved_api(port, methods=("get",)):
     mapped = ", ".join(f'"method.response.header.{name}": "\'{value}\'"' for name, value in RESERVED_HEADERS)
     from_upstream = ", ".join(f'"method.response.header.{name}": "integration.response.header.{name}"'
                               for name, _ in RESERVED_HEADERS if name not in ("Content-Length", "Transfer-Encoding"))
-    return f"""\
-openapi: "3.0.1"
-info: {{title: reserved, version: "1"}}
-paths:
-  /proxy:
-    get:
-      x-amazon-apigateway-integration:
+    integrations = {
+        "proxy": f"""\
         type: http_proxy
         httpMethod: GET
         uri: "http://127.0.0.1:{port}/proxy"
-  /http:
-    get:
-      x-amazon-apigateway-integration:
+""",
+        "http": f"""\
         type: http
         httpMethod: GET
         uri: "http://127.0.0.1:{port}/http"
@@ -93,9 +87,8 @@ paths:
           default:
             statusCode: "200"
             responseParameters: {{{from_upstream}}}
-  /mock:
-    get:
-      x-amazon-apigateway-integration:
+""",
+        "mock": f"""\
         type: mock
         requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
         responses:
@@ -103,27 +96,34 @@ paths:
             statusCode: "200"
             responseParameters: {{{mapped}}}
             responseTemplates: {{"application/json": '{{"mock":true}}'}}
-  /function:
-    get:
-      x-amazon-apigateway-integration:
+""",
+        "function": f"""\
         type: aws_proxy
         httpMethod: POST
         uri: "{FUNCTION_URI}"
-"""
+""",
+    }
+    paths = "".join(f"  /{path}:\n" + "".join(f"    {method}:\n      x-amazon-apigateway-integration:\n{integration}"
+                                              for method in methods)
+                    for path, integration in integrations.items())
+    return f'openapi: "3.0.1"\ninfo: {{title: reserved, version: "1"}}\npaths:\n{paths}'
 
 
-def assert_framed_by_the_gateway(response, remapped_values):
+def assert_framed_by_the_gateway(response, remapped_values, connection="close", body_length=None):
     """The reserved names came back remapped (with the integration's values) or not at all, and
-    the response's framing, Date, request id and Connection are the gateway's own, once each."""
+    the response's framing, Date, request id and Connection are the gateway's own, once each.
+    `connection` is the Connection header expected (None: none); `body_length` the Content-Length
+    when the response has no body (HEAD)."""
     names = [name.lower() for name, _ in response.headers]
     for name, value in RESERVED_HEADERS[:15]:
         if remapped_values:
             assert response.header(f"x-amzn-Remapped-{name}") == value, name
-    for name in ("content-length", "date", "x-amzn-requestid", "connection"):
+    for name in ("content-length", "date", "x-amzn-requestid", "x-amz-apigw-id"):
         assert names.count(name) == 1, (name, response.headers)
-    assert response.header("Connection") == "close"
+    assert names.count("connection") == (0 if connection is None else 1), response.headers
+    assert response.header("Connection") == connection
     assert response.header("x-amzn-RequestId") != "upstream-id"
-    assert int(response.header("Content-Length")) == len(response.body)
+    assert int(response.header("Content-Length")) == (len(response.body) if body_length is None else body_length)
     for name in ("authorization", "content-md5", "expect", "host", "max-forwards", "proxy-authenticate", "server",
                  "trailer", "upgrade", "user-agent", "www-authenticate", "transfer-encoding", "keep-alive",
                  "proxy-connection", "te"):
@@ -156,6 +156,86 @@ def test_reserved_response_headers_are_remapped_or_dropped_for_every_integration
         if name != "Content-Length":
             assert http.header(f"x-amzn-Remapped-{name}") == value, name
     assert_framed_by_the_gateway(http, remapped_values=False)
+
+
+RESERVED_PATHS = ("/prod/proxy", "/prod/http", "/prod/function", "/prod/mock")
+
+
+def remapped_for(path, body_length):
+    """What each integration of `reserved_api` answers remapped: every reserved name the upstream
+    or mapping sent; the upstream's Content-Length is its body's (HTTP has no mapping for it)."""
+    expected = dict(RESERVED_HEADERS[:15])
+    if path == "/prod/proxy":
+        expected["Content-Length"] = str(body_length)
+    if path == "/prod/http":
+        del expected["Content-Length"]
+    return expected
+
+
+def assert_remapped(response, path, body_length):
+    for name, value in remapped_for(path, body_length).items():
+        assert response.header(f"x-amzn-Remapped-{name}") == value, (path, name, response.headers)
+
+
+def test_reserved_headers_on_cache_hits_head_pipelines_and_http_1_0(tmp_path, upstreams):
+    upstream = upstreams("reserved")
+    function = upstreams("lambda")
+    server = start_gateway(tmp_path, reserved_api(upstream.port, methods=("get", "head")),
+                           stages="      prod:\n        cache: {capacity_mb: 8, ttl_seconds: 300}",
+                           extra=f'lambda_functions:\n  reserved: "http://127.0.0.1:{function.port}"\n')
+    # Every path twice, pipelined in one write on a keep-alive connection: the second GET of each
+    # cached integration is a hit, and the mock (never cached) answers again.
+    one = "GET {} HTTP/1.1\r\nHost: g\r\nX-Fake: reserved\r\n\r\n"
+    traced = "GET {} HTTP/1.1\r\nHost: g\r\nX-Fake: reserved\r\nX-Amzn-Trace-Id: Root=1-5759e988-bd862e3fe1be46a99427279{}\r\n\r\n"
+    with server.connect(timeout=10) as connection:
+        connection.sendall("".join(traced.format(path, index) for index, path in enumerate(RESERVED_PATHS * 2)).encode())
+        responses = read_responses(connection, 8)
+    assert len(responses) == 8
+    lengths = {}
+    for index, (path, response) in enumerate(zip(RESERVED_PATHS * 2, responses)):
+        assert response.status == 200, (path, response.body)
+        lengths[path] = len(response.body)
+        assert_remapped(response, path, len(response.body))
+        assert_framed_by_the_gateway(response, remapped_values=False, connection=None)
+        traces = [value for name, value in response.headers if name.lower() == "x-amzn-trace-id"]
+        if path != "/prod/mock":
+            # Hits carry this request's trace (the client's, continued), as the integration's answers do.
+            assert len(traces) == 1 and traces[0].startswith(f"Root=1-5759e988-bd862e3fe1be46a99427279{index};")
+        else:
+            assert traces == [], path
+        if index >= 4 and path != "/prod/mock":
+            assert response.header("Age") is not None, (path, "not a cache hit")
+    assert len({response.header("x-amz-apigw-id") for response in responses}) == 8
+    assert len({response.header("x-amzn-RequestId") for response in responses}) == 8
+    # HEAD: the length a GET would have, no body, the same headers; the next answer follows the head.
+    with server.connect(timeout=10) as connection:
+        connection.sendall("".join(one.replace("GET", "HEAD").format(path) for path in RESERVED_PATHS).encode()
+                           + one.format("/prod/mock").encode())
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 5 or not data.endswith(b'{"mock":true}'):
+            chunk = connection.recv(65536)
+            assert chunk, data
+            data += chunk
+    heads = parse_responses(data[:data.rindex(b"HTTP/1.1 ")], head_only=True)
+    for path, head in zip(RESERVED_PATHS, heads):
+        assert head.status == 200 and head.body == b"", path
+        # An echo's length varies with the request; the mock's and the function's do not.
+        length = lengths[path] if path in ("/prod/mock", "/prod/function") else int(head.header("Content-Length"))
+        assert length > 0, path
+        assert_remapped(head, path, length)
+        assert_framed_by_the_gateway(head, remapped_values=False, connection=None, body_length=length)
+    # HTTP/1.0: closed after the answer unless it asks to be kept; cache hits and misses alike.
+    for path in RESERVED_PATHS:
+        closed = parse_response(server.exchange(f"GET {path} HTTP/1.0\r\nX-Fake: reserved\r\n\r\n".encode()))
+        assert closed.status == 200, path
+        assert_remapped(closed, path, len(closed.body))
+        assert_framed_by_the_gateway(closed, remapped_values=False, connection="close")
+        with server.connect(timeout=10) as connection:
+            connection.sendall(f"GET {path} HTTP/1.0\r\nConnection: keep-alive\r\nX-Fake: reserved\r\n\r\n"
+                               .encode())
+            [kept] = read_responses(connection, 1)
+        assert_remapped(kept, path, len(kept.body))
+        assert_framed_by_the_gateway(kept, remapped_values=False, connection="keep-alive")
 
 
 def mapped_api(port):
@@ -330,6 +410,19 @@ def test_what_reaches_the_upstream(tmp_path, upstreams):
     # A bodyless request says Content-Length: 0, whatever its method.
     bodyless = {name.lower(): value for name, value in request(server, "GET", "/prod/proxy").json()["headers"]}
     assert bodyless["content-length"] == "0"
+    # So does a chunked body that turns out empty (here all in one write, with a trailer field),
+    # and the request after it on the connection is read from where that body ends.
+    empty = "POST {} HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: t\r\n\r\n"
+    with server.connect(timeout=10) as connection:
+        connection.sendall((empty.format("/prod/proxy") + empty.format("/prod/http")).encode()
+                           + b"GET /prod/proxy?after=1 HTTP/1.1\r\nHost: g\r\n\r\n")
+        answers = read_responses(connection, 3)
+    assert [answer.status for answer in answers] == [200, 200, 200]
+    for answer in answers[:2]:
+        sent = {name.lower(): value for name, value in answer.json()["headers"]}
+        assert sent["content-length"] == "0" and "transfer-encoding" not in sent, sent
+        assert answer.json()["method"] == "POST"
+    assert answers[2].json()["target"] == "/proxy?after=1"
     # HTTP (non-proxy): what API Gateway sends, and of the client's only the body's type and the
     # mapped values.
     http = request(server, "POST", "/prod/http", body=b"hello", headers=CLIENT_HEADERS)

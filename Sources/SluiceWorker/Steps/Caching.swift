@@ -385,7 +385,9 @@ extension Worker {
             writer.append(ResponseHead.contentLengthPrefix)
             ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
-            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            // Only integrations' answers are kept, so a hit carries the request's trace as they do.
+            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: true,
+                            to: &writer)
             guard copied != nil else { return false }
             guard withBody && entry.bodyLength > 0 else { return true }
             let piece = min(entry.bodyLength, writer.freeCapacity)
