@@ -112,10 +112,25 @@ public struct RequestHead: Sendable, Equatable {
     public var expectsContinue: Bool = false
     /// Bytes from the first byte given to the parser through the blank line that ends the head:
     /// the request line and fields, plus any empty lines before the request line, which RFC 9112
-    /// §2.2 says to skip. Bytes from here on are the body or the next request.
+    /// §2.2 says to skip (and an empty chunked body the head took in: `absorbEmptyChunkedBody`).
+    /// Bytes from here on are the body or the next request.
     public var headLength: Int = 0
 
     public init(headersCapacity: Int = 100) {
         headers.reserveCapacity(headersCapacity)
+    }
+
+    /// A chunked body that is all at hand and empty (`0\r\n\r\n`, with any chunk extensions or
+    /// trailer fields) is no body: the head takes its bytes in and the request goes on bodyless,
+    /// so an upstream gets `Content-Length: 0` and a function a null body, as API Gateway sends
+    /// them. `bytes` starts where the head does. A body with data, not all here yet, or malformed
+    /// stays chunked, for the body's reader.
+    public mutating func absorbEmptyChunkedBody(_ bytes: Span<UInt8>) {
+        guard framing == .chunked else { return }
+        var decoder = ChunkedBodyDecoder(bodyBytesMax: 0)
+        let step = decoder.decode(bytes.extracting(headLength..<bytes.count))
+        guard step.state == .done else { return }
+        headLength += step.consumed
+        framing = .length(0)
     }
 }

@@ -27,6 +27,29 @@ struct RequestHeadValidTests {
         #expect(text(input, head.host) == "example.com")
     }
 
+    /// An empty chunked body already at hand is taken into the head: the request is bodyless.
+    /// The second value is how many of the bytes after the head are taken (0: none, still chunked).
+    @Test(arguments: [("0\r\n\r\n", 5), ("000;ext=1\r\n\r\n", 13), ("0\r\nX-T: 1\r\n\r\n", 13),
+                      ("0\r\n\r\nGET / HTTP/1.1\r\n", 5), ("0\r\n", 0), ("", 0), ("1\r\na\r\n0\r\n\r\n", 0),
+                      ("x\r\n\r\n", 0)])
+    func anEmptyChunkedBodyAtHandIsNoBody(_ body: String, _ taken: Int) {
+        let head = "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let input = bytes(head + body)
+        var (result, parsed) = parseOnce(input)
+        #expect(result == .complete)
+        parsed.absorbEmptyChunkedBody(input.span)
+        #expect(parsed.framing == (taken > 0 ? .length(0) : .chunked))
+        #expect(parsed.headLength == head.utf8.count + taken)
+    }
+
+    @Test func onlyAChunkedBodyIsTakenIn() {
+        let input = bytes("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n0\r\n\r\n")
+        var (_, parsed) = parseOnce(input)
+        let before = parsed
+        parsed.absorbEmptyChunkedBody(input.span)
+        #expect(parsed == before)
+    }
+
     /// A fragment is no part of the path or the query (RFC 3986 §3.5): it never reaches an upstream.
     @Test(arguments: [("/a#frag", "/a", ""), ("/a?q=1#frag", "/a", "q=1"), ("/a?q=1#f?g", "/a", "q=1"),
                       ("/a#f?q=1", "/a", ""), ("/a#", "/a", "")])

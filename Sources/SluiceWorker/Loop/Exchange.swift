@@ -287,6 +287,7 @@ extension Worker {
                         connections[index].pathRewrite = head.path
                         return offset
                     }
+                    head.absorbEmptyChunkedBody(rest)
                     guard startRequest(index, rest) else {
                         // Admitted, but waiting: the head stays, to be read again when it can go on.
                         connections[index].receivePaused = true
