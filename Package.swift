@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The folder tree is the architecture (see ../shared/DESIGN.md §7). Unsafe code and C live only
-// in CSluiceLinux, SluiceURing and SluiceSharedMemory; every other module works with safe views.
+// in CSluiceLinux, CSluiceTLS, SluiceURing, SluiceSharedMemory and SluiceTLS; every other module works with safe views.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -24,7 +24,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceSupervisor", "SluiceConfig", "SluiceURing",
+                "SluiceSupervisor", "SluiceConfig", "SluiceURing", "SluiceTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift6,
@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
-                               "SluicePipeline", "SluicePolicy", "SluiceCORS"],
+                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -69,12 +69,16 @@ let package = Package(
         .target(name: "SluiceThrottle", dependencies: ["SluiceSharedMemory", "SluiceHTTP1", "SluiceConfig", "SluiceMetrics"],
                 swiftSettings: swift6),
 
-        // The only modules with unsafe code.
+        // The only modules with unsafe code (and SluiceTLS, below).
         .target(name: "SluiceURing", dependencies: ["CSluiceLinux"], swiftSettings: swift6),
         .target(name: "SluiceSharedMemory",
                 dependencies: ["CSluiceLinux", .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: swift6),
         .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("crypto")]),
+        // TLS: OpenSSL's handshakes and records over the worker's buffers, certificates for `check`.
+        .target(name: "SluiceTLS", dependencies: ["CSluiceTLS", "SluiceURing", "SluiceConfig"],
+                swiftSettings: swift6),
+        .target(name: "CSluiceTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
 
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
@@ -90,6 +94,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
+        .testTarget(name: "SluiceTLSTests", dependencies: ["SluiceTLS", "SluiceURing", "SluiceConfig"],
+                    swiftSettings: swift6),
         .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests",

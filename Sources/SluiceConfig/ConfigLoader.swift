@@ -63,12 +63,24 @@ public struct LoaderEnvironment: Sendable {
     public var allowedCPUs: [Int]
     /// Looks up upstream host names.
     public var resolver: HostResolver
+    /// Parses a PEM certificate chain and its private key (SluiceTLS's OpenSSL, handed in by the
+    /// executable): whether they load and match, and when the leaf expires.
+    public var inspectCertificate: @Sendable (_ chainPEM: [UInt8], _ keyPEM: [UInt8]) -> Result<CertificateSummary, FileReadError>
 
     public init(readFile: @escaping @Sendable (_ path: String) -> Result<[UInt8], FileReadError>,
-                allowedCPUs: [Int], resolver: HostResolver) {
+                allowedCPUs: [Int], resolver: HostResolver,
+                inspectCertificate: @escaping @Sendable (_ chainPEM: [UInt8], _ keyPEM: [UInt8])
+                    -> Result<CertificateSummary, FileReadError> = LoaderEnvironment.cannotInspect) {
         self.readFile = readFile
         self.allowedCPUs = allowedCPUs
         self.resolver = resolver
+        self.inspectCertificate = inspectCertificate
+    }
+
+    /// Without an inspector no certificate is accepted: a TLS listener is only configured with
+    /// a certificate that was checked.
+    public static let cannotInspect: @Sendable ([UInt8], [UInt8]) -> Result<CertificateSummary, FileReadError> = { _, _ in
+        .failure(FileReadError("certificates cannot be checked here (no TLS library)"))
     }
 
     /// Configuration files are small; anything bigger than this is a mistake (a log, a binary).
@@ -142,7 +154,7 @@ private struct MethodSettingsEntry {
 }
 
 /// One loading run; holds the diagnostics as they are found.
-private final class Loader {
+final class Loader {
     let environment: LoaderEnvironment
     let allowedCPUs: [Int]
     let resolver: HostResolver
@@ -212,7 +224,9 @@ private final class Loader {
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
-                if let address = listenAddress(value, "listen", reader) { deployment.listen = address }
+                if let listeners = ListenersSection(reader: reader, environment: environment, configPath: path).read(value) {
+                    deployment.listeners = listeners
+                }
             case "admin":
                 if let address = listenAddress(value, "admin", reader) { deployment.admin = address }
             case "state_dir":

@@ -4,8 +4,13 @@ import SluiceRouter
 /// A validated, immutable configuration: the server settings, every API with its stages and
 /// operations, and the compiled route table. Built once by `ConfigLoader`, then only read.
 public struct Deployment: Sendable {
-    /// The gateway's listener (`listen`).
-    public var listen: ListenAddress
+    /// The gateway's listeners (`listen`), plain and TLS; at least one.
+    public var listeners: [Listener]
+    /// The first listener's address.
+    public var listen: ListenAddress {
+        get { listeners[0].address }
+        set { listeners[0].address = newValue }
+    }
     /// The admin listener (`admin`), loopback by default.
     public var admin: ListenAddress
     /// `state_dir`: where durable state lives: the quota journal (`QuotaJournal`).
@@ -49,7 +54,7 @@ public struct Deployment: Sendable {
                 apis: [API] = [], stages: [Stage] = [], operations: [Operation] = [],
                 routes: RouteTable = RouteTable(), upstreams: [Upstream] = [],
                 upstreamPool: UpstreamPoolSettings = UpstreamPoolSettings()) {
-        self.listen = listen
+        self.listeners = [Listener(address: listen)]
         self.admin = admin
         self.stateDirectory = stateDirectory
         self.drainTimeoutMilliseconds = drainTimeoutMilliseconds

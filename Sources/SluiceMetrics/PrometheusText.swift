@@ -142,6 +142,11 @@ extension WorkerCounters {
         (PrometheusLabels([("code", "3xx")]), .responses3xx), (PrometheusLabels([("code", "4xx")]), .responses4xx),
         (PrometheusLabels([("code", "5xx")]), .responses5xx),
     ]
+    static let tlsHandshakeResults: [(PrometheusLabels, WorkerCounter)] = [
+        (PrometheusLabels([("result", "full")]), .tlsHandshakesFull),
+        (PrometheusLabels([("result", "resumed")]), .tlsHandshakesResumed),
+        (PrometheusLabels([("result", "failed")]), .tlsHandshakesFailed),
+    ]
 
     /// The per-worker counters summed from shared memory, plus the supervisor's facts about each slot.
     public func write(to page: inout PrometheusText, slots: [WorkerSlotFacts], labels: Labels, draining: Bool) {
@@ -179,6 +184,16 @@ extension WorkerCounters {
         perWorker("sluice_access_log_dropped_lines_total", "counter",
                   "Access-log lines lost: buffers full, or the write failed (a full disk), per worker.",
                   .accessLogLinesDropped)
+        page.family("sluice_worker_tls_handshakes_total", type: "counter",
+                    help: "TLS handshakes on the worker's TLS listeners: completed in full, resumed, or failed.")
+        for (position, facts) in slots.enumerated() {
+            for (result, counter) in WorkerCounters.tlsHandshakeResults {
+                page.sample("sluice_worker_tls_handshakes_total", labels.worker[position], result,
+                            value: load(slot: facts.slot, counter))
+            }
+        }
+        perWorker("sluice_worker_tls_connections_open", "gauge", "TLS client connections open now, per worker.",
+                  .tlsConnectionsOpen)
         page.family("sluice_worker_restarts_total", type: "counter", help: "Times the supervisor forked a worker slot again.")
         for (position, facts) in slots.enumerated() {
             page.sample("sluice_worker_restarts_total", labels.worker[position], value: facts.restarts)

@@ -21,6 +21,13 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case completions
     case accessLogLines
     case accessLogLinesDropped
+    /// TLS handshakes completed in full or resumed from a session ticket, and refused or
+    /// abandoned ones (a bad ClientHello, no shared version or cipher, a timeout); TLS
+    /// connections open now.
+    case tlsHandshakesFull
+    case tlsHandshakesResumed
+    case tlsHandshakesFailed
+    case tlsConnectionsOpen
 
     /// The response-class counter for a status code.
     @inlinable

@@ -31,7 +31,8 @@ public final class Supervisor {
     let deployment: Deployment
     let slots: [WorkerTuning]
     let processID = Process.id
-    var listeners: [Int32] = []
+    /// Per worker slot, one listening socket per `listen` entry.
+    var listeners: [[Int32]] = []
     var adminListener: Int32 = -1
     var counters: WorkerCounters!
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
@@ -161,11 +162,15 @@ public final class Supervisor {
                                 + "(\(connectionsMax)); workers refuse connections beyond it")
         }
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
-        var port = Int(deployment.listen.port)
+        var ports = deployment.listeners.map { Int($0.address.port) }
         for _ in slots {
-            let fd = try Socket.listen(host: deployment.listen.host, port: port, reusePort: true)
-            port = Socket.localPort(fd)
-            listeners.append(fd)
+            var sockets: [Int32] = []
+            for (position, listener) in deployment.listeners.enumerated() {
+                let fd = try Socket.listen(host: listener.address.host, port: ports[position], reusePort: true)
+                ports[position] = Socket.localPort(fd)
+                sockets.append(fd)
+            }
+            listeners.append(sockets)
         }
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
@@ -177,7 +182,10 @@ public final class Supervisor {
             return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: slots.count)
         }
         let adminPort = Socket.localPort(adminListener)
-        StandardError.write("sluice: listening \(hostText(deployment.listen)):\(port) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
+        for (position, listener) in deployment.listeners.enumerated() {
+            StandardError.write("sluice: listener \(position): \(listener.scheme) \(hostText(listener.address)):\(ports[position])")
+        }
+        StandardError.write("sluice: listening \(hostText(deployment.listen)):\(ports[0]) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
         ring = try Ring(entries: 256)
         signalBuffer = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
@@ -253,10 +261,10 @@ public final class Supervisor {
         } catch {
             StandardError.write("sluice-w\(slot): \(error)")
         }
-        let context = WorkerContext(slot: slot, tuning: tuning, listener: listeners[slot], deployment: deployment,
+        let context = WorkerContext(slot: slot, tuning: tuning, listeners: listeners[slot], deployment: deployment,
                                     counters: counters, stageMetrics: stageMetrics, methodMetrics: methodMetrics,
                                     methodGroups: methodGroups,
-                                    listenPort: Socket.localPort(listeners[slot]),
+                                    listenPorts: listeners[slot].map(Socket.localPort),
                                     gate: gate, rejections: rejections, caches: caches)
         do {
             let worker = try Worker(context: context)
@@ -271,7 +279,7 @@ public final class Supervisor {
         let pid = try Process.fork()
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
-            closeInheritedDescriptors(keeping: -1)
+            closeInheritedDescriptors(keeping: [])
             Process.exitChild(Coordinator(deployment: deployment, gate: gate, supervisor: processID).run())
         }
         coordinator.pid = pid
@@ -279,9 +287,9 @@ public final class Supervisor {
         coordinator.respawnAt = -1
     }
 
-    /// A child keeps only what it uses: its own slot's listener.
-    func closeInheritedDescriptors(keeping kept: Int32) {
-        for fd in listeners where fd != kept { Socket.close(fd) }
+    /// A child keeps only what it uses: its own slot's listeners.
+    func closeInheritedDescriptors(keeping kept: [Int32]) {
+        for fd in listeners.joined() where !kept.contains(fd) { Socket.close(fd) }
         Socket.close(adminListener)
         Socket.close(signalFD)
         if let ring { Socket.close(ring.fileDescriptor) }
@@ -414,7 +422,7 @@ public final class Supervisor {
         draining = true
         StandardError.write("sluice: draining")
         // New connections are refused from now on; the workers close their copies too.
-        for fd in listeners { Socket.close(fd) }
+        for fd in listeners.joined() { Socket.close(fd) }
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
         for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }

@@ -81,6 +81,13 @@ public final class ByteSlab {
                byteCount: range.count, slot: slot, offset: offset)
     }
 
+    /// Lends `range` of `slot` as raw memory, for a C library that reads or fills it in place
+    /// (OpenSSL, in SluiceTLS). The pointer must not escape `body`.
+    public func withUnsafeMutableBytes<R>(slot: Int, range: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= slotBytes)
+        return body(UnsafeMutableRawBufferPointer(start: address(slot: slot, offset: range.lowerBound), count: range.count))
+    }
+
     /// A copy of `range` of `slot` (for a simulated ring, which keeps what was sent).
     func copyOut(slot: Int, range: Range<Int>) -> [UInt8] {
         precondition(range.lowerBound >= 0 && range.upperBound <= slotBytes)

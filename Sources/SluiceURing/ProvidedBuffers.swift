@@ -63,6 +63,13 @@ public final class ProvidedBuffers {
         return body(buffer.span)
     }
 
+    /// Lends the first `byteCount` bytes of buffer `id` as raw memory, for a C library that reads
+    /// them in place (OpenSSL, in SluiceTLS). The pointer must not escape `body`.
+    public func withUnsafeBytes<R>(id: UInt16, byteCount: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        precondition(Int(id) < count && byteCount >= 0 && byteCount <= bufferBytes)
+        return body(UnsafeRawBufferPointer(start: memory + Int(id) * bufferBytes, count: byteCount))
+    }
+
     /// Records that the kernel handed buffer `id` to the worker.
     public func lend(id: UInt16) {
         lentCount += 1

@@ -197,6 +197,18 @@ public final class Ring {
         io_uring_sqe_set_data64(sqe, userData)
     }
 
+    /// Sends bytes that a C library keeps (OpenSSL's ciphertext, in SluiceTLS). They must stay
+    /// where they are, untouched, until the send completes.
+    public func send(socket: Int32, bytes: UnsafeRawBufferPointer, userData: UInt64) {
+        if let simulator {
+            return simulator.submit(.send(socket: socket, bytes: Array(bytes.bindMemory(to: UInt8.self))),
+                                    userData: userData)
+        }
+        let sqe = submissionSlot()
+        io_uring_prep_send(sqe, socket, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
     /// Receives once into `range` of slot `slot` of `slab` (for low-volume sockets like admin).
     public func receive(socket: Int32, slab: ByteSlab, slot: Int, range: Range<Int>, userData: UInt64) {
         if let simulator {

@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceTLS
 import SluiceURing
 
 /// The machine as configuration loading sees it: SluiceURing's system calls behind
@@ -7,7 +8,11 @@ extension LoaderEnvironment {
     static var system: LoaderEnvironment {
         LoaderEnvironment(readFile: { path in
             SystemServices.readFile(path, bytesMax: LoaderEnvironment.fileBytesMax).mapError { FileReadError($0.message) }
-        }, allowedCPUs: SystemServices.allowedCPUs(), resolver: .system)
+        }, allowedCPUs: SystemServices.allowedCPUs(), resolver: .system, inspectCertificate: { chain, key in
+            let now = Clock.realtimeNanoseconds() / 1_000_000_000
+            return TLSServerContext.inspect(chainPEM: chain, keyPEM: key, nowEpochSeconds: now)
+                .mapError { FileReadError($0.message) }
+        })
     }
 }
 

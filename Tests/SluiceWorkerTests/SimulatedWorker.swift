@@ -25,11 +25,11 @@ final class SimulatedWorker {
         let plan = ThrottlePlan(deployment: deployment)
         let methodGroups = MethodMetricGroups(deployment: deployment)
         var context = WorkerContext(
-            slot: 0, tuning: deployment.workers.slots[0], listener: -1, deployment: deployment,
+            slot: 0, tuning: deployment.workers.slots[0], listeners: [-1], deployment: deployment,
             counters: try WorkerCounters(slots: slots),
             stageMetrics: try ScopedMetrics(slots: slots, groups: deployment.stages.count + 1, scope: .stage),
             methodMetrics: try ScopedMetrics(slots: slots, groups: methodGroups.count, scope: .method),
-            methodGroups: methodGroups, listenPort: 8080,
+            methodGroups: methodGroups, listenPorts: [8080],
             gate: Gate(plan: plan, zones: try ThrottleZones(plan: plan)),
             rejections: try RejectionCounters(plan: plan, stageCount: deployment.stages.count, slots: slots),
             caches: try deployment.stages.indices.map { stage in

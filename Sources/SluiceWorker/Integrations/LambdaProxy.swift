@@ -27,7 +27,10 @@ struct CompiledLambdaTarget {
     var upstream: Int
     /// `POST <invocation path> HTTP/1.1` and the invoke request's fixed fields, through the blank line.
     var requestHead: [UInt8]
-    var context: LambdaEventContext
+    /// The event's constant parts, one per listener (they differ in `X-Forwarded-Proto` and
+    /// `X-Forwarded-Port`).
+    var contexts: [LambdaEventContext]
+    var context: LambdaEventContext { contexts[0] }
     /// Bytes of the request path in front of the resource path: `/prod` in `/prod/pets`
     /// (base path and stage segments, as the API is mounted).
     var stagePrefixByteCount: Int
@@ -35,19 +38,22 @@ struct CompiledLambdaTarget {
     var timeoutNanoseconds: Int64
 
     init(_ target: LambdaTarget, integration: LambdaProxyIntegration, operation: Operation, stage: Stage,
-         api: API, deploymentID: String, listenPort: Int, list: DeadlineLists.List) {
+         api: API, deploymentID: String, listeners: [(scheme: String, port: Int)], list: DeadlineLists.List) {
         upstream = target.upstream
         requestHead = Array(("POST \(target.invocationPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
                              + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").utf8)
         let format = LambdaPayloadFormat(payloadFormatVersion: integration.payloadFormatVersion) ?? .version1
-        context = LambdaEventContext(
-            format: format, resourcePath: operation.resourcePath,
-            routeKey: "\(operation.method) \(operation.resourcePath)", stage: stage.name,
-            stageVariables: stage.variables.sorted { $0.key < $1.key }.map {
-                LambdaStageVariable(name: $0.key, value: $0.value)
-            },
-            apiID: api.name, deploymentID: deploymentID, pathParameterNames: operation.pathParameterNames, forwardedProto: "http",
-            forwardedPort: String(listenPort))
+        let stageVariables = stage.variables.sorted { $0.key < $1.key }.map {
+            LambdaStageVariable(name: $0.key, value: $0.value)
+        }
+        contexts = listeners.map { listener in
+            LambdaEventContext(
+                format: format, resourcePath: operation.resourcePath,
+                routeKey: "\(operation.method) \(operation.resourcePath)", stage: stage.name,
+                stageVariables: stageVariables, apiID: api.name, deploymentID: deploymentID,
+                pathParameterNames: operation.pathParameterNames, forwardedProto: listener.scheme,
+                forwardedPort: String(listener.port))
+        }
         stagePrefixByteCount = stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count }
         timeoutList = list
         timeoutNanoseconds = Int64(integration.timeoutMilliseconds) * 1_000_000
@@ -56,9 +62,11 @@ struct CompiledLambdaTarget {
     /// The most bytes the request region holds for this target: head, chunk framing, the event
     /// up to the body for the largest head the limits allow, and (without a body) the suffix.
     func requestBytesMax(headBytesMax: Int) -> Int {
-        requestHead.count + Invocation.chunkSizeLineBytes
-            + LambdaEvent.prefixBytesMax(headByteCount: headBytesMax, requestIDByteCount: 36,
-                                         sourceIPByteCount: Invocation.sourceIPBytesMax, context: context)
+        let prefixBytesMax = contexts.map { context in
+            LambdaEvent.prefixBytesMax(headByteCount: headBytesMax, requestIDByteCount: 36,
+                                       sourceIPByteCount: Invocation.sourceIPBytesMax, context: context)
+        }.max() ?? 0
+        return requestHead.count + Invocation.chunkSizeLineBytes + prefixBytesMax
             + BodyEncoderState.suffixBytesMax + Invocation.chunkFramingBytes
     }
 }
@@ -177,7 +185,8 @@ extension Worker {
                         request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
                         requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
                         apiKeyID: keyName.span, traceID: traceID,
-                        context: target.context, body: encoding, scratch: &eventScratch, to: &writer)
+                        context: target.contexts[Int(connections[client].listener)], body: encoding,
+                        scratch: &eventScratch, to: &writer)
                     if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
                     return state
                 }

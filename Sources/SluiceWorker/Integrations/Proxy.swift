@@ -216,8 +216,7 @@ extension Worker {
             }
             appendValue(.context(.sourceIp), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
             writer.append(ResponseHead.crlf)
-            writer.append(Worker.forwardedProtoLine)
-            writer.append(forwardedPortLine)
+            writer.append(forwardingLines[Int(connections[client].listener)])
         } else if !target.mapsContentType,
                   let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
             // HTTP (non-proxy): of the client's headers, only the body's Content-Type goes on.
@@ -661,7 +660,6 @@ extension Worker {
     static let httpVersionLine: [UInt8] = Array(" HTTP/1.1\r\n".utf8)
     static let httpVersionPrefix: [UInt8] = Array("HTTP/1.1 ".utf8)
     static let forwardedForPrefix: [UInt8] = Array("X-Forwarded-For: ".utf8)
-    static let forwardedProtoLine: [UInt8] = Array("X-Forwarded-Proto: http\r\n".utf8)
     static let listSeparator: [UInt8] = Array(", ".utf8)
     static let chunkedLine: [UInt8] = Array("Transfer-Encoding: chunked\r\n".utf8)
     static let zeroContentLength: [UInt8] = Array("Content-Length: 0\r\n".utf8)

@@ -90,8 +90,8 @@ struct ProxyTargets {
     let stageCount: Int
     var timeoutsMilliseconds: [Int] = []
 
-    /// `listenPort` is the port clients connect to, for the Lambda events' `X-Forwarded-Port`.
-    init(deployment: Deployment, listenPort: Int) {
+    /// `listenPorts`: the port of each listener, for the Lambda events' `X-Forwarded-Port`.
+    init(deployment: Deployment, listenPorts: [Int]) {
         stageCount = max(1, deployment.stages.count)
         operationTargets = Array(repeating: -1, count: max(1, deployment.operations.count * stageCount))
         operationLambdaTargets = operationTargets
@@ -114,7 +114,8 @@ struct ProxyTargets {
                     lambdaTargets.append(CompiledLambdaTarget(
                         target, integration: integration, operation: operation, stage: deployment.stages[stage],
                         api: deployment.apis[operation.api], deploymentID: deployment.id,
-                        listenPort: listenPort, list: list))
+                        listeners: deployment.listeners.indices.map { (deployment.listeners[$0].scheme, listenPorts[$0]) },
+                        list: list))
                 }
             case .mock, .unsupported:
                 continue

@@ -41,6 +41,19 @@ struct Connection {
     var lingering = false
     var peerClosed = false
 
+    /// Client: the listener (`listen` entry) it was accepted on.
+    var listener: UInt8 = 0
+    // TLS (TLSTransport.swift), on a connection accepted by a TLS listener.
+    var secure = false
+    /// Plaintext at the start of the output whose ciphertext is being sent: it counts as sent
+    /// once all of that ciphertext is.
+    var tlsPlaintextInFlight = 0
+    /// The session failed (a refused handshake, a bad record): its alert goes out, then the
+    /// connection closes.
+    var tlsFailed = false
+    /// close_notify was queued after the last answer.
+    var tlsShutdownQueued = false
+
     var receiveArmed = false
     /// Reading stopped because the output buffer is full; resumes when sends drain it.
     var receivePaused = false

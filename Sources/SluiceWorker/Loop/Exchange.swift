@@ -137,6 +137,7 @@ extension Worker {
     }
 
     func received(_ index: Int, bufferID: UInt16, byteCount: Int) {
+        if connections[index].secure { return tlsReceived(index, bufferID: bufferID, byteCount: byteCount) }
         if connections[index].lingering { return }
         let carried = connections[index].carryCount
         if carried == 0 {
@@ -609,12 +610,22 @@ extension Worker {
     func flush(_ index: Int) {
         let connection = connections[index]
         guard connection.isOpen, !connection.closing, !connection.sendInFlight, !connection.connecting else { return }
+        if connection.secure { return tlsFlush(index) }
         if connection.outputEnd > connection.outputStart {
             ring.send(socket: connection.fd, slab: output, slot: index,
                       range: connection.outputStart..<connection.outputEnd,
                       userData: Token.make(.send, connection: index, generation: connection.generation))
             connections[index].sendInFlight = true
-        } else if connection.closeAfterFlush && !connection.lingering {
+        } else {
+            flushed(index)
+        }
+    }
+
+    /// Everything queued is sent: close after the last answer, or once a client that closed its
+    /// side has been answered.
+    func flushed(_ index: Int) {
+        let connection = connections[index]
+        if connection.closeAfterFlush && !connection.lingering {
             if connection.peerClosed { abort(index) } else { linger(index) }
         } else if connection.peerClosed && !connection.receivePaused && connection.heldCount == 0
                     && !connection.isStreaming && !connection.awaitingUpstream {
@@ -633,10 +644,17 @@ extension Worker {
             if !connections[index].hasOperationsInFlight { release(index) }
             return
         }
-        let sent: Int32
+        var sent: Int
         switch completion.outcome {
         case .done(let count) where count > 0:
-            sent = count
+            sent = Int(count)
+            if connections[index].secure {
+                sent = tlsSent(index, byteCount: sent)
+                guard sent > 0 else {
+                    afterInput(index, sendProgressed: true)
+                    return
+                }
+            }
         case .retry:
             // Nothing was sent: send the same bytes again.
             afterInput(index, sendProgressed: false)
@@ -645,7 +663,7 @@ extension Worker {
             abort(index)
             return
         }
-        connections[index].outputStart += Int(sent)
+        connections[index].outputStart += sent
         if connections[index].outputStart == connections[index].outputEnd {
             connections[index].outputStart = 0
             connections[index].outputEnd = 0
@@ -670,6 +688,8 @@ extension Worker {
     func resumeReading(_ index: Int) {
         connections[index].receivePaused = false
         consumeCarry(index)
+        // Plaintext that OpenSSL decrypted no further while reading was paused.
+        if connections[index].secure { tlsReadPlaintext(index) }
         while connections[index].isOpen && !connections[index].closing && !connections[index].receivePaused {
             if connections[index].lingering || connections[index].closeAfterFlush {
                 dropHeld(index)

@@ -8,15 +8,16 @@ import SluicePipeline
 import SluicePolicy
 import SluiceRouter
 import SluiceThrottle
+import SluiceTLS
 import SluiceURing
 
 /// What the supervisor hands a worker process it forks.
 public struct WorkerContext {
     public var slot: Int
     public var tuning: WorkerTuning
-    /// The slot's listening socket, inherited from the supervisor and shared by every worker
-    /// forked into this slot.
-    public var listener: Int32
+    /// The slot's listening sockets, one per `listen` entry (in its order), inherited from the
+    /// supervisor and shared by every worker forked into this slot.
+    public var listeners: [Int32]
     public var deployment: Deployment
     public var counters: WorkerCounters
     /// Answers, latencies and cache results per stage (and for unrouted requests, after the
@@ -24,8 +25,8 @@ public struct WorkerContext {
     public var stageMetrics: ScopedMetrics
     public var methodMetrics: ScopedMetrics
     public var methodGroups: MethodMetricGroups
-    /// The port clients connect to (for X-Forwarded-Port).
-    public var listenPort: Int
+    /// The port of each listener (for X-Forwarded-Port).
+    public var listenPorts: [Int]
     /// The throttle buckets and quota counters every worker shares, and this worker's rejection
     /// counters.
     public var gate: Gate
@@ -35,19 +36,19 @@ public struct WorkerContext {
     /// A test's kernel and clock (`RingSimulator`); nil to run on io_uring.
     public var simulator: RingSimulator?
 
-    public init(slot: Int, tuning: WorkerTuning, listener: Int32, deployment: Deployment, counters: WorkerCounters,
+    public init(slot: Int, tuning: WorkerTuning, listeners: [Int32], deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
-                listenPort: Int, gate: Gate, rejections: RejectionCounters, caches: [CacheZones?]) {
+                listenPorts: [Int], gate: Gate, rejections: RejectionCounters, caches: [CacheZones?]) {
         self.stageMetrics = stageMetrics
         self.methodMetrics = methodMetrics
         self.methodGroups = methodGroups
         self.caches = caches
         self.gate = gate
         self.rejections = rejections
-        self.listenPort = listenPort
+        self.listenPorts = listenPorts
         self.slot = slot
         self.tuning = tuning
-        self.listener = listener
+        self.listeners = listeners
         self.deployment = deployment
         self.counters = counters
     }
@@ -63,7 +64,13 @@ public final class Worker {
     static let lingerNanoseconds: Int64 = 2_000_000_000
 
     let slot: Int
-    let listener: Int32
+    /// The listening sockets, one per `listen` entry; each listener's TLS context (nil: plain)
+    /// and what it tells upstreams (`X-Forwarded-Proto` and `X-Forwarded-Port` lines).
+    let listeners: [Int32]
+    let listenerContexts: [TLSServerContext?]
+    let forwardingLines: [[UInt8]]
+    /// The TLS sessions of connections accepted on TLS listeners, by connection slot.
+    let tls: TLSConnections
     let ring: Ring
     /// The loop's clock: the system's, or a simulated ring's. The worker reads time only here.
     let clock: LoopClock
@@ -198,19 +205,33 @@ public final class Worker {
     var now: Int64 = 0
     /// The wall clock at the same turn of the loop.
     var epochNanoseconds: Int64 = 0
-    var acceptArmed = false
+    /// Per listener: its multishot accept is in flight.
+    var acceptArmed: [Bool]
     /// Out of descriptors: accepting again at once would fail at once, so wait for a tick.
     var acceptPaused = false
     var draining = false
     var drainDeadline: Int64 = 0
     var finished = false
     let signalFD: Int32
-    let forwardedPortLine: [UInt8]
 
     public init(context: WorkerContext) throws(SystemError) {
         let tuning = context.tuning
         slot = context.slot
-        listener = context.listener
+        listeners = context.listeners
+        acceptArmed = Array(repeating: false, count: context.listeners.count)
+        let listenerSettings = context.deployment.listeners
+        precondition(listenerSettings.count == context.listeners.count && context.listenPorts.count == context.listeners.count,
+                     "one socket and port per listen entry")
+        do {
+            listenerContexts = try listenerSettings.map { listener throws(TLSError) in
+                try listener.tls.map { settings throws(TLSError) in try TLSServerContext(settings) }
+            }
+        } catch {
+            throw SystemError("TLS: \(error.message)", errno: 0)
+        }
+        forwardingLines = listenerSettings.indices.map { listener in
+            Array("X-Forwarded-Proto: \(listenerSettings[listener].scheme)\r\nX-Forwarded-Port: \(context.listenPorts[listener])\r\n".utf8)
+        }
         counters = context.counters
         stageMetrics = context.stageMetrics
         unroutedGroup = context.deployment.stages.count
@@ -292,7 +313,7 @@ public final class Worker {
             nextAddress += 1
             return nextAddress - 1
         }
-        proxyTargets = ProxyTargets(deployment: deployment, listenPort: context.listenPort)
+        proxyTargets = ProxyTargets(deployment: deployment, listenPorts: context.listenPorts)
         targets = proxyTargets.targets
         lambdaTargets = proxyTargets.lambdaTargets
         let requestBytesMax = lambdaTargets.map { $0.requestBytesMax(headBytesMax: headBytesMax) }.max()
@@ -308,9 +329,10 @@ public final class Worker {
         textScratch = try ByteSlab(slotCount: 1, slotBytes: 64 + LambdaEvent.traceIDBytesMax)
         valueScratch = try ByteSlab(slotCount: 1, slotBytes: 64)
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
-        forwardedPortLine = Array("X-Forwarded-Port: \(context.listenPort)\r\n".utf8)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
         connections = Array(repeating: Connection(), count: slotCount)
+        tls = TLSConnections(slotCount: listenerContexts.contains { $0 != nil } ? slotCount : 0,
+                             receiveBufferBytes: tuning.recvBufferBytes)
         heldNext = Array(repeating: -1, count: tuning.recvBuffers)
         heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
         heldTotalMax = max(2, tuning.recvBuffers / 2)
@@ -413,16 +435,21 @@ public final class Worker {
 
     // MARK: Accepting
 
+    /// Arms the multishot accept of every listener that has none in flight.
     func armAccept() {
-        ring.multishotAccept(listener: listener, userData: Token.make(.accept))
-        acceptArmed = true
+        for listener in listeners.indices where !acceptArmed[listener] {
+            ring.multishotAccept(listener: listeners[listener], userData: Token.make(.accept, connection: listener))
+            acceptArmed[listener] = true
+        }
     }
 
     func onAccept(_ completion: Completion) {
-        if !completion.hasMore { acceptArmed = false }
+        let listener = Token.connection(completion.userData)
+        guard listener < listeners.count else { return }
+        if !completion.hasMore { acceptArmed[listener] = false }
         switch completion.outcome {
         case .done(let fd):
-            open(fd: fd)
+            open(fd: fd, listener: listener)
         case .outOfDescriptors:
             // The connection stays in the backlog until a descriptor frees; retrying now would
             // fail again at once, in a loop.
@@ -432,16 +459,28 @@ public final class Worker {
             // A connection reset while it waited to be accepted, or the accept was cancelled.
             break
         }
-        if !acceptArmed && !acceptPaused && !draining { armAccept() }
+        if !acceptArmed[listener] && !acceptPaused && !draining { armAccept() }
     }
 
-    func open(fd: Int32) {
+    func open(fd: Int32, listener: Int) {
         guard !draining, let index = freeConnections.popLast().map(Int.init) else {
             counters.add(slot: slot, .connectionsRefused)
             Socket.close(fd)
             return
         }
         connections[index].open(fd: fd, limits: limits.request)
+        connections[index].listener = UInt8(listener)
+        if let context = listenerContexts[listener] {
+            guard tls.begin(slot: index, context: context) else {
+                // OpenSSL could not allocate a session: as if out of connection slots.
+                counters.add(slot: slot, .connectionsRefused)
+                connections[index].reset()
+                freeConnections.append(Int32(index))
+                Socket.close(fd)
+                return
+            }
+            connections[index].secure = true
+        }
         openConnections += 1
         counters.add(slot: slot, .connectionsAccepted)
         counters.add(slot: slot, .connectionsOpen)
@@ -513,6 +552,7 @@ public final class Worker {
             }
         }
         Socket.close(connections[index].fd)
+        if connections[index].secure { tlsReleased(index) }
         let role = connections[index].role
         let upstream = connections[index].upstream
         if connections[index].pooled {
@@ -546,9 +586,15 @@ public final class Worker {
     func onTick() {
         if acceptPaused {
             acceptPaused = false
-            if !acceptArmed && !draining { armAccept() }
+            if !draining { armAccept() }
         }
         expire(.header) { index in
+            // A TLS handshake that did not finish in time has nobody to answer: close.
+            if self.connections[index].secure && !self.tls.isHandshakeDone(slot: index) {
+                self.counters.add(slot: self.slot, .tlsHandshakesFailed)
+                self.abort(index)
+                return
+            }
             // The head did not arrive in time: 408, then close. If the client does not read the
             // 408 either, the idle timeout ends the connection.
             self.respondAndClose(index, answer: .requestTimeout)
@@ -601,10 +647,12 @@ public final class Worker {
         guard !draining else { return }
         draining = true
         drainDeadline = now + drainTimeoutNanoseconds
-        if acceptArmed { ring.cancel(userData: Token.make(.accept), userData: Token.make(.cancel)) }
+        for listener in listeners.indices where acceptArmed[listener] {
+            ring.cancel(userData: Token.make(.accept, connection: listener), userData: Token.make(.cancel))
+        }
         // With every copy of the listener closed (the supervisor closes its own), the kernel
         // refuses new connections instead of queueing them for nobody.
-        Socket.close(listener)
+        for listener in listeners { Socket.close(listener) }
         for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
             abort(index)
         }

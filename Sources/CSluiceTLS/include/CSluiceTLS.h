@@ -1,0 +1,51 @@
+// OpenSSL for Sluice's TLS module: what Swift cannot import directly (macros, variadic calls) and
+// the few multi-step set-ups that read better in C. The per-record calls (SSL_read, SSL_write, the
+// BIO pair's zero-copy reads) are OpenSSL's own functions and are called from Swift as they are.
+#ifndef CSLUICE_TLS_H
+#define CSLUICE_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+// Protocol versions a server context accepts: TLS1_VERSION ... TLS1_3_VERSION.
+// `ciphers12`: the TLS 1.2 (and older) cipher list; TLS 1.3 suites are OpenSSL's defaults.
+// Certificate chain and key are PEM in memory (the leaf first, then its intermediates).
+// Returns the context, or NULL with a reason in `error`.
+SSL_CTX *sluice_tls_server_context(const char *chain_pem, size_t chain_length,
+                                   const char *key_pem, size_t key_length,
+                                   int min_version, int max_version, const char *ciphers12,
+                                   char *error, int error_capacity);
+
+// What `check` says about a certificate chain and its key (PEM in memory): 0 when they load and
+// the key matches the leaf, with the leaf's notAfter (seconds since the epoch) and how many
+// certificates the chain holds; -1 with a reason in `error` otherwise.
+int sluice_tls_inspect(const char *chain_pem, size_t chain_length, const char *key_pem, size_t key_length,
+                       int64_t *not_after, int *chain_count, char *error, int error_capacity);
+
+// A server-side connection over a BIO pair: OpenSSL's side is attached to the SSL; the network
+// side is returned in `network`. `inbound` and `outbound` bound the bytes each direction holds.
+// NULL on failure (out of memory).
+SSL *sluice_tls_accepting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network);
+
+// SSL_get_error's classes, as Sluice acts on them.
+enum {
+    SLUICE_TLS_OK = 0,
+    SLUICE_TLS_WANT_READ = 1,
+    SLUICE_TLS_WANT_WRITE = 2,
+    SLUICE_TLS_CLOSED = 3,   // the peer sent close_notify
+    SLUICE_TLS_FAILED = 4,   // a protocol error or a refused handshake: close
+};
+int sluice_tls_error_class(SSL *ssl, int result);
+
+// The reason for the last failure on this thread's OpenSSL error queue (and clears the queue).
+void sluice_tls_last_error(char *error, int error_capacity);
+
+// The negotiated version and cipher names ("TLSv1.3", "TLS_AES_128_GCM_SHA256"): static strings.
+const char *sluice_tls_version_name(SSL *ssl);
+const char *sluice_tls_cipher_name(SSL *ssl);
+int sluice_tls_session_reused(SSL *ssl);
+
+#endif

@@ -1,0 +1,204 @@
+#include "CSluiceTLS.h"
+
+#include <string.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+static void write_reason(char *error, int capacity, const char *what) {
+    if (capacity <= 0) return;
+    unsigned long code = ERR_peek_last_error();
+    char detail[256] = "";
+    if (code != 0) ERR_error_string_n(code, detail, sizeof detail);
+    ERR_clear_error();
+    if (detail[0] != 0) {
+        snprintf(error, (size_t)capacity, "%s (%s)", what, detail);
+    } else {
+        snprintf(error, (size_t)capacity, "%s", what);
+    }
+}
+
+void sluice_tls_last_error(char *error, int error_capacity) {
+    write_reason(error, error_capacity, "TLS error");
+}
+
+// Reads every certificate of a PEM chain; the leaf first. Returns how many, 0 on none.
+static int read_chain(const char *pem, size_t length, X509 **leaf, STACK_OF(X509) *rest) {
+    BIO *bio = BIO_new_mem_buf(pem, (int)length);
+    if (bio == NULL) return 0;
+    int count = 0;
+    for (;;) {
+        X509 *certificate = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (certificate == NULL) break;
+        if (count == 0) {
+            *leaf = certificate;
+        } else if (rest == NULL || !sk_X509_push(rest, certificate)) {
+            X509_free(certificate);
+        }
+        count++;
+    }
+    // The loop ends on "no start line" at the end of the text: not an error.
+    unsigned long last = ERR_peek_last_error();
+    if (ERR_GET_REASON(last) == PEM_R_NO_START_LINE) ERR_clear_error();
+    BIO_free(bio);
+    return count;
+}
+
+static EVP_PKEY *read_key(const char *pem, size_t length) {
+    BIO *bio = BIO_new_mem_buf(pem, (int)length);
+    if (bio == NULL) return NULL;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return key;
+}
+
+int sluice_tls_inspect(const char *chain_pem, size_t chain_length, const char *key_pem, size_t key_length,
+                       int64_t *not_after, int *chain_count, char *error, int error_capacity) {
+    X509 *leaf = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    int count = read_chain(chain_pem, chain_length, &leaf, rest);
+    int status = -1;
+    EVP_PKEY *key = NULL;
+    if (count == 0 || leaf == NULL) {
+        write_reason(error, error_capacity, "no PEM certificate could be read");
+        goto done;
+    }
+    if (ERR_peek_error() != 0) {
+        write_reason(error, error_capacity, "the certificate chain does not parse");
+        goto done;
+    }
+    key = read_key(key_pem, key_length);
+    if (key == NULL) {
+        write_reason(error, error_capacity, "no PEM private key could be read");
+        goto done;
+    }
+    if (X509_check_private_key(leaf, key) != 1) {
+        write_reason(error, error_capacity, "the private key does not match the certificate (the first in the chain)");
+        goto done;
+    }
+    const ASN1_TIME *end = X509_get0_notAfter(leaf);
+    struct tm when;
+    if (end == NULL || ASN1_TIME_to_tm(end, &when) != 1) {
+        write_reason(error, error_capacity, "the certificate's notAfter cannot be read");
+        goto done;
+    }
+    *not_after = (int64_t)timegm(&when);
+    *chain_count = count;
+    status = 0;
+done:
+    EVP_PKEY_free(key);
+    X509_free(leaf);
+    sk_X509_pop_free(rest, X509_free);
+    return status;
+}
+
+static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+// ALPN: Sluice speaks HTTP/1.1. A client that offers ALPN without it is refused (RFC 7301 §3.2);
+// one that offers none is served.
+static int select_protocol(SSL *ssl, const unsigned char **out, unsigned char *out_length,
+                           const unsigned char *offered, unsigned int offered_length, void *argument) {
+    (void)ssl;
+    (void)argument;
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, out_length, http11, sizeof http11, offered, offered_length)
+        != OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX *sluice_tls_server_context(const char *chain_pem, size_t chain_length,
+                                   const char *key_pem, size_t key_length,
+                                   int min_version, int max_version, const char *ciphers12,
+                                   char *error, int error_capacity) {
+    SSL_CTX *context = SSL_CTX_new(TLS_server_method());
+    X509 *leaf = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    EVP_PKEY *key = NULL;
+    if (context == NULL || rest == NULL) {
+        write_reason(error, error_capacity, "cannot create a TLS context");
+        goto failed;
+    }
+    if (read_chain(chain_pem, chain_length, &leaf, rest) == 0) {
+        write_reason(error, error_capacity, "no PEM certificate could be read");
+        goto failed;
+    }
+    key = read_key(key_pem, key_length);
+    if (key == NULL) {
+        write_reason(error, error_capacity, "no PEM private key could be read");
+        goto failed;
+    }
+    if (SSL_CTX_use_certificate(context, leaf) != 1 || SSL_CTX_use_PrivateKey(context, key) != 1
+        || SSL_CTX_check_private_key(context) != 1) {
+        write_reason(error, error_capacity, "the private key does not match the certificate");
+        goto failed;
+    }
+    while (sk_X509_num(rest) > 0) {
+        X509 *intermediate = sk_X509_shift(rest);
+        // The context takes ownership of what it adds.
+        if (SSL_CTX_add_extra_chain_cert(context, intermediate) != 1) {
+            X509_free(intermediate);
+            write_reason(error, error_capacity, "cannot add an intermediate certificate");
+            goto failed;
+        }
+    }
+    if (SSL_CTX_set_min_proto_version(context, min_version) != 1
+        || SSL_CTX_set_max_proto_version(context, max_version) != 1) {
+        write_reason(error, error_capacity, "cannot set the protocol versions");
+        goto failed;
+    }
+    if (ciphers12 != NULL && ciphers12[0] != 0 && SSL_CTX_set_cipher_list(context, ciphers12) != 1) {
+        write_reason(error, error_capacity, "cannot set the cipher list");
+        goto failed;
+    }
+    // No renegotiation (TLS 1.2 and older), the server's cipher order, no compression.
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
+                        | SSL_OP_NO_COMPRESSION);
+    // Read and write buffers go back to OpenSSL's free list while a connection is idle.
+    SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(context, select_protocol, NULL);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(rest, X509_free);
+    return context;
+failed:
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(rest, X509_free);
+    SSL_CTX_free(context);
+    return NULL;
+}
+
+SSL *sluice_tls_accepting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network) {
+    SSL *ssl = SSL_new(context);
+    if (ssl == NULL) return NULL;
+    BIO *inner = NULL;
+    BIO *outer = NULL;
+    // The inner BIO's buffer holds what OpenSSL writes (outbound); the outer one's what the
+    // network side writes (inbound).
+    if (BIO_new_bio_pair(&inner, outbound, &outer, inbound) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_bio(ssl, inner, inner);
+    SSL_set_accept_state(ssl);
+    *network = outer;
+    return ssl;
+}
+
+int sluice_tls_error_class(SSL *ssl, int result) {
+    switch (SSL_get_error(ssl, result)) {
+    case SSL_ERROR_NONE: return SLUICE_TLS_OK;
+    case SSL_ERROR_WANT_READ: return SLUICE_TLS_WANT_READ;
+    case SSL_ERROR_WANT_WRITE: return SLUICE_TLS_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN: return SLUICE_TLS_CLOSED;
+    default: return SLUICE_TLS_FAILED;
+    }
+}
+
+const char *sluice_tls_version_name(SSL *ssl) { return SSL_get_version(ssl); }
+
+const char *sluice_tls_cipher_name(SSL *ssl) { return SSL_get_cipher_name(ssl); }
+
+int sluice_tls_session_reused(SSL *ssl) { return SSL_session_reused(ssl); }

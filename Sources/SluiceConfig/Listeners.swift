@@ -1,0 +1,228 @@
+import Yams
+
+/// One address the gateway serves, plain or with TLS (`listen`).
+public struct Listener: Sendable, Hashable {
+    public var address: ListenAddress
+    /// nil: plain HTTP.
+    public var tls: ListenerTLS?
+
+    public init(address: ListenAddress, tls: ListenerTLS? = nil) {
+        self.address = address
+        self.tls = tls
+    }
+
+    /// `http` or `https`, for `X-Forwarded-Proto` and the startup line.
+    public var scheme: String { tls == nil ? "http" : "https" }
+}
+
+/// A TLS listener's certificate and the protocol versions and ciphers it accepts.
+public struct ListenerTLS: Sendable, Hashable {
+    public var certificate: CertificateFiles
+    public var policy: TLSSecurityPolicy
+
+    public init(certificate: CertificateFiles, policy: TLSSecurityPolicy = .tls12) {
+        self.certificate = certificate
+        self.policy = policy
+    }
+}
+
+/// A certificate chain and its private key, PEM, read at load: a worker never opens a file.
+public struct CertificateFiles: Sendable, Hashable {
+    /// As written (relative paths resolved against the configuration's folder), for messages.
+    public var chainPath: String
+    public var keyPath: String
+    /// The leaf certificate first, then its intermediates.
+    public var chainPEM: [UInt8]
+    public var keyPEM: [UInt8]
+
+    public init(chainPath: String, keyPath: String, chainPEM: [UInt8], keyPEM: [UInt8]) {
+        self.chainPath = chainPath
+        self.keyPath = keyPath
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+    }
+}
+
+/// API Gateway's security policies for custom domain names: the oldest protocol version a client
+/// may use, and the TLS 1.2-and-older ciphers offered (TLS 1.3's three suites are always offered).
+public enum TLSSecurityPolicy: String, Sendable, Hashable, CaseIterable {
+    /// TLS 1.0 to 1.3 (API Gateway's default for edge-optimized and regional endpoints).
+    case tls10 = "TLS_1_0"
+    /// TLS 1.2 and 1.3.
+    case tls12 = "TLS_1_2"
+    /// TLS 1.3 only.
+    case tls13 = "SecurityPolicy_TLS13_1_3_2025_09"
+
+    /// The oldest version accepted: 0x0301 (TLS 1.0), 0x0303 (1.2) or 0x0304 (1.3).
+    public var minimumVersion: Int {
+        switch self {
+        case .tls10: 0x0301
+        case .tls12: 0x0303
+        case .tls13: 0x0304
+        }
+    }
+
+    /// OpenSSL's names of the TLS 1.2 (and older) ciphers, the server's order of preference, as
+    /// API Gateway's tables list them for the policy.
+    public var ciphers12: String {
+        let tls12 = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA256",
+                     "ECDHE-RSA-AES128-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+                     "ECDHE-ECDSA-AES256-SHA384", "ECDHE-RSA-AES256-SHA384", "AES128-GCM-SHA256", "AES128-SHA256",
+                     "AES256-GCM-SHA384", "AES256-SHA256"]
+        switch self {
+        case .tls13, .tls12:
+            return tls12.joined(separator: ":")
+        case .tls10:
+            // TLS 1.0 and 1.1 sign with SHA-1, which OpenSSL 3 refuses above security level 0.
+            let legacy = ["ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA",
+                          "ECDHE-RSA-AES256-SHA", "AES128-SHA", "AES256-SHA"]
+            return (tls12 + legacy).joined(separator: ":") + ":@SECLEVEL=0"
+        }
+    }
+}
+
+/// What `check` learns of a certificate chain and its key (from SluiceTLS, through the
+/// loader's environment).
+public struct CertificateSummary: Sendable, Hashable {
+    /// How many certificates the chain holds, the leaf included.
+    public var chainCount: Int
+    /// Seconds until the leaf expires (negative once it has).
+    public var secondsUntilExpiry: Int64
+
+    public init(chainCount: Int, secondsUntilExpiry: Int64) {
+        self.chainCount = chainCount
+        self.secondsUntilExpiry = secondsUntilExpiry
+    }
+}
+
+/// Reads `listen:`: one address (`"0.0.0.0:8080"`), or a list of addresses and mappings
+/// `{address, tls: {certificate, key, security_policy}}`.
+struct ListenersSection {
+    let reader: ConfigReader
+    let environment: LoaderEnvironment
+    let configPath: String
+
+    /// A certificate expiring sooner than this gets a warning.
+    static let expiryWarningSeconds: Int64 = 30 * 86_400
+
+    func read(_ node: Node) -> [Listener]? {
+        if case .sequence(let items) = node {
+            guard !items.isEmpty else {
+                reader.log.error(reader.file, node.line, "listen must name at least one address")
+                return nil
+            }
+            var listeners: [Listener] = []
+            var valid = true
+            for item in items {
+                if let listener = listener(item) { listeners.append(listener) } else { valid = false }
+            }
+            return valid ? listeners : nil
+        }
+        return listener(node).map { [$0] }
+    }
+
+    private func listener(_ node: Node) -> Listener? {
+        if node.entries == nil { return address(node, "listen").map { Listener(address: $0) } }
+        guard let entries = reader.mapping(node, "a listen entry") else { return nil }
+        var address: ListenAddress?
+        var addressSeen = false
+        var tlsNode: Node?
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "address":
+                addressSeen = true
+                address = self.address(value, "listen.address")
+            case "tls":
+                tlsNode = value
+            default:
+                reader.unknownKey(key, in: "listen")
+            }
+        }
+        if !addressSeen { reader.log.error(reader.file, node.line, "a listen entry needs 'address'") }
+        guard let address else { return nil }
+        guard let tlsNode else { return Listener(address: address) }
+        guard let tls = tls(tlsNode) else { return nil }
+        return Listener(address: address, tls: tls)
+    }
+
+    private func address(_ node: Node, _ what: String) -> ListenAddress? {
+        guard let text = reader.string(node, what) else { return nil }
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let error):
+            reader.log.error(reader.file, node.line, "\(what): \(error.message)")
+            return nil
+        }
+    }
+
+    private func tls(_ node: Node) -> ListenerTLS? {
+        guard let entries = reader.mapping(node, "listen.tls") else { return nil }
+        var chainNode: Node?
+        var keyNode: Node?
+        var policy = TLSSecurityPolicy.tls12
+        var valid = true
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "certificate": chainNode = value
+            case "key": keyNode = value
+            case "security_policy":
+                guard let text = reader.string(value, "listen.tls.security_policy") else {
+                    valid = false
+                    continue
+                }
+                guard let named = TLSSecurityPolicy(rawValue: text) else {
+                    let names = TLSSecurityPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+                    reader.log.error(reader.file, value.line,
+                                     "listen.tls.security_policy: '\(text)' is not one of \(names)")
+                    valid = false
+                    continue
+                }
+                policy = named
+            default:
+                reader.unknownKey(key, in: "listen.tls")
+            }
+        }
+        guard let chainNode, let keyNode else {
+            reader.log.error(reader.file, node.line, "listen.tls needs 'certificate' (a PEM chain) and 'key' (its PEM private key)")
+            return nil
+        }
+        guard valid, let certificate = certificate(chain: chainNode, key: keyNode) else { return nil }
+        return ListenerTLS(certificate: certificate, policy: policy)
+    }
+
+    /// Reads both files and has them inspected: unreadable, unparsable or mismatched is an error
+    /// at the certificate's line; expiring within 30 days (or expired) a warning.
+    private func certificate(chain chainNode: Node, key keyNode: Node) -> CertificateFiles? {
+        guard let chainText = reader.string(chainNode, "listen.tls.certificate"),
+              let keyText = reader.string(keyNode, "listen.tls.key") else { return nil }
+        let chainPath = Loader.join(folderOf: configPath, chainText)
+        let keyPath = Loader.join(folderOf: configPath, keyText)
+        let chain: [UInt8]
+        let key: [UInt8]
+        switch environment.readFile(chainPath) {
+        case .success(let bytes): chain = bytes
+        case .failure(let error):
+            reader.log.error(reader.file, chainNode.line, "cannot read the certificate \(chainPath): \(error.message)")
+            return nil
+        }
+        switch environment.readFile(keyPath) {
+        case .success(let bytes): key = bytes
+        case .failure(let error):
+            reader.log.error(reader.file, keyNode.line, "cannot read the private key \(keyPath): \(error.message)")
+            return nil
+        }
+        switch environment.inspectCertificate(chain, key) {
+        case .failure(let error):
+            reader.log.error(reader.file, chainNode.line, "certificate \(chainPath) with key \(keyPath): \(error.message)")
+            return nil
+        case .success(let summary):
+            if summary.secondsUntilExpiry < 0 {
+                reader.log.warning(reader.file, chainNode.line, "certificate \(chainPath) has expired")
+            } else if summary.secondsUntilExpiry < Self.expiryWarningSeconds {
+                let days = summary.secondsUntilExpiry / 86_400
+                reader.log.warning(reader.file, chainNode.line, "certificate \(chainPath) expires in \(days) day(s)")
+            }
+        }
+        return CertificateFiles(chainPath: chainPath, keyPath: keyPath, chainPEM: chain, keyPEM: key)
+    }
+}

@@ -1,0 +1,186 @@
+import CSluiceTLS
+import SluiceURing
+
+/// The TLS side of a worker's connections, one slot per connection slot: OpenSSL's handshake and
+/// records over a BIO pair per connection, so that no OpenSSL call touches a socket. Ciphertext
+/// the worker receives is copied into the pair; the plaintext comes out into the worker's own
+/// slabs (the connection's carry slot); plaintext from its output slot goes in, and the ciphertext
+/// is sent straight from the pair's buffer, which stays put until the send completes. No blocking
+/// call and no thread: every step answers at once with what it needs next.
+public final class TLSConnections {
+    /// The most plaintext one `write` takes: one TLS record's worth.
+    public static let recordPlaintextMax = 16_384
+    /// What one record adds at most (header, explicit IV, MAC or tag, padding), with room for the
+    /// session tickets TLS 1.3 sends after the handshake.
+    static let outboundBytes = recordPlaintextMax + 4_096
+
+    private var sessions: [OpaquePointer?]
+    private var networks: [OpaquePointer?]
+    /// Bytes the network side of a pair holds before OpenSSL reads them: one receive buffer and
+    /// the rest of a record, since a connection takes a buffer in only when it has read the last.
+    let inboundBytes: Int
+    /// Connections with TLS state, for the memory figure.
+    public private(set) var activeCount = 0
+
+    public init(slotCount: Int, receiveBufferBytes: Int) {
+        sessions = Array(repeating: nil, count: slotCount)
+        networks = Array(repeating: nil, count: slotCount)
+        inboundBytes = receiveBufferBytes + Self.recordPlaintextMax + 1_024
+    }
+
+    deinit {
+        for slot in sessions.indices { end(slot: slot) }
+    }
+
+    /// What a step asks for next.
+    public enum Progress: Equatable {
+        /// It completed (the handshake), or produced what it could (a read).
+        case done
+        /// It waits for more ciphertext from the peer.
+        case wantsInput
+        /// It waits for ciphertext to be sent, to make room in the pair.
+        case wantsOutput
+        /// The peer ended the session (close_notify).
+        case closed
+        /// A protocol error or a refused handshake: OpenSSL's reason. Close the connection once
+        /// the alert (if any) in `outboundCount` is sent.
+        case failed(String)
+    }
+
+    /// Starts a server-side session for `slot`; false if OpenSSL could not allocate one.
+    public func begin(slot: Int, context: TLSServerContext) -> Bool {
+        precondition(sessions[slot] == nil, "one TLS session per connection slot")
+        var network: OpaquePointer?
+        guard let session = sluice_tls_accepting(context.context, inboundBytes, Self.outboundBytes, &network),
+              let network else {
+            ERR_clear_error()
+            return false
+        }
+        sessions[slot] = session
+        networks[slot] = network
+        activeCount += 1
+        return true
+    }
+
+    /// Frees the slot's session (the connection closed).
+    public func end(slot: Int) {
+        guard let session = sessions[slot] else { return }
+        SSL_free(session)
+        if let network = networks[slot] { BIO_free(network) }
+        sessions[slot] = nil
+        networks[slot] = nil
+        activeCount -= 1
+    }
+
+    public func isActive(slot: Int) -> Bool { sessions[slot] != nil }
+
+    public func isHandshakeDone(slot: Int) -> Bool {
+        guard let session = sessions[slot] else { return false }
+        return SSL_is_init_finished(session) == 1
+    }
+
+    /// Takes `byteCount` bytes of receive buffer `id` in as ciphertext. False when they do not
+    /// fit: the peer sent more than the session could read, which only happens when plaintext
+    /// was left unread (the caller closes the connection).
+    public func absorb(slot: Int, buffers: ProvidedBuffers, id: UInt16, byteCount: Int) -> Bool {
+        guard let network = networks[slot] else { return false }
+        return buffers.withUnsafeBytes(id: id, byteCount: byteCount) { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                var space: UnsafeMutablePointer<CChar>?
+                let available = Int(BIO_nwrite0(network, &space))
+                guard available > 0, let start = space else { return false }
+                let count = min(available, bytes.count - offset)
+                UnsafeMutableRawPointer(start).copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
+                guard BIO_nwrite(network, &space, Int32(count)) == count else { return false }
+                offset += count
+            }
+            return true
+        }
+    }
+
+    /// Drives the handshake as far as the bytes at hand allow.
+    public func handshake(slot: Int) -> Progress {
+        guard let session = sessions[slot] else { return .failed("no TLS session") }
+        let result = SSL_do_handshake(session)
+        if result == 1 { return .done }
+        return progress(session, result)
+    }
+
+    /// Decrypts into `range` of `slot` of `slab`: how many plaintext bytes, and what stops it
+    /// (`.done` when the range is full).
+    public func read(slot: Int, into slab: ByteSlab, slot destination: Int, range: Range<Int>) -> (count: Int, progress: Progress) {
+        guard let session = sessions[slot] else { return (0, .failed("no TLS session")) }
+        var total = 0
+        while total < range.count {
+            let result = slab.withUnsafeMutableBytes(slot: destination, range: range.lowerBound + total..<range.upperBound) { space in
+                SSL_read(session, space.baseAddress, Int32(min(space.count, Int(Int32.max))))
+            }
+            if result <= 0 { return (total, progress(session, result)) }
+            total += Int(result)
+        }
+        return (total, .done)
+    }
+
+    /// Encrypts `range` of `slot` of `slab` (at most `recordPlaintextMax` bytes, and only while
+    /// nothing is waiting in `outboundCount`, so that its record always fits the pair). Returns
+    /// the progress: `.done` when all of it was taken.
+    public func write(slot: Int, from slab: ByteSlab, slot source: Int, range: Range<Int>) -> Progress {
+        guard let session = sessions[slot] else { return .failed("no TLS session") }
+        precondition(range.count <= Self.recordPlaintextMax && !range.isEmpty)
+        let result = slab.withUnsafeMutableBytes(slot: source, range: range) { bytes in
+            SSL_write(session, bytes.baseAddress, Int32(bytes.count))
+        }
+        if result == Int32(range.count) { return .done }
+        return progress(session, result)
+    }
+
+    /// Ciphertext waiting to be sent.
+    public func outboundCount(slot: Int) -> Int {
+        guard let network = networks[slot] else { return 0 }
+        return Int(BIO_ctrl_pending(network))
+    }
+
+    /// Submits a send of the ciphertext waiting at the front of the pair (its contiguous part);
+    /// returns how many bytes. They stay in the pair until `sent` consumes them.
+    public func sendOutbound(slot: Int, ring: Ring, socket: Int32, userData: UInt64) -> Int {
+        guard let network = networks[slot] else { return 0 }
+        var start: UnsafeMutablePointer<CChar>?
+        let available = Int(BIO_nread0(network, &start))
+        guard available > 0, let start else { return 0 }
+        ring.send(socket: socket, bytes: UnsafeRawBufferPointer(start: start, count: available), userData: userData)
+        return available
+    }
+
+    /// `byteCount` bytes of ciphertext went out.
+    public func sent(slot: Int, byteCount: Int) {
+        guard let network = networks[slot] else { return }
+        var start: UnsafeMutablePointer<CChar>?
+        _ = BIO_nread(network, &start, Int32(byteCount))
+    }
+
+    /// Queues the session's close_notify (the connection is closing after its last answer).
+    public func shutdown(slot: Int) {
+        guard let session = sessions[slot] else { return }
+        if SSL_shutdown(session) < 0 { ERR_clear_error() }
+    }
+
+    /// The negotiated protocol version and cipher ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), or nil.
+    public func negotiated(slot: Int) -> (version: String, cipher: String, resumed: Bool)? {
+        guard let session = sessions[slot], SSL_is_init_finished(session) == 1 else { return nil }
+        return (String(cString: sluice_tls_version_name(session)), String(cString: sluice_tls_cipher_name(session)),
+                sluice_tls_session_reused(session) == 1)
+    }
+
+    private func progress(_ session: OpaquePointer, _ result: Int32) -> Progress {
+        switch sluice_tls_error_class(session, result) {
+        case Int32(SLUICE_TLS_WANT_READ): return .wantsInput
+        case Int32(SLUICE_TLS_WANT_WRITE): return .wantsOutput
+        case Int32(SLUICE_TLS_CLOSED): return .closed
+        default:
+            var error = [CChar](repeating: 0, count: 256)
+            sluice_tls_last_error(&error, Int32(error.count))
+            return .failed(TLSServerContext.text(error))
+        }
+    }
+}

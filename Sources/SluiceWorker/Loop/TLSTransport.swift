@@ -1,0 +1,140 @@
+import SluiceMetrics
+import SluiceTLS
+import SluiceURing
+
+/// A connection accepted on a TLS listener: the same exchange as a plain one, with OpenSSL
+/// between the socket and the connection's slots. Ciphertext comes in through the receive
+/// buffers (held, like plaintext, while reading is paused) and is decrypted into the carry slot,
+/// where requests are parsed as they are from a plain connection's carry. Answers are written in
+/// plaintext into the output slot as always; a record's worth at a time is encrypted and its
+/// ciphertext sent from the session's own buffer. Plaintext counts as sent (and the output slot
+/// drains, the peer resumes, a stream goes on) when all of its ciphertext is.
+extension Worker {
+    /// Ciphertext arrived in receive buffer `bufferID`.
+    func tlsReceived(_ index: Int, bufferID: UInt16, byteCount: Int) {
+        // After the last answer, what the client still sends is read and dropped.
+        if connections[index].lingering || connections[index].tlsFailed { return }
+        guard tls.absorb(slot: index, buffers: receiveBuffers, id: bufferID, byteCount: byteCount) else {
+            abort(index)
+            return
+        }
+        tlsAdvance(index)
+        afterInput(index)
+    }
+
+    /// Runs the handshake until it is done, then decrypts what is at hand.
+    func tlsAdvance(_ index: Int) {
+        if !tls.isHandshakeDone(slot: index) {
+            switch tls.handshake(slot: index) {
+            case .done:
+                counters.add(slot: slot, tls.negotiated(slot: index)?.resumed == true ? .tlsHandshakesResumed : .tlsHandshakesFull)
+                counters.add(slot: slot, .tlsConnectionsOpen)
+            case .wantsInput, .wantsOutput:
+                return
+            case .closed, .failed:
+                tlsFailed(index)
+                return
+            }
+        }
+        tlsReadPlaintext(index)
+    }
+
+    /// Decrypts into the carry slot and parses, until OpenSSL needs more ciphertext or the
+    /// connection stops reading (output backed up, an upstream answering, closing). What stays in
+    /// OpenSSL is read when reading resumes (`resumeReading`).
+    func tlsReadPlaintext(_ index: Int) {
+        while connections[index].isOpen && !connections[index].closing && !connections[index].receivePaused
+                && !waitsForUpstream(index) && !connections[index].closeAfterFlush && !connections[index].lingering
+                && !connections[index].tlsFailed && tls.isHandshakeDone(slot: index) {
+            let filled = connections[index].carryCount
+            guard filled < carry.slotBytes else {
+                // A carried head never fills the slot (the parser refuses it at its limit first).
+                abort(index)
+                return
+            }
+            let (count, progress) = tls.read(slot: index, into: carry, slot: index, range: filled..<carry.slotBytes)
+            if count > 0 {
+                connections[index].carryCount = filled + count
+                consumeCarry(index)
+            }
+            switch progress {
+            case .done:
+                continue
+            case .wantsInput, .wantsOutput:
+                return
+            case .closed:
+                peerClosed(index)
+                return
+            case .failed:
+                tlsFailed(index)
+                return
+            }
+        }
+    }
+
+    /// The session cannot go on: its alert (if OpenSSL wrote one) goes out, then the connection
+    /// closes, without an answer of ours.
+    func tlsFailed(_ index: Int) {
+        if !tls.isHandshakeDone(slot: index) { counters.add(slot: slot, .tlsHandshakesFailed) }
+        connections[index].tlsFailed = true
+        connections[index].closeAfterFlush = true
+        connections[index].carryCount = 0
+    }
+
+    /// `flush` for a TLS connection: sends waiting ciphertext, or encrypts the next record's
+    /// worth of the output and sends that. With nothing left to send, ends as a plain connection
+    /// does, after queueing close_notify when the connection closes after its answer.
+    func tlsFlush(_ index: Int) {
+        let connection = connections[index]
+        if tls.outboundCount(slot: index) == 0 && connection.tlsPlaintextInFlight == 0 && !connection.tlsFailed
+            && connection.outputEnd > connection.outputStart && tls.isHandshakeDone(slot: index) {
+            let start = connection.outputStart
+            let end = min(connection.outputEnd, start + TLSConnections.recordPlaintextMax)
+            switch tls.write(slot: index, from: output, slot: index, range: start..<end) {
+            case .done:
+                connections[index].tlsPlaintextInFlight = end - start
+            case .wantsInput, .wantsOutput, .closed, .failed:
+                // The pair always has room for one record when nothing waits in it.
+                tlsFailed(index)
+            }
+        }
+        if tls.outboundCount(slot: index) > 0 {
+            _ = tls.sendOutbound(slot: index, ring: ring, socket: connection.fd,
+                                 userData: Token.make(.send, connection: index, generation: connection.generation))
+            connections[index].sendInFlight = true
+            return
+        }
+        if connection.tlsFailed {
+            abort(index)
+            return
+        }
+        if connection.closeAfterFlush && !connection.lingering && !connection.tlsShutdownQueued
+            && tls.isHandshakeDone(slot: index) {
+            connections[index].tlsShutdownQueued = true
+            tls.shutdown(slot: index)
+            if tls.outboundCount(slot: index) > 0 {
+                tlsFlush(index)
+                return
+            }
+        }
+        flushed(index)
+    }
+
+    /// `byteCount` bytes of ciphertext went out. Returns the plaintext that now counts as sent
+    /// (0 while ciphertext of it is still waiting).
+    func tlsSent(_ index: Int, byteCount: Int) -> Int {
+        tls.sent(slot: index, byteCount: byteCount)
+        // A handshake flight larger than the session's buffer goes on once there is room.
+        if !tls.isHandshakeDone(slot: index) && !connections[index].tlsFailed { tlsAdvance(index) }
+        guard tls.outboundCount(slot: index) == 0 else { return 0 }
+        let plaintext = connections[index].tlsPlaintextInFlight
+        connections[index].tlsPlaintextInFlight = 0
+        return plaintext
+    }
+
+    /// The connection closes: its handshake counted in the open gauge.
+    func tlsReleased(_ index: Int) {
+        if tls.isHandshakeDone(slot: index) { counters.subtract(slot: slot, .tlsConnectionsOpen) }
+        tls.end(slot: index)
+    }
+}
