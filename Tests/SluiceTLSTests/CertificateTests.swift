@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func aChainWithAnIntermediateCountsIt() throws {
-        let chain = Fixtures.ecdsaCertificate + Fixtures.rsaCertificate
+        let chain = Fixtures.ecdsaCertificate + Array("\n".utf8) + Fixtures.rsaCertificate
         let summary = try TLSServerContext.inspect(chainPEM: chain, keyPEM: Fixtures.ecdsaKey, nowEpochSeconds: 0).get()
         #expect(summary.chainCount == 2)
     }

@@ -1,0 +1,380 @@
+"""HTTPS listeners end to end: the real binary with a plain and TLS listeners side by side, Python's
+`ssl` and `openssl s_client` as clients, certificates made by `openssl` for each run."""
+
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import warnings
+
+import pytest
+
+from conftest import BINARY, PETSTORE, Sluice, metric_samples, parse_response, read_responses, read_until_close
+from test_proxy import Upstream
+
+NAME = "gw.example.test"
+
+
+def openssl(*arguments, cwd):
+    subprocess.run(["openssl", *arguments], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A CA, a leaf it signed for NAME and 127.0.0.1 (ECDSA P-256), a self-signed RSA leaf, and a
+    leaf that expires in 5 days."""
+    directory = tmp_path_factory.mktemp("certificates")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "3650", "-subj", "/CN=Sluice test CA", cwd=directory)
+    (directory / "leaf.ext").write_text(f"subjectAltName=DNS:{NAME},IP:127.0.0.1\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key",
+            "-out", "leaf.csr", "-subj", f"/CN={NAME}", cwd=directory)
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "leaf.pem", "-days", "3650", "-extfile", "leaf.ext", cwd=directory)
+    (directory / "chain.pem").write_text((directory / "leaf.pem").read_text() + (directory / "ca.pem").read_text())
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.pem",
+            "-days", "3650", "-subj", f"/CN={NAME}", "-addext", f"subjectAltName=DNS:{NAME}", cwd=directory)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "soon.key",
+            "-out", "soon.pem", "-days", "5", "-subj", f"/CN={NAME}", cwd=directory)
+    return directory
+
+
+def tls_config(certificates, listeners, limits=None, workers=2, extra="", api="petstore.oas30.yaml"):
+    """sluice.yaml with a plain listener first, then `listeners` (TLS settings as YAML flow text)."""
+    lines = ['listen:', '  - "127.0.0.1:0"']
+    for tls in listeners:
+        lines += ['  - address: "127.0.0.1:0"', f"    tls: {tls}"]
+    lines += ['admin: "127.0.0.1:0"', "workers:", f"  count: {workers}",
+              "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, max_connections: 512}"]
+    if limits:
+        lines.append("limits:")
+        lines += [f"  {key}: {value}" for key, value in limits.items()]
+    lines += [extra, "apis:", "  - name: petstore", f"    definition: {api}", "    stages:", "      prod: {}"]
+    return "\n".join(lines).replace("CERTS", str(certificates)) + "\n"
+
+
+CHAIN = "{certificate: CERTS/chain.pem, key: CERTS/leaf.key}"
+
+
+class Gateway:
+    def __init__(self, server):
+        self.server = server
+        self.ports = {}
+        for line in server.stderr_lines:
+            if line.startswith("sluice: listener "):
+                position, rest = line[len("sluice: listener "):].split(": ", 1)
+                self.ports[int(position)] = int(rest.rsplit(":", 1)[1])
+
+    def client_context(self, certificates, **settings):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(certificates / "ca.pem")
+        for key, value in settings.items():
+            setattr(context, key, value)
+        return context
+
+    def connect(self, context, listener=1, server_hostname=NAME, timeout=5):
+        raw = socket.create_connection(("127.0.0.1", self.ports[listener]), timeout=timeout)
+        return context.wrap_socket(raw, server_hostname=server_hostname)
+
+
+def start(tmp_path, certificates, listeners=(CHAIN,), **options):
+    directory = tmp_path / "gateway"
+    server = Sluice(directory, config_text=tls_config(certificates, listeners, **options)).start()
+    return Gateway(server)
+
+
+GET = b"GET /prod/pets HTTP/1.1\r\nHost: gw.example.test\r\n\r\n"
+
+
+def test_https_answers_beside_the_plain_listener_keep_alive_and_pipelined(tmp_path, certificates):
+    gateway = start(tmp_path, certificates)
+    assert sorted(gateway.ports) == [0, 1]
+    context = gateway.client_context(certificates)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with gateway.connect(context) as connection:
+        assert connection.version() == "TLSv1.3"
+        assert connection.selected_alpn_protocol() == "http/1.1"
+        connection.sendall(GET)
+        [first] = read_responses(connection, 1)
+        assert first.status == 200 and first.body == b'[{"id":1,"type":"dog"}]'
+        # Three pipelined requests in one write, then one more on the same connection.
+        connection.sendall(GET * 3)
+        responses = read_responses(connection, 3)
+        assert [response.status for response in responses] == [200, 200, 200]
+        connection.sendall(b"GET /prod/pets/7 HTTP/1.1\r\nHost: gw.example.test\r\nConnection: close\r\n\r\n")
+        last = parse_response(read_until_close(connection))
+        assert last.status == 200 and last.body == b'{"id":"pet"}'
+        assert last.header("Connection") == "close"
+    # The plain listener serves the same API.
+    plain = parse_response(gateway.server.exchange(b"GET /prod/pets HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"))
+    assert plain.status == 200 and plain.body == b'[{"id":1,"type":"dog"}]'
+
+
+def test_large_answers_and_uploads_cross_tls_in_many_records(tmp_path, certificates):
+    gateway = start(tmp_path, certificates)
+    context = gateway.client_context(certificates)
+    with gateway.connect(context) as connection:
+        for _ in range(3):
+            connection.sendall(b"GET /prod/big HTTP/1.1\r\nHost: gw.example.test\r\n\r\n")
+            [response] = read_responses(connection, 1)
+            assert response.status == 200 and response.body == b"x" * 100_000
+        # A 3 MB upload that the MOCK answers once all of it has been read.
+        body = bytes(range(256)) * (3 * 4096)
+        connection.sendall(b"POST /prod/pets HTTP/1.1\r\nHost: gw.example.test\r\nContent-Type: application/json\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body + GET)
+        responses = read_responses(connection, 2)
+        assert [response.status for response in responses] == [201, 200]
+        assert responses[0].body == b'{"created":true}'
+
+
+def test_a_client_that_reads_slowly_gets_every_byte(tmp_path, certificates):
+    """Output backs up while the client does not read: reading pauses (ciphertext held), and
+    resumes when the client drains the answers."""
+    gateway = start(tmp_path, certificates)
+    context = gateway.client_context(certificates)
+    with gateway.connect(context, timeout=20) as connection:
+        big = b"GET /prod/big HTTP/1.1\r\nHost: gw.example.test\r\n\r\n"
+        connection.sendall(big * 40)
+        time.sleep(0.5)
+        responses = read_responses(connection, 40, timeout=20)
+        assert len(responses) == 40
+        assert all(response.body == b"x" * 100_000 for response in responses)
+
+
+def test_concurrent_tls_clients_on_every_worker(tmp_path, certificates):
+    gateway = start(tmp_path, certificates)
+    context = gateway.client_context(certificates)
+    failures = []
+
+    def client():
+        try:
+            for _ in range(3):
+                with gateway.connect(context) as connection:
+                    connection.sendall(GET * 5)
+                    responses = read_responses(connection, 5)
+                    if [response.status for response in responses] != [200] * 5:
+                        failures.append([response.status for response in responses])
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=client) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    metrics = gateway.server.metrics()
+    full = sum(value for key, value in metrics.items()
+               if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="full"' in key)
+    assert full == 120
+    workers_used = [key for key, value in metrics.items()
+                    if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="full"' in key and value > 0]
+    assert len(workers_used) == 2
+
+
+def test_security_policies_and_alpn(tmp_path, certificates):
+    gateway = start(tmp_path, certificates, listeners=(
+        CHAIN,
+        "{certificate: CERTS/chain.pem, key: CERTS/leaf.key, security_policy: SecurityPolicy_TLS13_1_3_2025_09}",
+        "{certificate: CERTS/rsa.pem, key: CERTS/rsa.key, security_policy: TLS_1_0}",
+    ))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tls10 = ssl.TLSVersion.TLSv1
+
+    def handshake(listener, version, ciphers=None, alpn=None, ca=True):
+        context = gateway.client_context(certificates, minimum_version=version, maximum_version=version)
+        if not ca:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if ciphers:
+            context.set_ciphers(ciphers)
+        if alpn:
+            context.set_alpn_protocols(alpn)
+        try:
+            with gateway.connect(context, listener=listener) as connection:
+                connection.sendall(GET)
+                [response] = read_responses(connection, 1)
+                return connection.version(), response.status
+        except ssl.SSLError as error:
+            return "refused", str(error).split("] ", 1)[-1].split(" (_ssl")[0]
+
+    # TLS_1_2: 1.2 and 1.3, not 1.0.
+    assert handshake(1, ssl.TLSVersion.TLSv1_2) == ("TLSv1.2", 200)
+    assert handshake(1, ssl.TLSVersion.TLSv1_3) == ("TLSv1.3", 200)
+    assert handshake(1, tls10, ciphers="DEFAULT:@SECLEVEL=0") == ("refused", "tlsv1 alert protocol version")
+    # A cipher outside the policy (CBC with SHA-1 is TLS_1_0's only) is refused.
+    assert handshake(1, ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA")[0] == "refused"
+    # The TLS 1.3 policy refuses 1.2.
+    assert handshake(2, ssl.TLSVersion.TLSv1_3) == ("TLSv1.3", 200)
+    assert handshake(2, ssl.TLSVersion.TLSv1_2)[0] == "refused"
+    # TLS_1_0 with an RSA certificate: TLS 1.0 and its SHA-1 ciphers are served.
+    assert handshake(3, tls10, ciphers="AES128-SHA:@SECLEVEL=0", ca=False) == ("TLSv1", 200)
+    assert handshake(3, ssl.TLSVersion.TLSv1_3, ca=False) == ("TLSv1.3", 200)
+    # ALPN: a client that speaks only h2 is refused; http/1.1 among others is chosen.
+    assert handshake(1, ssl.TLSVersion.TLSv1_3, alpn=["h2"]) == ("refused", "tlsv1 alert no application protocol")
+    assert handshake(1, ssl.TLSVersion.TLSv1_3, alpn=["h2", "http/1.1"]) == ("TLSv1.3", 200)
+    metrics = gateway.server.metrics()
+    failed = sum(value for key, value in metrics.items()
+                 if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="failed"' in key)
+    assert failed == 4
+
+
+def raw_connection(gateway, listener=1, timeout=10):
+    connection = socket.create_connection(("127.0.0.1", gateway.ports[listener]), timeout=timeout)
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection
+
+
+def closed_within(connection, seconds):
+    """Reads until the server closes; returns (seconds it took, what it sent)."""
+    started = time.time()
+    connection.settimeout(seconds)
+    data = read_until_close(connection)
+    return time.time() - started, data
+
+
+def still_serves(gateway, certificates):
+    context = gateway.client_context(certificates)
+    with gateway.connect(context) as connection:
+        connection.sendall(GET)
+        [response] = read_responses(connection, 1)
+        return response.status == 200
+
+
+def test_hostile_handshakes_are_closed_and_the_worker_serves_everyone_else(tmp_path, certificates):
+    gateway = start(tmp_path, certificates, limits={"header_timeout_ms": 1000})
+    # Plain HTTP on the TLS port: not a ClientHello; closed at once, with an alert at most.
+    with raw_connection(gateway) as connection:
+        connection.sendall(GET)
+        took, data = closed_within(connection, 5)
+        assert took < 1 and b"HTTP" not in data and len(data) < 64
+    # Garbage that looks like a handshake record.
+    with raw_connection(gateway) as connection:
+        connection.sendall(b"\x16\x03\x01\x00\x10" + b"\xff" * 16)
+        took, data = closed_within(connection, 5)
+        assert took < 1 and len(data) < 64
+    # A record longer than TLS allows.
+    with raw_connection(gateway) as connection:
+        connection.sendall(b"\x16\x03\x01\xff\xff" + b"\x00" * 1000)
+        took, data = closed_within(connection, 5)
+        assert took < 1 and len(data) < 64
+    # A handshake that stalls (nothing sent, or half a ClientHello): closed by the header timeout.
+    for partial in (b"", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):
+        with raw_connection(gateway) as connection:
+            connection.sendall(partial)
+            took, data = closed_within(connection, 5)
+            assert 0.5 < took < 3 and data == b""
+    assert still_serves(gateway, certificates)
+    metrics = gateway.server.metrics()
+    failed = sum(value for key, value in metrics.items()
+                 if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="failed"' in key)
+    assert failed == 5
+    assert still_serves(gateway, certificates)
+
+
+def test_a_client_that_sends_half_a_record_and_stops_is_closed(tmp_path, certificates):
+    """Python's ssl cannot send half a record; `openssl s_client` completes the handshake, and the
+    test then writes a record header promising more than it sends, on the same TCP stream."""
+    gateway = start(tmp_path, certificates, limits={"header_timeout_ms": 1000, "idle_timeout_ms": 1500})
+    context = gateway.client_context(certificates)
+    raw = socket.create_connection(("127.0.0.1", gateway.ports[1]), timeout=10)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    session = context.wrap_bio(incoming, outgoing, server_hostname=NAME)
+    while True:
+        try:
+            session.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    if outgoing.pending:
+        raw.sendall(outgoing.read())
+    # An application-data record header for 100 bytes, then 10 of them.
+    raw.sendall(b"\x17\x03\x03\x00\x64" + b"\x00" * 10)
+    took, _ = closed_within(raw, 6)
+    assert took < 3
+    raw.close()
+    assert still_serves(gateway, certificates)
+
+
+def test_renegotiation_is_refused(tmp_path, certificates):
+    gateway = start(tmp_path, certificates)
+    # s_client reads "R" at the start of a line as "renegotiate" (its stdin must stay open a while:
+    # at end of input it closes).
+    client = subprocess.Popen(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{gateway.ports[1]}", "-tls1_2", "-servername", NAME,
+         "-CAfile", str(certificates / "ca.pem")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(0.5)
+    client.stdin.write(b"R\n")
+    client.stdin.flush()
+    time.sleep(1)
+    client.stdin.close()
+    output = client.stdout.read()
+    client.wait(20)
+    assert b"RENEGOTIATING" in output
+    # The server refuses with a no_renegotiation alert; the second handshake never happens.
+    assert b"no renegotiation" in output, output[-500:]
+    assert still_serves(gateway, certificates)
+
+
+def test_https_to_http_proxy_says_https_to_the_upstream(tmp_path, certificates):
+    upstream = Upstream("echo")
+    try:
+        api = PETSTORE + f"""\
+  /proxied:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://127.0.0.1:{upstream.port}/echo"
+"""
+        directory = tmp_path / "gateway"
+        directory.mkdir()
+        (directory / "api.yaml").write_text(api)
+        server = Sluice(directory, config_text=tls_config(certificates, [CHAIN], api="api.yaml")).start()
+        gateway = Gateway(server)
+        context = gateway.client_context(certificates)
+        with gateway.connect(context) as connection:
+            connection.sendall(b"GET /prod/proxied HTTP/1.1\r\nHost: gw.example.test\r\nX-Forwarded-Proto: ftp\r\n\r\n")
+            [response] = read_responses(connection, 1)
+        echoed = json.loads(response.body)
+        headers = {name.lower(): value for name, value in echoed["headers"]}
+        assert headers["x-forwarded-proto"] == "https"
+        assert headers["x-forwarded-port"] == str(gateway.ports[1])
+        plain = parse_response(server.exchange(b"GET /prod/proxied HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"))
+        headers = {name.lower(): value for name, value in json.loads(plain.body)["headers"]}
+        assert headers["x-forwarded-proto"] == "http"
+        assert headers["x-forwarded-port"] == str(gateway.ports[0])
+    finally:
+        upstream.stop()
+
+
+def check(directory, config_text):
+    path = directory / "sluice.yaml"
+    path.write_text(config_text)
+    (directory / "petstore.oas30.yaml").write_text(PETSTORE)
+    result = subprocess.run([BINARY, "check", "-c", str(path)], capture_output=True, text=True, timeout=30)
+    return result.returncode, result.stdout
+
+
+def test_check_reads_and_verifies_every_certificate(tmp_path, certificates):
+    # The TLS entry's `tls:` line is line 4; its certificate is named on it.
+    status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/missing.pem, key: CERTS/leaf.key}"]))
+    assert status == 1
+    assert f"sluice.yaml:4: error: cannot read the certificate {certificates}/missing.pem" in output, output
+    status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/chain.pem, key: CERTS/rsa.key}"]))
+    assert status == 1
+    assert "sluice.yaml:4: error: certificate" in output and "the private key does not match the certificate" in output
+    status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/leaf.csr, key: CERTS/leaf.key}"]))
+    assert status == 1 and "no PEM certificate could be read" in output, output
+    status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/soon.pem, key: CERTS/soon.key}"]))
+    assert status == 0
+    assert f"sluice.yaml:4: warning: certificate {certificates}/soon.pem expires in 4 day(s)" in output, output
+    status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/chain.pem, key: CERTS/leaf.key, "
+                                                               "security_policy: TLS_1_1}"]))
+    assert status == 1 and "is not one of TLS_1_0, TLS_1_2, SecurityPolicy_TLS13_1_3_2025_09" in output, output
