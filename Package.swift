@@ -33,7 +33,8 @@ let package = Package(
         // Processes: fork, pin, respawn, drain, admin endpoints.
         .target(name: "SluiceSupervisor",
                 dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
-                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle", "SluiceCache"],
+                               "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle", "SluiceCache",
+                               "SluiceTLS"],
                 swiftSettings: swift6),
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
@@ -76,7 +77,7 @@ let package = Package(
                 swiftSettings: swift6),
         .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("crypto")]),
         // TLS: OpenSSL's handshakes and records over the worker's buffers, certificates for `check`.
-        .target(name: "SluiceTLS", dependencies: ["CSluiceTLS", "SluiceURing", "SluiceConfig"],
+        .target(name: "SluiceTLS", dependencies: ["CSluiceTLS", "SluiceURing", "SluiceConfig", "SluiceSharedMemory"],
                 swiftSettings: swift6),
         .target(name: "CSluiceTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
 

@@ -1,7 +1,10 @@
 #include "CSluiceTLS.h"
 
 #include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 static void write_reason(char *error, int capacity, const char *what) {
@@ -202,3 +205,68 @@ const char *sluice_tls_version_name(SSL *ssl) { return SSL_get_version(ssl); }
 const char *sluice_tls_cipher_name(SSL *ssl) { return SSL_get_cipher_name(ssl); }
 
 int sluice_tls_session_reused(SSL *ssl) { return SSL_session_reused(ssl); }
+
+int sluice_tls_init_ticket_keys(sluice_ticket_keys *keys) {
+    memset(keys, 0, sizeof *keys);
+    if (RAND_bytes((unsigned char *)&keys->keys[0], (int)sizeof keys->keys[0]) != 1) return -1;
+    __atomic_store_n(&keys->current, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int sluice_tls_rotate_ticket_keys(sluice_ticket_keys *keys) {
+    uint64_t current = __atomic_load_n(&keys->current, __ATOMIC_ACQUIRE);
+    sluice_ticket_key *next = &keys->keys[(current + 1) % 3];
+    // The slot written is the one before the previous key: no worker uses it any more.
+    if (RAND_bytes((unsigned char *)next, (int)sizeof *next) != 1) return -1;
+    __atomic_store_n(&keys->current, current + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static int ticket_keys_index = -1;
+
+static int ticket_key_callback(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cipher,
+                               EVP_MAC_CTX *mac, int encrypt) {
+    const sluice_ticket_keys *keys = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index);
+    if (keys == NULL) return -1;
+    uint64_t current = __atomic_load_n(&keys->current, __ATOMIC_ACQUIRE);
+    const sluice_ticket_key *key = NULL;
+    if (encrypt) {
+        key = &keys->keys[current % 3];
+        memcpy(name, key->name, 16);
+        if (RAND_bytes(iv, 16) != 1) return -1;
+        if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv) != 1) return -1;
+    } else {
+        const sluice_ticket_key *previous = &keys->keys[(current + 2) % 3];
+        if (memcmp(name, keys->keys[current % 3].name, 16) == 0) {
+            key = &keys->keys[current % 3];
+        } else if (current > 0 && memcmp(name, previous->name, 16) == 0) {
+            key = previous;
+        } else {
+            return 0;  // unknown or expired: a full handshake
+        }
+        if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, key->aes, iv) != 1) return -1;
+    }
+    OSSL_PARAM parameters[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)key->hmac, sizeof key->hmac),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(mac, parameters) != 1) return -1;
+    // A resumed session always gets a new ticket (2: "renew"): TLS 1.3 clients use a ticket
+    // once (RFC 8446 §C.4), and OpenSSL sends none after a resumption told only "valid" (1).
+    return encrypt ? 1 : 2;
+}
+
+int sluice_tls_share_ticket_keys(SSL_CTX *context, const sluice_ticket_keys *keys, long lifetime) {
+    if (ticket_keys_index < 0) {
+        ticket_keys_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (ticket_keys_index < 0) return -1;
+    }
+    if (SSL_CTX_set_ex_data(context, ticket_keys_index, (void *)keys) != 1) return -1;
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(context, ticket_key_callback) != 1) return -1;
+    // Tickets carry the sessions: no server-side cache to fill, per worker, that another worker
+    // could not read.
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_timeout(context, lifetime);
+    return 0;
+}

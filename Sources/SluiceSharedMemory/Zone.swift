@@ -42,6 +42,10 @@ public final class Zone: @unchecked Sendable {
         self.magic == magic && self.layoutVersion == layoutVersion && recordedByteCount == byteCount
     }
 
+    /// The payload's address, for an unsafe module that hands the zone to C (SluiceTLS's
+    /// session-ticket keys). Valid as long as the zone lives, in every process that inherited it.
+    public var payloadAddress: UnsafeMutableRawPointer { base.advanced(by: Zone.headerBytes) }
+
     /// An atomic view of the 64-bit word at `wordIndex` of the payload.
     @inlinable
     func word(_ wordIndex: Int) -> UnsafeAtomic<UInt64> {

@@ -5,6 +5,7 @@ import SluiceHTTP1
 import SluiceMetrics
 import SluiceSharedMemory
 import SluiceThrottle
+import SluiceTLS
 import SluiceURing
 import SluiceWorker
 
@@ -34,6 +35,9 @@ public final class Supervisor {
     /// Per worker slot, one listening socket per `listen` entry.
     var listeners: [[Int32]] = []
     var adminListener: Int32 = -1
+    /// The session-ticket keys of the TLS listeners, shared by every worker, and when they rotate next.
+    var ticketKeys: TLSTicketKeys?
+    var ticketKeysRotateAt: Int64 = 0
     var counters: WorkerCounters!
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
     /// method of the stages with detailed metrics.
@@ -175,6 +179,10 @@ public final class Supervisor {
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
         counters = try WorkerCounters(slots: slots.count)
+        if deployment.listeners.contains(where: { $0.tls != nil }) {
+            ticketKeys = try TLSTicketKeys()
+            ticketKeysRotateAt = Clock.monotonicCoarseNanoseconds() + TLSTicketKeys.rotationSeconds * 1_000_000_000
+        }
         try prepareMetrics()
         try prepareThrottles()
         caches = try deployment.stages.indices.map { stage throws(ZoneError) in
@@ -261,11 +269,12 @@ public final class Supervisor {
         } catch {
             StandardError.write("sluice-w\(slot): \(error)")
         }
-        let context = WorkerContext(slot: slot, tuning: tuning, listeners: listeners[slot], deployment: deployment,
+        var context = WorkerContext(slot: slot, tuning: tuning, listeners: listeners[slot], deployment: deployment,
                                     counters: counters, stageMetrics: stageMetrics, methodMetrics: methodMetrics,
                                     methodGroups: methodGroups,
                                     listenPorts: listeners[slot].map(Socket.localPort),
                                     gate: gate, rejections: rejections, caches: caches)
+        context.ticketKeys = ticketKeys
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -404,6 +413,10 @@ public final class Supervisor {
         // forks the children whose respawn time has come.
         reapChildren()
         admin.onTick(now: now)
+        if let ticketKeys, now >= ticketKeysRotateAt {
+            ticketKeysRotateAt = now + TLSTicketKeys.rotationSeconds * 1_000_000_000
+            if !ticketKeys.rotate() { StandardError.write("sluice: warning: session-ticket keys not rotated (no randomness)") }
+        }
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline); the
             // coordinator gets one more second for its last write.

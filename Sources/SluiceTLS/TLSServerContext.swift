@@ -17,8 +17,12 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
 /// configuration carries; every connection of the listener is made from it.
 public final class TLSServerContext {
     let context: OpaquePointer
+    /// The shared session-ticket keys the context reads (kept alive with it).
+    let ticketKeys: TLSTicketKeys?
 
-    public init(_ settings: ListenerTLS) throws(TLSError) {
+    /// `ticketKeys`: the keys every worker shares, so that a session resumes on any of them;
+    /// nil leaves OpenSSL's own keys, private to this context.
+    public init(_ settings: ListenerTLS, ticketKeys: TLSTicketKeys? = nil) throws(TLSError) {
         let policy = settings.policy
         var error = [CChar](repeating: 0, count: 512)
         let made: OpaquePointer? = settings.certificate.chainPEM.withUnsafeBufferPointer { chain in
@@ -34,6 +38,11 @@ public final class TLSServerContext {
         }
         guard let made else { throw TLSError(Self.text(error)) }
         context = made
+        self.ticketKeys = ticketKeys
+        if let ticketKeys,
+           sluice_tls_share_ticket_keys(made, ticketKeys.keys, 2 * Int(TLSTicketKeys.rotationSeconds)) != 0 {
+            throw TLSError("cannot install the shared session-ticket keys")
+        }
     }
 
     deinit {

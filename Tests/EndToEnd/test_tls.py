@@ -174,6 +174,30 @@ def test_concurrent_tls_clients_on_every_worker(tmp_path, certificates):
     assert len(workers_used) == 2
 
 
+def test_sessions_resume_on_every_worker(tmp_path, certificates):
+    """Session tickets are made with keys every worker shares: a session begun on one worker
+    resumes on the other, and each resumption gets a new ticket (TLS 1.3 tickets are used once)."""
+    gateway = start(tmp_path, certificates)
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context = gateway.client_context(certificates, minimum_version=version, maximum_version=version)
+        session = None
+        reused = []
+        for _ in range(30):
+            raw = socket.create_connection(("127.0.0.1", gateway.ports[1]), timeout=5)
+            with context.wrap_socket(raw, server_hostname=NAME, session=session) as connection:
+                connection.sendall(GET)
+                read_responses(connection, 1)
+                reused.append(connection.session_reused)
+                session = connection.session
+        assert reused == [False] + [True] * 29, (version, reused)
+    metrics = gateway.server.metrics()
+    resumed = {key: value for key, value in metrics.items()
+               if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="resumed"' in key}
+    assert sum(resumed.values()) == 58
+    # The kernel spreads connections over both workers' listeners: each resumed some.
+    assert all(value > 0 for value in resumed.values()), resumed
+
+
 def test_security_policies_and_alpn(tmp_path, certificates):
     gateway = start(tmp_path, certificates, listeners=(
         CHAIN,

@@ -30,6 +30,27 @@ int sluice_tls_inspect(const char *chain_pem, size_t chain_length, const char *k
 // NULL on failure (out of memory).
 SSL *sluice_tls_accepting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network);
 
+// Session-ticket keys every worker shares: a region of shared memory the supervisor maps before it
+// forks. New tickets are made with keys[current % 3]; tickets made with the previous key are still
+// taken (and renewed). Rotation writes the key after the current one, then advances `current`.
+typedef struct {
+    uint8_t name[16];
+    uint8_t aes[32];
+    uint8_t hmac[32];
+} sluice_ticket_key;
+
+typedef struct {
+    uint64_t current;
+    sluice_ticket_key keys[3];
+} sluice_ticket_keys;
+
+// Fills keys[0] with random bytes and sets `current` to 0 (before any worker reads it). 0 or -1.
+int sluice_tls_init_ticket_keys(sluice_ticket_keys *keys);
+// Fills the next key and makes it current. 0 or -1 (no randomness: the keys stay as they were).
+int sluice_tls_rotate_ticket_keys(sluice_ticket_keys *keys);
+// Makes `context` issue and take tickets with the shared keys; sessions live `lifetime` seconds.
+int sluice_tls_share_ticket_keys(SSL_CTX *context, const sluice_ticket_keys *keys, long lifetime);
+
 // SSL_get_error's classes, as Sluice acts on them.
 enum {
     SLUICE_TLS_OK = 0,

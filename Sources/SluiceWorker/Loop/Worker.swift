@@ -35,6 +35,9 @@ public struct WorkerContext {
     public var caches: [CacheZones?]
     /// A test's kernel and clock (`RingSimulator`); nil to run on io_uring.
     public var simulator: RingSimulator?
+    /// The session-ticket keys every worker shares (with a TLS listener); nil: each TLS context
+    /// keeps its own.
+    public var ticketKeys: TLSTicketKeys?
 
     public init(slot: Int, tuning: WorkerTuning, listeners: [Int32], deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
@@ -224,7 +227,9 @@ public final class Worker {
                      "one socket and port per listen entry")
         do {
             listenerContexts = try listenerSettings.map { listener throws(TLSError) in
-                try listener.tls.map { settings throws(TLSError) in try TLSServerContext(settings) }
+                try listener.tls.map { settings throws(TLSError) in
+                    try TLSServerContext(settings, ticketKeys: context.ticketKeys)
+                }
             }
         } catch {
             throw SystemError("TLS: \(error.message)", errno: 0)
