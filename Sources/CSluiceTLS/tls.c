@@ -1,5 +1,6 @@
 #include "CSluiceTLS.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -114,7 +115,7 @@ static int select_protocol(SSL *ssl, const unsigned char **out, unsigned char *o
 SSL_CTX *sluice_tls_server_context(const char *chain_pem, size_t chain_length,
                                    const char *key_pem, size_t key_length,
                                    int min_version, int max_version, const char *ciphers12,
-                                   char *error, int error_capacity) {
+                                   const char *session_context, char *error, int error_capacity) {
     SSL_CTX *context = SSL_CTX_new(TLS_server_method());
     X509 *leaf = NULL;
     STACK_OF(X509) *rest = sk_X509_new_null();
@@ -123,18 +124,22 @@ SSL_CTX *sluice_tls_server_context(const char *chain_pem, size_t chain_length,
         write_reason(error, error_capacity, "cannot create a TLS context");
         goto failed;
     }
-    if (read_chain(chain_pem, chain_length, &leaf, rest) == 0) {
+    if (chain_pem != NULL && read_chain(chain_pem, chain_length, &leaf, rest) == 0) {
         write_reason(error, error_capacity, "no PEM certificate could be read");
         goto failed;
     }
-    key = read_key(key_pem, key_length);
-    if (key == NULL) {
+    if (chain_pem != NULL && (key = read_key(key_pem, key_length)) == NULL) {
         write_reason(error, error_capacity, "no PEM private key could be read");
         goto failed;
     }
-    if (SSL_CTX_use_certificate(context, leaf) != 1 || SSL_CTX_use_PrivateKey(context, key) != 1
-        || SSL_CTX_check_private_key(context) != 1) {
+    if (chain_pem != NULL && (SSL_CTX_use_certificate(context, leaf) != 1 || SSL_CTX_use_PrivateKey(context, key) != 1
+                              || SSL_CTX_check_private_key(context) != 1)) {
         write_reason(error, error_capacity, "the private key does not match the certificate");
+        goto failed;
+    }
+    if (SSL_CTX_set_session_id_context(context, (const unsigned char *)session_context,
+                                       (unsigned int)strlen(session_context)) != 1) {
+        write_reason(error, error_capacity, "cannot set the session context");
         goto failed;
     }
     while (sk_X509_num(rest) > 0) {
@@ -269,4 +274,167 @@ int sluice_tls_share_ticket_keys(SSL_CTX *context, const sluice_ticket_keys *key
     SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(context, lifetime);
     return 0;
+}
+
+int sluice_tls_truststore_count(const char *pem, size_t length, char *error, int error_capacity) {
+    X509 *first = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    int count = read_chain(pem, length, &first, rest);
+    X509_free(first);
+    sk_X509_pop_free(rest, X509_free);
+    if (count == 0) {
+        write_reason(error, error_capacity, "no PEM certificate could be read");
+        return -1;
+    }
+    return count;
+}
+
+int sluice_tls_require_client_certificates(SSL_CTX *context, const char *truststore_pem, size_t length,
+                                           char *error, int error_capacity) {
+    X509 *first = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    int count = read_chain(truststore_pem, length, &first, rest);
+    X509_STORE *store = SSL_CTX_get_cert_store(context);
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    int status = -1;
+    if (count == 0 || names == NULL) {
+        write_reason(error, error_capacity, "no PEM certificate could be read from the truststore");
+        goto done;
+    }
+    if (sk_X509_unshift(rest, first) == 0) goto done;
+    first = NULL;
+    for (int i = 0; i < sk_X509_num(rest); i++) {
+        X509 *authority = sk_X509_value(rest, i);
+        if (X509_STORE_add_cert(store, authority) != 1) {
+            write_reason(error, error_capacity, "cannot add a truststore certificate");
+            goto done;
+        }
+        // The names a client is told to pick its certificate by (CertificateRequest).
+        X509_NAME *name = X509_NAME_dup(X509_get_subject_name(authority));
+        if (name == NULL || !sk_X509_NAME_push(names, name)) {
+            X509_NAME_free(name);
+            goto done;
+        }
+    }
+    SSL_CTX_set_client_CA_list(context, names);
+    names = NULL;
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    status = 0;
+done:
+    X509_free(first);
+    sk_X509_pop_free(rest, X509_free);
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return status;
+}
+
+struct sluice_tls_domain_entry {
+    char name[256];
+    SSL_CTX *context;
+    char *ciphers12;
+};
+
+struct sluice_tls_domains {
+    int count;
+    struct sluice_tls_domain_entry entries[];
+};
+
+typedef struct {
+    sluice_tls_domains *domains;
+    int refuse_unknown;
+} sluice_tls_listener;
+
+static int selected_domain_index = -1;
+
+sluice_tls_domains *sluice_tls_domains_new(int count) {
+    sluice_tls_domains *domains = calloc(1, sizeof *domains + (size_t)count * sizeof domains->entries[0]);
+    if (domains != NULL) domains->count = count;
+    return domains;
+}
+
+int sluice_tls_domains_set(sluice_tls_domains *domains, int index, const char *name, SSL_CTX *context,
+                           const char *ciphers12) {
+    if (index < 0 || index >= domains->count || strlen(name) >= sizeof domains->entries[0].name) return -1;
+    struct sluice_tls_domain_entry *entry = &domains->entries[index];
+    snprintf(entry->name, sizeof entry->name, "%s", name);
+    entry->context = context;
+    entry->ciphers12 = strdup(ciphers12);
+    return entry->ciphers12 == NULL ? -1 : 0;
+}
+
+// The host_name of a server_name extension (RFC 6066 §3), lowercased into `name`; 0 when there is none.
+static int server_name(const unsigned char *extension, size_t length, char *name, size_t capacity) {
+    if (length < 5) return 0;
+    size_t list = ((size_t)extension[0] << 8) | extension[1];
+    if (list + 2 != length || extension[2] != TLSEXT_NAMETYPE_host_name) return 0;
+    size_t count = ((size_t)extension[3] << 8) | extension[4];
+    if (count == 0 || count + 5 > length || count >= capacity) return 0;
+    for (size_t i = 0; i < count; i++) {
+        unsigned char c = extension[5 + i];
+        if (c == 0) return 0;
+        name[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    name[count] = 0;
+    return 1;
+}
+
+static int lookup_domain(const sluice_tls_domains *domains, const char *name) {
+    for (int i = 0; i < domains->count; i++) {
+        if (strcmp(domains->entries[i].name, name) == 0) return i;
+    }
+    // A wildcard covers one label: a.example.com under *.example.com, not a.b.example.com.
+    const char *dot = strchr(name, '.');
+    if (dot == NULL || dot == name) return -1;
+    for (int i = 0; i < domains->count; i++) {
+        const char *pattern = domains->entries[i].name;
+        if (pattern[0] == '*' && pattern[1] == '.' && strcmp(pattern + 1, dot) == 0) return i;
+    }
+    return -1;
+}
+
+static int select_domain(SSL *ssl, int *alert, void *argument) {
+    const sluice_tls_listener *listener = argument;
+    const unsigned char *extension = NULL;
+    size_t length = 0;
+    char name[256];
+    int index = -1;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &extension, &length) == 1
+        && server_name(extension, length, name, sizeof name)) {
+        index = lookup_domain(listener->domains, name);
+    }
+    if (index < 0) {
+        if (!listener->refuse_unknown) return SSL_CLIENT_HELLO_SUCCESS;
+        *alert = SSL_AD_UNRECOGNIZED_NAME;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    const struct sluice_tls_domain_entry *entry = &listener->domains->entries[index];
+    // The domain's context: its certificate, session context (sessions do not cross domains),
+    // and then what SSL_set_SSL_CTX does not carry over by itself.
+    if (SSL_set_SSL_CTX(ssl, entry->context) != entry->context
+        || SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(entry->context)) != 1
+        || SSL_set_cipher_list(ssl, entry->ciphers12) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_options(ssl, SSL_CTX_get_options(entry->context));
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(entry->context), NULL);
+    SSL_set_ex_data(ssl, selected_domain_index, (void *)(intptr_t)(index + 1));
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int sluice_tls_serve_domains(SSL_CTX *listener_context, sluice_tls_domains *domains, int refuse_unknown) {
+    if (selected_domain_index < 0) {
+        selected_domain_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (selected_domain_index < 0) return -1;
+    }
+    sluice_tls_listener *listener = malloc(sizeof *listener);
+    if (listener == NULL) return -1;
+    listener->domains = domains;
+    listener->refuse_unknown = refuse_unknown;
+    SSL_CTX_set_client_hello_cb(listener_context, select_domain, listener);
+    return 0;
+}
+
+int sluice_tls_selected_domain(SSL *ssl) {
+    if (selected_domain_index < 0) return -1;
+    return (int)(intptr_t)SSL_get_ex_data(ssl, selected_domain_index) - 1;
 }

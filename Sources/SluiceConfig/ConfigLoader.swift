@@ -66,15 +66,21 @@ public struct LoaderEnvironment: Sendable {
     /// Parses a PEM certificate chain and its private key (SluiceTLS's OpenSSL, handed in by the
     /// executable): whether they load and match, and when the leaf expires.
     public var inspectCertificate: @Sendable (_ chainPEM: [UInt8], _ keyPEM: [UInt8]) -> Result<CertificateSummary, FileReadError>
+    /// Parses a mutual-TLS truststore (PEM CA certificates): how many it holds.
+    public var inspectTruststore: @Sendable (_ pem: [UInt8]) -> Result<Int, FileReadError>
 
     public init(readFile: @escaping @Sendable (_ path: String) -> Result<[UInt8], FileReadError>,
                 allowedCPUs: [Int], resolver: HostResolver,
                 inspectCertificate: @escaping @Sendable (_ chainPEM: [UInt8], _ keyPEM: [UInt8])
-                    -> Result<CertificateSummary, FileReadError> = LoaderEnvironment.cannotInspect) {
+                    -> Result<CertificateSummary, FileReadError> = LoaderEnvironment.cannotInspect,
+                inspectTruststore: @escaping @Sendable (_ pem: [UInt8]) -> Result<Int, FileReadError> = { _ in
+                    .failure(FileReadError("truststores cannot be checked here (no TLS library)"))
+                }) {
         self.readFile = readFile
         self.allowedCPUs = allowedCPUs
         self.resolver = resolver
         self.inspectCertificate = inspectCertificate
+        self.inspectTruststore = inspectTruststore
     }
 
     /// Without an inspector no certificate is accepted: a TLS listener is only configured with
@@ -221,11 +227,19 @@ final class Loader {
         var emptyAPIsLine: Int? = 1
         var usagePlansNode: Node?
         var apiKeysNode: Node?
+        var listenLine = 1
+        var domainsLine = 1
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
                 if let listeners = ListenersSection(reader: reader, environment: environment, configPath: path).read(value) {
                     deployment.listeners = listeners
+                    listenLine = key.line
+                }
+            case "domains":
+                if let domains = ListenersSection(reader: reader, environment: environment, configPath: path).domains(value) {
+                    deployment.domains = domains
+                    domainsLine = key.line
                 }
             case "admin":
                 if let address = listenAddress(value, "admin", reader) { deployment.admin = address }
@@ -268,6 +282,12 @@ final class Loader {
         }
         if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
             deployment.workers = plan
+        }
+        if deployment.domains.isEmpty, deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {
+            log.error(path, listenLine, "a TLS listener without a certificate serves only the names in domains:, and none is named")
+        }
+        if !deployment.domains.isEmpty && !deployment.listeners.contains(where: { $0.tls != nil }) {
+            log.warning(path, domainsLine, "domains: no TLS listener serves them (add tls to a listen entry)")
         }
         if let emptyAPIsLine {
             log.warning(path, emptyAPIsLine, "no APIs are configured; every request answers 403")

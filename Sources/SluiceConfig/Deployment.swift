@@ -6,6 +6,9 @@ import SluiceRouter
 public struct Deployment: Sendable {
     /// The gateway's listeners (`listen`), plain and TLS; at least one.
     public var listeners: [Listener]
+    /// `domains`: custom domain names with their certificates (selected by SNI on the TLS
+    /// listeners) and mutual TLS.
+    public var domains: [DomainName] = []
     /// The first listener's address.
     public var listen: ListenAddress {
         get { listeners[0].address }

@@ -15,14 +15,57 @@ public struct Listener: Sendable, Hashable {
     public var scheme: String { tls == nil ? "http" : "https" }
 }
 
-/// A TLS listener's certificate and the protocol versions and ciphers it accepts.
+/// A TLS listener's default certificate and the protocol versions and ciphers it accepts. A
+/// handshake whose server name (SNI) is one of `domains` gets that domain's certificate and
+/// policy instead; one for any other name (or none) gets the default certificate, or is refused
+/// when the listener has none.
 public struct ListenerTLS: Sendable, Hashable {
-    public var certificate: CertificateFiles
+    public var certificate: CertificateFiles?
     public var policy: TLSSecurityPolicy
 
-    public init(certificate: CertificateFiles, policy: TLSSecurityPolicy = .tls12) {
+    public init(certificate: CertificateFiles?, policy: TLSSecurityPolicy = .tls12) {
         self.certificate = certificate
         self.policy = policy
+    }
+}
+
+/// A custom domain name (API Gateway's `domainName`): its certificate and security policy, and
+/// for mutual TLS the certificate authorities its clients' certificates must chain to. Which APIs
+/// it serves is said by each API's `host` (and `base_path`, `stage`) mapping.
+public struct DomainName: Sendable, Hashable {
+    /// Lowercase; `*.example.com` matches one label in front of `example.com`.
+    public var name: String
+    public var certificate: CertificateFiles
+    public var policy: TLSSecurityPolicy
+    /// Mutual TLS: the truststore (PEM bundle of CA certificates); nil without.
+    public var truststore: Truststore?
+
+    public init(name: String, certificate: CertificateFiles, policy: TLSSecurityPolicy = .tls12,
+                truststore: Truststore? = nil) {
+        self.name = name
+        self.certificate = certificate
+        self.policy = policy
+        self.truststore = truststore
+    }
+
+    /// Whether `host` (lowercase, without a port) is this domain.
+    public func matches(_ host: String) -> Bool {
+        guard name.hasPrefix("*.") else { return host == name }
+        let suffix = name.dropFirst(1)
+        guard host.hasSuffix(suffix) else { return false }
+        let label = host.dropLast(suffix.count)
+        return !label.isEmpty && !label.contains(".")
+    }
+}
+
+/// A mutual-TLS truststore: CA certificates, PEM, read at load.
+public struct Truststore: Sendable, Hashable {
+    public var path: String
+    public var pem: [UInt8]
+
+    public init(path: String, pem: [UInt8]) {
+        self.path = path
+        self.pem = pem
     }
 }
 
@@ -96,7 +139,8 @@ public struct CertificateSummary: Sendable, Hashable {
 }
 
 /// Reads `listen:`: one address (`"0.0.0.0:8080"`), or a list of addresses and mappings
-/// `{address, tls: {certificate, key, security_policy}}`.
+/// `{address, tls: {certificate, key, security_policy}}`; and `domains:`, a list of
+/// `{name, certificate, key, security_policy, mutual_tls: {truststore}}`.
 struct ListenersSection {
     let reader: ConfigReader
     let environment: LoaderEnvironment
@@ -159,35 +203,140 @@ struct ListenersSection {
         guard let entries = reader.mapping(node, "listen.tls") else { return nil }
         var chainNode: Node?
         var keyNode: Node?
-        var policy = TLSSecurityPolicy.tls12
-        var valid = true
+        var policy: TLSSecurityPolicy? = .tls12
         for (key, value) in entries {
             switch key.text ?? "" {
             case "certificate": chainNode = value
             case "key": keyNode = value
-            case "security_policy":
-                guard let text = reader.string(value, "listen.tls.security_policy") else {
-                    valid = false
-                    continue
-                }
-                guard let named = TLSSecurityPolicy(rawValue: text) else {
-                    let names = TLSSecurityPolicy.allCases.map(\.rawValue).joined(separator: ", ")
-                    reader.log.error(reader.file, value.line,
-                                     "listen.tls.security_policy: '\(text)' is not one of \(names)")
-                    valid = false
-                    continue
-                }
-                policy = named
-            default:
-                reader.unknownKey(key, in: "listen.tls")
+            case "security_policy": policy = self.policy(value, "listen.tls.security_policy")
+            default: reader.unknownKey(key, in: "listen.tls")
             }
         }
+        guard let policy else { return nil }
+        if chainNode == nil && keyNode == nil {
+            // Only the domains' certificates: a handshake for any other name is refused.
+            return ListenerTLS(certificate: nil, policy: policy)
+        }
         guard let chainNode, let keyNode else {
-            reader.log.error(reader.file, node.line, "listen.tls needs 'certificate' (a PEM chain) and 'key' (its PEM private key)")
+            reader.log.error(reader.file, node.line, "listen.tls needs both 'certificate' (a PEM chain) and 'key' "
+                             + "(its PEM private key), or neither (then only the domains' names are served)")
             return nil
         }
-        guard valid, let certificate = certificate(chain: chainNode, key: keyNode) else { return nil }
+        guard let certificate = certificate(chain: chainNode, key: keyNode) else { return nil }
         return ListenerTLS(certificate: certificate, policy: policy)
+    }
+
+    private func policy(_ node: Node, _ what: String) -> TLSSecurityPolicy? {
+        guard let text = reader.string(node, what) else { return nil }
+        guard let named = TLSSecurityPolicy(rawValue: text) else {
+            let names = TLSSecurityPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+            reader.log.error(reader.file, node.line, "\(what): '\(text)' is not one of \(names)")
+            return nil
+        }
+        return named
+    }
+
+    /// `domains:`: each custom domain name once; its certificate checked as a listener's is.
+    func domains(_ node: Node) -> [DomainName]? {
+        guard case .sequence(let items) = node else {
+            if node.isNull { return [] }
+            reader.log.error(reader.file, node.line, "domains must be a list of {name, certificate, key, ...}")
+            return nil
+        }
+        var domains: [DomainName] = []
+        var valid = true
+        for item in items {
+            guard let domain = domain(item) else {
+                valid = false
+                continue
+            }
+            if domains.contains(where: { $0.name == domain.name }) {
+                reader.log.error(reader.file, item.line, "domain \(domain.name) is named twice")
+                valid = false
+            }
+            domains.append(domain)
+        }
+        return valid ? domains : nil
+    }
+
+    private func domain(_ node: Node) -> DomainName? {
+        guard let entries = reader.mapping(node, "a domains entry") else { return nil }
+        var name: String?
+        var chainNode: Node?
+        var keyNode: Node?
+        var policy: TLSSecurityPolicy? = .tls12
+        var truststore: Truststore?
+        var valid = true
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "name":
+                name = reader.string(value, "domains.name").map { $0.lowercased() }
+                if let text = name, !Self.isDomainName(text) {
+                    reader.log.error(reader.file, value.line, "domains.name: '\(text)' is not a host name "
+                                     + "(letters, digits, '-' and '.'; '*.' only as the first label)")
+                    valid = false
+                }
+            case "certificate": chainNode = value
+            case "key": keyNode = value
+            case "security_policy": policy = self.policy(value, "domains.security_policy")
+            case "mutual_tls":
+                truststore = mutualTLS(value)
+                valid = valid && truststore != nil
+            default: reader.unknownKey(key, in: "domains")
+            }
+        }
+        guard let name else {
+            reader.log.error(reader.file, node.line, "a domains entry needs 'name'")
+            return nil
+        }
+        guard let chainNode, let keyNode else {
+            reader.log.error(reader.file, node.line, "domain \(name) needs 'certificate' (a PEM chain) and 'key' (its PEM private key)")
+            return nil
+        }
+        guard valid, let policy, let certificate = certificate(chain: chainNode, key: keyNode) else { return nil }
+        return DomainName(name: name, certificate: certificate, policy: policy, truststore: truststore)
+    }
+
+    private func mutualTLS(_ node: Node) -> Truststore? {
+        guard let entries = reader.mapping(node, "domains.mutual_tls") else { return nil }
+        var truststore: Truststore?
+        var seen = false
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "truststore":
+                seen = true
+                guard let text = reader.string(value, "domains.mutual_tls.truststore") else { continue }
+                let path = Loader.join(folderOf: configPath, text)
+                switch environment.readFile(path) {
+                case .failure(let error):
+                    reader.log.error(reader.file, value.line, "cannot read the truststore \(path): \(error.message)")
+                case .success(let bytes):
+                    switch environment.inspectTruststore(bytes) {
+                    case .failure(let error):
+                        reader.log.error(reader.file, value.line, "truststore \(path): \(error.message)")
+                    case .success:
+                        truststore = Truststore(path: path, pem: bytes)
+                    }
+                }
+            default:
+                reader.unknownKey(key, in: "domains.mutual_tls")
+            }
+        }
+        if !seen { reader.log.error(reader.file, node.line, "domains.mutual_tls needs 'truststore' (a PEM bundle of CA certificates)") }
+        return truststore
+    }
+
+    /// Letters, digits and hyphens in dot-separated labels; `*` only as a whole first label.
+    static func isDomainName(_ text: String) -> Bool {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, text.utf8.count <= 253 else { return false }
+        for (position, label) in labels.enumerated() {
+            if position == 0 && label == "*" { continue }
+            guard !label.isEmpty, label.utf8.count <= 63,
+                  label.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) })
+            else { return false }
+        }
+        return true
     }
 
     /// Reads both files and has them inspected: unreadable, unparsable or mismatched is an error

@@ -106,6 +106,17 @@ public enum HTTPBytes {
     }
 
     /// ASCII lowercase of `byte`; bytes other than `A`–`Z` are returned unchanged.
+    /// Where a Host value's name ends: before `:port`; an IPv6 literal keeps its brackets.
+    public static func hostEnd(_ host: Span<UInt8>) -> Int {
+        var index = 0
+        if host.count > 0 && host[0] == UInt8(ascii: "[") {
+            while index < host.count && host[index] != UInt8(ascii: "]") { index += 1 }
+            return min(index + 1, host.count)
+        }
+        while index < host.count && host[index] != UInt8(ascii: ":") { index += 1 }
+        return index
+    }
+
     public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte &- 0x41 < 26 ? byte | 0x20 : byte
     }

@@ -35,6 +35,10 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// An integration maps a request header that frames the request (`Content-Length`,
     /// `Transfer-Encoding`): API Gateway refuses every request of the method.
     case reservedHeaderMapped
+    /// On a TLS connection, the request's Host names a custom domain other than the one its
+    /// handshake selected (SNI); or, on a plain connection, a domain that requires mutual TLS.
+    /// Its certificate, policy or client-certificate check would be bypassed.
+    case misdirectedRequest
 
     public var status: Int {
         switch self {
@@ -55,6 +59,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .tooManyRequests, .limitExceeded: 429
         case .authorizerConfigurationError, .apiConfigurationError, .reservedHeaderMapped: 500
         case .explicitDeny, .accessDenied: 403
+        case .misdirectedRequest: 421
         }
     }
 
@@ -91,6 +96,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .authorizerConfigurationError: "null"
         case .explicitDeny: "User is not authorized to access this resource with an explicit deny"
         case .accessDenied: "User is not authorized to access this resource"
+        case .misdirectedRequest: "Misdirected Request"
         }
     }
 
@@ -99,7 +105,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         switch self {
         case .missingAuthenticationToken: "MISSING_AUTHENTICATION_TOKEN"
         case .internalServerError, .notImplemented, .versionNotSupported, .serviceUnavailable: "DEFAULT_5XX"
-        case .badRequest, .requestTimeout, .headTooLarge, .expectationFailed: "DEFAULT_4XX"
+        case .badRequest, .requestTimeout, .headTooLarge, .expectationFailed, .misdirectedRequest: "DEFAULT_4XX"
         case .bodyTooLarge: "REQUEST_TOO_LARGE"
         case .badGateway, .functionFailed: "INTEGRATION_FAILURE"
         case .endpointTimeout: "INTEGRATION_TIMEOUT"

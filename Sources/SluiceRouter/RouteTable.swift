@@ -159,15 +159,7 @@ public struct RouteTable: Sendable {
 
     /// The length of the host name in a Host value, without `:port`; an IPv6 literal keeps its
     /// brackets (`[::1]:8080` → `[::1]`).
-    private static func hostEnd(_ host: Span<UInt8>) -> Int {
-        var index = 0
-        if host.count > 0 && host[0] == UInt8(ascii: "[") {
-            while index < host.count && host[index] != UInt8(ascii: "]") { index += 1 }
-            return min(index + 1, host.count)
-        }
-        while index < host.count && host[index] != UInt8(ascii: ":") { index += 1 }
-        return index
-    }
+    private static func hostEnd(_ host: Span<UInt8>) -> Int { HTTPBytes.hostEnd(host) }
 
     private static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte

@@ -122,9 +122,18 @@ public final class TLSConnections {
         return (total, .done)
     }
 
-    /// Encrypts `range` of `slot` of `slab` (at most `recordPlaintextMax` bytes, and only while
-    /// nothing is waiting in `outboundCount`, so that its record always fits the pair). Returns
-    /// the progress: `.done` when all of it was taken.
+    /// What one record adds at most to its plaintext: a header, an explicit IV, a MAC or tag,
+    /// padding (AES-CBC with SHA-384 is the largest, under TLS_1_0).
+    static let recordOverheadMax = 256
+
+    /// Whether a record of `recordPlaintextMax` fits behind the ciphertext waiting in the pair.
+    public func hasRoomForRecord(slot: Int) -> Bool {
+        outboundCount(slot: slot) + Self.recordPlaintextMax + Self.recordOverheadMax <= Self.outboundBytes
+    }
+
+    /// Encrypts `range` of `slot` of `slab` (at most `recordPlaintextMax` bytes, and only when
+    /// `hasRoomForRecord`, so that its record always fits the pair). Returns the progress:
+    /// `.done` when all of it was taken.
     public func write(slot: Int, from slab: ByteSlab, slot source: Int, range: Range<Int>) -> Progress {
         guard let session = sessions[slot] else { return .failed("no TLS session") }
         precondition(range.count <= Self.recordPlaintextMax && !range.isEmpty)
@@ -157,6 +166,12 @@ public final class TLSConnections {
         guard let network = networks[slot] else { return }
         var start: UnsafeMutablePointer<CChar>?
         _ = BIO_nread(network, &start, Int32(byteCount))
+    }
+
+    /// The custom domain (index into the deployment's `domains`) the handshake selected, or -1.
+    public func domain(slot: Int) -> Int {
+        guard let session = sessions[slot] else { return -1 }
+        return Int(sluice_tls_selected_domain(session))
     }
 
     /// Queues the session's close_notify (the connection is closing after its last answer).

@@ -12,26 +12,43 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// A TLS listener's OpenSSL context: its certificate chain and key, the protocol versions and
-/// ciphers of its security policy, ALPN `http/1.1`. Built in each worker from the PEM bytes the
-/// configuration carries; every connection of the listener is made from it.
+/// An OpenSSL server context: a TLS listener's (its default certificate, if it has one, and the
+/// custom domains it selects among by SNI) or a custom domain's (its certificate, and the
+/// truststore of mutual TLS). Built in each worker from the PEM bytes the configuration carries;
+/// every connection of the listener is made from it. Protocol versions and ciphers follow the
+/// security policy; ALPN is `http/1.1`.
 public final class TLSServerContext {
     let context: OpaquePointer
-    /// The shared session-ticket keys the context reads (kept alive with it).
+    /// The shared session-ticket keys the context reads, and the domains it selects among (kept
+    /// alive with it).
     let ticketKeys: TLSTicketKeys?
+    let domains: TLSDomains?
 
-    /// `ticketKeys`: the keys every worker shares, so that a session resumes on any of them;
-    /// nil leaves OpenSSL's own keys, private to this context.
-    public init(_ settings: ListenerTLS, ticketKeys: TLSTicketKeys? = nil) throws(TLSError) {
-        let policy = settings.policy
+    /// A listener's context. `ticketKeys`: the keys every worker shares, so that a session
+    /// resumes on any of them; nil leaves OpenSSL's own keys, private to this context.
+    public convenience init(_ settings: ListenerTLS, domains: TLSDomains? = nil, ticketKeys: TLSTicketKeys? = nil)
+        throws(TLSError) {
+        try self.init(certificate: settings.certificate, policy: settings.policy, sessionContext: "sluice",
+                      domains: domains, ticketKeys: ticketKeys)
+        if let domains, sluice_tls_serve_domains(context, domains.table, settings.certificate == nil ? 1 : 0) != 0 {
+            throw TLSError("cannot serve the custom domains")
+        }
+    }
+
+    init(certificate: CertificateFiles?, policy: TLSSecurityPolicy, sessionContext: String, domains: TLSDomains?,
+         ticketKeys: TLSTicketKeys?) throws(TLSError) {
         var error = [CChar](repeating: 0, count: 512)
-        let made: OpaquePointer? = settings.certificate.chainPEM.withUnsafeBufferPointer { chain in
-            settings.certificate.keyPEM.withUnsafeBufferPointer { key in
+        let chainPEM = certificate?.chainPEM ?? []
+        let keyPEM = certificate?.keyPEM ?? []
+        let hasCertificate = certificate != nil
+        let made: OpaquePointer? = chainPEM.withUnsafeBufferPointer { chain in
+            keyPEM.withUnsafeBufferPointer { key in
                 chain.withMemoryRebound(to: CChar.self) { chain in
                     key.withMemoryRebound(to: CChar.self) { key in
-                        sluice_tls_server_context(chain.baseAddress, chain.count, key.baseAddress, key.count,
+                        sluice_tls_server_context(hasCertificate ? chain.baseAddress : nil, chain.count,
+                                                  key.baseAddress, key.count,
                                                   Int32(policy.minimumVersion), Int32(TLS1_3_VERSION),
-                                                  policy.ciphers12, &error, Int32(error.count))
+                                                  policy.ciphers12, sessionContext, &error, Int32(error.count))
                     }
                 }
             }
@@ -39,6 +56,7 @@ public final class TLSServerContext {
         guard let made else { throw TLSError(Self.text(error)) }
         context = made
         self.ticketKeys = ticketKeys
+        self.domains = domains
         if let ticketKeys,
            sluice_tls_share_ticket_keys(made, ticketKeys.keys, 2 * Int(TLSTicketKeys.rotationSeconds)) != 0 {
             throw TLSError("cannot install the shared session-ticket keys")
@@ -73,5 +91,51 @@ public final class TLSServerContext {
     static func text(_ characters: [CChar]) -> String {
         let bytes = characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The custom domain names every TLS listener of a worker serves, one context each (certificate,
+/// policy, mutual TLS). Sessions resume only within the domain that began them, so that a
+/// session without a client certificate never resumes on a domain that requires one.
+public final class TLSDomains {
+    let table: OpaquePointer
+    let contexts: [TLSServerContext]
+
+    public init(_ domains: [DomainName], ticketKeys: TLSTicketKeys?) throws(TLSError) {
+        guard let table = sluice_tls_domains_new(Int32(domains.count)) else { throw TLSError("out of memory") }
+        self.table = table
+        var contexts: [TLSServerContext] = []
+        for (index, domain) in domains.enumerated() {
+            let context = try TLSServerContext(certificate: domain.certificate, policy: domain.policy,
+                                               sessionContext: "sluice-domain-\(index)", domains: nil,
+                                               ticketKeys: ticketKeys)
+            if let truststore = domain.truststore {
+                var error = [CChar](repeating: 0, count: 512)
+                let status = truststore.pem.withUnsafeBufferPointer { pem in
+                    pem.withMemoryRebound(to: CChar.self) { pem in
+                        sluice_tls_require_client_certificates(context.context, pem.baseAddress, pem.count,
+                                                               &error, Int32(error.count))
+                    }
+                }
+                guard status == 0 else { throw TLSError("\(domain.name): \(TLSServerContext.text(error))") }
+            }
+            guard sluice_tls_domains_set(table, Int32(index), domain.name, context.context, domain.policy.ciphers12) == 0 else {
+                throw TLSError("out of memory")
+            }
+            contexts.append(context)
+        }
+        self.contexts = contexts
+    }
+
+    /// How many CA certificates a truststore holds, for `check`.
+    public static func inspectTruststore(_ pem: [UInt8]) -> Result<Int, TLSError> {
+        var error = [CChar](repeating: 0, count: 512)
+        let count = pem.withUnsafeBufferPointer { pem in
+            pem.withMemoryRebound(to: CChar.self) { pem in
+                sluice_tls_truststore_count(pem.baseAddress, pem.count, &error, Int32(error.count))
+            }
+        }
+        guard count > 0 else { return .failure(TLSError(TLSServerContext.text(error))) }
+        return .success(Int(count))
     }
 }

@@ -12,6 +12,8 @@ extension LoaderEnvironment {
             let now = Clock.realtimeNanoseconds() / 1_000_000_000
             return TLSServerContext.inspect(chainPEM: chain, keyPEM: key, nowEpochSeconds: now)
                 .mapError { FileReadError($0.message) }
+        }, inspectTruststore: { pem in
+            TLSDomains.inspectTruststore(pem).mapError { FileReadError($0.message) }
         })
     }
 }

@@ -38,7 +38,24 @@ def certificates(tmp_path_factory):
             "-days", "3650", "-subj", f"/CN={NAME}", "-addext", f"subjectAltName=DNS:{NAME}", cwd=directory)
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "soon.key",
             "-out", "soon.pem", "-days", "5", "-subj", f"/CN={NAME}", cwd=directory)
+    # Custom domains, each with a certificate from the CA.
+    for stem, names in (("a", "DNS:a.example.test"), ("wild", "DNS:*.wild.example.test"),
+                        ("secure", "DNS:secure.example.test")):
+        signed(directory, stem, names, "ca")
+    # Mutual TLS: a client CA, a client it signed, and a client of another CA.
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "client-ca.key",
+            "-out", "client-ca.pem", "-days", "3650", "-subj", "/CN=Client CA", cwd=directory)
+    signed(directory, "client", "DNS:client.example.test", "client-ca", subject="/O=Sluice tests/CN=client one")
+    signed(directory, "stranger", "DNS:stranger.example.test", "ca", subject="/CN=stranger")
     return directory
+
+
+def signed(directory, stem, names, authority, subject=None):
+    (directory / f"{stem}.ext").write_text(f"subjectAltName={names}\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{stem}.key",
+            "-out", f"{stem}.csr", "-subj", subject or f"/CN={names.split(':', 1)[1]}", cwd=directory)
+    openssl("x509", "-req", "-in", f"{stem}.csr", "-CA", f"{authority}.pem", "-CAkey", f"{authority}.key",
+            "-CAcreateserial", "-out", f"{stem}.pem", "-days", "3650", "-extfile", f"{stem}.ext", cwd=directory)
 
 
 def tls_config(certificates, listeners, limits=None, workers=2, extra="", api="petstore.oas30.yaml"):
@@ -402,3 +419,111 @@ def test_check_reads_and_verifies_every_certificate(tmp_path, certificates):
     status, output = check(tmp_path, tls_config(certificates, ["{certificate: CERTS/chain.pem, key: CERTS/leaf.key, "
                                                                "security_policy: TLS_1_1}"]))
     assert status == 1 and "is not one of TLS_1_0, TLS_1_2, SecurityPolicy_TLS13_1_3_2025_09" in output, output
+
+
+DOMAINS = """\
+domains:
+  - {name: a.example.test, certificate: CERTS/a.pem, key: CERTS/a.key}
+  - name: "*.wild.example.test"
+    certificate: CERTS/wild.pem
+    key: CERTS/wild.key
+    security_policy: SecurityPolicy_TLS13_1_3_2025_09
+  - name: Secure.Example.Test
+    certificate: CERTS/secure.pem
+    key: CERTS/secure.key
+    mutual_tls: {truststore: CERTS/client-ca.pem}
+"""
+
+
+def start_with_domains(tmp_path, certificates):
+    """Listener 1 has a default certificate (NAME); listener 2 serves only the domains. The API
+    `secure` is mapped to the mTLS domain; petstore is in the default space."""
+    directory = tmp_path / "gateway"
+    config = tls_config(certificates, [CHAIN, "{}"], extra=DOMAINS.replace("CERTS", str(certificates)))
+    config += "  - name: secure\n    definition: petstore.oas30.yaml\n    host: secure.example.test\n" \
+              "    stages:\n      prod: {}\n"
+    return Gateway(Sluice(directory, config_text=config).start())
+
+
+def fetch(gateway, context, server_hostname, host=None, listener=1, path="/prod/pets", session=None):
+    """(status, certificate subject CN, session) of one request, or ("refused", reason, None)."""
+    raw = socket.create_connection(("127.0.0.1", gateway.ports[listener]), timeout=5)
+    try:
+        with context.wrap_socket(raw, server_hostname=server_hostname, session=session) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: {host or server_hostname}\r\n\r\n".encode())
+            [response] = read_responses(connection, 1)
+            subject = dict(field[0] for field in connection.getpeercert()["subject"]) if context.verify_mode else {}
+            return response.status, subject.get("commonName"), connection.session, connection.session_reused
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as error:
+        return "refused", str(error), None, False
+
+
+def test_sni_selects_each_domains_certificate_and_policy(tmp_path, certificates):
+    gateway = start_with_domains(tmp_path, certificates)
+    context = gateway.client_context(certificates)
+    assert fetch(gateway, context, "a.example.test")[:2] == (200, "a.example.test")
+    assert fetch(gateway, context, "A.Example.Test")[:2] == (200, "a.example.test")
+    assert fetch(gateway, context, "x.wild.example.test")[:2] == (200, "*.wild.example.test")
+    # The wildcard covers one label only; an unknown name gets the listener's default certificate.
+    loose = gateway.client_context(certificates, check_hostname=False)
+    assert fetch(gateway, loose, "a.b.wild.example.test")[:2] == (200, NAME)
+    assert fetch(gateway, loose, "unknown.example.test")[:2] == (200, NAME)
+    # The wildcard domain's policy is TLS 1.3 only; the default certificate's takes TLS 1.2.
+    tls12 = gateway.client_context(certificates, maximum_version=ssl.TLSVersion.TLSv1_2)
+    assert fetch(gateway, tls12, "x.wild.example.test")[0] == "refused"
+    assert fetch(gateway, tls12, NAME)[:2] == (200, NAME)
+    # Listener 2 has no certificate of its own: unknown names and no name are refused.
+    assert fetch(gateway, context, "a.example.test", listener=2)[:2] == (200, "a.example.test")
+    status, reason, _, _ = fetch(gateway, loose, "unknown.example.test", listener=2)
+    assert status == "refused" and "unrecognized name" in reason, reason
+    nameless = gateway.client_context(certificates, check_hostname=False)
+    raw = socket.create_connection(("127.0.0.1", gateway.ports[2]), timeout=5)
+    with pytest.raises(ssl.SSLError, match="unrecognized name"):
+        nameless.wrap_socket(raw)
+
+
+def test_mutual_tls_accepts_the_trusted_client_and_refuses_others(tmp_path, certificates):
+    gateway = start_with_domains(tmp_path, certificates)
+    anonymous = gateway.client_context(certificates)
+    status, reason, _, _ = fetch(gateway, anonymous, "secure.example.test")
+    assert status == "refused" and "certificate required" in reason, reason
+    stranger = gateway.client_context(certificates)
+    stranger.load_cert_chain(certificates / "stranger.pem", certificates / "stranger.key")
+    status, reason, _, _ = fetch(gateway, stranger, "secure.example.test")
+    assert status == "refused" and "unknown ca" in reason, reason
+    client = gateway.client_context(certificates)
+    client.load_cert_chain(certificates / "client.pem", certificates / "client.key")
+    status, subject, session, _ = fetch(gateway, client, "secure.example.test")
+    assert (status, subject) == (200, "secure.example.test")
+    # The session resumes on the same domain (the client certificate stays with it)...
+    assert fetch(gateway, client, "secure.example.test", session=session)[::3] == (200, True)
+    # ...but a session of another domain never resumes here: a full handshake checks the certificate.
+    _, _, other, _ = fetch(gateway, client, "a.example.test")
+    assert fetch(gateway, client, "secure.example.test", session=other)[::3] == (200, False)
+    metrics = gateway.server.metrics()
+    failed = sum(value for key, value in metrics.items()
+                 if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="failed"' in key)
+    assert failed == 2
+
+
+def test_a_host_of_another_domain_than_the_handshakes_is_misdirected(tmp_path, certificates):
+    gateway = start_with_domains(tmp_path, certificates)
+    context = gateway.client_context(certificates)
+    # The mTLS domain's API, asked for over a handshake that checked no client certificate.
+    assert fetch(gateway, context, "a.example.test", host="secure.example.test")[0] == 421
+    loose = gateway.client_context(certificates, check_hostname=False)
+    assert fetch(gateway, loose, "unknown.example.test", host="secure.example.test:8443")[0] == 421
+    # Over plain HTTP, a domain that requires mutual TLS is misdirected; the others are served.
+    plain = parse_response(gateway.server.exchange(
+        b"GET /prod/pets HTTP/1.1\r\nHost: secure.example.test\r\n\r\n"))
+    assert plain.status == 421 and plain.body == b'{"message":"Misdirected Request"}'
+    assert plain.header("Connection") == "close"
+    plain = parse_response(gateway.server.exchange(
+        b"GET /prod/pets HTTP/1.1\r\nHost: a.example.test\r\nConnection: close\r\n\r\n"))
+    assert plain.status == 200
+    # A Host that names no domain is routed as always, whatever the handshake.
+    assert fetch(gateway, context, "a.example.test", host="elsewhere.test")[0] == 200
+    client = gateway.client_context(certificates)
+    client.load_cert_chain(certificates / "client.pem", certificates / "client.key")
+    assert fetch(gateway, client, "secure.example.test", host="a.example.test")[0] == 421
+    assert fetch(gateway, client, "secure.example.test", host="SECURE.example.test")[0] == 200

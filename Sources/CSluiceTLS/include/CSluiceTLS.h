@@ -12,12 +12,37 @@
 
 // Protocol versions a server context accepts: TLS1_VERSION ... TLS1_3_VERSION.
 // `ciphers12`: the TLS 1.2 (and older) cipher list; TLS 1.3 suites are OpenSSL's defaults.
-// Certificate chain and key are PEM in memory (the leaf first, then its intermediates).
+// Certificate chain and key are PEM in memory (the leaf first, then its intermediates); a NULL
+// chain makes a context without a certificate (a listener that serves only its domains' names).
+// `session_context`: sessions resume only where it is the same (1 to 32 bytes).
 // Returns the context, or NULL with a reason in `error`.
 SSL_CTX *sluice_tls_server_context(const char *chain_pem, size_t chain_length,
                                    const char *key_pem, size_t key_length,
                                    int min_version, int max_version, const char *ciphers12,
-                                   char *error, int error_capacity);
+                                   const char *session_context, char *error, int error_capacity);
+
+// Mutual TLS: a client must present a certificate that chains to one in `truststore_pem`; the
+// handshake of one that does not is refused. 0, or -1 with a reason in `error`.
+int sluice_tls_require_client_certificates(SSL_CTX *context, const char *truststore_pem, size_t length,
+                                           char *error, int error_capacity);
+
+// How many certificates a truststore (PEM) holds; -1 with a reason when it holds none or does
+// not parse.
+int sluice_tls_truststore_count(const char *pem, size_t length, char *error, int error_capacity);
+
+// The custom domain names a worker's TLS listeners serve, each with its own context: a
+// handshake's server name (SNI) selects one, with its certificate, protocol versions, ciphers
+// and client-certificate requirement. Made once per worker; lives as long as it.
+typedef struct sluice_tls_domains sluice_tls_domains;
+sluice_tls_domains *sluice_tls_domains_new(int count);
+// `name` lowercase, or "*.suffix"; `ciphers12` as for the context. 0 or -1 (out of memory).
+int sluice_tls_domains_set(sluice_tls_domains *domains, int index, const char *name, SSL_CTX *context,
+                           const char *ciphers12);
+// Makes `listener` select among `domains` by server name; a handshake for any other name (or
+// none) keeps the listener's own context, or is refused (unrecognized_name) when `refuse_unknown`.
+int sluice_tls_serve_domains(SSL_CTX *listener, sluice_tls_domains *domains, int refuse_unknown);
+// The domain a handshake selected (its index), or -1.
+int sluice_tls_selected_domain(SSL *ssl);
 
 // What `check` says about a certificate chain and its key (PEM in memory): 0 when they load and
 // the key matches the leaf, with the leaf's notAfter (seconds since the epoch) and how many

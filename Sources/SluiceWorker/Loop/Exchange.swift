@@ -375,9 +375,14 @@ extension Worker {
                                                            http10: head.version == .http10)
         connections[index].request.group = -1
         connections[index].request.methodGroup = -1
+        let misdirected = !resumed && isMisdirected(index, bytes)
         // Only a routed request waits: a resumed one has its route back with its head.
-        if resumed || routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
-                                    method: head.method, into: &match) {
+        if misdirected {
+            // 421: the client may retry on a connection made for the Host it names.
+            connections[index].request.pending.response = catalog.index(of: .misdirectedRequest)
+            connections[index].request.pending.keepAlive = false
+        } else if resumed || routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
+                                           method: head.method, into: &match) {
             connections[index].request.group = Int32(match.stage)
             connections[index].request.methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
             if !resumed {

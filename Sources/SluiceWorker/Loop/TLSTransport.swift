@@ -1,3 +1,4 @@
+import SluiceHTTP1
 import SluiceMetrics
 import SluiceTLS
 import SluiceURing
@@ -86,15 +87,23 @@ extension Worker {
     /// does, after queueing close_notify when the connection closes after its answer.
     func tlsFlush(_ index: Int) {
         let connection = connections[index]
-        if tls.outboundCount(slot: index) == 0 && connection.tlsPlaintextInFlight == 0 && !connection.tlsFailed
-            && connection.outputEnd > connection.outputStart && tls.isHandshakeDone(slot: index) {
+        // Session tickets or the end of a handshake flight may still wait: the record goes out
+        // behind them, in the same send.
+        if connection.tlsPlaintextInFlight == 0 && !connection.tlsFailed && connection.outputEnd > connection.outputStart
+            && tls.hasRoomForRecord(slot: index) && tls.isHandshakeDone(slot: index) {
             let start = connection.outputStart
             let end = min(connection.outputEnd, start + TLSConnections.recordPlaintextMax)
             switch tls.write(slot: index, from: output, slot: index, range: start..<end) {
             case .done:
                 connections[index].tlsPlaintextInFlight = end - start
+                // The last answer before closing: its close_notify goes in the same send.
+                if end == connection.outputEnd && connection.closeAfterFlush && !connection.isStreaming
+                    && !connection.tlsShutdownQueued && !connection.lingering {
+                    connections[index].tlsShutdownQueued = true
+                    tls.shutdown(slot: index)
+                }
             case .wantsInput, .wantsOutput, .closed, .failed:
-                // The pair always has room for one record when nothing waits in it.
+                // The pair has room for one record whenever `hasRoomForRecord` says so.
                 tlsFailed(index)
             }
         }
@@ -108,7 +117,7 @@ extension Worker {
             abort(index)
             return
         }
-        if connection.closeAfterFlush && !connection.lingering && !connection.tlsShutdownQueued
+        if connection.closeAfterFlush && !connection.lingering && !connections[index].tlsShutdownQueued
             && tls.isHandshakeDone(slot: index) {
             connections[index].tlsShutdownQueued = true
             tls.shutdown(slot: index)
@@ -136,5 +145,40 @@ extension Worker {
     func tlsReleased(_ index: Int) {
         if tls.isHandshakeDone(slot: index) { counters.subtract(slot: slot, .tlsConnectionsOpen) }
         tls.end(slot: index)
+    }
+
+    /// Whether the request must not be served on this connection: on TLS, its Host names a
+    /// custom domain other than the one the handshake selected (or none was); on plain HTTP, a
+    /// domain that requires mutual TLS. Served, it would bypass that domain's certificate, policy
+    /// or client-certificate check.
+    func isMisdirected(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
+        guard !domainNames.isEmpty else { return false }
+        let host = bytes.extracting(head.host)
+        let hostDomain = domain(named: host.extracting(0..<HTTPBytes.hostEnd(host)))
+        guard hostDomain >= 0 else { return false }
+        if connections[index].secure { return hostDomain != tls.domain(slot: index) }
+        return domainsRequireClientCertificates[hostDomain]
+    }
+
+    /// The custom domain `host` names (exactly, or under a `*.` wildcard's one label), or -1.
+    func domain(named host: Span<UInt8>) -> Int {
+        var wildcard = -1
+        for (position, name) in domainNames.enumerated() {
+            let pattern = name.span
+            if pattern.count >= 2 && pattern[0] == UInt8(ascii: "*") {
+                // `*.example.com`: one label, then `.example.com`.
+                let suffix = pattern.count - 1
+                guard host.count > suffix, wildcard < 0 else { continue }
+                let label = host.count - suffix
+                var matches = true
+                for offset in 0..<label where host[offset] == UInt8(ascii: ".") { matches = false }
+                if matches && HTTPBytes.equalsIgnoringCase(host, label..<host.count, lowercased: pattern.extracting(1...)) {
+                    wildcard = position
+                }
+            } else if HTTPBytes.equalsIgnoringCase(host, 0..<host.count, lowercased: pattern) {
+                return position
+            }
+        }
+        return wildcard
     }
 }

@@ -74,6 +74,9 @@ public final class Worker {
     let forwardingLines: [[UInt8]]
     /// The TLS sessions of connections accepted on TLS listeners, by connection slot.
     let tls: TLSConnections
+    /// The custom domain names (lowercase), and which require mutual TLS.
+    let domainNames: [[UInt8]]
+    let domainsRequireClientCertificates: [Bool]
     let ring: Ring
     /// The loop's clock: the system's, or a simulated ring's. The worker reads time only here.
     let clock: LoopClock
@@ -226,14 +229,19 @@ public final class Worker {
         precondition(listenerSettings.count == context.listeners.count && context.listenPorts.count == context.listeners.count,
                      "one socket and port per listen entry")
         do {
+            let hasTLS = listenerSettings.contains { $0.tls != nil }
+            let domains = hasTLS && !context.deployment.domains.isEmpty
+                ? try TLSDomains(context.deployment.domains, ticketKeys: context.ticketKeys) : nil
             listenerContexts = try listenerSettings.map { listener throws(TLSError) in
                 try listener.tls.map { settings throws(TLSError) in
-                    try TLSServerContext(settings, ticketKeys: context.ticketKeys)
+                    try TLSServerContext(settings, domains: domains, ticketKeys: context.ticketKeys)
                 }
             }
         } catch {
             throw SystemError("TLS: \(error.message)", errno: 0)
         }
+        domainNames = context.deployment.domains.map { Array($0.name.utf8) }
+        domainsRequireClientCertificates = context.deployment.domains.map { $0.truststore != nil }
         forwardingLines = listenerSettings.indices.map { listener in
             Array("X-Forwarded-Proto: \(listenerSettings[listener].scheme)\r\nX-Forwarded-Port: \(context.listenPorts[listener])\r\n".utf8)
         }
