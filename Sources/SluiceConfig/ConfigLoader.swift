@@ -228,7 +228,7 @@ final class Loader {
         var usagePlansNode: Node?
         var apiKeysNode: Node?
         var listenLine = 1
-        var domainsLine = 1
+        var domainsLine: Int?
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
@@ -237,9 +237,9 @@ final class Loader {
                     listenLine = key.line
                 }
             case "domains":
+                domainsLine = key.line
                 if let domains = ListenersSection(reader: reader, environment: environment, configPath: path).domains(value) {
                     deployment.domains = domains
-                    domainsLine = key.line
                 }
             case "admin":
                 if let address = listenAddress(value, "admin", reader) { deployment.admin = address }
@@ -283,10 +283,10 @@ final class Loader {
         if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
             deployment.workers = plan
         }
-        if deployment.domains.isEmpty, deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {
+        if domainsLine == nil, deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {
             log.error(path, listenLine, "a TLS listener without a certificate serves only the names in domains:, and none is named")
         }
-        if !deployment.domains.isEmpty && !deployment.listeners.contains(where: { $0.tls != nil }) {
+        if let domainsLine, !deployment.domains.isEmpty && !deployment.listeners.contains(where: { $0.tls != nil }) {
             log.warning(path, domainsLine, "domains: no TLS listener serves them (add tls to a listen entry)")
         }
         if let emptyAPIsLine {
