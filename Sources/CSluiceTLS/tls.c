@@ -438,3 +438,41 @@ int sluice_tls_selected_domain(SSL *ssl) {
     if (selected_domain_index < 0) return -1;
     return (int)(intptr_t)SSL_get_ex_data(ssl, selected_domain_index) - 1;
 }
+
+// Appends what `bio` holds to `out` at `*used`; its length, or -1 when it does not fit.
+static int take_bio(BIO *bio, char *out, int capacity, int *used) {
+    char *data = NULL;
+    long length = BIO_get_mem_data(bio, &data);
+    if (length < 0 || *used + length > capacity) return -1;
+    memcpy(out + *used, data, (size_t)length);
+    *used += (int)length;
+    (void)BIO_reset(bio);
+    return (int)length;
+}
+
+int sluice_tls_client_certificate(SSL *ssl, char *out, int capacity, int lengths[6]) {
+    X509 *certificate = SSL_get0_peer_certificate(ssl);
+    if (certificate == NULL) return 0;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return -1;
+    int used = 0;
+    int status = 0;
+    X509_NAME_print_ex(bio, X509_get_subject_name(certificate), 0, XN_FLAG_RFC2253);
+    if ((lengths[0] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    X509_NAME_print_ex(bio, X509_get_issuer_name(certificate), 0, XN_FLAG_RFC2253);
+    if (status == 0 && (lengths[1] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(certificate);
+    for (int i = 0; status == 0 && i < serial->length; i++) {
+        BIO_printf(bio, i == 0 ? "%02x" : ":%02x", serial->data[i]);
+    }
+    if (status == 0 && (lengths[2] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    ASN1_TIME_print(bio, X509_get0_notBefore(certificate));
+    if (status == 0 && (lengths[3] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    ASN1_TIME_print(bio, X509_get0_notAfter(certificate));
+    if (status == 0 && (lengths[4] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    PEM_write_bio_X509(bio, certificate);
+    if (status == 0 && (lengths[5] = take_bio(bio, out, capacity, &used)) < 0) status = -1;
+    BIO_free(bio);
+    ERR_clear_error();
+    return status < 0 ? -1 : used;
+}

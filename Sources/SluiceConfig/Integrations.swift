@@ -267,6 +267,18 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     case domainPrefix
     /// The API key's id (its `name` in sluice.yaml); never the key itself.
     case apiKeyId = "identity.apiKeyId"
+    /// Mutual TLS: the client certificate the handshake verified (empty without one): its PEM,
+    /// subject and issuer (RFC 2253), serial number (hex bytes joined by ':') and validity.
+    case clientCertPem = "identity.clientCert.clientCertPem"
+    case clientCertSubjectDN = "identity.clientCert.subjectDN"
+    case clientCertIssuerDN = "identity.clientCert.issuerDN"
+    case clientCertSerialNumber = "identity.clientCert.serialNumber"
+    case clientCertNotBefore = "identity.clientCert.validity.notBefore"
+    case clientCertNotAfter = "identity.clientCert.validity.notAfter"
+    /// Sluice's: the TLS version and cipher of the request's connection (`TLSv1.3`,
+    /// `TLS_AES_128_GCM_SHA256`); empty over plain HTTP.
+    case tlsVersion
+    case tlsCipher
     /// Sluice's: the request's W3C trace id, 32 hex digits (`traceparent`).
     case traceId
     /// The same trace id as X-Ray writes it: `Root=1-XXXXXXXX-…`.

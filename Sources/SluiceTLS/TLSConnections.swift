@@ -1,4 +1,5 @@
 import CSluiceTLS
+import Glibc
 import SluiceURing
 
 /// The TLS side of a worker's connections, one slot per connection slot: OpenSSL's handshake and
@@ -174,17 +175,44 @@ public final class TLSConnections {
         return Int(sluice_tls_selected_domain(session))
     }
 
+    /// The client certificate's fields (mutual TLS), in API Gateway's order and form, written
+    /// into `range` of `slot` of `slab`: their lengths, or nil without a certificate (or when
+    /// they do not fit).
+    public func clientCertificate(slot: Int, into slab: ByteSlab, slot destination: Int, range: Range<Int>)
+        -> ClientCertificateFields? {
+        guard let session = sessions[slot] else { return nil }
+        var lengths: (Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0)
+        let written = slab.withUnsafeMutableBytes(slot: destination, range: range) { space in
+            withUnsafeMutableBytes(of: &lengths) { lengthBytes in
+                sluice_tls_client_certificate(session, space.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                              Int32(space.count), lengthBytes.baseAddress?.assumingMemoryBound(to: Int32.self))
+            }
+        }
+        guard written > 0 else { return nil }
+        return ClientCertificateFields(lengths: lengths)
+    }
+
+    /// Appends the negotiated protocol version ("TLSv1.3") or cipher ("TLS_AES_128_GCM_SHA256").
+    public func withNegotiated<R>(_ field: NegotiatedField, slot: Int, _ body: (Span<UInt8>) -> R) -> R? {
+        guard let session = sessions[slot], SSL_is_init_finished(session) == 1 else { return nil }
+        let text = field == .version ? sluice_tls_version_name(session) : sluice_tls_cipher_name(session)
+        guard let text else { return nil }
+        let buffer = UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text))
+        return body(buffer.span)
+    }
+
+    public enum NegotiatedField { case version, cipher }
+
     /// Queues the session's close_notify (the connection is closing after its last answer).
     public func shutdown(slot: Int) {
         guard let session = sessions[slot] else { return }
         if SSL_shutdown(session) < 0 { ERR_clear_error() }
     }
 
-    /// The negotiated protocol version and cipher ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), or nil.
-    public func negotiated(slot: Int) -> (version: String, cipher: String, resumed: Bool)? {
-        guard let session = sessions[slot], SSL_is_init_finished(session) == 1 else { return nil }
-        return (String(cString: sluice_tls_version_name(session)), String(cString: sluice_tls_cipher_name(session)),
-                sluice_tls_session_reused(session) == 1)
+    /// Whether the handshake resumed a session (from a ticket).
+    public func isResumed(slot: Int) -> Bool {
+        guard let session = sessions[slot] else { return false }
+        return sluice_tls_session_reused(session) == 1
     }
 
     private func progress(_ session: OpaquePointer, _ result: Int32) -> Progress {
@@ -196,6 +224,46 @@ public final class TLSConnections {
             var error = [CChar](repeating: 0, count: 256)
             sluice_tls_last_error(&error, Int32(error.count))
             return .failed(TLSServerContext.text(error))
+        }
+    }
+}
+
+/// Where each field of a client certificate lies in the bytes `clientCertificate` wrote.
+public struct ClientCertificateFields: Sendable {
+    public enum Field: Int, CaseIterable, Sendable {
+        case subjectDN, issuerDN, serialNumber, notBefore, notAfter, pem
+    }
+
+    /// Each field's length, in `Field` order (a tuple: no storage of its own to allocate).
+    var lengths: (Int32, Int32, Int32, Int32, Int32, Int32)
+
+    public init() {
+        lengths = (0, 0, 0, 0, 0, 0)
+    }
+
+    init(lengths: (Int32, Int32, Int32, Int32, Int32, Int32)) {
+        self.lengths = lengths
+    }
+
+    /// Where `field` lies, from the start of what was written.
+    public func range(of field: Field) -> Range<Int> {
+        var start = 0
+        var length = 0
+        for position in 0...field.rawValue {
+            start += length
+            length = Int(Self.length(lengths, position))
+        }
+        return start..<(start + length)
+    }
+
+    private static func length(_ lengths: (Int32, Int32, Int32, Int32, Int32, Int32), _ position: Int) -> Int32 {
+        switch position {
+        case 0: lengths.0
+        case 1: lengths.1
+        case 2: lengths.2
+        case 3: lengths.3
+        case 4: lengths.4
+        default: lengths.5
         }
     }
 }

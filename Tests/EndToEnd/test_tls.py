@@ -440,9 +440,20 @@ def start_with_domains(tmp_path, certificates):
     `secure` is mapped to the mTLS domain; petstore is in the default space."""
     directory = tmp_path / "gateway"
     config = tls_config(certificates, [CHAIN, "{}"], extra=DOMAINS.replace("CERTS", str(certificates)))
-    config += "  - name: secure\n    definition: petstore.oas30.yaml\n    host: secure.example.test\n" \
-              "    stages:\n      prod: {}\n"
-    return Gateway(Sluice(directory, config_text=config).start())
+    log = tmp_path / "secure.log"
+    config += ("  - name: secure\n    definition: petstore.oas30.yaml\n    host: secure.example.test\n"
+               "    stages:\n      prod:\n        access_log:\n"
+               f"          path: {log}\n"
+               "          format: '{\"subject\":\"$context.identity.clientCert.subjectDN\","
+               "\"issuer\":\"$context.identity.clientCert.issuerDN\","
+               "\"serial\":\"$context.identity.clientCert.serialNumber\","
+               "\"notBefore\":\"$context.identity.clientCert.validity.notBefore\","
+               "\"notAfter\":\"$context.identity.clientCert.validity.notAfter\","
+               "\"pem\":\"$context.identity.clientCert.clientCertPem\","
+               "\"tls\":\"$context.tlsVersion $context.tlsCipher\"}'\n")
+    gateway = Gateway(Sluice(directory, config_text=config).start())
+    gateway.log = log
+    return gateway
 
 
 def fetch(gateway, context, server_hostname, host=None, listener=1, path="/prod/pets", session=None):
@@ -495,6 +506,22 @@ def test_mutual_tls_accepts_the_trusted_client_and_refuses_others(tmp_path, cert
     client.load_cert_chain(certificates / "client.pem", certificates / "client.key")
     status, subject, session, _ = fetch(gateway, client, "secure.example.test")
     assert (status, subject) == (200, "secure.example.test")
+    # The verified certificate, in $context.identity.clientCert (here, the access log).
+    deadline = time.time() + 5
+    while time.time() < deadline and not gateway.log.exists():
+        time.sleep(0.05)
+    time.sleep(0.2)
+    [line] = [json.loads(text) for text in gateway.log.read_text().splitlines()]
+    certificate = ssl.PEM_cert_to_DER_cert((certificates / "client.pem").read_text())
+    details = subprocess.run(["openssl", "x509", "-in", str(certificates / "client.pem"), "-noout", "-serial",
+                              "-startdate", "-enddate"], capture_output=True, text=True, check=True).stdout
+    fields = dict(line_.split("=", 1) for line_ in details.splitlines())
+    assert line["subject"] == "CN=client one,O=Sluice tests"
+    assert line["issuer"] == "CN=Client CA"
+    assert line["serial"] == ":".join(fields["serial"][i:i + 2] for i in range(0, len(fields["serial"]), 2)).lower()
+    assert line["notBefore"] == fields["notBefore"] and line["notAfter"] == fields["notAfter"]
+    assert ssl.PEM_cert_to_DER_cert(line["pem"]) == certificate
+    assert line["tls"].startswith("TLSv1.3 TLS_")
     # The session resumes on the same domain (the client certificate stays with it)...
     assert fetch(gateway, client, "secure.example.test", session=session)[::3] == (200, True)
     # ...but a session of another domain never resumes here: a full handshake checks the certificate.

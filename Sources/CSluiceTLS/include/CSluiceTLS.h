@@ -76,6 +76,13 @@ int sluice_tls_rotate_ticket_keys(sluice_ticket_keys *keys);
 // Makes `context` issue and take tickets with the shared keys; sessions live `lifetime` seconds.
 int sluice_tls_share_ticket_keys(SSL_CTX *context, const sluice_ticket_keys *keys, long lifetime);
 
+// The client certificate of a mutual-TLS handshake, as API Gateway's
+// $context.identity.clientCert has it, written one field after another into `out`: subjectDN and
+// issuerDN (RFC 2253), serialNumber (hex bytes joined by ':'), validity.notBefore and notAfter
+// ("May 28 12:30:02 2019 GMT"), and the PEM; each field's length in `lengths`. Returns the bytes
+// written, 0 without a client certificate, -1 when `capacity` is too small.
+int sluice_tls_client_certificate(SSL *ssl, char *out, int capacity, int lengths[6]);
+
 // SSL_get_error's classes, as Sluice acts on them.
 enum {
     SLUICE_TLS_OK = 0,

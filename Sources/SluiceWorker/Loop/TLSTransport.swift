@@ -28,8 +28,13 @@ extension Worker {
         if !tls.isHandshakeDone(slot: index) {
             switch tls.handshake(slot: index) {
             case .done:
-                counters.add(slot: slot, tls.negotiated(slot: index)?.resumed == true ? .tlsHandshakesResumed : .tlsHandshakesFull)
+                counters.add(slot: slot, tls.isResumed(slot: index) ? .tlsHandshakesResumed : .tlsHandshakesFull)
                 counters.add(slot: slot, .tlsConnectionsOpen)
+                if !clientCertificateFields.isEmpty {
+                    clientCertificateFields[index] = tls.clientCertificate(
+                        slot: index, into: clientCertificates, slot: index, range: 0..<clientCertificates.slotBytes)
+                        ?? ClientCertificateFields()
+                }
             case .wantsInput, .wantsOutput:
                 return
             case .closed, .failed:
@@ -145,6 +150,17 @@ extension Worker {
     func tlsReleased(_ index: Int) {
         if tls.isHandshakeDone(slot: index) { counters.subtract(slot: slot, .tlsConnectionsOpen) }
         tls.end(slot: index)
+        if !clientCertificateFields.isEmpty { clientCertificateFields[index] = ClientCertificateFields() }
+    }
+
+    /// `$context.identity.clientCert.*`: a field of the client certificate the connection's
+    /// handshake verified; nothing without one.
+    func appendClientCertificate(_ field: ClientCertificateFields.Field, _ index: Int, _ escaping: ValueEscaping,
+                                 to writer: inout SlabWriter) {
+        guard !clientCertificateFields.isEmpty else { return }
+        let range = clientCertificateFields[index].range(of: field)
+        guard !range.isEmpty else { return }
+        clientCertificates.withBytes(slot: index, range: range) { appendEscaped($0, escaping, to: &writer) }
     }
 
     /// Whether the request must not be served on this connection: on TLS, its Host names a

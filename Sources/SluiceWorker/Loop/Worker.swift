@@ -77,6 +77,11 @@ public final class Worker {
     /// The custom domain names (lowercase), and which require mutual TLS.
     let domainNames: [[UInt8]]
     let domainsRequireClientCertificates: [Bool]
+    /// Mutual TLS: each client connection's verified certificate, as text (`$context.identity.
+    /// clientCert.*`), and where its fields lie; empty when no domain asks for certificates.
+    let clientCertificates: ByteSlab
+    var clientCertificateFields: [ClientCertificateFields]
+    static let clientCertificateBytesMax = 16_384
     let ring: Ring
     /// The loop's clock: the system's, or a simulated ring's. The worker reads time only here.
     let clock: LoopClock
@@ -242,6 +247,11 @@ public final class Worker {
         }
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }
         domainsRequireClientCertificates = context.deployment.domains.map { $0.truststore != nil }
+        let mutualTLS = context.deployment.domains.contains { $0.truststore != nil }
+        clientCertificates = try ByteSlab(slotCount: mutualTLS ? context.tuning.maxConnections : 1,
+                                          slotBytes: mutualTLS ? Worker.clientCertificateBytesMax : 1)
+        clientCertificateFields = Array(repeating: ClientCertificateFields(),
+                                        count: mutualTLS ? context.tuning.maxConnections : 0)
         forwardingLines = listenerSettings.indices.map { listener in
             Array("X-Forwarded-Proto: \(listenerSettings[listener].scheme)\r\nX-Forwarded-Port: \(context.listenPorts[listener])\r\n".utf8)
         }

@@ -151,6 +151,17 @@ extension Worker {
             ResponseHead.appendDecimal(record.epochMilliseconds, to: &writer)
         case .apiKeyId:
             if record.apiKey >= 0 { appendEscaped(apiKeyNames[Int(record.apiKey)], escaping, to: &writer) }
+        case .clientCertPem: appendClientCertificate(.pem, index, escaping, to: &writer)
+        case .clientCertSubjectDN: appendClientCertificate(.subjectDN, index, escaping, to: &writer)
+        case .clientCertIssuerDN: appendClientCertificate(.issuerDN, index, escaping, to: &writer)
+        case .clientCertSerialNumber: appendClientCertificate(.serialNumber, index, escaping, to: &writer)
+        case .clientCertNotBefore: appendClientCertificate(.notBefore, index, escaping, to: &writer)
+        case .clientCertNotAfter: appendClientCertificate(.notAfter, index, escaping, to: &writer)
+        case .tlsVersion, .tlsCipher:
+            guard connections[index].secure else { return }
+            _ = tls.withNegotiated(variable == .tlsVersion ? .version : .cipher, slot: index) { text in
+                appendEscaped(text, escaping, to: &writer)
+            }
         case .traceId:
             record.trace.appendTraceID(to: &writer)
         case .xrayTraceId:
