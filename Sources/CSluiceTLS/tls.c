@@ -476,3 +476,95 @@ int sluice_tls_client_certificate(SSL *ssl, char *out, int capacity, int lengths
     ERR_clear_error();
     return status < 0 ? -1 : used;
 }
+
+static int session_slot_index = -1;
+
+// A client session (TLS 1.3: from a ticket the server sent after the handshake) replaces the
+// upstream's last one.
+static int keep_client_session(SSL *ssl, SSL_SESSION *session) {
+    SSL_SESSION **slot = SSL_get_ex_data(ssl, session_slot_index);
+    if (slot == NULL) return 0;
+    if (*slot != NULL) SSL_SESSION_free(*slot);
+    *slot = session;
+    return 1;  // the reference is kept
+}
+
+static const unsigned char offered_protocols[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+SSL_CTX *sluice_tls_client_context(const char *ca_pem, size_t ca_length, int verify, char *error, int error_capacity) {
+    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+    if (context == NULL) {
+        write_reason(error, error_capacity, "cannot create a TLS context");
+        return NULL;
+    }
+    if (session_slot_index < 0) session_slot_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+    SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(context, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_protos(context, offered_protocols, sizeof offered_protocols);
+    SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(context, keep_client_session);
+    if (verify) {
+        int loaded;
+        if (ca_pem != NULL) {
+            X509 *first = NULL;
+            STACK_OF(X509) *rest = sk_X509_new_null();
+            loaded = read_chain(ca_pem, ca_length, &first, rest) > 0;
+            X509_STORE *store = SSL_CTX_get_cert_store(context);
+            if (first != NULL && X509_STORE_add_cert(store, first) != 1) loaded = 0;
+            for (int i = 0; loaded && i < sk_X509_num(rest); i++) {
+                if (X509_STORE_add_cert(store, sk_X509_value(rest, i)) != 1) loaded = 0;
+            }
+            X509_free(first);
+            sk_X509_pop_free(rest, X509_free);
+        } else {
+            loaded = SSL_CTX_set_default_verify_paths(context) == 1;
+        }
+        if (!loaded) {
+            write_reason(error, error_capacity, "cannot load the CA certificates");
+            SSL_CTX_free(context);
+            return NULL;
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(context, SSL_VERIFY_NONE, NULL);
+    }
+    return context;
+}
+
+SSL_SESSION **sluice_tls_session_slots(int count) {
+    return calloc(count > 0 ? (size_t)count : 1, sizeof(SSL_SESSION *));
+}
+
+SSL *sluice_tls_connecting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network,
+                           const char *server_name, int verify_name, SSL_SESSION **session_slot) {
+    SSL *ssl = SSL_new(context);
+    if (ssl == NULL) return NULL;
+    BIO *inner = NULL;
+    BIO *outer = NULL;
+    if (BIO_new_bio_pair(&inner, outbound, &outer, inbound) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    SSL_set_bio(ssl, inner, inner);
+    SSL_set_connect_state(ssl);
+    // SNI carries a host name, never an address (RFC 6066 §3).
+    ASN1_OCTET_STRING *address = a2i_IPADDRESS(server_name);
+    if (address == NULL) {
+        SSL_set_tlsext_host_name(ssl, server_name);
+        if (verify_name) SSL_set1_host(ssl, server_name);
+    } else {
+        ASN1_OCTET_STRING_free(address);
+        if (verify_name) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name);
+    }
+    ERR_clear_error();
+    SSL_set_ex_data(ssl, session_slot_index, session_slot);
+    if (*session_slot != NULL) SSL_set_session(ssl, *session_slot);
+    *network = outer;
+    return ssl;
+}
+
+const char *sluice_tls_verify_failure(SSL *ssl) {
+    long result = SSL_get_verify_result(ssl);
+    return result == X509_V_OK ? NULL : X509_verify_cert_error_string(result);
+}

@@ -427,6 +427,26 @@ final class Loader {
                     }
                     if !addresses.isEmpty { staticHosts[name] = addresses }
                 }
+            case "tls":
+                guard let settings = reader.mapping(value, "upstreams.tls") else { continue }
+                for (name, setting) in settings {
+                    guard name.text == "ca_file" else {
+                        reader.unknownKey(name, in: "upstreams.tls")
+                        continue
+                    }
+                    guard let text = reader.string(setting, "upstreams.tls.ca_file") else { continue }
+                    let caPath = Loader.join(folderOf: reader.file, text)
+                    switch environment.readFile(caPath) {
+                    case .failure(let error):
+                        log.error(reader.file, setting.line, "cannot read the CA certificates \(caPath): \(error.message)")
+                    case .success(let bytes):
+                        if case .failure(let error) = environment.inspectTruststore(bytes) {
+                            log.error(reader.file, setting.line, "upstreams.tls.ca_file \(caPath): \(error.message)")
+                        } else {
+                            deployment.upstreamCertificateAuthorities = bytes
+                        }
+                    }
+                }
             default:
                 reader.unknownKey(key, in: "upstreams")
             }

@@ -32,6 +32,9 @@ public struct Deployment: Sendable {
     /// Every upstream an HTTP, HTTP_PROXY or AWS_PROXY target of some stage points at, once per
     /// distinct `scheme://host:port`; targets refer to them by index.
     public var upstreams: [Upstream]
+    /// `upstreams.tls.ca_file`: the CA certificates (PEM) `https` upstreams are verified against;
+    /// nil for the system's bundle.
+    public var upstreamCertificateAuthorities: [UInt8]?
     /// `upstreams.defaults`: the connection pool each worker keeps per upstream.
     public var upstreamPool: UpstreamPoolSettings
     /// `account_throttling`: the throttle every request of every API passes last.

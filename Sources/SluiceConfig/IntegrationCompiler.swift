@@ -81,13 +81,11 @@ final class IntegrationCompiler {
         case .success(let parsed):
             (url, path) = parsed
         }
-        if url.scheme == "https" {
-            // Never sent as plain HTTP: what a definition sends over TLS may carry credentials.
-            warning(spec.file, spec.uriLine, prefix + "https upstreams are not supported yet (TLS comes later); "
-                    + "answers 500")
-            return nil
-        }
-        guard let upstream = upstreamIndex(url, file: spec.file, line: spec.uriLine, prefix: prefix) else { return nil }
+        let tls = url.scheme == "https"
+            ? UpstreamTLS(serverName: spec.tlsConfig.serverName ?? url.host, verify: !spec.tlsConfig.skipVerification)
+            : nil
+        guard let upstream = upstreamIndex(url, tls: tls, file: spec.file, line: spec.uriLine, prefix: prefix)
+        else { return nil }
 
         var parameters: [ParameterMapping] = []
         for parameter in spec.parameters {
@@ -142,11 +140,9 @@ final class IntegrationCompiler {
             return nil
         }
         let entryPrefix = "lambda_functions '\(endpoint.key)': "
-        if endpoint.url.scheme == "https" {
-            warning(configPath, endpoint.line, entryPrefix + "https is not supported yet (TLS comes later); answers 500")
-            return nil
-        }
-        guard let upstream = upstreamIndex(endpoint.url, file: configPath, line: endpoint.line, prefix: entryPrefix)
+        let tls = endpoint.url.scheme == "https" ? UpstreamTLS(serverName: endpoint.url.host, verify: true) : nil
+        guard let upstream = upstreamIndex(endpoint.url, tls: tls, file: configPath, line: endpoint.line,
+                                           prefix: entryPrefix)
         else { return nil }
         return LambdaTarget(upstream: upstream, hostHeader: endpoint.url.hostHeader, functionName: function.name,
                             invocationPath: endpoint.invocationPath)
@@ -171,8 +167,10 @@ final class IntegrationCompiler {
     /// The index of the upstream `url` names, created (and resolved) at its first use. A host that
     /// does not resolve is a warning, not an error: a real export must load wherever it is
     /// checked (DESIGN.md §1), and its requests answer 502 until the name resolves at a restart.
-    private func upstreamIndex(_ url: UpstreamURL, file: String, line: Int, prefix: String) -> Int? {
-        let key = "\(url.scheme)://\(url.host):\(url.port)"
+    private func upstreamIndex(_ url: UpstreamURL, tls: UpstreamTLS?, file: String, line: Int, prefix: String) -> Int? {
+        // Integrations that check the same upstream differently keep apart pools.
+        let checks = tls.map { " \($0.serverName) \($0.verify)" } ?? ""
+        let key = "\(url.scheme)://\(url.host):\(url.port)\(checks)"
         if let index = upstreamIndices[key] { return index }
         let hostKey = "\(url.host):\(url.port)"
         let resolution = resolutions[hostKey] ?? resolve(url)
@@ -185,11 +183,11 @@ final class IntegrationCompiler {
                         + "requests to it answer 502 until it resolves (map it under upstreams.resolve)")
             }
             upstreamIndices[key] = upstreams.count
-            upstreams.append(Upstream(scheme: url.scheme, host: url.host, port: url.port, addresses: []))
+            upstreams.append(Upstream(scheme: url.scheme, host: url.host, port: url.port, addresses: [], tls: tls))
             return upstreams.count - 1
         case .success(let addresses):
             upstreamIndices[key] = upstreams.count
-            upstreams.append(Upstream(scheme: url.scheme, host: url.host, port: url.port, addresses: addresses))
+            upstreams.append(Upstream(scheme: url.scheme, host: url.host, port: url.port, addresses: addresses, tls: tls))
             return upstreams.count - 1
         }
     }

@@ -9,8 +9,7 @@ import SluiceHTTP1
 /// An upstream server: one `scheme://host:port`, shared by every operation and stage that points
 /// at it, so that the worker keeps one connection pool per upstream.
 public struct Upstream: Sendable, Hashable {
-    /// `http`, or `https` (loaded with a warning: TLS to upstreams comes later, and until then the
-    /// worker answers 500 for it).
+    /// `http` or `https`.
     public var scheme: String
     /// The host as written in the URI or stage variable, lowercased (for Host headers and logs).
     /// An IPv6 literal is kept without brackets.
@@ -20,17 +19,34 @@ public struct Upstream: Sendable, Hashable {
     /// Where to connect, in the resolver's order of preference. Never empty for an upstream a
     /// stage uses, unless the configuration was loaded with `HostResolver.skip` (for `check`).
     public var addresses: [ResolvedAddress]
+    /// `https`: how the upstream's certificate is checked; nil for `http`.
+    public var tls: UpstreamTLS?
 
-    public init(scheme: String, host: String, port: UInt16, addresses: [ResolvedAddress]) {
+    public init(scheme: String, host: String, port: UInt16, addresses: [ResolvedAddress], tls: UpstreamTLS? = nil) {
         self.scheme = scheme
         self.host = host
         self.port = port
         self.addresses = addresses
+        self.tls = tls
     }
 
     /// `http://host:port`, for logs and messages.
     public var description: String {
         "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+}
+
+/// An `https` upstream's TLS: the name sent as SNI and checked against its certificate (the
+/// URI's host, or the integration's `tlsConfig.serverNameToVerify`), and whether it is checked
+/// at all (`insecureSkipVerification`). The CA certificates are the deployment's
+/// (`upstreams.tls.ca_file`, or the system's).
+public struct UpstreamTLS: Sendable, Hashable {
+    public var serverName: String
+    public var verify: Bool
+
+    public init(serverName: String, verify: Bool) {
+        self.serverName = serverName
+        self.verify = verify
     }
 }
 

@@ -26,6 +26,17 @@ struct HTTPIntegrationSpec {
     var responseForStatus: [Int]
     /// Explicit `requestParameters` first, in definition order, then implicit path mappings.
     var parameters: [ParameterSpec]
+    /// `tlsConfig`, for an `https://` URI.
+    var tlsConfig = IntegrationTLSConfig()
+}
+
+/// An integration's `tlsConfig` (API Gateway's): how the upstream's certificate is checked.
+struct IntegrationTLSConfig {
+    /// `insecureSkipVerification`: any certificate is taken (still encrypted).
+    var skipVerification = false
+    /// `serverNameToVerify`: the name sent as SNI and checked against the certificate, in place
+    /// of the URI's host.
+    var serverName: String?
 }
 
 /// One request parameter mapping whose source may depend on the stage.
@@ -186,10 +197,45 @@ struct UpstreamIntegrationImport {
             }
         }
 
+        guard let tlsConfig = tlsConfig(entry("tlsConfig")?.value, label: label) else { return nil }
         return .http(HTTPIntegrationSpec(file: file, label: label, uri: uri, uriLine: uriLine, isProxy: isProxy,
                                          method: integrationMethod, timeoutMilliseconds: timeout,
                                          responses: responses, responseForStatus: responseForStatus,
-                                         parameters: parameters))
+                                         parameters: parameters, tlsConfig: tlsConfig))
+    }
+
+    /// `tlsConfig: {insecureSkipVerification, serverNameToVerify}`; nil when an error was reported.
+    private func tlsConfig(_ node: Node?, label: String) -> IntegrationTLSConfig? {
+        var config = IntegrationTLSConfig()
+        guard let node, !node.isNull else { return config }
+        guard let entries = node.entries else {
+            log.error(file, node.line, "\(label): tlsConfig must be a mapping")
+            return nil
+        }
+        var valid = true
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "insecureSkipVerification":
+                switch value.text {
+                case "true": config.skipVerification = true
+                case "false": config.skipVerification = false
+                default:
+                    log.error(file, value.line, "\(label): tlsConfig.insecureSkipVerification must be true or false")
+                    valid = false
+                }
+            case "serverNameToVerify":
+                guard let name = value.text, !name.isEmpty, name.utf8.count < 256,
+                      name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+                    log.error(file, value.line, "\(label): tlsConfig.serverNameToVerify must be a host name")
+                    valid = false
+                    continue
+                }
+                config.serverName = name.lowercased()
+            default:
+                log.warning(file, key.line, "\(label): tlsConfig.\(key.text ?? "?") is not supported and is ignored")
+            }
+        }
+        return valid ? config : nil
     }
 
     /// A URI's URL and path pieces (stage variables already substituted).

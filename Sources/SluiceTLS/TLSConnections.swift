@@ -63,6 +63,31 @@ public final class TLSConnections {
         return true
     }
 
+    /// Starts a client-side session for `slot` (an upstream connection that just connected);
+    /// false if OpenSSL could not allocate one.
+    public func beginClient(slot: Int, context: TLSClientContext) -> Bool {
+        precondition(sessions[slot] == nil, "one TLS session per connection slot")
+        var network: OpaquePointer?
+        let session = context.serverName.withUnsafeBufferPointer { name in
+            sluice_tls_connecting(context.context, inboundBytes, Self.outboundBytes, &network, name.baseAddress,
+                                  context.verify ? 1 : 0, context.sessionSlot)
+        }
+        guard let session, let network else {
+            ERR_clear_error()
+            return false
+        }
+        sessions[slot] = session
+        networks[slot] = network
+        activeCount += 1
+        return true
+    }
+
+    /// Why the peer's certificate was refused ("certificate has expired"), or nil.
+    public func verifyFailure(slot: Int) -> String? {
+        guard let session = sessions[slot], let reason = sluice_tls_verify_failure(session) else { return nil }
+        return String(cString: reason)
+    }
+
     /// Frees the slot's session (the connection closed).
     public func end(slot: Int) {
         guard let session = sessions[slot] else { return }

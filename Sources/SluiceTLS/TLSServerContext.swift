@@ -1,4 +1,5 @@
 import CSluiceTLS
+import Glibc
 import SluiceConfig
 
 /// Why a certificate, a key or a context was refused, in OpenSSL's words.
@@ -137,5 +138,48 @@ public final class TLSDomains {
         }
         guard count > 0 else { return .failure(TLSError(TLSServerContext.text(error))) }
         return .success(Int(count))
+    }
+}
+
+/// The client side, for one HTTPS upstream: certificates verified against the configured CA
+/// certificates (or the system's), the name checked and sent as SNI, and the upstream's last
+/// session kept so that the next connection resumes it.
+public final class TLSClientContext {
+    let context: OpaquePointer
+    /// The host name sent as SNI and (with verification) checked against the certificate.
+    let serverName: [CChar]
+    let verify: Bool
+    /// The upstream's last session (a slot C owns), resumed by its next connection.
+    let sessionSlot: UnsafeMutablePointer<OpaquePointer?>
+
+    /// `caPEM`: the CA certificates to verify against; nil for the system's bundle.
+    /// `verify` false accepts any certificate (tlsConfig.insecureSkipVerification).
+    public init(caPEM: [UInt8]?, verify: Bool, serverName: String) throws(TLSError) {
+        var error = [CChar](repeating: 0, count: 512)
+        let made: OpaquePointer?
+        if let caPEM {
+            made = caPEM.withUnsafeBufferPointer { pem in
+                pem.withMemoryRebound(to: CChar.self) { pem in
+                    sluice_tls_client_context(pem.baseAddress, pem.count, verify ? 1 : 0, &error, Int32(error.count))
+                }
+            }
+        } else {
+            made = sluice_tls_client_context(nil, 0, verify ? 1 : 0, &error, Int32(error.count))
+        }
+        guard let made else { throw TLSError(TLSServerContext.text(error)) }
+        guard let slots = sluice_tls_session_slots(1) else {
+            SSL_CTX_free(made)
+            throw TLSError("out of memory")
+        }
+        context = made
+        sessionSlot = slots
+        self.verify = verify
+        self.serverName = Array(serverName.utf8CString)
+    }
+
+    deinit {
+        if let session = sessionSlot.pointee { SSL_SESSION_free(session) }
+        free(sessionSlot)
+        SSL_CTX_free(context)
     }
 }

@@ -1,5 +1,5 @@
 """The request pipeline end to end: what a definition protects is never served without its
-protection (authorizers, IAM, https upstreams), configuration mistakes are errors, and resource
+protection (authorizers, IAM), configuration mistakes are errors, and resource
 policies refuse by source address as API Gateway does."""
 
 import json
@@ -81,7 +81,9 @@ def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
     assert "--strict: the configuration has warnings; not serving" in served.stderr
 
 
-def test_https_upstreams_answer_500_and_send_nothing_in_plaintext(tmp_path):
+def test_https_upstreams_get_tls_and_never_plaintext(tmp_path):
+    """An https:// integration whose upstream speaks no TLS: it receives a ClientHello, never the
+    request (nor the secret mapped into it), and the client gets 502."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -114,11 +116,12 @@ paths:
 """
     server = start_gateway(tmp_path, api)
     response = request(server, "GET", "/prod/secret")
-    assert response.status == 500
+    assert response.status == 502
     assert response.body == b'{"message": "Internal server error"}'
     thread.join(1)
     listener.close()
-    assert accepted == []
+    assert accepted and all(data.startswith(b"\x16\x03") for data in accepted), accepted
+    assert not any(b"secret" in data for data in accepted)
 
 
 def test_configuration_mistakes_are_errors(tmp_path):

@@ -5,9 +5,11 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from conftest import BINARY, PETSTORE, Sluice, metric_samples, parse_response, r
 from test_proxy import Upstream
 
 NAME = "gw.example.test"
+HERE = Path(__file__).resolve().parent
 
 
 def openssl(*arguments, cwd):
@@ -554,3 +557,95 @@ def test_a_host_of_another_domain_than_the_handshakes_is_misdirected(tmp_path, c
     client.load_cert_chain(certificates / "client.pem", certificates / "client.key")
     assert fetch(gateway, client, "secure.example.test", host="a.example.test")[0] == 421
     assert fetch(gateway, client, "secure.example.test", host="SECURE.example.test")[0] == 200
+
+
+class TLSUpstream:
+    """upstream.py over TLS, with the certificate `stem`.pem of the certificates fixture."""
+
+    def __init__(self, kind, certificates, stem):
+        self.process = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), kind, "--tls",
+                                         str(certificates / f"{stem}.pem"), str(certificates / f"{stem}.key")],
+                                        stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline().split()[1])
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def upstream_certificates(certificates):
+    """Upstream certificates from the CA: for upstream.example.test and 127.0.0.1, for another
+    name, and one already expired; and a self-signed one."""
+    directory = certificates
+    if not (directory / "up-good.pem").exists():
+        signed(directory, "up-good", "DNS:upstream.example.test,IP:127.0.0.1", "ca")
+        signed(directory, "up-other", "DNS:other.example.test", "ca")
+        (directory / "up-expired.ext").write_text("subjectAltName=DNS:upstream.example.test\n")
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "up-expired.key",
+                "-out", "up-expired.csr", "-subj", "/CN=upstream.example.test", cwd=directory)
+        openssl("x509", "-req", "-in", "up-expired.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "up-expired.pem", "-days", "0", "-extfile", "up-expired.ext", cwd=directory)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                "up-self.key", "-out", "up-self.pem", "-days", "3650", "-subj", "/CN=upstream.example.test",
+                "-addext", "subjectAltName=DNS:upstream.example.test", cwd=directory)
+        time.sleep(1.1)  # up-expired's notAfter is its notBefore: past, a second later
+    return directory
+
+
+def test_https_integrations_verify_the_upstream_and_refuse_what_does_not_verify(tmp_path, upstream_certificates):
+    certificates = upstream_certificates
+    upstreams = {stem: TLSUpstream("echo", certificates, stem) for stem in ("up-good", "up-other", "up-expired", "up-self")}
+    try:
+        def route(path, stem, host="upstream.example.test", tls_config=""):
+            return f"""\
+  /{path}/{{proxy+}}:
+    x-amazon-apigateway-any-method:
+      parameters: [{{name: proxy, in: path, required: true}}]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        uri: "https://{host}:{upstreams[stem].port}/{path}/{{proxy}}"
+        requestParameters: {{"integration.request.path.proxy": "method.request.path.proxy"}}
+{tls_config}"""
+        api = PETSTORE + route("good", "up-good") + route("byip", "up-good", host="127.0.0.1") \
+            + route("wrongname", "up-other") \
+            + route("named", "up-other", tls_config="        tlsConfig: {serverNameToVerify: other.example.test}\n") \
+            + route("expired", "up-expired") + route("selfsigned", "up-self") \
+            + route("skip", "up-self", tls_config="        tlsConfig: {insecureSkipVerification: true}\n")
+        directory = tmp_path / "gateway"
+        directory.mkdir()
+        (directory / "api.yaml").write_text(api)
+        extra = (f"upstreams:\n  tls: {{ca_file: {certificates}/ca.pem}}\n"
+                 "  resolve: {upstream.example.test: 127.0.0.1}\n")
+        server = Sluice(directory, config_text=tls_config(certificates, [CHAIN], api="api.yaml", extra=extra)).start()
+
+        def get(path, body=b""):
+            method = "POST" if body else "GET"
+            raw = (f"{method} /prod/{path} HTTP/1.1\r\nHost: gw.example.test\r\nContent-Length: {len(body)}\r\n"
+                   "Connection: close\r\n\r\n").encode() + body
+            return parse_response(server.exchange(raw, timeout=10))
+
+        for _ in range(3):
+            response = get("good/a/b?x=1", b"y" * 100_000)
+            assert response.status == 200, response.raw_head
+            echoed = json.loads(response.body)
+            assert echoed["target"] == "/good/a/b?x=1" and echoed["method"] == "POST"
+            assert echoed["body_length"] == 100_000
+            headers = {name.lower(): value for name, value in echoed["headers"]}
+            assert headers["host"] == f"upstream.example.test:{upstreams['up-good'].port}"
+        assert get("byip/c").status == 200
+        assert get("named/c").status == 200
+        assert get("skip/c").status == 200
+        for path, reason in (("wrongname/c", "hostname mismatch"), ("expired/c", "certificate has expired"),
+                             ("selfsigned/c", "self-signed certificate")):
+            response = get(path)
+            assert response.status == 502 and response.body == b'{"message": "Internal server error"}', response.raw_head
+            deadline = time.time() + 5
+            while time.time() < deadline and not any(reason in line for line in server.stderr_lines):
+                time.sleep(0.05)
+            assert any("TLS failed" in line and reason in line for line in server.stderr_lines), \
+                (reason, server.stderr_lines[-5:])
+    finally:
+        for upstream in upstreams.values():
+            upstream.stop()

@@ -1,6 +1,7 @@
 """Upstream servers for the end-to-end tests, run as real processes:
 
     python3 upstream.py KIND            (prints "port N" on stdout once listening)
+    python3 upstream.py KIND --tls CERT KEY   the same over TLS
 
 KIND:
   echo     keep-alive HTTP/1.1; answers 200 with a JSON description of the request it got
@@ -247,10 +248,27 @@ def main():
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(512)
+    context = None
+    if len(sys.argv) >= 5 and sys.argv[2] == "--tls":
+        # python3 upstream.py KIND --tls CERT KEY: the same over TLS (the handshake in the
+        # connection's thread, so that a client that stalls it holds up nobody else).
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
     print(f"port {listener.getsockname()[1]}", flush=True)
     while True:
         connection, _ = listener.accept()
-        threading.Thread(target=serve, args=(connection, kind), daemon=True).start()
+        threading.Thread(target=serve_tls if context else serve, args=(connection, kind, context) if context
+                         else (connection, kind), daemon=True).start()
+
+
+def serve_tls(connection, kind, context):
+    try:
+        secure = context.wrap_socket(connection, server_side=True)
+    except OSError:
+        connection.close()
+        return
+    serve(secure, kind)
 
 
 if __name__ == "__main__":

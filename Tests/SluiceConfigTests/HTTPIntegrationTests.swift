@@ -149,7 +149,7 @@ private func example(_ name: String) throws -> String {
         }
     }
 
-    @Test func httpsLoadsWithAWarningAndIPv6LiteralsNeedNoResolver() throws {
+    @Test func httpsUpstreamsAreVerifiedByTheirHostOrTlsConfigAndIPv6LiteralsNeedNoResolver() throws {
         let result = load(definition("""
                     type: http_proxy
                     uri: "https://secure.test/a"
@@ -162,14 +162,56 @@ private func example(_ name: String) throws -> String {
                     uri: "http://[::1]:9000/b"
             """)
         let deployment = try #require(result.deployment)
-        #expect(result.lines == [
-            "api.yaml:7: warning: GET /m: https upstreams are not supported yet (TLS comes later); answers 500",
-        ])
-        // The https target is left out (it answers 500), never sent as plain HTTP.
-        #expect(deployment.operations[0].integration.http?.targets[0] == nil)
-        #expect(deployment.upstreams.map(\.description) == ["http://[::1]:9000"])
-        #expect(deployment.upstreams[0].addresses == [ResolvedAddress(host: "::1", port: 9000, isIPv6: true)])
+        #expect(result.lines.isEmpty)
+        #expect(deployment.upstreams.map(\.description) == ["https://secure.test:443", "http://[::1]:9000"])
+        #expect(deployment.upstreams[0].tls == UpstreamTLS(serverName: "secure.test", verify: true))
+        #expect(deployment.upstreams[1].tls == nil)
+        #expect(deployment.upstreams[1].addresses == [ResolvedAddress(host: "::1", port: 9000, isIPv6: true)])
         #expect(deployment.operations[1].integration.http?.targets[0]?.hostHeader == "[::1]:9000")
+    }
+
+    @Test func tlsConfigNamesTheServerToVerifyOrSkipsVerification() throws {
+        let result = load(definition("""
+                    type: http_proxy
+                    uri: "https://secure.test/a"
+                    tlsConfig: {serverNameToVerify: Internal.Example.com}
+            """) + """
+
+              /skip:
+                get:
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    uri: "https://secure.test/b"
+                    tlsConfig: {insecureSkipVerification: true, somethingElse: 1}
+              /broken:
+                get:
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    uri: "https://secure.test/c"
+                    tlsConfig: {insecureSkipVerification: maybe}
+            """)
+        #expect(result.deployment == nil)
+        #expect(result.lines == [
+            "api.yaml:14: warning: GET /skip: tlsConfig.somethingElse is not supported and is ignored",
+            "api.yaml:20: error: GET /broken: tlsConfig.insecureSkipVerification must be true or false",
+        ])
+        let fixed = load(definition("""
+                    type: http_proxy
+                    uri: "https://secure.test/a"
+                    tlsConfig: {serverNameToVerify: Internal.Example.com}
+            """) + """
+
+              /skip:
+                get:
+                  x-amazon-apigateway-integration:
+                    type: http_proxy
+                    uri: "https://secure.test/b"
+                    tlsConfig: {insecureSkipVerification: true}
+            """)
+        let deployment = try #require(fixed.deployment)
+        // The same host checked two ways is two pools.
+        #expect(deployment.upstreams.map(\.tls) == [UpstreamTLS(serverName: "internal.example.com", verify: true),
+                                                    UpstreamTLS(serverName: "secure.test", verify: false)])
     }
 
     @Test func vpcLinkAndMissingURI() throws {

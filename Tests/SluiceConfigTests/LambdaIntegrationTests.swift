@@ -197,16 +197,9 @@ private let calcARN = "arn:aws:lambda:us-west-2:123456789012:function:Calc"
         #expect(result.lines == [
             "sluice.yaml:6: warning: lambda_functions 'Calc': upstream host 'rie.invalid' does not resolve (Name or service not known); requests to it answer 502 until it resolves (map it under upstreams.resolve)",
         ])
+        // An https emulator is reached over TLS, its certificate verified against its host.
         let secure = loadLambda(invocationURI(calcARN), lambdaFunctions: "  Calc: https://rie.test")
-        #expect(secure.lines == [
-            "sluice.yaml:6: warning: lambda_functions 'Calc': https is not supported yet (TLS comes later); answers 500",
-        ])
-        // Never sent as plain HTTP: the function has no target, so its requests answer 500.
-        #expect(secure.deployment?.upstreams.isEmpty == true)
-        if case .lambdaProxy(let lambda)? = secure.deployment?.operations.first?.integration {
-            #expect(lambda.targets.allSatisfy { $0 == nil })
-        } else {
-            Issue.record("not an AWS_PROXY integration")
-        }
+        #expect(secure.lines.isEmpty)
+        #expect(secure.deployment?.upstreams.map(\.tls) == [UpstreamTLS(serverName: "rie.test", verify: true)])
     }
 }

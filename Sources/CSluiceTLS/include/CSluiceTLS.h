@@ -83,6 +83,23 @@ int sluice_tls_share_ticket_keys(SSL_CTX *context, const sluice_ticket_keys *key
 // written, 0 without a client certificate, -1 when `capacity` is too small.
 int sluice_tls_client_certificate(SSL *ssl, char *out, int capacity, int lengths[6]);
 
+// A client context for HTTPS upstreams: TLS 1.2 and 1.3, ALPN http/1.1, certificates verified
+// against `ca_pem` (PEM CA certificates) or, when it is NULL, the system's CA bundle; `verify` 0
+// checks nothing (API Gateway's tlsConfig.insecureSkipVerification). NULL with a reason in `error`.
+SSL_CTX *sluice_tls_client_context(const char *ca_pem, size_t ca_length, int verify, char *error, int error_capacity);
+
+// Where a worker keeps the last session of each upstream, to resume it on the next connection.
+SSL_SESSION **sluice_tls_session_slots(int count);
+
+// A client-side connection over a BIO pair (as `sluice_tls_accepting`), with SNI `server_name`
+// (left out for an IP address), the certificate checked against that name when `verify_name`,
+// and the session of `*session_slot` resumed; new sessions are kept there. NULL on failure.
+SSL *sluice_tls_connecting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network,
+                           const char *server_name, int verify_name, SSL_SESSION **session_slot);
+
+// Why the peer's certificate was not accepted ("certificate has expired"), or NULL when it was.
+const char *sluice_tls_verify_failure(SSL *ssl);
+
 // SSL_get_error's classes, as Sluice acts on them.
 enum {
     SLUICE_TLS_OK = 0,

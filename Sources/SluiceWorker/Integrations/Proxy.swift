@@ -112,6 +112,10 @@ extension Worker {
             upstreamFailed(index, answer: .badGateway)
             return
         }
+        if let context = upstreamTLS[Int(connections[index].upstream)], !tlsConnected(index, context: context) {
+            upstreamFailed(index, answer: .badGateway)
+            return
+        }
         armReceive(index)
         flush(index)
     }

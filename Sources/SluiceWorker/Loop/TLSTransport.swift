@@ -27,6 +27,8 @@ extension Worker {
     func tlsAdvance(_ index: Int) {
         if !tls.isHandshakeDone(slot: index) {
             switch tls.handshake(slot: index) {
+            case .done where connections[index].role == .upstream:
+                break
             case .done:
                 counters.add(slot: slot, tls.isResumed(slot: index) ? .tlsHandshakesResumed : .tlsHandshakesFull)
                 counters.add(slot: slot, .tlsConnectionsOpen)
@@ -37,8 +39,11 @@ extension Worker {
                 }
             case .wantsInput, .wantsOutput:
                 return
-            case .closed, .failed:
-                tlsFailed(index)
+            case .closed:
+                tlsFailed(index, reason: "the peer closed during the handshake")
+                return
+            case .failed(let reason):
+                tlsFailed(index, reason: reason)
                 return
             }
         }
@@ -71,16 +76,24 @@ extension Worker {
             case .closed:
                 peerClosed(index)
                 return
-            case .failed:
-                tlsFailed(index)
+            case .failed(let reason):
+                tlsFailed(index, reason: reason)
                 return
             }
         }
     }
 
-    /// The session cannot go on: its alert (if OpenSSL wrote one) goes out, then the connection
-    /// closes, without an answer of ours.
-    func tlsFailed(_ index: Int) {
+    /// The session cannot go on. A client's: its alert (if OpenSSL wrote one) goes out, then the
+    /// connection closes, without an answer of ours. An upstream's: the exchange fails with 502,
+    /// and the reason is logged (a certificate that does not verify, and why).
+    func tlsFailed(_ index: Int, reason: String) {
+        if connections[index].role == .upstream {
+            let upstream = Int(connections[index].upstream)
+            let verification = tls.verifyFailure(slot: index).map { " (\($0))" } ?? ""
+            StandardError.write("sluice-w\(slot): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
+            upstreamFailed(index, answer: .badGateway)
+            return
+        }
         if !tls.isHandshakeDone(slot: index) { counters.add(slot: slot, .tlsHandshakesFailed) }
         connections[index].tlsFailed = true
         connections[index].closeAfterFlush = true
@@ -109,7 +122,8 @@ extension Worker {
                 }
             case .wantsInput, .wantsOutput, .closed, .failed:
                 // The pair has room for one record whenever `hasRoomForRecord` says so.
-                tlsFailed(index)
+                tlsFailed(index, reason: "a record could not be written")
+                if connections[index].role == .upstream { return }
             }
         }
         if tls.outboundCount(slot: index) > 0 {
@@ -148,7 +162,9 @@ extension Worker {
 
     /// The connection closes: its handshake counted in the open gauge.
     func tlsReleased(_ index: Int) {
-        if tls.isHandshakeDone(slot: index) { counters.subtract(slot: slot, .tlsConnectionsOpen) }
+        if connections[index].role == .client && tls.isHandshakeDone(slot: index) {
+            counters.subtract(slot: slot, .tlsConnectionsOpen)
+        }
         tls.end(slot: index)
         if !clientCertificateFields.isEmpty { clientCertificateFields[index] = ClientCertificateFields() }
     }
@@ -161,6 +177,15 @@ extension Worker {
         let range = clientCertificateFields[index].range(of: field)
         guard !range.isEmpty else { return }
         clientCertificates.withBytes(slot: index, range: range) { appendEscaped($0, escaping, to: &writer) }
+    }
+
+    /// An upstream connection to an `https` upstream is connected: its handshake begins (the
+    /// request waits in its output slot until the handshake is done).
+    func tlsConnected(_ index: Int, context: TLSClientContext) -> Bool {
+        guard tls.beginClient(slot: index, context: context) else { return false }
+        connections[index].secure = true
+        tlsAdvance(index)
+        return true
     }
 
     /// Whether the request must not be served on this connection: on TLS, its Host names a

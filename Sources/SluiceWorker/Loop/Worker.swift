@@ -74,6 +74,9 @@ public final class Worker {
     let forwardingLines: [[UInt8]]
     /// The TLS sessions of connections accepted on TLS listeners, by connection slot.
     let tls: TLSConnections
+    /// Each upstream's TLS client context (nil: plain HTTP), and its name for logs.
+    let upstreamTLS: [TLSClientContext?]
+    let upstreamNames: [String]
     /// The custom domain names (lowercase), and which require mutual TLS.
     let domainNames: [[UInt8]]
     let domainsRequireClientCertificates: [Bool]
@@ -242,9 +245,16 @@ public final class Worker {
                     try TLSServerContext(settings, domains: domains, ticketKeys: context.ticketKeys)
                 }
             }
+            let authorities = context.deployment.upstreamCertificateAuthorities
+            upstreamTLS = try context.deployment.upstreams.map { upstream throws(TLSError) in
+                try upstream.tls.map { settings throws(TLSError) in
+                    try TLSClientContext(caPEM: authorities, verify: settings.verify, serverName: settings.serverName)
+                }
+            }
         } catch {
             throw SystemError("TLS: \(error.message)", errno: 0)
         }
+        upstreamNames = context.deployment.upstreams.map(\.description)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }
         domainsRequireClientCertificates = context.deployment.domains.map { $0.truststore != nil }
         let mutualTLS = context.deployment.domains.contains { $0.truststore != nil }
@@ -354,8 +364,8 @@ public final class Worker {
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
         control = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
         connections = Array(repeating: Connection(), count: slotCount)
-        tls = TLSConnections(slotCount: listenerContexts.contains { $0 != nil } ? slotCount : 0,
-                             receiveBufferBytes: tuning.recvBufferBytes)
+        let anyTLS = listenerContexts.contains { $0 != nil } || upstreamTLS.contains { $0 != nil }
+        tls = TLSConnections(slotCount: anyTLS ? slotCount : 0, receiveBufferBytes: tuning.recvBufferBytes)
         heldNext = Array(repeating: -1, count: tuning.recvBuffers)
         heldBytes = Array(repeating: 0, count: tuning.recvBuffers)
         heldTotalMax = max(2, tuning.recvBuffers / 2)
