@@ -291,7 +291,8 @@ public enum LambdaEvent {
     public static func writePrefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8> = Span(),
-        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(), context: LambdaEventContext,
+        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(),
+        clientCertificate: Span<UInt8> = Span(), context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: inout LambdaEventScratch, to sink: inout Sink
     ) -> BodyEncoderState {
         precondition(pathParameterValues.count == context.pathParameterCount,
@@ -309,11 +310,13 @@ public enum LambdaEvent {
                                 pathParameterValues: pathParameterValues, requestID: requestID,
                                 extendedRequestID: extendedRequestID.isEmpty ? requestID : extendedRequestID,
                                 sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, traceID: traceID,
-                                context: context, body: body, scratch: scratch, to: &sink)
+                                clientCertificate: clientCertificate, context: context, body: body, scratch: scratch,
+                                to: &sink)
         case .version2:
             writeVersion2Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
-                                sourceIP: sourceIP, userAgent: userAgent, traceID: traceID, context: context,
+                                sourceIP: sourceIP, userAgent: userAgent, traceID: traceID,
+                                clientCertificate: clientCertificate, context: context,
                                 body: body, scratch: scratch, to: &sink)
         }
         return BodyEncoderState(encoding: body, format: context.format)
@@ -372,6 +375,28 @@ public enum LambdaEvent {
             + 9 * (requestIDByteCount + sourceIPByteCount) + 2 * (traceIDBytesMax + 32) + 2048
     }
 
+    /// The `clientCert` object of a mutual-TLS request, as API Gateway writes it in both formats
+    /// (1.0: `requestContext.identity.clientCert`; 2.0: `requestContext.authentication.clientCert`),
+    /// for `writePrefix`'s `clientCertificate`. Written once per connection.
+    public static func writeClientCertificate<Sink: ByteSink>(
+        pem: Span<UInt8>, subjectDN: Span<UInt8>, issuerDN: Span<UInt8>, serialNumber: Span<UInt8>,
+        notBefore: Span<UInt8>, notAfter: Span<UInt8>, to sink: inout Sink
+    ) {
+        sink.append(Piece.clientCertPem.span)
+        JSONText.appendString(pem, to: &sink)
+        sink.append(Piece.clientCertSubjectDN.span)
+        JSONText.appendString(subjectDN, to: &sink)
+        sink.append(Piece.clientCertIssuerDN.span)
+        JSONText.appendString(issuerDN, to: &sink)
+        sink.append(Piece.clientCertSerialNumber.span)
+        JSONText.appendString(serialNumber, to: &sink)
+        sink.append(Piece.clientCertNotBefore.span)
+        JSONText.appendString(notBefore, to: &sink)
+        sink.append(Piece.clientCertNotAfter.span)
+        JSONText.appendString(notAfter, to: &sink)
+        sink.append(Piece.closeTwoObjects.span)
+    }
+
     /// The longest `traceID` that is not a range of the head: one Sluice writes, such as
     /// `Root=1-5f84c7a5-2b4c5d6e7f8091a2b3c4d5e6;Parent=53995c3f42cd8ad8;Sampled=1` (74 bytes).
     public static let traceIDBytesMax = 96
@@ -381,7 +406,8 @@ public enum LambdaEvent {
     private static func writeVersion1Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8>,
-        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext,
+        sourceIP: Span<UInt8>, apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>,
+        clientCertificate: Span<UInt8>, context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v1Resource.span)
@@ -464,6 +490,10 @@ public enum LambdaEvent {
         } else {
             sink.append(Piece.null.span)
         }
+        if !clientCertificate.isEmpty {
+            sink.append(Piece.v1ClientCert.span)
+            sink.append(clientCertificate)
+        }
         sink.append(Piece.v1IdentityEndContextPath.span)
         appendEscaped(head, request.requestPath, to: &sink)
         sink.append(Piece.v1Protocol.span)
@@ -495,8 +525,8 @@ public enum LambdaEvent {
     private static func writeVersion2Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        userAgent: Range<Int>?, traceID: Span<UInt8>, context: LambdaEventContext, body: LambdaBodyEncoding,
-        scratch: LambdaEventScratch, to sink: inout Sink
+        userAgent: Range<Int>?, traceID: Span<UInt8>, clientCertificate: Span<UInt8>, context: LambdaEventContext,
+        body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v2Version.span)
         sink.append(context.routeKey.span)
@@ -542,6 +572,11 @@ public enum LambdaEvent {
             JSONText.appendString(head, userAgent, to: &sink)
         } else {
             sink.append(Piece.null.span)
+        }
+        if !clientCertificate.isEmpty {
+            // `requestContext.authentication.clientCert`, closed by the `}` that starts requestId.
+            sink.append(Piece.v2AuthenticationClientCert.span)
+            sink.append(clientCertificate)
         }
         sink.append(Piece.v2RequestID.span)
         appendEscaped(requestID, to: &sink)
@@ -1036,6 +1071,15 @@ private enum Piece {
             + "\"cognitoIdentityPoolId\":null,\"principalOrgId\":null,\"sourceIp\":\"")
     static let v1IdentityUserAgent = bytes("\",\"user\":null,\"userAgent\":")
     static let v1IdentityEndContextPath = bytes(",\"userArn\":null},\"path\":\"")
+    static let v1ClientCert = bytes(",\"clientCert\":")
+    static let clientCertPem = bytes("{\"clientCertPem\":")
+    static let clientCertSubjectDN = bytes(",\"subjectDN\":")
+    static let clientCertIssuerDN = bytes(",\"issuerDN\":")
+    static let clientCertSerialNumber = bytes(",\"serialNumber\":")
+    static let clientCertNotBefore = bytes(",\"validity\":{\"notBefore\":")
+    static let clientCertNotAfter = bytes(",\"notAfter\":")
+    static let closeTwoObjects = bytes("}}")
+    static let v2AuthenticationClientCert = bytes("},\"authentication\":{\"clientCert\":")
     static let v1Protocol = bytes("\",\"protocol\":\"")
     static let v1RequestID = bytes("\",\"requestId\":\"")
     static let v1RequestTime = bytes("\",\"requestTime\":\"")

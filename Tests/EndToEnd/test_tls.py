@@ -2,6 +2,7 @@
 `ssl` and `openssl s_client` as clients, certificates made by `openssl` for each run."""
 
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -649,3 +650,62 @@ def test_https_integrations_verify_the_upstream_and_refuse_what_does_not_verify(
     finally:
         for upstream in upstreams.values():
             upstream.stop()
+
+
+FUNCTION_URI = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                "arn:aws:lambda:us-east-1:123456789012:function:echo/invocations")
+
+
+def test_lambda_events_carry_the_client_certificate_from_an_https_emulator(tmp_path, upstream_certificates):
+    """An mTLS domain's AWS_PROXY routes, to a Lambda emulator reached over https: both event
+    formats carry the verified client certificate where API Gateway puts it."""
+    certificates = upstream_certificates
+    emulator = TLSUpstream("lambda", certificates, "up-good")
+    try:
+        api = f"""\
+openapi: "3.0.1"
+info: {{title: fn, version: "1"}}
+paths:
+  /one:
+    get:
+      x-amazon-apigateway-integration: {{type: aws_proxy, httpMethod: POST, uri: "{FUNCTION_URI}"}}
+  /two:
+    get:
+      x-amazon-apigateway-integration:
+        {{type: aws_proxy, httpMethod: POST, payloadFormatVersion: "2.0", uri: "{FUNCTION_URI}"}}
+"""
+        directory = tmp_path / "gateway"
+        directory.mkdir()
+        (directory / "fn.yaml").write_text(api)
+        extra = (DOMAINS.replace("CERTS", str(certificates))
+                 + f"upstreams:\n  tls: {{ca_file: {certificates}/ca.pem}}\n"
+                 + "  resolve: {upstream.example.test: 127.0.0.1}\n"
+                 + f'lambda_functions:\n  echo: "https://upstream.example.test:{emulator.port}"\n')
+        config = tls_config(certificates, [CHAIN], extra=extra)
+        config += ("  - name: fn\n    definition: fn.yaml\n    host: secure.example.test\n"
+                   "    stages:\n      prod: {}\n")
+        gateway = Gateway(Sluice(directory, config_text=config).start())
+        client = gateway.client_context(certificates)
+        client.load_cert_chain(certificates / "client.pem", certificates / "client.key")
+        raw = socket.create_connection(("127.0.0.1", gateway.ports[1]), timeout=10)
+        with client.wrap_socket(raw, server_hostname="secure.example.test") as connection:
+            connection.sendall(b"GET /prod/one HTTP/1.1\r\nHost: secure.example.test\r\n\r\n"
+                               b"GET /prod/two HTTP/1.1\r\nHost: secure.example.test\r\n\r\n")
+            one, two = read_responses(connection, 2)
+        assert one.status == 200 and two.status == 200, (one.raw_head, two.raw_head)
+        first = json.loads(one.body)["event"] if "event" in json.loads(one.body) else json.loads(one.body)
+        second = json.loads(two.body)["event"] if "event" in json.loads(two.body) else json.loads(two.body)
+        pem = (certificates / "client.pem").read_text()
+        for certificate in (first["requestContext"]["identity"]["clientCert"],
+                            second["requestContext"]["authentication"]["clientCert"]):
+            assert certificate["subjectDN"] == "CN=client one,O=Sluice tests"
+            assert certificate["issuerDN"] == "CN=Client CA"
+            assert ssl.PEM_cert_to_DER_cert(certificate["clientCertPem"]) == ssl.PEM_cert_to_DER_cert(pem)
+            assert set(certificate["validity"]) == {"notBefore", "notAfter"}
+            assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2})*", certificate["serialNumber"])
+        # The plain listener still serves the default space.
+        plain = parse_response(gateway.server.exchange(
+            b"GET /prod/pets HTTP/1.1\r\nHost: gw.example.test\r\nConnection: close\r\n\r\n"))
+        assert plain.status == 200
+    finally:
+        emulator.stop()

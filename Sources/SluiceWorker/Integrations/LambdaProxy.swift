@@ -179,16 +179,19 @@ extension Worker {
             } else {
                 traceID = scratch.extracting(idsLength...)
             }
+            let certificate = clientCertificateObjects.isEmpty ? 0..<0 : clientCertificateObjects[client]
             return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
-                invocations.write(slot: slot, offset: prefixStart) { writer in
-                    var state = LambdaEvent.writePrefix(
-                        request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                        requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
-                        apiKeyID: keyName.span, traceID: traceID,
-                        context: target.contexts[Int(connections[client].listener)], body: encoding,
-                        scratch: &eventScratch, to: &writer)
-                    if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
-                    return state
+                clientCertificates.withBytes(slot: certificate.isEmpty ? 0 : client, range: certificate) { certificate in
+                    invocations.write(slot: slot, offset: prefixStart) { writer in
+                        var state = LambdaEvent.writePrefix(
+                            request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
+                            requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
+                            apiKeyID: keyName.span, traceID: traceID, clientCertificate: certificate,
+                            context: target.contexts[Int(connections[client].listener)], body: encoding,
+                            scratch: &eventScratch, to: &writer)
+                        if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
+                        return state
+                    }
                 }
             }
         }

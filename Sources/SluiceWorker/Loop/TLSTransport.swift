@@ -1,4 +1,5 @@
 import SluiceHTTP1
+import SluiceLambda
 import SluiceMetrics
 import SluiceTLS
 import SluiceURing
@@ -32,11 +33,7 @@ extension Worker {
             case .done:
                 counters.add(slot: slot, tls.isResumed(slot: index) ? .tlsHandshakesResumed : .tlsHandshakesFull)
                 counters.add(slot: slot, .tlsConnectionsOpen)
-                if !clientCertificateFields.isEmpty {
-                    clientCertificateFields[index] = tls.clientCertificate(
-                        slot: index, into: clientCertificates, slot: index, range: 0..<clientCertificates.slotBytes)
-                        ?? ClientCertificateFields()
-                }
+                if !clientCertificateFields.isEmpty { keepClientCertificate(index) }
             case .wantsInput, .wantsOutput:
                 return
             case .closed:
@@ -88,9 +85,14 @@ extension Worker {
     /// and the reason is logged (a certificate that does not verify, and why).
     func tlsFailed(_ index: Int, reason: String) {
         if connections[index].role == .upstream {
+            // Once a second per upstream at most: a misconfigured upstream under load must not
+            // flood the log (the 502s are counted in the metrics).
             let upstream = Int(connections[index].upstream)
-            let verification = tls.verifyFailure(slot: index).map { " (\($0))" } ?? ""
-            StandardError.write("sluice-w\(slot): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
+            if now - upstreamTLSFailureLoggedAt[upstream] >= 1_000_000_000 {
+                upstreamTLSFailureLoggedAt[upstream] = now
+                let verification = tls.verifyFailure(slot: index).map { " (\($0))" } ?? ""
+                StandardError.write("sluice-w\(slot): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
+            }
             upstreamFailed(index, answer: .badGateway)
             return
         }
@@ -104,7 +106,7 @@ extension Worker {
     /// worth of the output and sends that. With nothing left to send, ends as a plain connection
     /// does, after queueing close_notify when the connection closes after its answer.
     func tlsFlush(_ index: Int) {
-        let connection = connections[index]
+        var connection = connections[index]
         // Session tickets or the end of a handshake flight may still wait: the record goes out
         // behind them, in the same send.
         if connection.tlsPlaintextInFlight == 0 && !connection.tlsFailed && connection.outputEnd > connection.outputStart
@@ -132,11 +134,12 @@ extension Worker {
             connections[index].sendInFlight = true
             return
         }
+        connection = connections[index]
         if connection.tlsFailed {
             abort(index)
             return
         }
-        if connection.closeAfterFlush && !connection.lingering && !connections[index].tlsShutdownQueued
+        if connection.closeAfterFlush && !connection.lingering && !connection.tlsShutdownQueued
             && tls.isHandshakeDone(slot: index) {
             connections[index].tlsShutdownQueued = true
             tls.shutdown(slot: index)
@@ -166,7 +169,36 @@ extension Worker {
             counters.subtract(slot: slot, .tlsConnectionsOpen)
         }
         tls.end(slot: index)
-        if !clientCertificateFields.isEmpty { clientCertificateFields[index] = ClientCertificateFields() }
+        if !clientCertificateFields.isEmpty {
+            clientCertificateFields[index] = ClientCertificateFields()
+            clientCertificateObjects[index] = 0..<0
+        }
+    }
+
+    /// Mutual TLS: the verified client certificate's fields, then its `clientCert` object for
+    /// Lambda events, in the connection's slot of `clientCertificates`. The raw fields take at most
+    /// a third of the slot, so that the object (JSON-escaped, at most twice as long) fits after them.
+    func keepClientCertificate(_ index: Int) {
+        let rawBytesMax = clientCertificates.slotBytes / 3
+        guard let fields = tls.clientCertificate(slot: index, into: clientCertificates, slot: index,
+                                                 range: 0..<rawBytesMax) else {
+            clientCertificateFields[index] = ClientCertificateFields()
+            clientCertificateObjects[index] = 0..<0
+            return
+        }
+        clientCertificateFields[index] = fields
+        let rawEnd = fields.range(of: .pem).upperBound
+        let objectLength = clientCertificates.withBytes(slot: index, range: 0..<rawEnd) { raw in
+            clientCertificates.write(slot: index, offset: rawEnd) { writer in
+                LambdaEvent.writeClientCertificate(
+                    pem: raw.extracting(fields.range(of: .pem)), subjectDN: raw.extracting(fields.range(of: .subjectDN)),
+                    issuerDN: raw.extracting(fields.range(of: .issuerDN)),
+                    serialNumber: raw.extracting(fields.range(of: .serialNumber)),
+                    notBefore: raw.extracting(fields.range(of: .notBefore)),
+                    notAfter: raw.extracting(fields.range(of: .notAfter)), to: &writer)
+            }.byteCount
+        }
+        clientCertificateObjects[index] = rawEnd..<(rawEnd + objectLength)
     }
 
     /// `$context.identity.clientCert.*`: a field of the client certificate the connection's

@@ -77,6 +77,8 @@ public final class Worker {
     /// Each upstream's TLS client context (nil: plain HTTP), and its name for logs.
     let upstreamTLS: [TLSClientContext?]
     let upstreamNames: [String]
+    /// When each upstream's last TLS failure was logged (`now`), 0 before the first.
+    var upstreamTLSFailureLoggedAt: [Int64]
     /// The custom domain names (lowercase), and which require mutual TLS.
     let domainNames: [[UInt8]]
     let domainsRequireClientCertificates: [Bool]
@@ -84,7 +86,9 @@ public final class Worker {
     /// clientCert.*`), and where its fields lie; empty when no domain asks for certificates.
     let clientCertificates: ByteSlab
     var clientCertificateFields: [ClientCertificateFields]
-    static let clientCertificateBytesMax = 16_384
+    /// Where each connection's `clientCert` object for Lambda events lies in its slot (empty: none).
+    var clientCertificateObjects: [Range<Int>]
+    static let clientCertificateBytesMax = 32_768
     let ring: Ring
     /// The loop's clock: the system's, or a simulated ring's. The worker reads time only here.
     let clock: LoopClock
@@ -255,6 +259,7 @@ public final class Worker {
             throw SystemError("TLS: \(error.message)", errno: 0)
         }
         upstreamNames = context.deployment.upstreams.map(\.description)
+        upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }
         domainsRequireClientCertificates = context.deployment.domains.map { $0.truststore != nil }
         let mutualTLS = context.deployment.domains.contains { $0.truststore != nil }
@@ -262,6 +267,7 @@ public final class Worker {
                                           slotBytes: mutualTLS ? Worker.clientCertificateBytesMax : 1)
         clientCertificateFields = Array(repeating: ClientCertificateFields(),
                                         count: mutualTLS ? context.tuning.maxConnections : 0)
+        clientCertificateObjects = Array(repeating: 0..<0, count: mutualTLS ? context.tuning.maxConnections : 0)
         forwardingLines = listenerSettings.indices.map { listener in
             Array("X-Forwarded-Proto: \(listenerSettings[listener].scheme)\r\nX-Forwarded-Port: \(context.listenPorts[listener])\r\n".utf8)
         }
@@ -349,7 +355,12 @@ public final class Worker {
         proxyTargets = ProxyTargets(deployment: deployment, listenPorts: context.listenPorts)
         targets = proxyTargets.targets
         lambdaTargets = proxyTargets.lambdaTargets
-        let requestBytesMax = lambdaTargets.map { $0.requestBytesMax(headBytesMax: headBytesMax) }.max()
+        // With mutual TLS, an event may carry the client certificate's object (at most two thirds
+        // of its slot).
+        let certificateObjectBytesMax = mutualTLS ? 2 * Worker.clientCertificateBytesMax / 3 + 64 : 0
+        let requestBytesMax = lambdaTargets.map {
+            $0.requestBytesMax(headBytesMax: headBytesMax) + certificateObjectBytesMax
+        }.max()
         invocationLayout = InvocationLayout(requestBytesMax: requestBytesMax ?? 0)
         let invocationCount = requestBytesMax == nil ? 0 : limits.lambdaInvocationsMax
         invocations = try ByteSlab(slotCount: max(1, invocationCount),
