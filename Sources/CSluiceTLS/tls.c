@@ -568,3 +568,10 @@ const char *sluice_tls_verify_failure(SSL *ssl) {
     long result = SSL_get_verify_result(ssl);
     return result == X509_V_OK ? NULL : X509_verify_cert_error_string(result);
 }
+
+int sluice_tls_version_id(SSL *ssl) { return SSL_version(ssl); }
+
+int sluice_tls_cipher_id(SSL *ssl) {
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
+    return cipher == NULL ? 0 : (int)(SSL_CIPHER_get_protocol_id(cipher) & 0xFFFF);
+}

@@ -37,6 +37,7 @@ public final class Supervisor {
     var adminListener: Int32 = -1
     /// The session-ticket keys of the TLS listeners, shared by every worker, and when they rotate next.
     var ticketKeys: TLSTicketKeys?
+    var tlsCounters: TLSCounters?
     var ticketKeysRotateAt: Int64 = 0
     var counters: WorkerCounters!
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
@@ -181,6 +182,7 @@ public final class Supervisor {
         counters = try WorkerCounters(slots: slots.count)
         if deployment.listeners.contains(where: { $0.tls != nil }) {
             ticketKeys = try TLSTicketKeys()
+            tlsCounters = try TLSCounters(slots: slots.count)
             ticketKeysRotateAt = Clock.monotonicCoarseNanoseconds() + TLSTicketKeys.rotationSeconds * 1_000_000_000
         }
         try prepareMetrics()
@@ -233,7 +235,7 @@ public final class Supervisor {
         let lineBytes = 192 + max(64, labelBytes)
         let histogramLines = 2 * (LatencyHistograms.boundsNanoseconds.count + 3)
         let perGroup = RequestCounters.classCount + histogramLines + 2
-        let lines = slots.count * 32 + (stageLabels.count + methodLabels.count) * perGroup + rejectionLabels.count * 3 + 32
+        let lines = slots.count * (32 + TLSCounters.linesPerWorker) + (stageLabels.count + methodLabels.count) * perGroup + rejectionLabels.count * 3 + 32
         // HELP and TYPE lines: fewer than 64 families of at most 512 bytes each.
         return lines * lineBytes + 64 * 512
     }
@@ -275,6 +277,7 @@ public final class Supervisor {
                                     listenPorts: listeners[slot].map(Socket.localPort),
                                     gate: gate, rejections: rejections, caches: caches)
         context.ticketKeys = ticketKeys
+        context.tlsCounters = tlsCounters
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -480,6 +483,7 @@ public final class Supervisor {
         }
         metricsPage.clear()
         counters.write(to: &metricsPage, slots: slotFacts, labels: slotLabels, draining: draining)
+        tlsCounters?.write(to: &metricsPage, slots: slotFacts, labels: slotLabels)
         stageMetrics.requests.write(to: &metricsPage, labels: stageLabels)
         stageMetrics.latencies.write(to: &metricsPage, labels: stageLabels)
         rejections.write(to: &metricsPage, labels: rejectionLabels)

@@ -234,6 +234,12 @@ public final class TLSConnections {
         if SSL_shutdown(session) < 0 { ERR_clear_error() }
     }
 
+    /// The negotiated protocol version and cipher, as IANA numbers (0x0304, 0x1302).
+    public func negotiatedIDs(slot: Int) -> (version: Int, cipher: Int) {
+        guard let session = sessions[slot] else { return (0, 0) }
+        return (Int(sluice_tls_version_id(session)), Int(sluice_tls_cipher_id(session)))
+    }
+
     /// Whether the handshake resumed a session (from a ticket).
     public func isResumed(slot: Int) -> Bool {
         guard let session = sessions[slot] else { return false }

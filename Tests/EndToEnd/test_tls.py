@@ -3,6 +3,7 @@
 
 import json
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -261,10 +262,25 @@ def test_security_policies_and_alpn(tmp_path, certificates):
     # ALPN: a client that speaks only h2 is refused; http/1.1 among others is chosen.
     assert handshake(1, ssl.TLSVersion.TLSv1_3, alpn=["h2"]) == ("refused", "tlsv1 alert no application protocol")
     assert handshake(1, ssl.TLSVersion.TLSv1_3, alpn=["h2", "http/1.1"]) == ("TLSv1.3", 200)
-    metrics = gateway.server.metrics()
+    text = gateway.server.admin_get("/metrics").body.decode()
+    metrics = metric_samples(text)
     failed = sum(value for key, value in metrics.items()
                  if key.startswith('sluice_worker_tls_handshakes_total{') and 'result="failed"' in key)
     assert failed == 4
+
+    def total(family, label):
+        return sum(value for key, value in metrics.items() if key.startswith(family + "{") and label in key)
+
+    # Six handshakes completed: TLS 1.0 once (with AES128-SHA), 1.2 once, 1.3 four times.
+    assert total("sluice_worker_tls_versions_total", 'version="TLSv1"') == 1
+    assert total("sluice_worker_tls_versions_total", 'version="TLSv1.2"') == 1
+    assert total("sluice_worker_tls_versions_total", 'version="TLSv1.3"') == 4
+    assert total("sluice_worker_tls_ciphers_total", 'cipher="AES128-SHA"') == 1
+    assert total("sluice_worker_tls_ciphers_total", 'cipher="ECDHE-ECDSA-AES128-GCM-SHA256"') == 1
+    assert total("sluice_worker_tls_ciphers_total", 'cipher="TLS_AES_256_GCM_SHA384"') == 4
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
 
 
 def raw_connection(gateway, listener=1, timeout=10):

@@ -117,5 +117,9 @@ void sluice_tls_last_error(char *error, int error_capacity);
 const char *sluice_tls_version_name(SSL *ssl);
 const char *sluice_tls_cipher_name(SSL *ssl);
 int sluice_tls_session_reused(SSL *ssl);
+// The negotiated protocol version (0x0303 for TLS 1.2) and cipher (its IANA number, 0x1301 for
+// TLS_AES_128_GCM_SHA256).
+int sluice_tls_version_id(SSL *ssl);
+int sluice_tls_cipher_id(SSL *ssl);
 
 #endif

@@ -33,6 +33,10 @@ extension Worker {
             case .done:
                 counters.add(slot: slot, tls.isResumed(slot: index) ? .tlsHandshakesResumed : .tlsHandshakesFull)
                 counters.add(slot: slot, .tlsConnectionsOpen)
+                if let tlsCounters {
+                    let negotiated = tls.negotiatedIDs(slot: index)
+                    tlsCounters.count(slot: slot, version: negotiated.version, cipher: negotiated.cipher)
+                }
                 if !clientCertificateFields.isEmpty { keepClientCertificate(index) }
             case .wantsInput, .wantsOutput:
                 return

@@ -38,6 +38,8 @@ public struct WorkerContext {
     /// The session-ticket keys every worker shares (with a TLS listener); nil: each TLS context
     /// keeps its own.
     public var ticketKeys: TLSTicketKeys?
+    /// Handshakes per TLS version and cipher, per worker (with a TLS listener).
+    public var tlsCounters: TLSCounters?
 
     public init(slot: Int, tuning: WorkerTuning, listeners: [Int32], deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
@@ -101,6 +103,7 @@ public final class Worker {
     /// Each client's address as text, for X-Forwarded-For, filled on its first proxied request.
     let peerAddresses: ByteSlab
     let counters: WorkerCounters
+    let tlsCounters: TLSCounters?
     /// Per stage (the metrics group of requests no API answered comes after the stages'), and
     /// per method of the stages with detailed metrics (`methodGroups` numbers them).
     let stageMetrics: ScopedMetrics
@@ -272,6 +275,7 @@ public final class Worker {
             Array("X-Forwarded-Proto: \(listenerSettings[listener].scheme)\r\nX-Forwarded-Port: \(context.listenPorts[listener])\r\n".utf8)
         }
         counters = context.counters
+        tlsCounters = context.tlsCounters
         stageMetrics = context.stageMetrics
         unroutedGroup = context.deployment.stages.count
         methodMetrics = context.methodMetrics
