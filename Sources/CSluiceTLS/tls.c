@@ -351,6 +351,12 @@ sluice_tls_domains *sluice_tls_domains_new(int count) {
     return domains;
 }
 
+void sluice_tls_domains_free(sluice_tls_domains *domains) {
+    if (domains == NULL) return;
+    for (int i = 0; i < domains->count; i++) free(domains->entries[i].ciphers12);
+    free(domains);
+}
+
 int sluice_tls_domains_set(sluice_tls_domains *domains, int index, const char *name, SSL_CTX *context,
                            const char *ciphers12) {
     if (index < 0 || index >= domains->count || strlen(name) >= sizeof domains->entries[0].name) return -1;

@@ -283,7 +283,8 @@ final class Loader {
         if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
             deployment.workers = plan
         }
-        if domainsLine == nil, deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {
+        if deployment.domains.isEmpty && !log.hasErrors,
+           deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {
             log.error(path, listenLine, "a TLS listener without a certificate serves only the names in domains:, and none is named")
         }
         if let domainsLine, !deployment.domains.isEmpty && !deployment.listeners.contains(where: { $0.tls != nil }) {

@@ -17,8 +17,10 @@ public final class TLSConnections {
 
     private var sessions: [OpaquePointer?]
     private var networks: [OpaquePointer?]
-    /// Bytes the network side of a pair holds before OpenSSL reads them: one receive buffer and
-    /// the rest of a record, since a connection takes a buffer in only when it has read the last.
+    /// Bytes the network side of a pair holds before OpenSSL reads them: one receive buffer. A
+    /// connection takes a buffer in only once OpenSSL has read the last one (what it cannot
+    /// decrypt yet, a part of a record, it keeps in its own buffer); while it cannot (reading
+    /// paused, an upstream answering), later buffers wait, held.
     let inboundBytes: Int
     /// Connections with TLS state, for the memory figure.
     public private(set) var activeCount = 0
@@ -26,7 +28,7 @@ public final class TLSConnections {
     public init(slotCount: Int, receiveBufferBytes: Int) {
         sessions = Array(repeating: nil, count: slotCount)
         networks = Array(repeating: nil, count: slotCount)
-        inboundBytes = receiveBufferBytes + Self.recordPlaintextMax + 1_024
+        inboundBytes = receiveBufferBytes
     }
 
     deinit {
@@ -238,6 +240,12 @@ public final class TLSConnections {
     public func negotiatedIDs(slot: Int) -> (version: Int, cipher: Int) {
         guard let session = sessions[slot] else { return (0, 0) }
         return (Int(sluice_tls_version_id(session)), Int(sluice_tls_cipher_id(session)))
+    }
+
+    /// Whether the peer sent close_notify (a TLS close, not only a TCP one).
+    public func receivedCloseNotify(slot: Int) -> Bool {
+        guard let session = sessions[slot] else { return false }
+        return SSL_get_shutdown(session) & Int32(SSL_RECEIVED_SHUTDOWN) != 0
     }
 
     /// Whether the handshake resumed a session (from a ticket).

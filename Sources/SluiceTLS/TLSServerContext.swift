@@ -27,10 +27,12 @@ public final class TLSServerContext {
 
     /// A listener's context. `ticketKeys`: the keys every worker shares, so that a session
     /// resumes on any of them; nil leaves OpenSSL's own keys, private to this context.
-    public convenience init(_ settings: ListenerTLS, domains: TLSDomains? = nil, ticketKeys: TLSTicketKeys? = nil)
-        throws(TLSError) {
-        try self.init(certificate: settings.certificate, policy: settings.policy, sessionContext: "sluice",
-                      domains: domains, ticketKeys: ticketKeys)
+    /// `listener`: its position in `listen`; sessions resume only on the listener that made them
+    /// (listeners differ in certificate and policy).
+    public convenience init(_ settings: ListenerTLS, listener: Int = 0, domains: TLSDomains? = nil,
+                            ticketKeys: TLSTicketKeys? = nil) throws(TLSError) {
+        try self.init(certificate: settings.certificate, policy: settings.policy,
+                      sessionContext: "sluice-listener-\(listener)", domains: domains, ticketKeys: ticketKeys)
         if let domains, sluice_tls_serve_domains(context, domains.table, settings.certificate == nil ? 1 : 0) != 0 {
             throw TLSError("cannot serve the custom domains")
         }
@@ -126,6 +128,11 @@ public final class TLSDomains {
             contexts.append(context)
         }
         self.contexts = contexts
+    }
+
+    deinit {
+        // The contexts (and the listeners that select among them) go first.
+        sluice_tls_domains_free(table)
     }
 
     /// How many CA certificates a truststore holds, for `check`.

@@ -336,6 +336,20 @@ def test_hostile_handshakes_are_closed_and_the_worker_serves_everyone_else(tmp_p
     assert still_serves(gateway, certificates)
 
 
+def test_a_refused_body_gets_its_413_over_tls(tmp_path, certificates):
+    """The answer is decided before the body has arrived; what the client goes on sending is
+    dropped, as on a plain connection, and the 413 arrives whole (no reset)."""
+    gateway = start(tmp_path, certificates, limits={"request_body_bytes": 1024})
+    context = gateway.client_context(certificates)
+    with gateway.connect(context, timeout=10) as connection:
+        body = b"z" * 200_000
+        connection.sendall(b"POST /prod/pets HTTP/1.1\r\nHost: gw.example.test\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        response = parse_response(read_until_close(connection))
+    assert response.status == 413 and response.header("Connection") == "close"
+    assert still_serves(gateway, certificates)
+
+
 def test_a_client_that_sends_half_a_record_and_stops_is_closed(tmp_path, certificates):
     """Python's ssl cannot send half a record; `openssl s_client` completes the handshake, and the
     test then writes a record header promising more than it sends, on the same TCP stream."""
@@ -719,9 +733,15 @@ paths:
             assert ssl.PEM_cert_to_DER_cert(certificate["clientCertPem"]) == ssl.PEM_cert_to_DER_cert(pem)
             assert set(certificate["validity"]) == {"notBefore", "notAfter"}
             assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2})*", certificate["serialNumber"])
-        # The plain listener still serves the default space.
+        # The emulator goes away: its pooled TLS connection closes and is released (an upstream
+        # slot, which has no client certificate to forget), and the worker goes on serving.
+        emulator.stop()
+        time.sleep(0.5)
         plain = parse_response(gateway.server.exchange(
             b"GET /prod/pets HTTP/1.1\r\nHost: gw.example.test\r\nConnection: close\r\n\r\n"))
         assert plain.status == 200
+        restarts = {key: value for key, value in gateway.server.metrics().items()
+                    if key.startswith("sluice_worker_restarts_total")}
+        assert restarts and all(value == 0 for value in restarts.values()), restarts
     finally:
         emulator.stop()

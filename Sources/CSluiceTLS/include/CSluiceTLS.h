@@ -35,6 +35,7 @@ int sluice_tls_truststore_count(const char *pem, size_t length, char *error, int
 // and client-certificate requirement. Made once per worker; lives as long as it.
 typedef struct sluice_tls_domains sluice_tls_domains;
 sluice_tls_domains *sluice_tls_domains_new(int count);
+void sluice_tls_domains_free(sluice_tls_domains *domains);
 // `name` lowercase, or "*.suffix"; `ciphers12` as for the context. 0 or -1 (out of memory).
 int sluice_tls_domains_set(sluice_tls_domains *domains, int index, const char *name, SSL_CTX *context,
                            const char *ciphers12);

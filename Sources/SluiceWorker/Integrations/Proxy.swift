@@ -112,9 +112,12 @@ extension Worker {
             upstreamFailed(index, answer: .badGateway)
             return
         }
-        if let context = upstreamTLS[Int(connections[index].upstream)], !tlsConnected(index, context: context) {
-            upstreamFailed(index, answer: .badGateway)
-            return
+        if let context = upstreamTLS[Int(connections[index].upstream)] {
+            guard connections[index].isOpen else { return }
+            guard tlsConnected(index, context: context) else {
+                if connections[index].isOpen && !connections[index].closing { upstreamFailed(index, answer: .badGateway) }
+                return
+            }
         }
         armReceive(index)
         flush(index)
@@ -658,6 +661,8 @@ extension Worker {
     func finishCutShort(_ client: Int) {
         connections[client].request.pending.keepAlive = false
         connections[client].closeAfterFlush = true
+        // Over TLS, no close_notify: the client must be able to tell a cut-short answer.
+        connections[client].tlsTruncated = true
         endAwaiting(client)
     }
 
@@ -743,7 +748,10 @@ extension Worker {
             abort(index)
             return
         }
-        if connections[index].responsePhase == .untilClose {
+        // Over TLS an answer that ends with the connection ends with close_notify: a bare close
+        // may be an attacker's, and the answer is cut short.
+        if connections[index].responsePhase == .untilClose
+            && (!connections[index].secure || tls.receivedCloseNotify(slot: index)) {
             if connections[index].invocation >= 0 {
                 completeInvocation(index, reusable: false)
             } else {

@@ -53,6 +53,8 @@ struct Connection {
     var tlsFailed = false
     /// close_notify was queued after the last answer.
     var tlsShutdownQueued = false
+    /// The answer was cut short (its upstream failed): the connection closes without close_notify.
+    var tlsTruncated = false
 
     var receiveArmed = false
     /// Reading stopped because the output buffer is full; resumes when sends drain it.

@@ -700,6 +700,9 @@ extension Worker {
                 dropHeld(index)
                 break
             }
+            // A TLS session whose ciphertext waits unread (its next request waits for an upstream)
+            // takes no more: the held buffers wait for the answer (`endAwaiting` resumes).
+            if connections[index].secure && waitsForUpstream(index) { break }
             guard let (id, byteCount) = popHeld(index) else { break }
             received(index, bufferID: id, byteCount: byteCount)
             receiveBuffers.recycle(id: id)

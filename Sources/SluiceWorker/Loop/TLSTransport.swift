@@ -14,8 +14,9 @@ import SluiceURing
 extension Worker {
     /// Ciphertext arrived in receive buffer `bufferID`.
     func tlsReceived(_ index: Int, bufferID: UInt16, byteCount: Int) {
-        // After the last answer, what the client still sends is read and dropped.
-        if connections[index].lingering || connections[index].tlsFailed { return }
+        // After the last answer (or once it is decided), what the client still sends is dropped,
+        // as a plain connection drops it: nothing is read any more.
+        if connections[index].lingering || connections[index].tlsFailed || connections[index].closeAfterFlush { return }
         guard tls.absorb(slot: index, buffers: receiveBuffers, id: bufferID, byteCount: byteCount) else {
             abort(index)
             return
@@ -64,10 +65,13 @@ extension Worker {
                 abort(index)
                 return
             }
+            let generation = connections[index].generation
             let (count, progress) = tls.read(slot: index, into: carry, slot: index, range: filled..<carry.slotBytes)
             if count > 0 {
                 connections[index].carryCount = filled + count
                 consumeCarry(index)
+                // What it parsed may have ended the connection, and another taken its slot.
+                guard connections[index].isOpen, connections[index].generation == generation else { return }
             }
             switch progress {
             case .done:
@@ -122,7 +126,7 @@ extension Worker {
                 connections[index].tlsPlaintextInFlight = end - start
                 // The last answer before closing: its close_notify goes in the same send.
                 if end == connection.outputEnd && connection.closeAfterFlush && !connection.isStreaming
-                    && !connection.tlsShutdownQueued && !connection.lingering {
+                    && !connection.tlsShutdownQueued && !connection.lingering && !connection.tlsTruncated {
                     connections[index].tlsShutdownQueued = true
                     tls.shutdown(slot: index)
                 }
@@ -144,7 +148,7 @@ extension Worker {
             return
         }
         if connection.closeAfterFlush && !connection.lingering && !connection.tlsShutdownQueued
-            && tls.isHandshakeDone(slot: index) {
+            && !connection.tlsTruncated && tls.isHandshakeDone(slot: index) {
             connections[index].tlsShutdownQueued = true
             tls.shutdown(slot: index)
             if tls.outboundCount(slot: index) > 0 {
@@ -173,7 +177,7 @@ extension Worker {
             counters.subtract(slot: slot, .tlsConnectionsOpen)
         }
         tls.end(slot: index)
-        if !clientCertificateFields.isEmpty {
+        if connections[index].role == .client && !clientCertificateFields.isEmpty {
             clientCertificateFields[index] = ClientCertificateFields()
             clientCertificateObjects[index] = 0..<0
         }
@@ -221,7 +225,8 @@ extension Worker {
         guard tls.beginClient(slot: index, context: context) else { return false }
         connections[index].secure = true
         tlsAdvance(index)
-        return true
+        // A handshake that failed at once has ended the exchange (and freed the slot).
+        return connections[index].isOpen && !connections[index].closing
     }
 
     /// Whether the request must not be served on this connection: on TLS, its Host names a

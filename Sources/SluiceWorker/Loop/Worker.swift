@@ -247,9 +247,9 @@ public final class Worker {
             let hasTLS = listenerSettings.contains { $0.tls != nil }
             let domains = hasTLS && !context.deployment.domains.isEmpty
                 ? try TLSDomains(context.deployment.domains, ticketKeys: context.ticketKeys) : nil
-            listenerContexts = try listenerSettings.map { listener throws(TLSError) in
-                try listener.tls.map { settings throws(TLSError) in
-                    try TLSServerContext(settings, domains: domains, ticketKeys: context.ticketKeys)
+            listenerContexts = try listenerSettings.indices.map { listener throws(TLSError) in
+                try listenerSettings[listener].tls.map { settings throws(TLSError) in
+                    try TLSServerContext(settings, listener: listener, domains: domains, ticketKeys: context.ticketKeys)
                 }
             }
             let authorities = context.deployment.upstreamCertificateAuthorities
