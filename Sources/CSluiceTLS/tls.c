@@ -178,20 +178,25 @@ failed:
     return NULL;
 }
 
-SSL *sluice_tls_accepting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network) {
+// A session of `context` over a new BIO pair: the inner BIO's buffer holds what OpenSSL writes
+// (outbound), the outer one's what the network side writes (inbound); the outer is returned.
+static SSL *paired_session(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network) {
     SSL *ssl = SSL_new(context);
     if (ssl == NULL) return NULL;
     BIO *inner = NULL;
     BIO *outer = NULL;
-    // The inner BIO's buffer holds what OpenSSL writes (outbound); the outer one's what the
-    // network side writes (inbound).
     if (BIO_new_bio_pair(&inner, outbound, &outer, inbound) != 1) {
         SSL_free(ssl);
         return NULL;
     }
     SSL_set_bio(ssl, inner, inner);
-    SSL_set_accept_state(ssl);
     *network = outer;
+    return ssl;
+}
+
+SSL *sluice_tls_accepting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network) {
+    SSL *ssl = paired_session(context, inbound, outbound, network);
+    if (ssl != NULL) SSL_set_accept_state(ssl);
     return ssl;
 }
 
@@ -544,15 +549,8 @@ SSL_SESSION **sluice_tls_session_slots(int count) {
 
 SSL *sluice_tls_connecting(SSL_CTX *context, size_t inbound, size_t outbound, BIO **network,
                            const char *server_name, int verify_name, SSL_SESSION **session_slot) {
-    SSL *ssl = SSL_new(context);
+    SSL *ssl = paired_session(context, inbound, outbound, network);
     if (ssl == NULL) return NULL;
-    BIO *inner = NULL;
-    BIO *outer = NULL;
-    if (BIO_new_bio_pair(&inner, outbound, &outer, inbound) != 1) {
-        SSL_free(ssl);
-        return NULL;
-    }
-    SSL_set_bio(ssl, inner, inner);
     SSL_set_connect_state(ssl);
     // SNI carries a host name, never an address (RFC 6066 §3).
     ASN1_OCTET_STRING *address = a2i_IPADDRESS(server_name);
@@ -566,7 +564,6 @@ SSL *sluice_tls_connecting(SSL_CTX *context, size_t inbound, size_t outbound, BI
     ERR_clear_error();
     SSL_set_ex_data(ssl, session_slot_index, session_slot);
     if (*session_slot != NULL) SSL_set_session(ssl, *session_slot);
-    *network = outer;
     return ssl;
 }
 

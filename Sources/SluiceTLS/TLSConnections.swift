@@ -54,8 +54,12 @@ public final class TLSConnections {
     public func begin(slot: Int, context: TLSServerContext) -> Bool {
         precondition(sessions[slot] == nil, "one TLS session per connection slot")
         var network: OpaquePointer?
-        guard let session = sluice_tls_accepting(context.context, inboundBytes, Self.outboundBytes, &network),
-              let network else {
+        let session = sluice_tls_accepting(context.context, inboundBytes, Self.outboundBytes, &network)
+        return install(slot: slot, session: session, network: network)
+    }
+
+    private func install(slot: Int, session: OpaquePointer?, network: OpaquePointer?) -> Bool {
+        guard let session, let network else {
             ERR_clear_error()
             return false
         }
@@ -74,14 +78,7 @@ public final class TLSConnections {
             sluice_tls_connecting(context.context, inboundBytes, Self.outboundBytes, &network, name.baseAddress,
                                   context.verify ? 1 : 0, context.sessionSlot)
         }
-        guard let session, let network else {
-            ERR_clear_error()
-            return false
-        }
-        sessions[slot] = session
-        networks[slot] = network
-        activeCount += 1
-        return true
+        return install(slot: slot, session: session, network: network)
     }
 
     /// Why the peer's certificate was refused ("certificate has expired"), or nil.

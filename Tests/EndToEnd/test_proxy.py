@@ -19,8 +19,10 @@ HERE = Path(__file__).resolve().parent
 
 
 class Upstream:
-    def __init__(self, kind):
-        self.process = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), kind],
+    """upstream.py KIND [ARGUMENTS…] as a process, on the port it prints."""
+
+    def __init__(self, kind, *arguments):
+        self.process = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), kind, *arguments],
                                         stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline().split()[1])
 

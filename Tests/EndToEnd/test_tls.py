@@ -7,11 +7,9 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,6 @@ from conftest import BINARY, PETSTORE, Sluice, metric_samples, parse_response, r
 from test_proxy import Upstream
 
 NAME = "gw.example.test"
-HERE = Path(__file__).resolve().parent
 
 
 def openssl(*arguments, cwd):
@@ -590,18 +587,9 @@ def test_a_host_of_another_domain_than_the_handshakes_is_misdirected(tmp_path, c
     assert fetch(gateway, client, "secure.example.test", host="SECURE.example.test")[0] == 200
 
 
-class TLSUpstream:
+def TLSUpstream(kind, certificates, stem):
     """upstream.py over TLS, with the certificate `stem`.pem of the certificates fixture."""
-
-    def __init__(self, kind, certificates, stem):
-        self.process = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), kind, "--tls",
-                                         str(certificates / f"{stem}.pem"), str(certificates / f"{stem}.key")],
-                                        stdout=subprocess.PIPE, text=True)
-        self.port = int(self.process.stdout.readline().split()[1])
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait(5)
+    return Upstream(kind, "--tls", str(certificates / f"{stem}.pem"), str(certificates / f"{stem}.key"))
 
 
 @pytest.fixture
