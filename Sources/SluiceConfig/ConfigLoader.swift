@@ -242,7 +242,8 @@ final class Loader {
                     deployment.domains = domains
                 }
             case "admin":
-                if let address = listenAddress(value, "admin", reader) { deployment.admin = address }
+                if let address = ListenersSection(reader: reader, environment: environment, configPath: path)
+                    .address(value, "admin") { deployment.admin = address }
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { deployment.stateDirectory = directory }
             case "drain_timeout_ms":
@@ -300,16 +301,6 @@ final class Loader {
     }
 
     // MARK: Server settings
-
-    private func listenAddress(_ node: Node, _ key: String, _ reader: ConfigReader) -> ListenAddress? {
-        guard let text = reader.string(node, key) else { return nil }
-        switch ListenAddress.parse(text) {
-        case .success(let address): return address
-        case .failure(let error):
-            log.error(reader.file, node.line, "\(key): \(error.message)")
-            return nil
-        }
-    }
 
     private func limits(_ node: Node, _ reader: ConfigReader) -> Limits {
         var limits = Limits()

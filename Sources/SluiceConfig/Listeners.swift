@@ -189,7 +189,8 @@ struct ListenersSection {
         return Listener(address: address, tls: tls)
     }
 
-    private func address(_ node: Node, _ what: String) -> ListenAddress? {
+    /// A listen address (`listen` entries, `admin`); reports and returns nil when it is not one.
+    func address(_ node: Node, _ what: String) -> ListenAddress? {
         guard let text = reader.string(node, what) else { return nil }
         switch ListenAddress.parse(text) {
         case .success(let address): return address

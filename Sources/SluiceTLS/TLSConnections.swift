@@ -22,8 +22,6 @@ public final class TLSConnections {
     /// decrypt yet, a part of a record, it keeps in its own buffer); while it cannot (reading
     /// paused, an upstream answering), later buffers wait, held.
     let inboundBytes: Int
-    /// Connections with TLS state, for the memory figure.
-    public private(set) var activeCount = 0
 
     public init(slotCount: Int, receiveBufferBytes: Int) {
         sessions = Array(repeating: nil, count: slotCount)
@@ -65,7 +63,6 @@ public final class TLSConnections {
         }
         sessions[slot] = session
         networks[slot] = network
-        activeCount += 1
         return true
     }
 
@@ -94,7 +91,6 @@ public final class TLSConnections {
         if let network = networks[slot] { BIO_free(network) }
         sessions[slot] = nil
         networks[slot] = nil
-        activeCount -= 1
     }
 
     public func isActive(slot: Int) -> Bool { sessions[slot] != nil }

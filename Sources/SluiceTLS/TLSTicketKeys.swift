@@ -30,7 +30,4 @@ public final class TLSTicketKeys: @unchecked Sendable {
     public func rotate() -> Bool {
         sluice_tls_rotate_ticket_keys(keys) == 0
     }
-
-    /// How many times the keys were rotated.
-    public var rotations: UInt64 { keys.pointee.current }
 }
