@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("SLUICE_SHARED", ROOT.parent / "shared"))
 BINARY = os.environ.get("SLUICE_BIN", str(ROOT / ".build" / "release" / "sluice"))
 LISTENING = re.compile(r"listening (\S+):(\d+) admin (\S+):(\d+) workers (\d+)")
 

@@ -99,5 +99,7 @@ extension MockResponse {
 let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// `../shared/examples/aws` beside the package.
-let awsExamplesFolder: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/examples/aws")
+/// `../shared/examples/aws` beside the package, or under `$SLUICE_SHARED` (tools/test sets it for
+/// a clone that is not beside `shared`).
+let awsExamplesFolder: URL = (ProcessInfo.processInfo.environment["SLUICE_SHARED"].map { URL(fileURLWithPath: $0) }
+    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared")).appendingPathComponent("examples/aws")
