@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The folder tree is the architecture (see ../shared/DESIGN.md §7). Unsafe code and C live only
-// in CSluiceLinux, CSluiceTLS, SluiceURing, SluiceSharedMemory and SluiceTLS; every other module works with safe views.
+// in CSluiceLinux, CSluiceTLS, CSluiceCrypto, SluiceURing, SluiceSharedMemory, SluiceTLS and SluiceCrypto; every other module works with safe views.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
-                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS"],
+                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -62,7 +62,12 @@ let package = Package(
         // CORS for HTTP APIs (x-amazon-apigateway-cors): preflights and the headers of every answer.
         .target(name: "SluiceCORS", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
-        .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
+        .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1", "SluiceJSON"], swiftSettings: swift6),
+        // A strict JSON scanner over borrowed bytes: function answers, token claims, key sets.
+        .target(name: "SluiceJSON", swiftSettings: swift6),
+        // Authorization: SigV4 (IAM), JWTs against an issuer's keys, authorizer policies.
+        .target(name: "SluiceAuth", dependencies: ["SluiceHTTP1", "SluiceJSON", "SluiceCrypto"],
+                swiftSettings: swift6),
         // The stage response cache: index and entries in shared memory, one cache for every worker.
         .target(name: "SluiceCache", dependencies: ["SluiceSharedMemory", "SluiceHTTP1"],
                 swiftSettings: swift6),
@@ -75,7 +80,10 @@ let package = Package(
         .target(name: "SluiceSharedMemory",
                 dependencies: ["CSluiceLinux", .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: swift6),
-        .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("crypto")]),
+        .target(name: "CSluiceLinux", linkerSettings: [.linkedLibrary("uring")]),
+        // libcrypto: digests and MACs that allocate nothing, public keys for token signatures.
+        .target(name: "SluiceCrypto", dependencies: ["CSluiceCrypto"], swiftSettings: swift6),
+        .target(name: "CSluiceCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         // TLS: OpenSSL's handshakes and records over the worker's buffers, certificates for `check`.
         .target(name: "SluiceTLS", dependencies: ["CSluiceTLS", "SluiceURing", "SluiceConfig", "SluiceSharedMemory"],
                 swiftSettings: swift6),
@@ -87,7 +95,8 @@ let package = Package(
         .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),
-        .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory", "SluiceConfig", "SluiceURing"],
+        .testTarget(name: "SluiceThrottleTests", dependencies: ["SluiceThrottle", "SluiceSharedMemory", "SluiceConfig", "SluiceURing",
+                                                                "SluiceCrypto"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceSharedMemory", "SluiceURing"],
                     swiftSettings: swift6),
@@ -96,6 +105,8 @@ let package = Package(
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
         .testTarget(name: "SluiceTLSTests", dependencies: ["SluiceTLS", "SluiceURing", "SluiceConfig"],
+                    swiftSettings: swift6),
+        .testTarget(name: "SluiceAuthTests", dependencies: ["SluiceAuth", "SluiceCrypto", "SluiceJSON", "SluiceHTTP1"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),

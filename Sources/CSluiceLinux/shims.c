@@ -1,7 +1,4 @@
 #define _GNU_SOURCE
-// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but EVP (and the one-shot
-// SHA256, built on it) allocates a context per call; the low-level calls hash in a stack context.
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "CSluiceLinux.h"
 
 #include <arpa/inet.h>
@@ -10,7 +7,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/sha.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -334,9 +330,3 @@ int sluice_resolve(const char *name, char *out, int capacity) {
     return count;
 }
 
-void sluice_sha256(const void *data, size_t length, uint8_t *digest) {
-    SHA256_CTX context;
-    SHA256_Init(&context);
-    SHA256_Update(&context, data, length);
-    SHA256_Final(digest, &context);
-}

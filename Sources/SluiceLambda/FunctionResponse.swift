@@ -1,4 +1,5 @@
 import SluiceHTTP1
+import SluiceJSON
 
 /// A Lambda function's answer to a proxy event, read as API Gateway reads it, from the complete
 /// JSON the Runtime Interface Emulator returned (the worker buffers it; Lambda caps it at 6 MB).

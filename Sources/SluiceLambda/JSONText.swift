@@ -1,4 +1,5 @@
 import SluiceHTTP1
+import SluiceJSON
 
 /// Writes arbitrary bytes as the contents of a JSON string (RFC 8259 §7), between quotes the
 /// caller writes: `"` and `\` are escaped, control characters become `\n`, `\t`, … or `\u00XX`,
@@ -46,7 +47,7 @@ struct JSONStringEscaper: Sendable, Equatable {
                     if byte == 0x22 || byte == 0x5C { break }
                     index += 1
                 } else if byte >= 0x80 {
-                    let length = JSONStringEscaper.wellFormedSequenceLength(bytes, at: index, end: end)
+                    let length = UTF8Sequence.wellFormedLength(bytes, at: index, end: end)
                     if length == 0 { break }
                     index += length
                 } else {
@@ -124,36 +125,6 @@ struct JSONStringEscaper: Sendable, Equatable {
         needed = 0
         lower = 0x80
         upper = 0xBF
-    }
-
-    /// The length of the well-formed UTF-8 sequence of 2 to 4 bytes at `index`, complete before
-    /// `end`; 0 when the bytes there are ill-formed or cut off by `end`.
-    @inline(__always)
-    static func wellFormedSequenceLength(_ bytes: Span<UInt8>, at index: Int, end: Int) -> Int {
-        let first = bytes[index]
-        var length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        switch first {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
-        default: return 0
-        }
-        guard end - index >= length else { return 0 }
-        let second = bytes[index + 1]
-        guard second >= low && second <= high else { return 0 }
-        var offset = 2
-        while offset < length {
-            let byte = bytes[index + offset]
-            guard byte >= 0x80 && byte <= 0xBF else { return 0 }
-            offset += 1
-        }
-        return length
     }
 
     /// U+FFFD REPLACEMENT CHARACTER in UTF-8.

@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceCrypto
 import SluiceSharedMemory
 import SluiceThrottle
 import SluiceURing

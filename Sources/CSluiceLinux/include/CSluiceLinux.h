@@ -86,8 +86,6 @@ long sluice_process_cpu_ticks(pid_t pid);
 int sluice_getrandom(void *buffer, size_t bytes);
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit or -errno.
 long sluice_raise_open_file_limit(void);
-// SHA-256 of `length` bytes into `digest`, 32 bytes (libcrypto, in a stack context: no allocation).
-void sluice_sha256(const void *data, size_t length, uint8_t *digest);
 
 
 #endif

@@ -1,3 +1,4 @@
+import SluiceCrypto
 import SluiceHTTP1
 import SluicePipeline
 import SluiceThrottle

@@ -1,5 +1,6 @@
 import SluiceCache
 import SluiceConfig
+import SluiceCrypto
 import SluiceHTTP1
 import SluiceMetrics
 import SluiceThrottle

@@ -3,39 +3,46 @@
 /// valid escapes and no raw control characters; numbers follow the RFC's grammar exactly; only
 /// SP, HTAB, LF and CR count as whitespace (no byte order mark); nesting deeper than `depthMax`
 /// is refused, so a hostile text cannot exhaust the stack.
-struct JSONScanner {
+public struct JSONScanner {
     /// The deepest nesting accepted: the outermost object or array is depth 1.
-    static let depthMax = 64
+    public static let depthMax = 64
 
-    enum Kind: UInt8, Equatable {
+    public enum Kind: UInt8, Equatable {
         case string, number, trueLiteral, falseLiteral, null, object, array
     }
 
     /// A value just scanned: its kind, its whole text, and for a string the content between its
     /// quotes (escapes not decoded) and whether it holds any escape.
-    struct Value {
-        var kind: Kind
-        var range: Range<Int>
-        var content: Range<Int>
-        var hasEscapes: Bool
+    public struct Value {
+        public var kind: Kind
+        public var range: Range<Int>
+        public var content: Range<Int>
+        public var hasEscapes: Bool
+
+        public init(kind: Kind, range: Range<Int>, content: Range<Int>, hasEscapes: Bool) {
+            self.kind = kind
+            self.range = range
+            self.content = content
+            self.hasEscapes = hasEscapes
+        }
     }
 
-    var position: Int
-    let end: Int
+    public var position: Int
+    public let end: Int
 
-    init(end: Int) {
+    public init(end: Int) {
         position = 0
         self.end = end
     }
 
     /// The byte at `position`, or nil at the end.
     @inline(__always)
-    func peek(_ bytes: Span<UInt8>) -> UInt8? {
+    public func peek(_ bytes: Span<UInt8>) -> UInt8? {
         position < end ? bytes[position] : nil
     }
 
     @inline(__always)
-    mutating func skipWhitespace(_ bytes: Span<UInt8>) {
+    public mutating func skipWhitespace(_ bytes: Span<UInt8>) {
         while position < end {
             let byte = bytes[position]
             guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
@@ -45,7 +52,7 @@ struct JSONScanner {
 
     /// Consumes `byte` (after whitespace) if it is next.
     @inline(__always)
-    mutating func consume(_ byte: UInt8, _ bytes: Span<UInt8>) -> Bool {
+    public mutating func consume(_ byte: UInt8, _ bytes: Span<UInt8>) -> Bool {
         skipWhitespace(bytes)
         if position < end && bytes[position] == byte {
             position += 1
@@ -57,7 +64,7 @@ struct JSONScanner {
     /// Scans the value at `position` (whitespace already skipped), containers included, which
     /// are validated to the end; `depth` is the depth of the container the value is in (0 at the
     /// top). Nil when the text is not valid JSON there.
-    mutating func scanValue(_ bytes: Span<UInt8>, depth: Int) -> Value? {
+    public mutating func scanValue(_ bytes: Span<UInt8>, depth: Int) -> Value? {
         guard position < end else { return nil }
         let start = position
         switch bytes[position] {
@@ -86,7 +93,7 @@ struct JSONScanner {
     }
 
     /// Skips the object at `position`, which is at `depth`.
-    mutating func skipObject(_ bytes: Span<UInt8>, depth: Int) -> Bool {
+    public mutating func skipObject(_ bytes: Span<UInt8>, depth: Int) -> Bool {
         guard depth <= JSONScanner.depthMax else { return false }
         position += 1  // {
         if consume(0x7D, bytes) { return true }
@@ -101,7 +108,7 @@ struct JSONScanner {
     }
 
     /// Skips the array at `position`, which is at `depth`.
-    mutating func skipArray(_ bytes: Span<UInt8>, depth: Int) -> Bool {
+    public mutating func skipArray(_ bytes: Span<UInt8>, depth: Int) -> Bool {
         guard depth <= JSONScanner.depthMax else { return false }
         position += 1  // [
         if consume(0x5D, bytes) { return true }
@@ -115,7 +122,7 @@ struct JSONScanner {
 
     /// Scans the string at `position` (its opening quote) and returns the range between its
     /// quotes and whether it holds escapes.
-    mutating func scanString(_ bytes: Span<UInt8>) -> (Range<Int>, Bool)? {
+    public mutating func scanString(_ bytes: Span<UInt8>) -> (Range<Int>, Bool)? {
         position += 1  // "
         let start = position
         var hasEscapes = false
@@ -143,7 +150,7 @@ struct JSONScanner {
                     position += 1
                 }
             } else if byte >= 0x80 {
-                let length = JSONStringEscaper.wellFormedSequenceLength(bytes, at: position, end: end)
+                let length = UTF8Sequence.wellFormedLength(bytes, at: position, end: end)
                 guard length > 0 else { return nil }
                 position += length
             } else {
@@ -154,7 +161,7 @@ struct JSONScanner {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    mutating func scanNumber(_ bytes: Span<UInt8>) -> Bool {
+    public mutating func scanNumber(_ bytes: Span<UInt8>) -> Bool {
         if peek(bytes) == 0x2D { position += 1 }
         guard let first = peek(bytes), isDigit(first) else { return false }
         position += 1
@@ -198,7 +205,7 @@ struct JSONScanner {
     private func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
 
     /// The value of the 4 hex digits at `index`, or nil.
-    static func hex4(_ bytes: Span<UInt8>, _ index: Int) -> UInt32? {
+    public static func hex4(_ bytes: Span<UInt8>, _ index: Int) -> UInt32? {
         var value: UInt32 = 0
         for offset in 0..<4 {
             let byte = bytes[index + offset]
@@ -219,20 +226,20 @@ struct JSONScanner {
 /// pairs) encoded as UTF-8. A lone surrogate becomes U+FFFD, as writing it as UTF-8 requires. The
 /// range must be the content of a string `JSONScanner` accepted (or a literal, whose bytes come
 /// back as they are).
-struct UnescapedBytes {
+public struct UnescapedBytes {
     private var position: Int
     private let end: Int
     /// Bytes of an encoded code point still to return, next lowest.
     private var pending: UInt32 = 0
     private var pendingCount = 0
 
-    init(_ range: Range<Int>) {
+    public init(_ range: Range<Int>) {
         position = range.lowerBound
         end = range.upperBound
     }
 
     @inline(__always)
-    mutating func next(_ bytes: Span<UInt8>) -> UInt8? {
+    public mutating func next(_ bytes: Span<UInt8>) -> UInt8? {
         if pendingCount > 0 {
             let byte = UInt8(truncatingIfNeeded: pending)
             pending >>= 8
@@ -255,7 +262,7 @@ struct UnescapedBytes {
     }
 
     /// The code point of the escape at `index` (a backslash) and how many bytes it spans.
-    static func decodeEscape(_ bytes: Span<UInt8>, at index: Int, end: Int) -> (scalar: UInt32, length: Int) {
+    public static func decodeEscape(_ bytes: Span<UInt8>, at index: Int, end: Int) -> (scalar: UInt32, length: Int) {
         switch bytes[index + 1] {
         case 0x62: return (0x08, 2)
         case 0x66: return (0x0C, 2)
@@ -278,7 +285,7 @@ struct UnescapedBytes {
     }
 
     /// `scalar` in UTF-8, first byte lowest, and its length.
-    static func utf8(_ scalar: UInt32) -> (UInt32, Int) {
+    public static func utf8(_ scalar: UInt32) -> (UInt32, Int) {
         switch scalar {
         case 0..<0x80: return (scalar, 1)
         case 0x80..<0x800:
@@ -289,5 +296,38 @@ struct UnescapedBytes {
             return ((0xF0 | scalar >> 18) | (0x80 | scalar >> 12 & 0x3F) << 8 | (0x80 | scalar >> 6 & 0x3F) << 16
                 | (0x80 | scalar & 0x3F) << 24, 4)
         }
+    }
+}
+
+/// UTF-8 as RFC 3629 defines it well-formed.
+public enum UTF8Sequence {
+    /// The length of the well-formed UTF-8 sequence of 2 to 4 bytes at `index`, complete before
+    /// `end`; 0 when the bytes there are ill-formed or cut off by `end`.
+    @inline(__always)
+    public static func wellFormedLength(_ bytes: Span<UInt8>, at index: Int, end: Int) -> Int {
+        let first = bytes[index]
+        var length: Int
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        switch first {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: return 0
+        }
+        guard end - index >= length else { return 0 }
+        let second = bytes[index + 1]
+        guard second >= low && second <= high else { return 0 }
+        var offset = 2
+        while offset < length {
+            let byte = bytes[index + offset]
+            guard byte >= 0x80 && byte <= 0xBF else { return 0 }
+            offset += 1
+        }
+        return length
     }
 }
