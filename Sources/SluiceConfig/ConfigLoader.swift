@@ -68,6 +68,10 @@ public struct LoaderEnvironment: Sendable {
     public var inspectCertificate: @Sendable (_ chainPEM: [UInt8], _ keyPEM: [UInt8]) -> Result<CertificateSummary, FileReadError>
     /// Parses a mutual-TLS truststore (PEM CA certificates): how many it holds.
     public var inspectTruststore: @Sendable (_ pem: [UInt8]) -> Result<Int, FileReadError>
+    /// Parses a JWKS (SluiceAuth, handed in by the executable): how many keys it can verify with.
+    public var inspectKeySet: @Sendable (_ json: [UInt8]) -> Result<Int, FileReadError> = { _ in
+        .failure(FileReadError("key sets cannot be checked here"))
+    }
 
     public init(readFile: @escaping @Sendable (_ path: String) -> Result<[UInt8], FileReadError>,
                 allowedCPUs: [Int], resolver: HostResolver,
@@ -229,6 +233,9 @@ final class Loader {
         var apiKeysNode: Node?
         var listenLine = 1
         var domainsLine: Int?
+        var awsNode: Node?
+        var issuersNode: Node?
+        var iamNode: Node?
         for (key, value) in entries {
             switch key.text ?? "" {
             case "listen":
@@ -273,6 +280,12 @@ final class Loader {
                 usagePlansNode = value
             case "api_keys":
                 apiKeysNode = value
+            case "aws":
+                awsNode = value
+            case "jwt_issuers":
+                issuersNode = value
+            case "iam":
+                iamNode = value
             case "trusted_proxy_hops":
                 if let hops = reader.integer(value, "trusted_proxy_hops", in: 0...32) {
                     deployment.trustedProxyHops = hops
@@ -294,8 +307,13 @@ final class Loader {
         if let emptyAPIsLine {
             log.warning(path, emptyAPIsLine, "no APIs are configured; every request answers 403")
         }
+        let authorization = AuthorizationSection(reader: reader, environment: environment, configPath: path)
+        if let awsNode { authorization.readAWS(awsNode, into: &deployment) }
+        if let issuersNode { authorization.readIssuers(issuersNode, into: &deployment) }
+        if let iamNode { authorization.readIAM(iamNode, into: &deployment) }
         checkMappings(apiEntries, file: path)
         buildAPIs(apiEntries, configPath: path, into: &deployment)
+        authorization.resolve(&deployment)
         UsagePlanSection(reader: reader).read(plans: usagePlansNode, keys: apiKeysNode, into: &deployment)
         return deployment
     }
@@ -854,6 +872,11 @@ final class Loader {
             deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
             deployment.apis[apiIndex].cors = definition.cors
             deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses
+            let firstAuthorizer = deployment.authorizers.count
+            for var authorizer in definition.authorizers {
+                authorizer.api = apiIndex
+                deployment.authorizers.append(authorizer)
+            }
             var stageIndices: [String: Int] = [:]
             for stage in entry.stages {
                 stageIndices[stage.name] = deployment.stages.count
@@ -878,7 +901,11 @@ final class Loader {
                                                        pathParameterNames: operation.pattern.parameterNames,
                                                        integration: integration, apiKeyRequired: operation.apiKeyRequired))
                 deployment.operations[deployment.operations.count - 1].cacheKeyParameters = operation.cacheKeyParameters
-                deployment.operations[deployment.operations.count - 1].authorization = operation.authorization
+                var authorization = operation.authorization
+                if case .authorizer(let local, let scopes) = authorization {
+                    authorization = .authorizer(firstAuthorizer + local, scopes: scopes)
+                }
+                deployment.operations[deployment.operations.count - 1].authorization = authorization
                 deployment.operations[deployment.operations.count - 1].requestValidation = operation.requestValidation
                 operationLines.append((definitionPath, operation.line))
             }

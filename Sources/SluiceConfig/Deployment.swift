@@ -47,6 +47,14 @@ public struct Deployment: Sendable {
     /// caller's address (for resource policies) is the entry that many from the right; 0 takes
     /// the connection's peer.
     public var trustedProxyHops = 0
+    /// `aws`: the region and account Sluice stands in for.
+    public var aws = AWSIdentity()
+    /// The JWT and Cognito user pool authorizers of every API (`MethodAuthorization.authorizer`).
+    public var authorizers: [Authorizer] = []
+    /// `jwt_issuers`: where each issuer's signing keys come from.
+    public var jwtIssuers: [JWTIssuer] = []
+    /// `iam.credentials`: the access keys that may sign requests to `AWS_IAM` methods.
+    public var iamCredentials: [IAMCredential] = []
     /// `$context.deploymentId` and the Lambda event's `requestContext.deploymentId`: six lowercase
     /// letters and digits, as API Gateway's deployment ids are, derived from every input file
     /// (sluice.yaml and the definitions it names, paths and bytes): the same inputs give the same

@@ -27,6 +27,9 @@ struct ImportedDefinition {
     var resourcePolicy: ResourcePolicy?
     var cors: CORSSettings?
     var gatewayResponses: [GatewayResponseSettings] = []
+    /// The JWT and Cognito authorizers its security schemes declare; operations refer to them by
+    /// index (`MethodAuthorization.authorizer`).
+    var authorizers: [Authorizer] = []
 }
 
 /// Reads an OpenAPI 3.0/3.1 or Swagger 2.0 definition (YAML or JSON) with API Gateway's
@@ -190,7 +193,7 @@ struct OpenAPIImport {
         for use in ignoredExtensions { reportIgnoredExtension(use) }
         return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource,
                                           resourcePolicy: resourcePolicy, cors: cors,
-                                          gatewayResponses: gatewayResponses) : nil
+                                          gatewayResponses: gatewayResponses, authorizers: schemes.authorizers) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.
@@ -279,7 +282,11 @@ struct OpenAPIImport {
         var authorization = MethodAuthorization.none
         if let auth = fields.first(where: { $0.key.text == "x-amazon-apigateway-auth" })?.value {
             let type = auth.entries?.first { $0.key.text == "type" }?.value.text ?? auth.kindName
-            if type.uppercased() != "NONE" { authorization = .unenforced("\(type) authorization") }
+            switch type.uppercased() {
+            case "NONE": break
+            case "AWS_IAM": authorization = .iam
+            default: authorization = .unenforced("\(type) authorization")
+            }
         }
         // An operation's `security: null` is no requirement of its own: the document's applies
         // (only `security: []` opens a method).
@@ -295,10 +302,16 @@ struct OpenAPIImport {
             // protected when any names an authorizer, since Sluice cannot yet tell which one a
             // request satisfies.
             for requirement in requirements {
-                for (name, _) in requirement.entries ?? [] {
+                for (name, scopes) in requirement.entries ?? [] {
                     guard let name = name.text else { continue }
                     switch schemes.kind(of: name) {
                     case .apiKey: keyRequired = true
+                    case .iam:
+                        if authorization == .none { authorization = .iam }
+                    case .authorizer(let index):
+                        let names: [String]
+                        if case .sequence(let items) = scopes { names = items.compactMap(\.text) } else { names = [] }
+                        if authorization == .none { authorization = .authorizer(index, scopes: names) }
                     case .protection(let protection):
                         if authorization == .none { authorization = .unenforced(protection) }
                     }
@@ -470,7 +483,7 @@ struct OpenAPIImport {
         for (nameNode, scheme) in schemeNodes.entries ?? [] {
             for (key, _) in scheme.entries ?? [] { noteExtension(key) }
             guard let name = nameNode.text else { continue }
-            schemes.add(name: name, scheme: scheme)
+            schemes.add(name: name, scheme: scheme, file: file, log: log)
         }
     }
 
