@@ -24,7 +24,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceSupervisor", "SluiceConfig", "SluiceURing", "SluiceTLS",
+                "SluiceSupervisor", "SluiceConfig", "SluiceURing", "SluiceTLS", "SluiceAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift6,
@@ -34,17 +34,18 @@ let package = Package(
         .target(name: "SluiceSupervisor",
                 dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
                                "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle", "SluiceCache",
-                               "SluiceTLS"],
+                               "SluiceTLS", "SluiceAuth"],
                 swiftSettings: swift6),
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
-                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth"],
+                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth", "SluiceJSON"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
-                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig", "SluiceThrottle", "SluiceHTTP1"],
+                dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceConfig", "SluiceThrottle", "SluiceHTTP1",
+                               "SluiceAuth"],
                 swiftSettings: swift6),
 
         // Pure modules: no syscalls, no unsafe code.

@@ -330,3 +330,56 @@ int sluice_resolve(const char *name, char *out, int capacity) {
     return count;
 }
 
+
+long sluice_http_exchange(const char *host, const char *port, const void *request, size_t request_length,
+                          int timeout_ms, uint8_t *buffer, size_t capacity) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo *list = NULL;
+    if (getaddrinfo(host, port, &hints, &list) != 0 || !list) return -EHOSTUNREACH;
+    struct timeval timeout = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    int fd = -1;
+    int error = ECONNREFUSED;
+    for (struct addrinfo *entry = list; entry; entry = entry->ai_next) {
+        fd = socket(entry->ai_family, entry->ai_socktype | SOCK_CLOEXEC, entry->ai_protocol);
+        if (fd < 0) {
+            error = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+        if (connect(fd, entry->ai_addr, entry->ai_addrlen) == 0) break;
+        error = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(list);
+    if (fd < 0) return -error;
+    size_t sent = 0;
+    while (sent < request_length) {
+        ssize_t count = send(fd, (const uint8_t *)request + sent, request_length - sent, MSG_NOSIGNAL);
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            error = errno;
+            close(fd);
+            return -error;
+        }
+        sent += (size_t)count;
+    }
+    size_t received = 0;
+    while (received < capacity) {
+        ssize_t count = recv(fd, buffer + received, capacity - received, 0);
+        if (count == 0) break;
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            error = errno;
+            close(fd);
+            return -error;
+        }
+        received += (size_t)count;
+    }
+    close(fd);
+    return (long)received;
+}

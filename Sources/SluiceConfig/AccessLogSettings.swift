@@ -13,6 +13,8 @@ import Yams
 public enum AccessLogPart: Equatable, Sendable {
     case literal([UInt8])
     case variable(ContextVariable)
+    /// `$context.authorizer.claims.NAME`: a claim of the request's verified token.
+    case claim([UInt8])
 }
 
 /// How values are escaped so that no request can break a line or forge a field.
@@ -75,6 +77,14 @@ public struct AccessLogSettings: Sendable {
             while end > index + marker.count, bytes[end - 1] == 0x2E { end -= 1 }
             let name = String(decoding: bytes[(index + marker.count)..<end], as: UTF8.self)
             if name == "identity.apiKey" { return .failure(.keyValue) }
+            let claimPrefix = "authorizer.claims."
+            if name.hasPrefix(claimPrefix) && name.count > claimPrefix.count {
+                if !literal.isEmpty { parts.append(.literal(literal)) }
+                literal = []
+                parts.append(.claim(Array(name.utf8.dropFirst(claimPrefix.utf8.count))))
+                index = end
+                continue
+            }
             guard let variable = ContextVariable(rawValue: name) else { return .failure(.unknown(name)) }
             if !literal.isEmpty { parts.append(.literal(literal)) }
             literal = []
@@ -82,7 +92,7 @@ public struct AccessLogSettings: Sendable {
             index = end
         }
         if !literal.isEmpty { parts.append(.literal(literal)) }
-        guard parts.contains(where: { if case .variable = $0 { true } else { false } }) else { return .failure(.noVariables) }
+        guard parts.contains(where: { if case .literal = $0 { false } else { true } }) else { return .failure(.noVariables) }
         return .success(parts)
     }
 

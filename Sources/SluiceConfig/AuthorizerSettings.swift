@@ -55,11 +55,12 @@ struct AuthorizationSection {
                                       + "serve the JWKS over http:// on a trusted network, or give a file")
                             continue
                         }
-                        guard case .success = UpstreamURL.parse(text) else {
+                        guard case .success(let url) = UpstreamURL.parse(text), !url.hasFragment else {
                             log.error(reader.file, value.line, "jwt_issuers jwks: '\(text)' is not a URL")
                             continue
                         }
-                        source = .url(text)
+                        source = .url(KeySetURL(host: url.host, port: Int(url.port), hostHeader: url.hostHeader,
+                                                target: url.path + (url.query.map { "?\($0)" } ?? ""), description: text))
                     } else {
                         source = .file(Loader.join(folderOf: configPath, text))
                     }

@@ -59,9 +59,9 @@ public struct JWTIssuer: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// A JWKS file, read at start and again every `refreshSeconds`.
         case file(String)
-        /// An `http://` or `https://` URL the coordinator fetches at start and every
-        /// `refreshSeconds`, and sooner when a token names a key it does not have.
-        case url(String)
+        /// An `http://` URL the coordinator fetches at start and every `refreshSeconds`, and
+        /// sooner when a token names a key it does not have.
+        case url(KeySetURL)
     }
 
     /// The `iss` its tokens carry, exactly.
@@ -78,6 +78,24 @@ public struct JWTIssuer: Sendable, Equatable {
         self.source = source
         self.refreshSeconds = refreshSeconds
         self.leewaySeconds = leewaySeconds
+    }
+}
+
+/// Where a JWKS is served: an `http://` URL, taken apart for the request.
+public struct KeySetURL: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    /// The `Host` header and the request target (path and query).
+    public var hostHeader: String
+    public var target: String
+    public var description: String
+
+    public init(host: String, port: Int, hostHeader: String, target: String, description: String) {
+        self.host = host
+        self.port = port
+        self.hostHeader = hostHeader
+        self.target = target
+        self.description = description
     }
 }
 

@@ -244,6 +244,8 @@ public enum ParameterSource: Sendable, Equatable {
     case literal(String)
     /// `context.NAME`: a value only the request knows.
     case context(ContextVariable)
+    /// `context.authorizer.claims.NAME`: a claim of the request's verified token.
+    case claim(String)
 }
 
 /// API Gateway's `$context` variables (without `context.`) that Sluice provides: to parameter
@@ -295,6 +297,17 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     /// `TLS_AES_128_GCM_SHA256`); empty over plain HTTP.
     case tlsVersion
     case tlsCipher
+    /// IAM: the credential that signed the request: its user's ARN, its principal (`caller` and
+    /// `user`) and its access key id.
+    case userArn = "identity.userArn"
+    case caller = "identity.caller"
+    case user = "identity.user"
+    case accessKey = "identity.accessKey"
+    /// The authorizer step: its status (200, 401, 403, 500; empty without an authorizer), its
+    /// latency in milliseconds, and the error it answered with.
+    case authorizeStatus = "authorize.status"
+    case authorizeLatency = "authorize.latency"
+    case authorizeError = "authorize.error"
     /// Sluice's: the request's W3C trace id, 32 hex digits (`traceparent`).
     case traceId
     /// The same trace id as X-Ray writes it: `Root=1-XXXXXXXX-…`.

@@ -330,6 +330,10 @@ struct UpstreamIntegrationImport {
     /// provide (yet): the authorizer's, most of `identity`.
     private static func contextSource(_ name: String, pattern: RoutePattern, method: RouteMethod)
         -> ParameterSpec.Source? {
+        let claimPrefix = "authorizer.claims."
+        if name.hasPrefix(claimPrefix) && name.count > claimPrefix.count {
+            return .ready(.claim(String(name.dropFirst(claimPrefix.count))))
+        }
         guard let variable = ContextVariable(rawValue: name), variable.isKnownBeforeTheIntegration else { return nil }
         switch variable {
         case .stage: return .stageName

@@ -27,7 +27,11 @@ public final class Coordinator {
     /// A failing write is reported once until a write succeeds again.
     var failing = false
 
-    public init(deployment: Deployment, gate: Gate, supervisor: Int32) {
+    /// The issuers' signing keys, refreshed on each tick (nil without `jwt_issuers`).
+    let keys: KeyFetcher?
+
+    public init(deployment: Deployment, gate: Gate, keys: KeyFetcher? = nil, supervisor: Int32) {
+        self.keys = keys
         journal = QuotaJournal(deployment: deployment, plan: gate.plan)
         quotas = gate.quotas
         self.supervisor = supervisor
@@ -44,7 +48,9 @@ public final class Coordinator {
             ring.read(fileDescriptor: signalFD, slab: buffer, slot: 0, range: 0..<Signals.recordBytes,
                       userData: Coordinator.signalToken)
             let keepsJournal = journal.isNeeded
-            if keepsJournal { ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken) }
+            if keepsJournal || keys != nil {
+                ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken)
+            }
             // Set when the supervisor is gone: write on until then, then stop.
             var stopAt: Int64 = -1
             while true {
@@ -60,7 +66,8 @@ public final class Coordinator {
                         ring.read(fileDescriptor: signalFD, slab: buffer, slot: 0, range: 0..<Signals.recordBytes,
                                   userData: Coordinator.signalToken)
                     case Coordinator.tickToken:
-                        flush()
+                        if keepsJournal { flush() }
+                        keys?.tick(nowSeconds: Clock.monotonicCoarseNanoseconds() / 1_000_000_000)
                         if stopAt >= 0 && Clock.monotonicCoarseNanoseconds() >= stopAt { return 0 }
                         ring.timeout(nanoseconds: Coordinator.flushNanoseconds, userData: Coordinator.tickToken)
                     default:

@@ -39,6 +39,34 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// handshake selected (SNI); or, on a plain connection, a domain that requires mutual TLS.
     /// Its certificate, policy or client-certificate check would be bypassed.
     case misdirectedRequest
+    /// A body an IAM-signed request must hash came chunked (SigV4 signs a known length): 411.
+    case lengthRequired
+
+    // Authorization (SluiceAuth): IAM (Signature Version 4).
+    /// The `Authorization` header is not a complete SigV4 one, or `X-Amz-Date` is missing.
+    case incompleteSignature
+    /// The signature (or its scope, or the payload's hash) does not match.
+    case invalidSignature
+    /// The request's time is more than five minutes from the gateway's.
+    case signatureExpired
+    /// An access key or session token the gateway does not know.
+    case unrecognizedClient
+    /// Temporary credentials past their expiry.
+    case expiredToken
+
+    // JWT authorizers of REST APIs (Cognito user pools): 401 for a missing or invalid token.
+    case unauthorized
+    case tokenExpired
+    // JWT authorizers of HTTP APIs: 401 with a `www-authenticate` challenge saying why, and 403
+    // when the token lacks the route's scopes.
+    case jwtMissing
+    case jwtMalformed
+    case jwtInvalidSignature
+    case jwtExpired
+    case jwtNotYetValid
+    case jwtInvalidIssuer
+    case jwtInvalidAudience
+    case jwtInsufficientScope
 
     public var status: Int {
         switch self {
@@ -60,7 +88,31 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .authorizerConfigurationError, .apiConfigurationError, .reservedHeaderMapped: 500
         case .explicitDeny, .accessDenied: 403
         case .misdirectedRequest: 421
+        case .lengthRequired: 411
+        case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient, .expiredToken: 403
+        case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
+             .jwtInvalidIssuer, .jwtInvalidAudience: 401
+        case .jwtInsufficientScope: 403
         }
+    }
+
+    /// Header lines the answer carries besides the gateway's own (an HTTP API's JWT challenge).
+    public var headers: [(name: String, value: String)] {
+        let challenge: String
+        switch self {
+        case .jwtMissing: return [("www-authenticate", "Bearer")]
+        case .jwtMalformed: challenge = "the token is malformed"
+        case .jwtInvalidSignature: challenge = "the token's signature is invalid"
+        case .jwtExpired: challenge = "the token has expired"
+        case .jwtNotYetValid: challenge = "the token is not valid yet"
+        case .jwtInvalidIssuer: challenge = "the token has an invalid issuer"
+        case .jwtInvalidAudience: challenge = "the token does not have a valid audience"
+        case .jwtInsufficientScope:
+            return [("www-authenticate", #"Bearer error="insufficient_scope" error_description="the token does not "#
+                     + #"have the required scope""#)]
+        default: return []
+        }
+        return [("www-authenticate", #"Bearer error="invalid_token" error_description=""# + challenge + #"""#)]
     }
 
     /// API Gateway's body: the message as JSON (some of its answers put a space after the colon,
@@ -97,6 +149,20 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .explicitDeny: "User is not authorized to access this resource with an explicit deny"
         case .accessDenied: "User is not authorized to access this resource"
         case .misdirectedRequest: "Misdirected Request"
+        case .lengthRequired: "Length Required"
+        case .incompleteSignature:
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters, and either a "
+                + "'X-Amz-Date' header or a 'Date' header."
+        case .invalidSignature:
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+                + "Access Key and signing method. Consult the service documentation for details."
+        case .signatureExpired: "Signature expired: the request's time is more than 5 minutes from the gateway's."
+        case .unrecognizedClient: "The security token included in the request is invalid."
+        case .expiredToken: "The security token included in the request is expired"
+        case .unauthorized, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
+             .jwtInvalidIssuer, .jwtInvalidAudience: "Unauthorized"
+        case .tokenExpired: "The incoming token has expired"
+        case .jwtInsufficientScope: "Forbidden"
         }
     }
 
@@ -115,6 +181,12 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .authorizerConfigurationError: "AUTHORIZER_CONFIGURATION_ERROR"
         case .explicitDeny, .accessDenied: "ACCESS_DENIED"
         case .apiConfigurationError, .reservedHeaderMapped: "API_CONFIGURATION_ERROR"
+        case .lengthRequired: "DEFAULT_4XX"
+        case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient: "INVALID_SIGNATURE"
+        case .expiredToken: "EXPIRED_TOKEN"
+        case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
+             .jwtInvalidIssuer, .jwtInvalidAudience: "UNAUTHORIZED"
+        case .jwtInsufficientScope: "ACCESS_DENIED"
         }
     }
 
@@ -127,6 +199,13 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .authorizerConfigurationError: "AuthorizerConfigurationException"
         case .explicitDeny, .accessDenied: "AccessDeniedException"
         case .reservedHeaderMapped: "InternalServerErrorException"
+        case .incompleteSignature: "IncompleteSignatureException"
+        case .invalidSignature, .signatureExpired: "InvalidSignatureException"
+        case .unrecognizedClient: "UnrecognizedClientException"
+        case .expiredToken: "ExpiredTokenException"
+        case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
+             .jwtInvalidIssuer, .jwtInvalidAudience: "UnauthorizedException"
+        case .jwtInsufficientScope: "ForbiddenException"
         default: nil
         }
     }

@@ -37,6 +37,8 @@ public final class Supervisor {
     var adminListener: Int32 = -1
     /// The session-ticket keys of the TLS listeners, shared by every worker, and when they rotate next.
     var ticketKeys: TLSTicketKeys?
+    /// The issuers' signing keys, published for the workers (nil without `jwt_issuers`).
+    var keyFetcher: KeyFetcher?
     var tlsCounters: TLSCounters?
     var ticketKeysRotateAt: Int64 = 0
     var counters: WorkerCounters!
@@ -187,6 +189,11 @@ public final class Supervisor {
         }
         try prepareMetrics()
         try prepareThrottles()
+        if !deployment.jwtIssuers.isEmpty {
+            let fetcher = try KeyFetcher(issuers: deployment.jwtIssuers)
+            fetcher.start(nowSeconds: Clock.monotonicCoarseNanoseconds() / 1_000_000_000)
+            keyFetcher = fetcher
+        }
         caches = try deployment.stages.indices.map { stage throws(ZoneError) in
             guard let cache = deployment.stages[stage].cache else { return nil }
             return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: slots.count)
@@ -278,6 +285,7 @@ public final class Supervisor {
                                     gate: gate, rejections: rejections, caches: caches)
         context.ticketKeys = ticketKeys
         context.tlsCounters = tlsCounters
+        context.keySets = keyFetcher?.documents
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -292,7 +300,7 @@ public final class Supervisor {
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
             closeInheritedDescriptors(keeping: [])
-            Process.exitChild(Coordinator(deployment: deployment, gate: gate, supervisor: processID).run())
+            Process.exitChild(Coordinator(deployment: deployment, gate: gate, keys: keyFetcher, supervisor: processID).run())
         }
         coordinator.pid = pid
         coordinator.startedAt = now

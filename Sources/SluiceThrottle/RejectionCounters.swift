@@ -2,11 +2,13 @@ import SluiceConfig
 import SluiceMetrics
 import SluiceSharedMemory
 
-/// Requests refused by the key, throttle and quota steps, per stage and, when the request's key
-/// was identified, per usage plan: one row per worker slot, written by that worker only.
+/// Requests refused by the authorizer, key, throttle and quota steps, per stage and, when the
+/// request's key was identified, per usage plan: one row per worker slot, written by that worker
+/// only.
 public final class RejectionCounters: Sendable {
-    /// Columns per stage and per plan stage: forbidden (key), throttled, quota exceeded.
-    static let reasons = 3
+    /// Columns per stage and per plan stage: forbidden (key), throttled, quota exceeded, and
+    /// refused by the authorizer or IAM (stages only: no key is known yet).
+    static let reasons = 4
     public let table: CounterTable
     let stageCount: Int
 
@@ -29,7 +31,12 @@ public final class RejectionCounters: Sendable {
         table.add(row: slot, counter: row * RejectionCounters.reasons + reason)
     }
 
-    static let reasonLabels = ["key", "throttle", "quota"].map { PrometheusLabels([("reason", $0)]) }
+    /// Counts a request of `stage` that its authorizer or IAM refused.
+    public func countAuthorization(slot: Int, stage: Int) {
+        table.add(row: slot, counter: stage * RejectionCounters.reasons + 3)
+    }
+
+    static let reasonLabels = ["key", "throttle", "quota", "auth"].map { PrometheusLabels([("reason", $0)]) }
 
     /// The labels of each row: every stage's `api`, `stage` and `plan=""`, then every plan
     /// stage's, with its plan's name.
@@ -51,12 +58,13 @@ public final class RejectionCounters: Sendable {
     /// `rowLabels`.
     public func write(to page: inout PrometheusText, labels: [PrometheusLabels]) {
         let name = "sluice_rejected_requests_total"
-        page.family(name, type: "counter", help: "Requests refused by the API key (reason=\"key\"), throttle or quota "
-                    + "steps, per API, stage and usage plan (plan=\"\" when no key was identified).")
+        page.family(name, type: "counter", help: "Requests refused by the authorizer or IAM (reason=\"auth\"), the API "
+                    + "key (reason=\"key\"), throttle or quota steps, per API, stage and usage plan (plan=\"\" when "
+                    + "no key was identified).")
         for (row, rowLabels) in labels.enumerated() {
             for reason in 0..<Self.reasons {
-                // A request is refused for its key before any plan is known.
-                if reason == 0 && row >= stageCount { continue }
+                // A request is refused for its key or its authorization before any plan is known.
+                if (reason == 0 || reason == 3) && row >= stageCount { continue }
                 page.sample(name, rowLabels, Self.reasonLabels[reason], value: table.sum(counter: row * Self.reasons + reason))
             }
         }

@@ -18,6 +18,22 @@ public enum SystemServices {
         }
     }
 
+    /// Sends `request` to `host`:`port` over TCP and returns everything the peer answered until
+    /// it closed (at most `bytesMax`), each step bounded by `timeoutMilliseconds`. Blocking: for
+    /// processes off the request path (fetching an issuer's keys).
+    public static func exchange(host: String, port: Int, request: [UInt8], timeoutMilliseconds: Int,
+                                bytesMax: Int) -> Result<[UInt8], SystemServiceError> {
+        var buffer = [UInt8](repeating: 0, count: bytesMax)
+        let count = request.withUnsafeBytes { request in
+            buffer.withUnsafeMutableBufferPointer { output in
+                sluice_http_exchange(host, String(port), request.baseAddress, request.count, Int32(timeoutMilliseconds),
+                                     output.baseAddress, output.count)
+            }
+        }
+        guard count >= 0 else { return .failure(SystemServiceError(String(cString: strerror(Int32(-count))))) }
+        return .success(Array(buffer[0..<count]))
+    }
+
     /// The CPUs this process may run on, in ascending order.
     ///
     /// `sched_getaffinity` does not import into Swift (glibc declares it only under _GNU_SOURCE),

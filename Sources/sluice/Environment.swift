@@ -1,3 +1,4 @@
+import SluiceAuth
 import SluiceConfig
 import SluiceTLS
 import SluiceURing
@@ -14,7 +15,16 @@ extension LoaderEnvironment {
                 .mapError { FileReadError($0.message) }
         }, inspectTruststore: { pem in
             TLSDomains.inspectTruststore(pem).mapError { FileReadError($0.message) }
-        })
+        }).withKeySets
+    }
+
+    /// JWKS files are checked with the parser the workers use.
+    var withKeySets: LoaderEnvironment {
+        var environment = self
+        environment.inspectKeySet = { json in
+            KeySet.parse(json).map(\.keys.count).mapError { FileReadError($0.message) }
+        }
+        return environment
     }
 }
 

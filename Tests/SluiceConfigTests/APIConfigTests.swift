@@ -377,9 +377,9 @@ private let petsDefinition = """
             """)
         let deployment = try #require(result.deployment)
         #expect(result.lines == [
+            "sluice.yaml:1: warning: 1 method(s) require IAM (SigV4) authorization and iam.credentials lists no key: every request to them answers 403",
             "api.yaml:2: warning: x-amazon-apigateway-binary-media-types is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
-            "api.yaml:7: warning: GET /a is protected by AWS_IAM authorization, which Sluice does not enforce yet; every request answers 500 (AuthorizerConfigurationException)",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",
             "api.yaml:14: warning: PUT /a: the AWS_PROXY integration has no uri; answers 500",
             "api.yaml:15: warning: TRACE /a: API Gateway does not route TRACE; the operation is ignored",
@@ -387,7 +387,7 @@ private let petsDefinition = """
         let methods = deployment.operations.map(\.method)
         #expect(methods == ["GET", "POST", "PUT", "OPTIONS"])
         #expect(deployment.operations[0].integration.http?.isProxy == true)
-        #expect(deployment.operations[0].authorization == .unenforced("AWS_IAM authorization"))
+        #expect(deployment.operations[0].authorization == .iam)
         #expect(deployment.operations[1].authorization == .none)
         #expect(deployment.operations[2].integration.unsupportedReason == "AWS_PROXY integration without a uri")
         #expect(deployment.operations[3].integration.mockResponse?.status == 200)

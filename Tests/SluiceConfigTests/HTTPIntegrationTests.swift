@@ -407,7 +407,6 @@ private func example(_ name: String) throws -> String {
             "api.yaml:11: warning: GET /m: request parameter 'integration.request.path.q' is ignored: the integration URI has no {q}",
             "api.yaml:12: warning: GET /m: request parameter 'integration.request.body' is ignored (Sluice maps integration.request.path, .querystring and .header)",
             "api.yaml:13: warning: GET /m: request parameter 'integration.request.header.a' maps 'method.request.body.name', which is not supported yet; the parameter is not sent",
-            "api.yaml:14: warning: GET /m: request parameter 'integration.request.header.b' maps 'context.authorizer.claims.sub', which is not supported yet; the parameter is not sent",
             "api.yaml:15: warning: GET /m: request parameter 'integration.request.header.c' maps 'whatever', which is not a method request parameter, a 'static value', a stage variable or a context variable; the parameter is not sent",
             "api.yaml:16: warning: GET /m: request parameter 'integration.request.header.d' must map a string such as method.request.path.NAME or 'static value'; it is ignored",
         ])

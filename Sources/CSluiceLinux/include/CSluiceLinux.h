@@ -86,6 +86,12 @@ long sluice_process_cpu_ticks(pid_t pid);
 int sluice_getrandom(void *buffer, size_t bytes);
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit or -errno.
 long sluice_raise_open_file_limit(void);
+// A blocking request/answer over TCP for processes off the request path (the coordinator
+// fetching an issuer's keys): connects to `host`:`port` (each operation bounded by
+// `timeout_ms`), sends `request`, reads until the peer closes or `capacity` bytes arrived.
+// Returns the bytes read, or -errno.
+long sluice_http_exchange(const char *host, const char *port, const void *request, size_t request_length,
+                          int timeout_ms, uint8_t *buffer, size_t capacity);
 
 
 #endif

@@ -262,7 +262,7 @@ extension Worker {
                     // here): not parsed, not routed again.
                     unparkHead(index)
                     guard startRequest(index, rest) else {
-                        connections[index].receivePaused = true
+                        connections[index].receivePaused = !connections[index].request.waitsForBody
                         return offset
                     }
                     offset += head.headLength
@@ -290,8 +290,9 @@ extension Worker {
                     }
                     head.absorbEmptyChunkedBody(rest)
                     guard startRequest(index, rest) else {
-                        // Admitted, but waiting: the head stays, to be read again when it can go on.
-                        connections[index].receivePaused = true
+                        // Admitted, but waiting: the head stays, to be read again when it can go on
+                        // (and, when it waits for its body, reading goes on).
+                        connections[index].receivePaused = !connections[index].request.waitsForBody
                         return offset
                     }
                     offset += head.headLength
@@ -366,6 +367,8 @@ extension Worker {
             connections[index].request.key = nil
             connections[index].request.corsAPI = -1
             connections[index].request.corsOrigin = -1
+            connections[index].request.waitsForBody = false
+            connections[index].request.continueSent = false
             connections[index].cacheWaitUntil = 0
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)
@@ -418,11 +421,11 @@ extension Worker {
         case .length(let length):
             connections[index].phase = .body
             connections[index].bodyRemaining = length
-            if head.expectsContinue { write(index, ResponseHead.continueResponse) }
+            if head.expectsContinue && !connections[index].request.continueSent { write(index, ResponseHead.continueResponse) }
         case .chunked:
             connections[index].phase = .chunkedBody
             connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
-            if head.expectsContinue { write(index, ResponseHead.continueResponse) }
+            if head.expectsContinue && !connections[index].request.continueSent { write(index, ResponseHead.continueResponse) }
         }
         return true
     }

@@ -7,6 +7,7 @@ import SluiceMetrics
 import SluicePipeline
 import SluicePolicy
 import SluiceRouter
+import SluiceSharedMemory
 import SluiceThrottle
 import SluiceTLS
 import SluiceURing
@@ -40,6 +41,8 @@ public struct WorkerContext {
     public var ticketKeys: TLSTicketKeys?
     /// Handshakes per TLS version and cipher, per worker (with a TLS listener).
     public var tlsCounters: TLSCounters?
+    /// Each `jwt_issuers` entry's signing keys as the coordinator last published them.
+    public var keySets: SharedDocuments?
 
     public init(slot: Int, tuning: WorkerTuning, listeners: [Int32], deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
@@ -148,6 +151,8 @@ public final class Worker {
     /// Each API's resource policy, compiled (nil: none); each stage's API; how many path segments
     /// come before a stage's resource path (base path, stage); and the policy step's scratch.
     let policies: [PolicyEvaluator?]
+    /// Authorizers and IAM (Authorization.swift).
+    var authorization: AuthorizationState
     /// Each API's CORS policy (nil: none), and the most bytes one adds to a response head.
     let corsPolicies: [CORSPolicy?]
     let corsLinesBytesMax: Int
@@ -261,6 +266,7 @@ public final class Worker {
         } catch {
             throw SystemError("TLS: \(error.message)", errno: 0)
         }
+        authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets)
         upstreamNames = context.deployment.upstreams.map(\.description)
         upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }

@@ -31,6 +31,15 @@ struct RequestRecord {
     var hostLength: Int16 = 0
     var methodLength: Int16 = 0
     var trace = TraceContext(high: 0, low: 0, parent: 0, sampled: false)
+    /// The authorizer step: the status it decided (0: the method has none), the gateway answer it
+    /// refused with (-1: none), and how long it took (-1: it did not run).
+    var authorizeStatus: Int16 = 0
+    var authorizeError: Int16 = -1
+    var authorizeNanoseconds: Int64 = -1
+    /// The verified token whose claims the request reads (`AuthorizationState.tokens`, pinned
+    /// until the request ends), or -1; the IAM credential that signed it, or -1.
+    var token: Int32 = -1
+    var iamCredential: Int16 = -1
 }
 
 /// Where a request's texts go in its slot of `requestTexts`. Longer values are cut at these sizes.
@@ -97,6 +106,7 @@ extension Worker {
     /// A routed request begins: what its line will need from its head, which may be gone by the
     /// time it is answered, and its trace when it goes to an HTTP or Lambda integration or is logged.
     func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int, traced: Bool) {
+        unpinToken(index)
         var record = RequestRecord()
         record.logFile = stageAccessLogs[stage]
         record.requestID = connections[index].request.id
@@ -153,6 +163,7 @@ extension Worker {
         let elapsed = clock.monotonicNanoseconds() - started
         connections[index].request.record.latencyNanoseconds = elapsed
         logRequest(index)
+        unpinToken(index)
         requestsInFlight -= 1
         return elapsed
     }
@@ -197,6 +208,8 @@ extension Worker {
             case .variable(let variable):
                 appendValue(.context(variable), index, head: noHead.span, headAtHand: false, escaping: escaping,
                             to: &writer)
+            case .claim(let name):
+                appendValue(.claim(name), index, head: noHead.span, headAtHand: false, escaping: escaping, to: &writer)
             }
         }
     }

@@ -50,6 +50,10 @@ struct RequestContext {
     var corsOrigin: Int32 = -1
     /// The access log and the trace (AccessLogging.swift).
     var record = RequestRecord()
+    /// The authorizer step waits for the body (IAM signs it): reading goes on while it waits.
+    var waitsForBody = false
+    /// `100 Continue` was sent for the request (a step that waits for the body sends it).
+    var continueSent = false
 
     var isWaiting: Bool { resumeStep >= 0 }
 }
@@ -122,8 +126,7 @@ extension Worker {
     func runStep(_ step: Step, _ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
         switch step {
         case .resourcePolicy: policyStep(index, bytes)
-        // Until authorizers are enforced, a method that one protects is never served (fail closed).
-        case .authorizer: .refuse(.authorizerConfigurationError)
+        case .authorizer: authorizerStep(index, bytes)
         case .admission: admissionStep(index, bytes)
         case .cacheLookup: cacheStep(index, bytes)
         // Until requests are validated, a method whose validator checks something is refused.

@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceHTTP1
+import SluiceJSON
 import SluiceLambda
 import SluicePipeline
 import SluiceURing
@@ -18,6 +19,8 @@ enum RequestValue {
     /// fixed for the operation and stage.
     case literal([UInt8])
     case context(ContextVariable)
+    /// `context.authorizer.claims.NAME`: a claim of the request's verified token, by name.
+    case claim([UInt8])
 
     /// The compiled form of a mapping's source, for an operation of `apiName` on `stage`.
     init(_ source: ParameterSource, stage: String, resourcePath: String, apiName: String) {
@@ -31,6 +34,7 @@ enum RequestValue {
         case .context(.resourcePath): self = .literal(Array(resourcePath.utf8))
         case .context(.apiId): self = .literal(Array(apiName.utf8))
         case .context(let variable): self = .context(variable)
+        case .claim(let name): self = .claim(Array(name.utf8))
         }
     }
 }
@@ -101,6 +105,8 @@ extension Worker {
             appendEscaped(literal.span, escaping, to: &writer)
         case .context(let variable):
             appendContext(variable, index, head: bytes, headAtHand: headAtHand, escaping: escaping, to: &writer)
+        case .claim(let name):
+            appendClaim(name, index, escaping: escaping, to: &writer)
         }
         if escaping.isLog && writer.count == start { writer.append(Worker.dash) }
     }
@@ -162,6 +168,23 @@ extension Worker {
             _ = tls.withNegotiated(variable == .tlsVersion ? .version : .cipher, slot: index) { text in
                 appendEscaped(text, escaping, to: &writer)
             }
+        case .userArn, .caller, .user, .accessKey:
+            let credential = Int(record.iamCredential)
+            guard credential >= 0 else { return }
+            switch variable {
+            case .userArn: appendEscaped(authorization.credentialARNs[credential], escaping, to: &writer)
+            case .accessKey: appendEscaped(authorization.credentialKeyIDs[credential], escaping, to: &writer)
+            default: appendEscaped(authorization.credentialPrincipals[credential], escaping, to: &writer)
+            }
+        case .authorizeStatus:
+            if record.authorizeStatus > 0 { ResponseHead.appendDecimal(Int(record.authorizeStatus), to: &writer) }
+        case .authorizeLatency:
+            if record.authorizeNanoseconds >= 0 {
+                ResponseHead.appendDecimal(Int(record.authorizeNanoseconds / 1_000_000), to: &writer)
+            }
+        case .authorizeError:
+            guard record.authorizeError >= 0, let answer = GatewayAnswer(rawValue: Int(record.authorizeError)) else { return }
+            appendEscaped(answerMessages[answer.rawValue], escaping, to: &writer)
         case .traceId:
             record.trace.appendTraceID(to: &writer)
         case .xrayTraceId:
@@ -191,6 +214,38 @@ extension Worker {
                 writer.append(quote)
             default:
                 appendEscaped(answerResponseTypes[answer.rawValue], escaping, to: &writer)
+            }
+        }
+    }
+
+    /// A claim of the request's verified token: a string's decoded text, any other value's JSON
+    /// text; nothing when the request has no token or the token no such claim. Control bytes a
+    /// claim may hold cannot end a header line: written as they are only into JSON, else as spaces
+    /// (a header) or escaped (a log).
+    func appendClaim(_ name: [UInt8], _ index: Int, escaping: ValueEscaping, to writer: inout SlabWriter) {
+        let entry = Int(connections[index].request.record.token)
+        guard entry >= 0 else { return }
+        let stored = authorization.tokens.entries[entry]
+        let range = Int(stored.tokenLength)..<Int(stored.tokenLength + stored.claimsLength)
+        authorization.tokens.storage.withBytes(slot: entry, range: range) { claims in
+            guard let object = JSONScanner.document(claims), object.kind == .object else { return }
+            var members = JSONMembers(object.range)
+            while let (key, value) = members.next(claims) {
+                guard JSONScanner.string(claims, key, equals: name.span) else { continue }
+                if value.kind == .string && escaping == .json {
+                    // Already JSON string content, escapes and all.
+                    writer.append(claims.extracting(value.content))
+                    return
+                }
+                var bytes = UnescapedBytes(value.kind == .string ? value.content : value.range)
+                while let byte = bytes.next(claims) {
+                    switch escaping {
+                    case .none: writer.append(byte < 0x20 || byte == 0x7F ? 0x20 : byte)
+                    case .urlQuery, .urlPath: URLBytes.appendEncoded(byte, encodingDots: false, to: &writer)
+                    case .logText, .json: appendEscaped(CollectionOfOne(byte).span, escaping, to: &writer)
+                    }
+                }
+                return
             }
         }
     }

@@ -150,6 +150,7 @@ struct ResponseCatalog {
         let mapsContentType = shape.mappedHeaders.contains { $0.name.lowercased() == "content-type" }
         if hasBody && !mapsContentType { head += ResponseHead.headerLine("Content-Type", contentType) }
         if let errorType = answer.errorType { head += ResponseHead.headerLine("x-amzn-ErrorType", errorType) }
+        for header in answer.headers { head += ResponseHead.headerLine(header.name, header.value) }
         head += lines
         if hasBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
         return PreparedResponse(status: status, head: head, body: hasBody ? body : [])
@@ -162,6 +163,7 @@ struct ResponseCatalog {
         if let errorType = answer.errorType {
             head += ResponseHead.headerLine("x-amzn-ErrorType", errorType)
         }
+        for header in answer.headers { head += ResponseHead.headerLine(header.name, header.value) }
         head += ResponseHead.headerLine("Content-Length", String(body.count))
         return PreparedResponse(status: answer.status, head: head, body: body)
     }

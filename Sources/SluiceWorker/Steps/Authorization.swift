@@ -1,0 +1,352 @@
+import SluiceAuth
+import SluiceConfig
+import SluiceHTTP1
+import SluicePipeline
+import SluiceSharedMemory
+import SluiceURing
+
+/// How one operation is authorized, compiled for the request path.
+enum MethodAuthorizationStep {
+    case open
+    case iam
+    /// A JWT or Cognito authorizer (`AuthorizationState.authorizers` index).
+    case jwt(Int)
+    case refused
+}
+
+/// A JWT or Cognito user pool authorizer, compiled.
+struct CompiledAuthorizer {
+    let kind: Authorizer.Kind
+    /// The header its token is in, lowercase.
+    let tokenHeader: [UInt8]
+    let issuers: [[UInt8]]
+    /// By issuer: its `jwt_issuers` index, which is its slot of the shared key sets.
+    let issuerSlots: [Int]
+    let audiences: [[UInt8]]
+    let leewaySeconds: Int64
+
+    /// What a token failure answers: HTTP APIs (JWT authorizers) say why in a challenge, REST
+    /// APIs (user pools) answer 401 Unauthorized, or that the token expired.
+    func answer(_ failure: JWTFailure) -> GatewayAnswer {
+        guard kind == .jwt else { return failure == .expired ? .tokenExpired : .unauthorized }
+        switch failure {
+        case .malformed: return .jwtMalformed
+        case .algorithm, .unknownKey, .signature: return .jwtInvalidSignature
+        case .expired: return .jwtExpired
+        case .notYetValid: return .jwtNotYetValid
+        case .issuer: return .jwtInvalidIssuer
+        case .audience: return .jwtInvalidAudience
+        case .scope: return .jwtInsufficientScope
+        }
+    }
+
+    var missing: GatewayAnswer { kind == .jwt ? .jwtMissing : .unauthorized }
+}
+
+/// One verified token, kept until it expires (at most five minutes): a repeated token costs a
+/// hash and a comparison, not a signature check. Its bytes and decoded claims are in the
+/// entry's slot of `TokenCache.storage`. An entry a request still reads (its claims, for the
+/// integration or the access log) is pinned and not replaced.
+struct TokenEntry {
+    var hash: UInt64 = 0
+    var authorizer: Int32 = -1
+    var tokenLength: Int32 = 0
+    var claimsLength: Int32 = 0
+    var pins: Int32 = 0
+    /// Unix seconds; the entry is dead from then on.
+    var validUntil: Int64 = 0
+}
+
+struct TokenCache {
+    static let entryCount = 1_024
+    /// Entries a token may occupy: its hash's and the next ones.
+    static let probes = 8
+    /// A verified token is trusted this long at most (then checked again), whatever its `exp`.
+    static let lifetimeSecondsMax: Int64 = 300
+
+    var entries = [TokenEntry](repeating: TokenEntry(), count: TokenCache.entryCount)
+    let storage: ByteSlab
+
+    init(tokenBytesMax: Int) throws(SystemError) {
+        storage = try ByteSlab(slotCount: TokenCache.entryCount, slotBytes: 2 * tokenBytesMax)
+    }
+
+    static func hash(_ token: Span<UInt8>, authorizer: Int) -> UInt64 {
+        HTTPBytes.fnv1a(token) &+ UInt64(authorizer) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    /// The live entry for `token` under `authorizer`, or nil.
+    func lookup(_ token: Span<UInt8>, hash: UInt64, authorizer: Int, now: Int64) -> Int? {
+        let mask = TokenCache.entryCount - 1
+        for probe in 0..<TokenCache.probes {
+            let slot = (Int(truncatingIfNeeded: hash) &+ probe) & mask
+            let entry = entries[slot]
+            guard entry.hash == hash, entry.authorizer == Int32(authorizer), Int(entry.tokenLength) == token.count,
+                  now < entry.validUntil else { continue }
+            let same = storage.withBytes(slot: slot, range: 0..<token.count) { stored in
+                var offset = 0
+                while offset < token.count {
+                    if stored[offset] != token[offset] { return false }
+                    offset += 1
+                }
+                return true
+            }
+            if same { return slot }
+        }
+        return nil
+    }
+
+    /// Keeps a verified token and its claims; returns its entry, or nil when every entry it may
+    /// take is pinned (the request goes on without its claims kept).
+    mutating func insert(_ token: Span<UInt8>, claims: [UInt8], hash: UInt64, authorizer: Int, validUntil: Int64,
+                         now: Int64) -> Int? {
+        guard token.count + claims.count <= storage.slotBytes else { return nil }
+        let mask = TokenCache.entryCount - 1
+        var chosen = -1
+        for probe in 0..<TokenCache.probes {
+            let slot = (Int(truncatingIfNeeded: hash) &+ probe) & mask
+            let entry = entries[slot]
+            guard entry.pins == 0 else { continue }
+            if entry.validUntil <= now {
+                chosen = slot
+                break
+            }
+            if chosen < 0 || entry.validUntil < entries[chosen].validUntil { chosen = slot }
+        }
+        guard chosen >= 0 else { return nil }
+        _ = storage.write(slot: chosen, offset: 0) { writer in
+            writer.append(token)
+            writer.append(claims)
+        }
+        entries[chosen] = TokenEntry(hash: hash, authorizer: Int32(authorizer), tokenLength: Int32(token.count),
+                                     claimsLength: Int32(claims.count), pins: 0, validUntil: validUntil)
+        return chosen
+    }
+}
+
+/// The worker's authorization state: the compiled authorizers, the verifiers with their
+/// buffers, the issuers' key sets as last read from shared memory, and the verified tokens.
+struct AuthorizationState {
+    let methods: [MethodAuthorizationStep]
+    /// By operation: the scopes its authorizer requires (any one), empty for none.
+    let scopes: [[[UInt8]]]
+    let authorizers: [CompiledAuthorizer]
+    var sigV4: SigV4Verifier
+    /// IAM credentials' identities for `$context.identity.*`, by credential.
+    let credentialARNs: [[UInt8]]
+    let credentialPrincipals: [[UInt8]]
+    let credentialKeyIDs: [[UInt8]]
+    var jwt: JWTVerifier
+    var tokens: TokenCache
+    /// By `jwt_issuers` entry: its keys, the version of the shared document they were read from,
+    /// and when this worker last asked for a refresh (Unix seconds).
+    var keySets: [KeySet?]
+    var keyVersions: [UInt64]
+    var refreshAskedAt: [Int64]
+    let documents: SharedDocuments?
+    var documentScratch: [UInt8] = []
+
+    static let tokenBytesMax = 8_192
+    /// A worker asks for an issuer's keys again at most this often when tokens name unknown keys.
+    static let refreshIntervalSeconds: Int64 = 10
+
+    init(deployment: Deployment, documents: SharedDocuments?) throws(SystemError) {
+        let issuers = deployment.jwtIssuers
+        methods = deployment.operations.map { operation in
+            switch operation.authorization {
+            case .none: .open
+            case .iam: .iam
+            case .authorizer(let index, _): .jwt(index)
+            case .unenforced: .refused
+            }
+        }
+        scopes = deployment.operations.map { operation in
+            if case .authorizer(_, let names) = operation.authorization { return names.map { Array($0.utf8) } }
+            return []
+        }
+        authorizers = deployment.authorizers.map { authorizer in
+            let slots = authorizer.issuers.map { issuer in issuers.firstIndex { $0.issuer == issuer } ?? -1 }
+            let leeway = slots.map { $0 >= 0 ? issuers[$0].leewaySeconds : 0 }.max() ?? 0
+            return CompiledAuthorizer(kind: authorizer.kind, tokenHeader: Array(authorizer.tokenHeader.utf8),
+                                      issuers: authorizer.issuers.map { Array($0.utf8) }, issuerSlots: slots,
+                                      audiences: authorizer.audiences.map { Array($0.utf8) },
+                                      leewaySeconds: Int64(leeway))
+        }
+        let credentials = deployment.iamCredentials
+        sigV4 = SigV4Verifier(region: deployment.aws.region, credentials: credentials.map {
+            SigV4Credential(accessKeyID: $0.accessKeyID, secretAccessKey: $0.secretAccessKey,
+                            sessionToken: $0.sessionToken, expiresEpochSeconds: $0.expiresEpochSeconds)
+        }, headBytesMax: deployment.limits.request.headBytesMax)
+        credentialARNs = credentials.map { Array($0.userARN.utf8) }
+        credentialPrincipals = credentials.map { Array($0.principalID.utf8) }
+        credentialKeyIDs = credentials.map { Array($0.accessKeyID.utf8) }
+        jwt = JWTVerifier(tokenBytesMax: AuthorizationState.tokenBytesMax)
+        tokens = try TokenCache(tokenBytesMax: deployment.authorizers.isEmpty ? 1 : AuthorizationState.tokenBytesMax)
+        keySets = issuers.map { issuer in
+            issuer.initialKeys.flatMap { try? KeySet.parse($0).get() }
+        }
+        keyVersions = Array(repeating: 0, count: issuers.count)
+        refreshAskedAt = Array(repeating: Int64.min / 2, count: issuers.count)
+        self.documents = documents
+    }
+
+    /// Reads an issuer's keys again if the coordinator published a newer version.
+    mutating func updateKeys(_ slot: Int) {
+        guard let documents, slot >= 0 else { return }
+        let version = documents.version(slot)
+        guard version != keyVersions[slot], version != 0 else { return }
+        guard let read = documents.read(slot, into: &documentScratch) else { return }
+        keyVersions[slot] = read
+        if case .success(let set) = KeySet.parse(documentScratch) { keySets[slot] = set }
+    }
+
+    /// Asks the coordinator for an issuer's keys again (a token named a key it does not know).
+    mutating func askForKeys(_ slot: Int, now: Int64) {
+        guard let documents, slot >= 0, now - refreshAskedAt[slot] >= AuthorizationState.refreshIntervalSeconds else { return }
+        refreshAskedAt[slot] = now
+        documents.requestRefresh(slot)
+    }
+}
+
+extension Worker {
+    static let bearerPrefix: [UInt8] = Array("bearer ".utf8)
+
+    /// Step 4: the method's authorizer or IAM. Records what it decided for the access log.
+    func authorizerStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        let started = clock.monotonicNanoseconds()
+        let outcome: StepOutcome
+        switch authorization.methods[match.operation] {
+        case .open: return .proceed
+        case .refused: outcome = .refuse(.authorizerConfigurationError)
+        case .iam: outcome = iamStep(index, bytes)
+        case .jwt(let authorizer): outcome = tokenStep(index, bytes, authorizer: authorizer)
+        }
+        switch outcome {
+        case .wait: return outcome
+        case .refuse(let answer):
+            connections[index].request.record.authorizeStatus = Int16(answer.status)
+            connections[index].request.record.authorizeError = Int16(answer.rawValue)
+            rejections.countAuthorization(slot: slot, stage: match.stage)
+        case .proceed, .done:
+            connections[index].request.record.authorizeStatus = 200
+        }
+        connections[index].request.record.authorizeNanoseconds = clock.monotonicNanoseconds() - started
+        return outcome
+    }
+
+    /// IAM: Signature Version 4 over the request and its whole body, which must be at hand: a
+    /// body still arriving is waited for in the carry slot (so it is bounded by it).
+    func iamStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
+        let bodyLength: Int
+        switch head.framing {
+        case .none: bodyLength = 0
+        case .length(let length): bodyLength = length
+        case .chunked: return .refuse(.lengthRequired)
+        }
+        if bytes.count - head.headLength < bodyLength {
+            guard head.headLength + bodyLength <= carry.slotBytes else { return .refuse(.bodyTooLarge) }
+            guard canWait(index) else { return .refuse(.serviceUnavailable) }
+            connections[index].request.waitsForBody = true
+            if head.expectsContinue && !connections[index].request.continueSent {
+                connections[index].request.continueSent = true
+                write(index, ResponseHead.continueResponse)
+            }
+            return .wait
+        }
+        connections[index].request.waitsForBody = false
+        let request = SigV4Request(method: head.methodName, path: head.path,
+                                   query: head.query.isEmpty ? nil : head.query, headers: head.headers)
+        let body = bytes.extracting(head.headLength..<(head.headLength + bodyLength))
+        switch authorization.sigV4.verify(bytes, request, body: body, nowEpochSeconds: epochNanoseconds / 1_000_000_000) {
+        case .success(let credential):
+            connections[index].request.record.iamCredential = Int16(credential)
+            return .proceed
+        case .failure(let failure):
+            switch failure {
+            case .missing: return .refuse(.missingAuthenticationToken)
+            case .incomplete: return .refuse(.incompleteSignature)
+            case .unrecognizedClient: return .refuse(.unrecognizedClient)
+            case .expiredToken: return .refuse(.expiredToken)
+            case .expired: return .refuse(.signatureExpired)
+            case .mismatch: return .refuse(.invalidSignature)
+            }
+        }
+    }
+
+    /// A JWT or user pool authorizer: the token from its header (`Bearer ` or bare), from the
+    /// worker's verified tokens or verified now, then the method's scopes.
+    func tokenStep(_ index: Int, _ bytes: Span<UInt8>, authorizer: Int) -> StepOutcome {
+        let compiled = authorization.authorizers[authorizer]
+        guard let field = HeaderNames.value(of: compiled.tokenHeader, in: head.headers, bytes: bytes) else {
+            return .refuse(compiled.missing)
+        }
+        var token = HTTPBytes.trimmingWhitespace(bytes, field)
+        let prefix = Worker.bearerPrefix
+        if token.count > prefix.count,
+           HTTPBytes.equalsIgnoringCase(bytes, token.lowerBound..<(token.lowerBound + prefix.count), lowercased: prefix.span) {
+            token = HTTPBytes.trimmingWhitespace(bytes, (token.lowerBound + prefix.count)..<token.upperBound)
+        }
+        guard !token.isEmpty else { return .refuse(compiled.missing) }
+        let tokenBytes = bytes.extracting(token)
+        let now = epochNanoseconds / 1_000_000_000
+        let hash = TokenCache.hash(tokenBytes, authorizer: authorizer)
+        var entry = authorization.tokens.lookup(tokenBytes, hash: hash, authorizer: authorizer, now: now)
+        if entry == nil {
+            for slot in compiled.issuerSlots { authorization.updateKeys(slot) }
+            let keySets = authorization.keySets
+            let verified = authorization.jwt.verify(
+                tokenBytes, issuers: compiled.issuers, audiences: compiled.audiences, nowEpochSeconds: now,
+                leewaySeconds: compiled.leewaySeconds) { issuer in
+                    let slot = compiled.issuerSlots[issuer]
+                    return slot >= 0 ? keySets[slot] : nil
+                }
+            switch verified {
+            case .failure(let failure):
+                if failure == .unknownKey {
+                    for slot in compiled.issuerSlots { authorization.askForKeys(slot, now: now) }
+                }
+                return .refuse(compiled.answer(failure))
+            case .success(let token):
+                let validUntil = min(token.expires + compiled.leewaySeconds, now + TokenCache.lifetimeSecondsMax)
+                let claims = authorization.jwt.claims
+                entry = authorization.tokens.insert(tokenBytes, claims: claims, hash: hash, authorizer: authorizer,
+                                                    validUntil: validUntil, now: now)
+                if entry == nil {
+                    // Every entry it could take is read by a request in flight: check the scopes
+                    // on the claims just decoded, and go on without keeping them.
+                    let scopes = authorization.scopes[match.operation]
+                    if !scopes.isEmpty && !JWTVerifier.holdsScope(claims.span, anyOf: scopes) {
+                        return .refuse(compiled.answer(.scope))
+                    }
+                    return .proceed
+                }
+            }
+        }
+        guard let entry else { return .refuse(compiled.missing) }
+        let scopes = authorization.scopes[match.operation]
+        if !scopes.isEmpty {
+            let stored = authorization.tokens.entries[entry]
+            let claimsRange = Int(stored.tokenLength)..<Int(stored.tokenLength + stored.claimsLength)
+            let holds = authorization.tokens.storage.withBytes(slot: entry, range: claimsRange) { claims in
+                JWTVerifier.holdsScope(claims, anyOf: scopes)
+            }
+            guard holds else { return .refuse(compiled.answer(.scope)) }
+        }
+        pinToken(index, entry: entry)
+        return .proceed
+    }
+
+    /// The request reads the token's claims until it ends.
+    func pinToken(_ index: Int, entry: Int) {
+        unpinToken(index)
+        authorization.tokens.entries[entry].pins += 1
+        connections[index].request.record.token = Int32(entry)
+    }
+
+    func unpinToken(_ index: Int) {
+        let entry = Int(connections[index].request.record.token)
+        guard entry >= 0 else { return }
+        authorization.tokens.entries[entry].pins -= 1
+        connections[index].request.record.token = -1
+    }
+}
