@@ -52,13 +52,17 @@ def check(config, *flags):
 def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
     upstream = upstreams("counting")
     server = start_gateway(tmp_path, PAYROLL.replace("UPSTREAM", str(upstream.port)))
-    for path in ("/prod/payroll", "/prod/iam"):
-        for headers in ("", "Authorization: allow\r\n"):
-            response = request(server, "GET", path, headers=headers)
-            assert response.status == 500, response.raw_head
-            assert response.body == b'{"message": null}'
-            assert response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
-            assert len(response.header("x-amzn-RequestId")) == 36
+    for headers in ("", "Authorization: allow\r\n"):
+        response = request(server, "GET", "/prod/payroll", headers=headers)
+        assert response.status == 500, response.raw_head
+        assert response.body == b'{"message": null}'
+        assert response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
+        assert len(response.header("x-amzn-RequestId")) == 36
+    # IAM is enforced (test_authorizers.py): unsigned requests are refused.
+    unsigned = request(server, "GET", "/prod/iam")
+    assert unsigned.status == 403 and unsigned.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+    assert request(server, "GET", "/prod/iam", headers="Authorization: allow\r\n").header("x-amzn-ErrorType") \
+        == "IncompleteSignatureException"
     opened = request(server, "GET", "/prod/open")
     assert opened.status == 200
     # Only the open method reached the upstream.
@@ -71,7 +75,7 @@ def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
     assert result.returncode == 0, result.stdout
     assert "GET /payroll is protected by the Lambda authorizer 'payroll-authorizer', which Sluice does not " \
            "enforce yet; every request answers 500 (AuthorizerConfigurationException)" in result.stdout
-    assert "GET /iam is protected by AWS_IAM authorization" in result.stdout
+    assert "1 method(s) require IAM (SigV4) authorization and iam.credentials lists no key" in result.stdout
     strict = check(config, "--strict")
     assert strict.returncode == 1
     assert ": error: GET /payroll is protected by" in strict.stdout

@@ -149,11 +149,11 @@ def test_keys_are_required_where_the_definition_says(tmp_path):
         assert refused.header("x-amzn-ErrorType") == "ForbiddenException"
         assert refused.header("x-amzn-RequestId")
         assert get(server, path, KEYS["alice"]).status == 200
-    # A scheme with x-amazon-apigateway-authtype is IAM, not a key: not enforced yet, so refused
-    # (fail closed) rather than served to anyone.
-    iam = get(server, "/iam")
-    assert iam.status == 500
-    assert iam.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
+    # A scheme with x-amazon-apigateway-authtype is IAM, not a key: an unsigned request is refused
+    # before any key is looked at, even with a valid key.
+    iam = get(server, "/iam", KEYS["alice"])
+    assert iam.status == 403
+    assert iam.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
     # Unknown, disabled, in no plan, in a plan for another stage, empty, too long: all 403.
     for key in ("k-unknown", KEYS["dave"], KEYS["mallory"], KEYS["carol"], "", "k" * 129,
                 KEYS["alice"] + " trailing", KEYS["alice"].upper()):
