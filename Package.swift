@@ -59,7 +59,7 @@ let package = Package(
         // operation, and the gateway's answers.
         .target(name: "SluicePipeline", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // Resource policies (x-amazon-apigateway-policy): source IP and resource ARN, AWS's evaluation.
-        .target(name: "SluicePolicy", dependencies: ["SluiceConfig"], swiftSettings: swift6),
+        .target(name: "SluicePolicy", dependencies: ["SluiceConfig", "SluiceJSON"], swiftSettings: swift6),
         // CORS for HTTP APIs (x-amazon-apigateway-cors): preflights and the headers of every answer.
         .target(name: "SluiceCORS", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
@@ -103,7 +103,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCoordinatorTests", dependencies: ["SluiceCoordinator", "SluiceThrottle", "SluiceConfig"],
                     swiftSettings: swift6),
-        .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig"], swiftSettings: swift6),
+        .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig", "SluiceJSON"],
+                    swiftSettings: swift6),
         .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
         .testTarget(name: "SluiceTLSTests", dependencies: ["SluiceTLS", "SluiceURing", "SluiceConfig"],
                     swiftSettings: swift6),

@@ -209,6 +209,12 @@ struct AuthorizationSection {
     func resolve(_ deployment: inout Deployment) {
         var unusable: [Int: String] = [:]
         for (index, authorizer) in deployment.authorizers.enumerated() {
+            if authorizer.kind == .token || authorizer.kind == .request {
+                if authorizer.function == nil {
+                    unusable[index] = "the Lambda authorizer '\(authorizer.name)' (its function cannot be invoked)"
+                }
+                continue
+            }
             let missing = authorizer.issuers.filter { issuer in !deployment.jwtIssuers.contains { $0.issuer == issuer } }
             guard !missing.isEmpty else { continue }
             let what = authorizer.kind == .jwt ? "the JWT authorizer" : "the Cognito user pool authorizer"

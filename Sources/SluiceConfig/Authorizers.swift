@@ -23,7 +23,36 @@ public struct Authorizer: Sendable, Equatable {
         case jwt
         /// REST APIs' Amazon Cognito user pool authorizer (`providerARNs`).
         case cognitoUserPools = "cognito_user_pools"
+        /// A Lambda authorizer given the token (one header).
+        case token
+        /// A Lambda authorizer given the request (its identity sources, headers, query, path,
+        /// stage variables and context).
+        case request
     }
+
+    /// Where a Lambda authorizer's identity comes from.
+    public enum IdentitySource: Sendable, Equatable {
+        case header(String)
+        case query(String)
+        case stageVariable(String)
+        case context(ContextVariable)
+    }
+
+    /// Lambda authorizers: the function (`authorizerUri`; its target set when integrations are
+    /// compiled, nil when it cannot be invoked here), the identity sources (their values key the
+    /// result cache; a request without one is refused without invoking), the TOKEN authorizer's
+    /// `identityValidationExpression`, how long results are kept (0: not), the event's format
+    /// (`1.0`; HTTP APIs may say `2.0`) and whether the function answers `{"isAuthorized": …}`.
+    public var functionURI = ""
+    public var function: LambdaTarget?
+    public var identitySources: [IdentitySource] = []
+    public var validationExpression: String?
+    public var resultTTLSeconds = 300
+    public var payloadFormatVersion = "1.0"
+    public var simpleResponses = false
+    /// An HTTP API's authorizer (it names `authorizerPayloadFormatVersion`): its refusals are HTTP
+    /// APIs' (403 `{"message":"Forbidden"}`).
+    public var isHTTPAPI = false
 
     /// Index into `Deployment.apis` (set when the API is built).
     public var api = 0
@@ -156,7 +185,7 @@ struct AuthorizerImport {
         let type = field("type")?.text?.lowercased() ?? ""
         switch type {
         case "token", "request":
-            return .unenforced("the Lambda authorizer '\(name)'")
+            return lambda(fields, node: node, name: name, isToken: type == "token", scheme: scheme)
         case "jwt":
             let configuration = field("jwtConfiguration")?.entries ?? []
             let issuer = configuration.first { $0.key.text == "issuer" }?.value.text
@@ -203,6 +232,101 @@ struct AuthorizerImport {
         default:
             return .unenforced("the authorizer '\(name)' (type '\(type)')")
         }
+    }
+
+    /// A Lambda authorizer, TOKEN or REQUEST.
+    func lambda(_ fields: [(key: Node, value: Node)], node: Node, name: String, isToken: Bool,
+                scheme: [(key: Node, value: Node)]) -> Outcome {
+        func field(_ key: String) -> Node? { fields.first { $0.key.text == key }?.value }
+        let what = "the Lambda authorizer '\(name)'"
+        guard let uri = field("authorizerUri")?.text, !uri.isEmpty else {
+            log.warning(file, node.line, "\(what) has no authorizerUri; the methods it protects answer 500 "
+                        + "(AuthorizerConfigurationException)")
+            return .unenforced("\(what) (no authorizerUri)")
+        }
+        var authorizer = Authorizer(name: name, kind: isToken ? .token : .request, issuers: [], file: file,
+                                    line: node.line)
+        authorizer.functionURI = uri
+        if let version = field("authorizerPayloadFormatVersion")?.text {
+            guard version == "1.0" || version == "2.0" else {
+                log.warning(file, node.line, "\(what): authorizerPayloadFormatVersion must be 1.0 or 2.0, not "
+                            + "'\(version)'; the methods it protects answer 500 (AuthorizerConfigurationException)")
+                return .unenforced("\(what) (payload format \(version))")
+            }
+            authorizer.payloadFormatVersion = version
+            authorizer.isHTTPAPI = true
+            // HTTP APIs keep no results unless told to.
+            authorizer.resultTTLSeconds = 0
+        }
+        if let simple = field("enableSimpleResponses")?.text { authorizer.simpleResponses = simple == "true" }
+        if authorizer.simpleResponses && authorizer.payloadFormatVersion != "2.0" {
+            log.warning(file, node.line, "\(what): enableSimpleResponses needs authorizerPayloadFormatVersion 2.0; "
+                        + "the function's answer is read as a policy")
+            authorizer.simpleResponses = false
+        }
+        if let ttlNode = field("authorizerResultTtlInSeconds") {
+            guard let ttl = ttlNode.text.flatMap(Int.init), (0...3_600).contains(ttl) else {
+                log.warning(file, ttlNode.line, "\(what): authorizerResultTtlInSeconds must be 0 to 3600, not "
+                            + "'\(ttlNode.text ?? ttlNode.kindName)'; the methods it protects answer 500 "
+                            + "(AuthorizerConfigurationException)")
+                return .unenforced("\(what) (result TTL)")
+            }
+            authorizer.resultTTLSeconds = ttl
+        }
+        if isToken {
+            guard let header = tokenHeader(field("identitySource"), scheme: scheme, name: name,
+                                           default: "authorization") else {
+                return .unenforced("\(what) (identity source)")
+            }
+            authorizer.tokenHeader = header
+            authorizer.identitySources = [.header(header)]
+            if let expression = field("identityValidationExpression")?.text, !expression.isEmpty {
+                guard (try? Regex(expression)) != nil else {
+                    log.warning(file, node.line, "\(what): identityValidationExpression '\(expression)' is not a "
+                                + "regular expression Sluice can read; the methods it protects answer 500 "
+                                + "(AuthorizerConfigurationException)")
+                    return .unenforced("\(what) (identityValidationExpression)")
+                }
+                authorizer.validationExpression = expression
+            }
+        } else if let sources = field("identitySource")?.text?.trimmingSpaces, !sources.isEmpty {
+            for part in sources.split(separator: ",") {
+                let text = String(part).trimmingSpaces
+                guard let source = Self.identitySource(text) else {
+                    log.warning(file, node.line, "\(what): identity source '\(text)' is not a header, query parameter, "
+                                + "stage variable or context variable Sluice reads; the methods it protects answer 500 "
+                                + "(AuthorizerConfigurationException)")
+                    return .unenforced("\(what) (identity source '\(text)')")
+                }
+                authorizer.identitySources.append(source)
+            }
+        }
+        if !isToken && authorizer.identitySources.isEmpty && authorizer.resultTTLSeconds > 0 {
+            log.warning(file, node.line, "\(what) keeps results (authorizerResultTtlInSeconds \(authorizer.resultTTLSeconds)) "
+                        + "but names no identity source to key them by; results are not kept")
+            authorizer.resultTTLSeconds = 0
+        }
+        return .authorizer(authorizer)
+    }
+
+    /// `method.request.header.NAME`, `method.request.querystring.NAME`, `stageVariables.NAME`,
+    /// `context.NAME` (REST APIs), and `$request.header.NAME`, `$request.querystring.NAME`,
+    /// `$stageVariables.NAME`, `$context.NAME` (HTTP APIs).
+    static func identitySource(_ text: String) -> Authorizer.IdentitySource? {
+        let forms: [(String, (String) -> Authorizer.IdentitySource?)] = [
+            ("method.request.header.", { .header($0.lowercased()) }),
+            ("$request.header.", { .header($0.lowercased()) }),
+            ("method.request.querystring.", { .query($0) }),
+            ("$request.querystring.", { .query($0) }),
+            ("stageVariables.", { .stageVariable($0) }),
+            ("$stageVariables.", { .stageVariable($0) }),
+            ("context.", { ContextVariable(rawValue: $0).map(Authorizer.IdentitySource.context) }),
+            ("$context.", { ContextVariable(rawValue: $0).map(Authorizer.IdentitySource.context) }),
+        ]
+        for (prefix, make) in forms where text.hasPrefix(prefix) && text.count > prefix.count {
+            return make(String(text.dropFirst(prefix.count)))
+        }
+        return nil
     }
 
     /// The header a token authorizer reads: `identitySource` (`method.request.header.NAME` on

@@ -976,6 +976,13 @@ final class Loader {
                                                                                      stageCount: stageCount)
             }
         }
+        for index in deployment.authorizers.indices {
+            let authorizer = deployment.authorizers[index]
+            guard authorizer.kind == .token || authorizer.kind == .request else { continue }
+            deployment.authorizers[index].function = compiler.authorizerFunction(
+                authorizer.functionURI, file: authorizer.file, line: authorizer.line,
+                label: "the Lambda authorizer '\(authorizer.name)'")
+        }
         deployment.upstreams = compiler.upstreams
     }
 

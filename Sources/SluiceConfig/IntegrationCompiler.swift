@@ -148,6 +148,36 @@ final class IntegrationCompiler {
                             invocationPath: endpoint.invocationPath)
     }
 
+    /// A Lambda authorizer's function (`authorizerUri`), as an AWS_PROXY function is found; nil
+    /// (with a warning) when it cannot be invoked here.
+    func authorizerFunction(_ uri: String, file: String, line: Int, label: String) -> LambdaTarget? {
+        guard !uri.contains("${") else {
+            warning(file, line, "\(label): authorizerUri '\(uri)' uses stage variables, which Sluice does not "
+                    + "substitute in authorizers; the methods it protects answer 500 (AuthorizerConfigurationException)")
+            return nil
+        }
+        let function: LambdaFunctionReference
+        switch LambdaFunctionReference.fromIntegrationURI(uri) {
+        case .failure(let problem):
+            warning(file, line, "\(label): authorizerUri '\(uri)' is not a Lambda function: \(problem.message); the "
+                    + "methods it protects answer 500 (AuthorizerConfigurationException)")
+            return nil
+        case .success(let reference):
+            function = reference
+        }
+        guard let endpoint = function.lookupKeys.lazy.compactMap({ self.lambdaFunctions[$0] }).first else {
+            warning(file, line, "\(label): Lambda function '\(function.description)' is not in lambda_functions; the "
+                    + "methods it protects answer 500 (AuthorizerConfigurationException)")
+            return nil
+        }
+        let tls = endpoint.url.scheme == "https" ? UpstreamTLS(serverName: endpoint.url.host, verify: true) : nil
+        guard let upstream = upstreamIndex(endpoint.url, tls: tls, file: configPath, line: endpoint.line,
+                                           prefix: "lambda_functions '\(endpoint.key)': ")
+        else { return nil }
+        return LambdaTarget(upstream: upstream, hostHeader: endpoint.url.hostHeader, functionName: function.name,
+                            invocationPath: endpoint.invocationPath)
+    }
+
     // MARK: Shared
 
     /// `text` with the stage's variables substituted; reports and returns nil when one is missing.

@@ -78,15 +78,22 @@ public struct PolicyEvaluator: Sendable {
 
 /// IAM's wildcard match: `*` any run of characters (slashes included), `?` any one character,
 /// everything else itself, case-sensitive.
-enum Glob {
+public enum Glob {
     static func matches(_ pattern: [UInt8], _ text: Span<UInt8>) -> Bool {
+        matches(pattern.span, text)
+    }
+
+    public static func matches(_ pattern: Span<UInt8>, _ text: Span<UInt8>, ignoringCase: Bool = false) -> Bool {
+        @inline(__always) func same(_ a: UInt8, _ b: UInt8) -> Bool {
+            a == b || (ignoringCase && a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A)
+        }
         var p = 0
         var t = 0
         // Where the last `*` was and the text position it currently stands for, to backtrack to.
         var star = -1
         var starText = 0
         while t < text.count {
-            if p < pattern.count && (pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t]) {
+            if p < pattern.count && (pattern[p] == UInt8(ascii: "?") || same(pattern[p], text[t])) {
                 p += 1
                 t += 1
             } else if p < pattern.count && pattern[p] == UInt8(ascii: "*") {
