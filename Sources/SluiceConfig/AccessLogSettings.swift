@@ -15,6 +15,8 @@ public enum AccessLogPart: Equatable, Sendable {
     case variable(ContextVariable)
     /// `$context.authorizer.claims.NAME`: a claim of the request's verified token.
     case claim([UInt8])
+    /// `$context.authorizer.NAME`: a Lambda authorizer's context value, or `principalId`.
+    case authorizer([UInt8])
 }
 
 /// How values are escaped so that no request can break a line or forge a field.
@@ -78,10 +80,15 @@ public struct AccessLogSettings: Sendable {
             let name = String(decoding: bytes[(index + marker.count)..<end], as: UTF8.self)
             if name == "identity.apiKey" { return .failure(.keyValue) }
             let claimPrefix = "authorizer.claims."
-            if name.hasPrefix(claimPrefix) && name.count > claimPrefix.count {
+            let authorizerPrefix = "authorizer."
+            if name.hasPrefix(authorizerPrefix) && name.count > authorizerPrefix.count {
                 if !literal.isEmpty { parts.append(.literal(literal)) }
                 literal = []
-                parts.append(.claim(Array(name.utf8.dropFirst(claimPrefix.utf8.count))))
+                if name.hasPrefix(claimPrefix) && name.count > claimPrefix.count {
+                    parts.append(.claim(Array(name.utf8.dropFirst(claimPrefix.utf8.count))))
+                } else {
+                    parts.append(.authorizer(Array(name.utf8.dropFirst(authorizerPrefix.utf8.count))))
+                }
                 index = end
                 continue
             }

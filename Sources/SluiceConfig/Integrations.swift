@@ -246,6 +246,8 @@ public enum ParameterSource: Sendable, Equatable {
     case context(ContextVariable)
     /// `context.authorizer.claims.NAME`: a claim of the request's verified token.
     case claim(String)
+    /// `context.authorizer.NAME`: a Lambda authorizer's context value, or `principalId`.
+    case authorizer(String)
 }
 
 /// API Gateway's `$context` variables (without `context.`) that Sluice provides: to parameter

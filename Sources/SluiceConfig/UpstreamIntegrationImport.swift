@@ -334,6 +334,10 @@ struct UpstreamIntegrationImport {
         if name.hasPrefix(claimPrefix) && name.count > claimPrefix.count {
             return .ready(.claim(String(name.dropFirst(claimPrefix.count))))
         }
+        let authorizerPrefix = "authorizer."
+        if name.hasPrefix(authorizerPrefix) && name.count > authorizerPrefix.count {
+            return .ready(.authorizer(String(name.dropFirst(authorizerPrefix.count))))
+        }
         guard let variable = ContextVariable(rawValue: name), variable.isKnownBeforeTheIntegration else { return nil }
         switch variable {
         case .stage: return .stageName

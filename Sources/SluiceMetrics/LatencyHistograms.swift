@@ -10,11 +10,15 @@ public final class LatencyHistograms: @unchecked Sendable {
         case request
         /// From handing a request to the integration to its answer's head (IntegrationLatency).
         case integration
+        /// The authorizer step of a method with an authorizer or IAM, a Lambda authorizer's
+        /// invocation included (AuthorizerLatency).
+        case authorizer
 
         var name: String {
             switch self {
             case .request: "request_duration_seconds"
             case .integration: "integration_duration_seconds"
+            case .authorizer: "authorizer_duration_seconds"
             }
         }
 
@@ -22,6 +26,7 @@ public final class LatencyHistograms: @unchecked Sendable {
             switch self {
             case .request: "Time from a request's complete head to its complete answer"
             case .integration: "Time from handing a request to its integration to the integration's answer"
+            case .authorizer: "Time the authorizer step took, a Lambda authorizer's invocation included"
             }
         }
     }

@@ -25,6 +25,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// An authorizer failed or is not configured; also every request to a method protected by an
     /// authorizer Sluice does not enforce yet (fail closed).
     case authorizerConfigurationError
+    /// A Lambda authorizer could not be invoked, timed out, or its emulator failed.
+    case authorizerFailure
     /// A resource policy denies the request explicitly.
     case explicitDeny
     /// A resource policy exists and allows nothing the request matches.
@@ -85,7 +87,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .functionFailed: 500
         case .forbidden: 403
         case .tooManyRequests, .limitExceeded: 429
-        case .authorizerConfigurationError, .apiConfigurationError, .reservedHeaderMapped: 500
+        case .authorizerConfigurationError, .authorizerFailure, .apiConfigurationError, .reservedHeaderMapped: 500
         case .explicitDeny, .accessDenied: 403
         case .misdirectedRequest: 421
         case .lengthRequired: 411
@@ -121,7 +123,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         switch self {
         case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError, .reservedHeaderMapped:
             #"{"message": ""# + message + #""}"#
-        case .authorizerConfigurationError: #"{"message": null}"#
+        case .authorizerConfigurationError, .authorizerFailure: #"{"message": null}"#
         case .explicitDeny, .accessDenied: #"{"Message":""# + message + #""}"#
         default: #"{"message":""# + message + #""}"#
         }
@@ -145,7 +147,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .forbidden: "Forbidden"
         case .tooManyRequests: "Too Many Requests"
         case .limitExceeded: "Limit Exceeded"
-        case .authorizerConfigurationError: "null"
+        case .authorizerConfigurationError, .authorizerFailure: "null"
         case .explicitDeny: "User is not authorized to access this resource with an explicit deny"
         case .accessDenied: "User is not authorized to access this resource"
         case .misdirectedRequest: "Misdirected Request"
@@ -179,6 +181,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .tooManyRequests: "THROTTLED"
         case .limitExceeded: "QUOTA_EXCEEDED"
         case .authorizerConfigurationError: "AUTHORIZER_CONFIGURATION_ERROR"
+        case .authorizerFailure: "AUTHORIZER_FAILURE"
         case .explicitDeny, .accessDenied: "ACCESS_DENIED"
         case .apiConfigurationError, .reservedHeaderMapped: "API_CONFIGURATION_ERROR"
         case .lengthRequired: "DEFAULT_4XX"
@@ -197,6 +200,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .tooManyRequests: "TooManyRequestsException"
         case .limitExceeded: "LimitExceededException"
         case .authorizerConfigurationError: "AuthorizerConfigurationException"
+        case .authorizerFailure: "AuthorizerFailureException"
         case .explicitDeny, .accessDenied: "AccessDeniedException"
         case .reservedHeaderMapped: "InternalServerErrorException"
         case .incompleteSignature: "IncompleteSignatureException"

@@ -39,6 +39,8 @@ public final class Supervisor {
     var ticketKeys: TLSTicketKeys?
     /// The issuers' signing keys, published for the workers (nil without `jwt_issuers`).
     var keyFetcher: KeyFetcher?
+    /// Lambda authorizers' results, shared by every worker (nil when none keeps results).
+    var authorizerCache: CacheZones?
     var tlsCounters: TLSCounters?
     var ticketKeysRotateAt: Int64 = 0
     var counters: WorkerCounters!
@@ -189,6 +191,9 @@ public final class Supervisor {
         }
         try prepareMetrics()
         try prepareThrottles()
+        if deployment.authorizers.contains(where: { $0.function != nil && $0.resultTTLSeconds > 0 }) {
+            authorizerCache = try CacheZones(name: "authorizers", capacityBytes: 8 << 20, writers: slots.count)
+        }
         if !deployment.jwtIssuers.isEmpty {
             let fetcher = try KeyFetcher(issuers: deployment.jwtIssuers)
             fetcher.start(nowSeconds: Clock.monotonicCoarseNanoseconds() / 1_000_000_000)
@@ -286,6 +291,7 @@ public final class Supervisor {
         context.ticketKeys = ticketKeys
         context.tlsCounters = tlsCounters
         context.keySets = keyFetcher?.documents
+        context.authorizerCache = authorizerCache
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())

@@ -20,7 +20,9 @@ KIND:
   reserved like echo, with every response header API Gateway reserves (RESERVED_HEADERS)
   lambda   a fake Lambda Runtime Interface Emulator: checks the invoke request (POST to the invoke
            path, JSON, chunked as Sluice sends it), decodes the event, and answers as the event's
-           X-Fake header says (see `invoke`); by default it echoes the event in the body
+           X-Fake header says (see `invoke`); by default it echoes the event in the body.
+           An authorizer's event (type TOKEN or REQUEST) is answered as its identity says
+           (see `authorize`); GET /__authorizer answers the calls so far, per identity
 """
 
 import base64
@@ -124,6 +126,11 @@ def serve(connection, kind):
                 connection.sendall(f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
                                    f"Content-Length: {len(body)}\r\nX-Upstream: counting\r\n\r\n".encode() + body)
                 continue
+            if kind == "lambda" and request["target"] == "/__authorizer":
+                with lock:
+                    state = json.dumps({"calls": AUTHORIZER_CALLS, "events": AUTHORIZER_EVENTS}).encode()
+                connection.sendall(http_answer(200, state))
+                continue
             if kind == "lambda":
                 answer = invoke(request, raw_body)
                 connection.sendall(answer)
@@ -174,6 +181,57 @@ def http_answer(status, body, headers=""):
             f"{headers}\r\n").encode() + body
 
 
+AUTHORIZER_CALLS = {}
+AUTHORIZER_EVENTS = {}
+
+
+def authorize(event):
+    """A Lambda authorizer's answer: the identity (the token, or the first identity source)
+    picks it by its first word."""
+    if event["type"] == "TOKEN":
+        identity = event["authorizationToken"]
+    elif event.get("version") == "2.0":
+        identity = event["identitySource"][0]
+    else:
+        identity = {name.lower(): value for name, value in (event.get("headers") or {}).items()}.get("x-identity", "")
+    with lock:
+        AUTHORIZER_CALLS[identity] = AUTHORIZER_CALLS.get(identity, 0) + 1
+        AUTHORIZER_EVENTS[identity] = event
+    arn = event.get("methodArn") or event.get("routeArn")
+    word = identity.split("-")[0]
+    context = {"user": identity, "n": 7, "admin": True}
+
+    def policy(*statements):
+        return {"principalId": f"user-{identity}", "context": context,
+                "policyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}
+    if word == "allow":
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn})
+    elif word == "wild":
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:aws:execute-api:*:*:*/*/GET/*"})
+    elif word == "deny":
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"},
+                        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": arn})
+    elif word == "other":
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*/POST/elsewhere"})
+    elif word == "unauthorized":
+        return http_answer(200, b'{"errorMessage":"Unauthorized","errorType":"Error"}', "X-Amz-Function-Error: Unhandled\r\n")
+    elif word == "malformed":
+        answer = {"principalId": "x"}
+    elif word == "slow":
+        time.sleep(11)
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"})
+    elif word == "delay":
+        time.sleep(0.5)
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"})
+    elif word == "yes":
+        answer = {"isAuthorized": True, "context": context}
+    elif word == "no":
+        answer = {"isAuthorized": False}
+    else:
+        answer = policy()
+    return http_answer(200, json.dumps(answer).encode())
+
+
 def invoke(request, body):
     """The emulator's answer to one invoke request, as bytes."""
     lookup = {name.lower(): value for name, value in request["headers"]}
@@ -185,6 +243,8 @@ def invoke(request, body):
         event = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return http_answer(400, json.dumps({"event is not JSON": str(error)}).encode())
+    if event.get("type") in ("TOKEN", "REQUEST"):
+        return authorize(event)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     mode = headers.get("x-fake", "echo")
     version2 = event.get("version") == "2.0"

@@ -40,13 +40,29 @@ struct CompiledLambdaTarget {
     init(_ target: LambdaTarget, integration: LambdaProxyIntegration, operation: Operation, stage: Stage,
          api: API, deploymentID: String, listeners: [(scheme: String, port: Int)], list: DeadlineLists.List) {
         upstream = target.upstream
-        requestHead = Array(("POST \(target.invocationPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
-                             + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").utf8)
-        let format = LambdaPayloadFormat(payloadFormatVersion: integration.payloadFormatVersion) ?? .version1
+        requestHead = CompiledLambdaTarget.invokeHead(target)
+        contexts = CompiledLambdaTarget.contexts(format: integration.payloadFormatVersion, operation: operation,
+                                                 stage: stage, api: api, deploymentID: deploymentID,
+                                                 listeners: listeners)
+        stagePrefixByteCount = stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count }
+        timeoutList = list
+        timeoutNanoseconds = Int64(integration.timeoutMilliseconds) * 1_000_000
+    }
+
+    /// `POST <invocation path> HTTP/1.1` and the invoke request's fixed fields, through the blank line.
+    static func invokeHead(_ target: LambdaTarget) -> [UInt8] {
+        Array(("POST \(target.invocationPath) HTTP/1.1\r\nHost: \(target.hostHeader)\r\n"
+               + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").utf8)
+    }
+
+    /// An operation's event contexts on a stage, one per listener.
+    static func contexts(format formatVersion: String, operation: Operation, stage: Stage, api: API,
+                         deploymentID: String, listeners: [(scheme: String, port: Int)]) -> [LambdaEventContext] {
+        let format = LambdaPayloadFormat(payloadFormatVersion: formatVersion) ?? .version1
         let stageVariables = stage.variables.sorted { $0.key < $1.key }.map {
             LambdaStageVariable(name: $0.key, value: $0.value)
         }
-        contexts = listeners.map { listener in
+        return listeners.map { listener in
             LambdaEventContext(
                 format: format, resourcePath: operation.resourcePath,
                 routeKey: "\(operation.method) \(operation.resourcePath)", stage: stage.name,
@@ -54,9 +70,6 @@ struct CompiledLambdaTarget {
                 pathParameterNames: operation.pathParameterNames, forwardedProto: listener.scheme,
                 forwardedPort: String(listener.port))
         }
-        stagePrefixByteCount = stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count }
-        timeoutList = list
-        timeoutNanoseconds = Int64(integration.timeoutMilliseconds) * 1_000_000
     }
 
     /// The most bytes the request region holds for this target: head, chunk framing, the event
@@ -114,6 +127,8 @@ struct Invocation {
     var functionError = false
     /// The end of the response in the slot, for streaming it to the client.
     var responseEnd = 0
+    /// A Lambda authorizer's invocation (`Deployment.authorizers` index), or -1.
+    var authorizer: Int32 = -1
 }
 
 extension Worker {
@@ -131,7 +146,6 @@ extension Worker {
             freeInvocations.append(Int32(slot))
             return .serviceUnavailable
         }
-        let sourceIPLength = peerAddressLength(client)
         let encoding: LambdaBodyEncoding
         switch head.framing {
         case .none, .length(0): encoding = .none
@@ -144,57 +158,9 @@ extension Worker {
                 encoding = .base64
             }
         }
-        // The route's parameter values are ranges into the path; the event wants them into the head.
-        eventPathValues.removeAll(keepingCapacity: true)
-        let pathStart = head.path.lowerBound
-        for range in match.pathParameters {
-            eventPathValues.append((pathStart + range.lowerBound)..<(pathStart + range.upperBound))
-        }
-        let parts = LambdaRequestParts(
-            head: head, stagePrefixByteCount: min(target.stagePrefixByteCount, head.path.count),
-            requestTimeEpochMilliseconds: connections[client].request.record.epochMilliseconds,
-            apiKey: connections[client].request.key?.value)
-        let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
-        // The ids and the trace, side by side in the scratch slot: request id, extended id, trace.
-        let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
-            appendValue(.context(.requestId), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
-        }.byteCount
-        let idsLength = requestIDLength + textScratch.write(slot: 0, offset: requestIDLength) { writer in
-            appendValue(.context(.extendedRequestId), client, head: bytes, headAtHand: true, escaping: .none,
-                        to: &writer)
-        }.byteCount
-        // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
-        let clientTrace = validAmazonTrace(bytes)
-        let trace = connections[client].request.record.trace
-        let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: idsLength) { writer in
-            trace.appendAmazonValue(to: &writer)
-        }.byteCount
         let prefixStart = target.requestHead.count + Invocation.chunkSizeLineBytes
-        let written = textScratch.withBytes(slot: 0, range: 0..<(idsLength + traceLength)) { scratch in
-            let requestID = scratch.extracting(0..<requestIDLength)
-            let extendedRequestID = scratch.extracting(requestIDLength..<idsLength)
-            let traceID: Span<UInt8>
-            if let clientTrace {
-                traceID = bytes.extracting(clientTrace)
-            } else {
-                traceID = scratch.extracting(idsLength...)
-            }
-            let certificate = clientCertificateObjects.isEmpty ? 0..<0 : clientCertificateObjects[client]
-            return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
-                clientCertificates.withBytes(slot: certificate.isEmpty ? 0 : client, range: certificate) { certificate in
-                    invocations.write(slot: slot, offset: prefixStart) { writer in
-                        var state = LambdaEvent.writePrefix(
-                            request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                            requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
-                            apiKeyID: keyName.span, traceID: traceID, clientCertificate: certificate,
-                            context: target.contexts[Int(connections[client].listener)], body: encoding,
-                            scratch: &eventScratch, to: &writer)
-                        if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
-                        return state
-                    }
-                }
-            }
-        }
+        let written = writeEvent(client, slot: slot, offset: prefixStart, context: target.contexts[Int(connections[client].listener)],
+                                 stagePrefixByteCount: target.stagePrefixByteCount, encoding: encoding, bytes: bytes)
         var end = prefixStart + written.byteCount
         let framed = invocations.write(slot: slot, offset: 0) { writer in
             writer.append(target.requestHead)
@@ -237,6 +203,64 @@ extension Worker {
         deadlines.schedule(upstream, in: target.timeoutList, deadline: now + target.timeoutNanoseconds)
         if !connections[upstream].connecting { flush(upstream) }
         return nil
+    }
+
+    /// Writes the request's event (up to its body, or whole without one) into the invocation's
+    /// slot at `offset`: its ids, trace, source address, client certificate and key, as the
+    /// proxy event and a REQUEST authorizer's event carry them.
+    func writeEvent(_ client: Int, slot: Int, offset: Int, context: LambdaEventContext, stagePrefixByteCount: Int,
+                    encoding: LambdaBodyEncoding, bytes: Span<UInt8>)
+        -> (result: BodyEncoderState, byteCount: Int, overflowed: Bool) {
+        let sourceIPLength = peerAddressLength(client)
+        // The route's parameter values are ranges into the path; the event wants them into the head.
+        eventPathValues.removeAll(keepingCapacity: true)
+        let pathStart = head.path.lowerBound
+        for range in match.pathParameters {
+            eventPathValues.append((pathStart + range.lowerBound)..<(pathStart + range.upperBound))
+        }
+        let parts = LambdaRequestParts(
+            head: head, stagePrefixByteCount: min(stagePrefixByteCount, head.path.count),
+            requestTimeEpochMilliseconds: connections[client].request.record.epochMilliseconds,
+            apiKey: connections[client].request.key?.value)
+        let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
+        // The ids and the trace, side by side in the scratch slot: request id, extended id, trace.
+        let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in
+            appendValue(.context(.requestId), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
+        }.byteCount
+        let idsLength = requestIDLength + textScratch.write(slot: 0, offset: requestIDLength) { writer in
+            appendValue(.context(.extendedRequestId), client, head: bytes, headAtHand: true, escaping: .none,
+                        to: &writer)
+        }.byteCount
+        // The event's X-Amzn-Trace-Id: the client's as it came when valid, else the request's trace.
+        let clientTrace = validAmazonTrace(bytes)
+        let trace = connections[client].request.record.trace
+        let traceLength = clientTrace != nil ? 0 : textScratch.write(slot: 0, offset: idsLength) { writer in
+            trace.appendAmazonValue(to: &writer)
+        }.byteCount
+        return textScratch.withBytes(slot: 0, range: 0..<(idsLength + traceLength)) { scratch in
+            let requestID = scratch.extracting(0..<requestIDLength)
+            let extendedRequestID = scratch.extracting(requestIDLength..<idsLength)
+            let traceID: Span<UInt8>
+            if let clientTrace {
+                traceID = bytes.extracting(clientTrace)
+            } else {
+                traceID = scratch.extracting(idsLength...)
+            }
+            let certificate = clientCertificateObjects.isEmpty ? 0..<0 : clientCertificateObjects[client]
+            return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
+                clientCertificates.withBytes(slot: certificate.isEmpty ? 0 : client, range: certificate) { certificate in
+                    invocations.write(slot: slot, offset: offset) { writer in
+                        var state = LambdaEvent.writePrefix(
+                            request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
+                            requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
+                            apiKeyID: keyName.span, traceID: traceID, clientCertificate: certificate,
+                            context: context, body: encoding, scratch: &eventScratch, to: &writer)
+                        if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
+                        return state
+                    }
+                }
+            }
+        }
     }
 
     // MARK: The request body
@@ -398,6 +422,7 @@ extension Worker {
     func completeInvocation(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
         let slot = Int(connections[index].invocation)
+        if invocationStates[slot].authorizer >= 0 { return completeAuthorizer(index, reusable: reusable) }
         guard client >= 0 else {
             abort(index)
             return

@@ -563,16 +563,22 @@ extension Worker {
         if client >= 0 { connections[client].peer = -1 }
         // The connection goes back to its pool first, so that the client's next pipelined
         // request can take it.
+        releaseUpstream(index, reusable: reusable)
+        if client >= 0 {
+            requestAnswered(client)
+            endAwaiting(client)
+        }
+    }
+
+    /// An upstream connection whose exchange is over: back to its pool when it can be used again.
+    func releaseUpstream(_ index: Int, reusable: Bool) {
+        connections[index].peer = -1
         let connection = connections[index]
         if reusable && connection.relayKeepAlive && connection.requestSent && !connection.closing
             && connection.outputEnd == connection.outputStart && !connection.isStreaming {
             pool(index)
         } else {
             abort(index)
-        }
-        if client >= 0 {
-            requestAnswered(client)
-            endAwaiting(client)
         }
     }
 
@@ -632,6 +638,14 @@ extension Worker {
         if client >= 0 { endFill(client, keep: false) }
         guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
         connections[client].peer = -1
+        if connections[client].request.authorizerPending {
+            // A Lambda authorizer's invocation failed or timed out: the request resumes to refuse.
+            abandonClaim(hash: connections[client].authorizerHash, deadline: connections[client].authorizerClaim)
+            connections[client].authorizerClaim = 0
+            releaseInvocation(client)
+            authorizerFinished(client, failure: .authorizerFailure)
+            return
+        }
         releaseInvocation(client)
         if connections[client].answerStarted {
             // What was relayed goes out, then the close ends the answer: whole for an

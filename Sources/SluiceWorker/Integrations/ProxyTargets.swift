@@ -89,12 +89,36 @@ struct ProxyTargets {
     var operationLambdaTargets: [Int32]
     let stageCount: Int
     var timeoutsMilliseconds: [Int] = []
+    /// Lambda authorizers' invocations time out on this list (API Gateway gives an authorizer
+    /// 10 seconds).
+    var authorizerTimeoutList = DeadlineLists.List.none
+    static let authorizerTimeoutMilliseconds = 10_000
+    /// REQUEST authorizers' events: `authorizerEvents[operation * stageCount + stage]` indexes
+    /// `authorizerEventContexts` (one context per listener), or -1.
+    var authorizerEvents: [Int32]
+    var authorizerEventContexts: [[LambdaEventContext]] = []
 
     /// `listenPorts`: the port of each listener, for the Lambda events' `X-Forwarded-Port`.
     init(deployment: Deployment, listenPorts: [Int]) {
         stageCount = max(1, deployment.stages.count)
         operationTargets = Array(repeating: -1, count: max(1, deployment.operations.count * stageCount))
         operationLambdaTargets = operationTargets
+        authorizerEvents = operationTargets
+        if deployment.authorizers.contains(where: { $0.function != nil }) {
+            authorizerTimeoutList = timeoutList(ProxyTargets.authorizerTimeoutMilliseconds)
+        }
+        let listeners = deployment.listeners.indices.map { (deployment.listeners[$0].scheme, listenPorts[$0]) }
+        for (operationIndex, operation) in deployment.operations.enumerated() {
+            guard case .authorizer(let index, _) = operation.authorization,
+                  deployment.authorizers[index].kind == .request else { continue }
+            let authorizer = deployment.authorizers[index]
+            for (stage, settings) in deployment.stages.enumerated() where settings.api == operation.api {
+                authorizerEvents[operationIndex * stageCount + stage] = Int32(authorizerEventContexts.count)
+                authorizerEventContexts.append(CompiledLambdaTarget.contexts(
+                    format: authorizer.payloadFormatVersion, operation: operation, stage: settings,
+                    api: deployment.apis[operation.api], deploymentID: deployment.id, listeners: listeners))
+            }
+        }
         for (operationIndex, operation) in deployment.operations.enumerated() {
             switch operation.integration {
             case .http(let integration):
@@ -125,6 +149,11 @@ struct ProxyTargets {
 
     func target(operation: Int, stage: Int) -> Int? {
         let index = operationTargets[operation * stageCount + stage]
+        return index >= 0 ? Int(index) : nil
+    }
+
+    func authorizerEvent(operation: Int, stage: Int) -> Int? {
+        let index = authorizerEvents[operation * stageCount + stage]
         return index >= 0 ? Int(index) : nil
     }
 

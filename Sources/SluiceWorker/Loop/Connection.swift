@@ -174,6 +174,12 @@ struct Connection {
     var cacheHeadLength: Int32 = 0
     var cacheBodyLength: Int32 = 0
 
+    // A Lambda authorizer's invocation (LambdaAuthorization.swift), on a client connection: the
+    // hash of its result's key and, when this request claimed the key's filling, the claim's
+    // deadline (0: no claim).
+    var authorizerHash: UInt64 = 0
+    var authorizerClaim: Int64 = 0
+
     mutating func open(fd: Int32, limits: RequestLimits) {
         let generation = self.generation
         self = Connection()

@@ -369,6 +369,9 @@ extension Worker {
             connections[index].request.corsOrigin = -1
             connections[index].request.waitsForBody = false
             connections[index].request.continueSent = false
+            connections[index].request.authorizerPending = false
+            connections[index].request.authorizerFailure = -1
+            connections[index].request.authorizeStartedNanoseconds = 0
             connections[index].cacheWaitUntil = 0
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)

@@ -43,6 +43,8 @@ public struct WorkerContext {
     public var tlsCounters: TLSCounters?
     /// Each `jwt_issuers` entry's signing keys as the coordinator last published them.
     public var keySets: SharedDocuments?
+    /// Lambda authorizers' results, shared by every worker (nil when none keeps results).
+    public var authorizerCache: CacheZones?
 
     public init(slot: Int, tuning: WorkerTuning, listeners: [Int32], deployment: Deployment, counters: WorkerCounters,
                 stageMetrics: ScopedMetrics, methodMetrics: ScopedMetrics, methodGroups: MethodMetricGroups,
@@ -266,7 +268,8 @@ public final class Worker {
         } catch {
             throw SystemError("TLS: \(error.message)", errno: 0)
         }
-        authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets)
+        authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets,
+                                               resultCache: context.authorizerCache)
         upstreamNames = context.deployment.upstreams.map(\.description)
         upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }
@@ -368,9 +371,24 @@ public final class Worker {
         // With mutual TLS, an event may carry the client certificate's object (at most two thirds
         // of its slot).
         let certificateObjectBytesMax = mutualTLS ? 2 * Worker.clientCertificateBytesMax / 3 + 64 : 0
-        let requestBytesMax = lambdaTargets.map {
+        // Lambda authorizers' events: a REQUEST event is the proxy event with the method ARN and
+        // identity sources in front (each at most the head, JSON-escaped); a TOKEN event is smaller.
+        var requestBytesMaxes: [Int] = lambdaTargets.map {
             $0.requestBytesMax(headBytesMax: headBytesMax) + certificateObjectBytesMax
-        }.max()
+        }
+        if authorization.lambda.contains(where: { $0 != nil }) {
+            let authorizerFields = 2 * 6 * headBytesMax + 1_024
+            requestBytesMaxes.append(authorizerFields)
+            for contexts in proxyTargets.authorizerEventContexts {
+                for context in contexts {
+                    let event = LambdaEvent.prefixBytesMax(headByteCount: headBytesMax, requestIDByteCount: 36,
+                                                           sourceIPByteCount: Invocation.sourceIPBytesMax,
+                                                           context: context)
+                    requestBytesMaxes.append(event + authorizerFields + certificateObjectBytesMax)
+                }
+            }
+        }
+        let requestBytesMax = requestBytesMaxes.max()
         invocationLayout = InvocationLayout(requestBytesMax: requestBytesMax ?? 0)
         let invocationCount = requestBytesMax == nil ? 0 : limits.lambdaInvocationsMax
         invocations = try ByteSlab(slotCount: max(1, invocationCount),
@@ -598,6 +616,8 @@ public final class Worker {
         if connections[index].role == .client {
             releaseParkedHead(index)
             releaseInvocation(index)
+            // A Lambda authorizer's result this request was to fill: the others stop waiting.
+            abandonClaim(hash: connections[index].authorizerHash, deadline: connections[index].authorizerClaim)
             endFill(index, keep: false)
             let started = connections[index].request.startedNanoseconds
             if started > 0 {

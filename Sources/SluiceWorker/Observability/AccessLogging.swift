@@ -40,6 +40,8 @@ struct RequestRecord {
     /// until the request ends), or -1; the IAM credential that signed it, or -1.
     var token: Int32 = -1
     var iamCredential: Int16 = -1
+    /// A Lambda authorizer's compiled answer for the request (`AuthorizationState.results`), or -1.
+    var authorizerResult: Int32 = -1
 }
 
 /// Where a request's texts go in its slot of `requestTexts`. Longer values are cut at these sizes.
@@ -106,7 +108,7 @@ extension Worker {
     /// A routed request begins: what its line will need from its head, which may be gone by the
     /// time it is answered, and its trace when it goes to an HTTP or Lambda integration or is logged.
     func beginRecord(_ index: Int, _ bytes: Span<UInt8>, stage: Int, operation: Int, traced: Bool) {
-        unpinToken(index)
+        releaseAuthorization(index)
         var record = RequestRecord()
         record.logFile = stageAccessLogs[stage]
         record.requestID = connections[index].request.id
@@ -163,7 +165,7 @@ extension Worker {
         let elapsed = clock.monotonicNanoseconds() - started
         connections[index].request.record.latencyNanoseconds = elapsed
         logRequest(index)
-        unpinToken(index)
+        releaseAuthorization(index)
         requestsInFlight -= 1
         return elapsed
     }
@@ -210,6 +212,9 @@ extension Worker {
                             to: &writer)
             case .claim(let name):
                 appendValue(.claim(name), index, head: noHead.span, headAtHand: false, escaping: escaping, to: &writer)
+            case .authorizer(let name):
+                appendValue(.authorizer(name), index, head: noHead.span, headAtHand: false, escaping: escaping,
+                            to: &writer)
             }
         }
     }

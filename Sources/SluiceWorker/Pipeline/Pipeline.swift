@@ -54,6 +54,12 @@ struct RequestContext {
     var waitsForBody = false
     /// `100 Continue` was sent for the request (a step that waits for the body sends it).
     var continueSent = false
+    /// A Lambda authorizer's invocation for the request is under way; or it failed, with this
+    /// answer (a `GatewayAnswer`, -1 while none).
+    var authorizerPending = false
+    var authorizerFailure: Int16 = -1
+    /// When the authorizer step first ran (0: not yet).
+    var authorizeStartedNanoseconds: Int64 = 0
 
     var isWaiting: Bool { resumeStep >= 0 }
 }
@@ -155,9 +161,16 @@ extension Worker {
         let method = bytes.extracting(head.methodName)
         for offset in 0..<method.count { policyResource.append(method[offset]) }
         policyResource.append(UInt8(ascii: "/"))
-        // The resource path as routed: after the stage segment and the base path, without the
-        // one trailing slash the router ignores, and percent-decoded, so that neither
-        // `/admin/` nor `/%61dmin` slips past a Deny of `*/GET/admin`.
+        appendRoutedPath(bytes, stage: stage, to: &policyResource)
+        // A local copy shares the buffer (no allocation) and can lend a span.
+        let resource = policyResource
+        return evaluator.evaluate(source: source, resource: resource.span)
+    }
+
+    /// The resource path as routed, for policies and method ARNs: after the stage segment and
+    /// the base path, without the one trailing slash the router ignores, and percent-decoded, so
+    /// that neither `/admin/` nor `/%61dmin` slips past a Deny of `*/GET/admin`.
+    func appendRoutedPath(_ bytes: Span<UInt8>, stage: Int, to output: inout [UInt8]) {
         let path = bytes.extracting(head.path)
         var start = 1
         var skip = Int(resourcePathPrefixSegments[stage])
@@ -173,16 +186,13 @@ extension Worker {
             let byte = path[offset]
             if byte == UInt8(ascii: "%"), offset + 2 < end,
                let high = HTTPBytes.hexValue(path[offset + 1]), let low = HTTPBytes.hexValue(path[offset + 2]) {
-                policyResource.append(UInt8(high << 4 | low))
+                output.append(UInt8(high << 4 | low))
                 offset += 3
             } else {
-                policyResource.append(byte)
+                output.append(byte)
                 offset += 1
             }
         }
-        // A local copy shares the buffer (no allocation) and can lend a span.
-        let resource = policyResource
-        return evaluator.evaluate(source: source, resource: resource.span)
     }
 
     /// The caller's address: the connection's peer, or, behind `trusted_proxy_hops` proxies, the

@@ -3,6 +3,7 @@ import SluiceHTTP1
 import SluiceJSON
 import SluiceLambda
 import SluicePipeline
+import SluicePolicy
 import SluiceURing
 
 /// A value read from a request by API Gateway's names (`method.request.*`, `$context.*`,
@@ -21,6 +22,8 @@ enum RequestValue {
     case context(ContextVariable)
     /// `context.authorizer.claims.NAME`: a claim of the request's verified token, by name.
     case claim([UInt8])
+    /// `context.authorizer.NAME`: a Lambda authorizer's context value (or `principalId`).
+    case authorizer([UInt8])
 
     /// The compiled form of a mapping's source, for an operation of `apiName` on `stage`.
     init(_ source: ParameterSource, stage: String, resourcePath: String, apiName: String) {
@@ -35,6 +38,7 @@ enum RequestValue {
         case .context(.apiId): self = .literal(Array(apiName.utf8))
         case .context(let variable): self = .context(variable)
         case .claim(let name): self = .claim(Array(name.utf8))
+        case .authorizer(let name): self = .authorizer(Array(name.utf8))
         }
     }
 }
@@ -107,6 +111,8 @@ extension Worker {
             appendContext(variable, index, head: bytes, headAtHand: headAtHand, escaping: escaping, to: &writer)
         case .claim(let name):
             appendClaim(name, index, escaping: escaping, to: &writer)
+        case .authorizer(let name):
+            appendAuthorizerValue(name, index, escaping: escaping, to: &writer)
         }
         if escaping.isLog && writer.count == start { writer.append(Worker.dash) }
     }
@@ -246,6 +252,34 @@ extension Worker {
                     }
                 }
                 return
+            }
+        }
+    }
+
+    /// A Lambda authorizer's context value for the request (a string's text, a number's or a
+    /// boolean's as written), or its `principalId`; nothing without one.
+    func appendAuthorizerValue(_ name: [UInt8], _ index: Int, escaping: ValueEscaping, to writer: inout SlabWriter) {
+        let slot = Int(connections[index].request.record.authorizerResult)
+        guard slot >= 0 else { return }
+        let length = Int(authorization.resultLengths[slot])
+        authorization.results.withBytes(slot: slot, range: 0..<length) { result in
+            guard let reader = AuthorizerResultReader(result) else { return }
+            let range: Range<Int>
+            if name == Worker.principalIDName {
+                range = reader.principal
+            } else if let (_, value) = reader.context(result, named: name.span) {
+                range = value
+            } else {
+                return
+            }
+            let text = result.extracting(range)
+            if escaping == .none {
+                // A header's value: no byte may end its line.
+                for offset in 0..<text.count {
+                    writer.append(text[offset] < 0x20 || text[offset] == 0x7F ? 0x20 : text[offset])
+                }
+            } else {
+                appendEscaped(text, escaping, to: &writer)
             }
         }
     }

@@ -130,7 +130,7 @@ struct ResponseCatalog {
             return prepare(answer: answer)
         }
         let status = shape.statusCode ?? answer.status
-        let message: String? = answer == .authorizerConfigurationError ? nil : answer.message
+        let message: String? = answer == .authorizerConfigurationError || answer == .authorizerFailure ? nil : answer.message
         let body = shape.template.map {
             Array(GatewayResponseSettings.render($0.template, message: message, responseType: answer.responseType).utf8)
         } ?? Array(answer.body.utf8)

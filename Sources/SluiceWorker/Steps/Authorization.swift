@@ -1,4 +1,5 @@
 import SluiceAuth
+import SluiceCache
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
@@ -11,6 +12,8 @@ enum MethodAuthorizationStep {
     case iam
     /// A JWT or Cognito authorizer (`AuthorizationState.authorizers` index).
     case jwt(Int)
+    /// A Lambda authorizer (`AuthorizationState.lambda` index).
+    case lambda(Int)
     case refused
 }
 
@@ -146,17 +149,53 @@ struct AuthorizationState {
     let documents: SharedDocuments?
     var documentScratch: [UInt8] = []
 
+    // Lambda authorizers (LambdaAuthorization.swift), by `Deployment.authorizers` index (nil for
+    // the others); the results every worker shares; the compiled results requests read, one
+    // slot each while they run; scratch for keys, answers and method ARNs; each stage's ARN
+    // prefix (`arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/`) and path prefix length.
+    let lambda: [CompiledLambdaAuthorizer?]
+    let resultCache: CacheIndex?
+    let results: ByteSlab
+    var resultLengths: [Int32]
+    var freeResults: [Int32]
+    var keyScratch: [UInt8] = []
+    var answerScratch: [UInt8] = []
+    var arnScratch: [UInt8] = []
+    let arnPrefixes: [[UInt8]]
+    let stagePrefixByteCounts: [Int]
+    static let resultSlots = 256
+    static let resultBytesMax = 16_384
+
     static let tokenBytesMax = 8_192
     /// A worker asks for an issuer's keys again at most this often when tokens name unknown keys.
     static let refreshIntervalSeconds: Int64 = 10
 
-    init(deployment: Deployment, documents: SharedDocuments?) throws(SystemError) {
+    init(deployment: Deployment, documents: SharedDocuments?, resultCache: CacheZones?) throws(SystemError) {
         let issuers = deployment.jwtIssuers
+        lambda = deployment.authorizers.enumerated().map { index, authorizer in
+            CompiledLambdaAuthorizer(authorizer, index: index, stages: deployment.stages)
+        }
+        self.resultCache = resultCache.map(CacheIndex.init)
+        let hasLambda = lambda.contains { $0 != nil }
+        results = try ByteSlab(slotCount: hasLambda ? AuthorizationState.resultSlots : 1,
+                               slotBytes: hasLambda ? AuthorizationState.resultBytesMax : 1)
+        resultLengths = Array(repeating: 0, count: hasLambda ? AuthorizationState.resultSlots : 0)
+        freeResults = hasLambda ? (0..<Int32(AuthorizationState.resultSlots)).reversed() : []
+        let headBytesMax = deployment.limits.request.headBytesMax
+        keyScratch.reserveCapacity(headBytesMax + 64)
+        answerScratch.reserveCapacity(AuthorizationState.resultBytesMax)
+        arnScratch.reserveCapacity(headBytesMax + 256)
+        arnPrefixes = deployment.stages.map { stage in
+            Array("arn:aws:execute-api:\(deployment.aws.region):\(deployment.aws.accountID):\(deployment.apis[stage.api].name)/\(stage.name)/".utf8)
+        }
+        stagePrefixByteCounts = deployment.stages.map { stage in stage.urlPrefix.reduce(0) { $0 + 1 + $1.utf8.count } }
         methods = deployment.operations.map { operation in
             switch operation.authorization {
             case .none: .open
             case .iam: .iam
-            case .authorizer(let index, _): .jwt(index)
+            case .authorizer(let index, _):
+                deployment.authorizers[index].kind == .token || deployment.authorizers[index].kind == .request
+                    ? .lambda(index) : .jwt(index)
             case .unenforced: .refused
             }
         }
@@ -213,13 +252,19 @@ extension Worker {
 
     /// Step 4: the method's authorizer or IAM. Records what it decided for the access log.
     func authorizerStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
-        let started = clock.monotonicNanoseconds()
+        // A step that waits (a Lambda authorizer's invocation) runs again: its time counts from
+        // the first run.
+        if connections[index].request.authorizeStartedNanoseconds == 0 {
+            connections[index].request.authorizeStartedNanoseconds = clock.monotonicNanoseconds()
+        }
+        let started = connections[index].request.authorizeStartedNanoseconds
         let outcome: StepOutcome
         switch authorization.methods[match.operation] {
         case .open: return .proceed
         case .refused: outcome = .refuse(.authorizerConfigurationError)
         case .iam: outcome = iamStep(index, bytes)
         case .jwt(let authorizer): outcome = tokenStep(index, bytes, authorizer: authorizer)
+        case .lambda(let authorizer): outcome = lambdaStep(index, bytes, authorizer: authorizer)
         }
         switch outcome {
         case .wait: return outcome
@@ -230,7 +275,11 @@ extension Worker {
         case .proceed, .done:
             connections[index].request.record.authorizeStatus = 200
         }
-        connections[index].request.record.authorizeNanoseconds = clock.monotonicNanoseconds() - started
+        let elapsed = clock.monotonicNanoseconds() - started
+        connections[index].request.record.authorizeNanoseconds = elapsed
+        stageMetrics.latencies.observe(slot: slot, group: match.stage, .authorizer, nanoseconds: elapsed)
+        let methodGroup = Int(connections[index].request.methodGroup)
+        if methodGroup >= 0 { methodMetrics.latencies.observe(slot: slot, group: methodGroup, .authorizer, nanoseconds: elapsed) }
         return outcome
     }
 
@@ -341,6 +390,17 @@ extension Worker {
         unpinToken(index)
         authorization.tokens.entries[entry].pins += 1
         connections[index].request.record.token = Int32(entry)
+    }
+
+    /// The request is over: what it held of the authorizer's (a verified token, a Lambda
+    /// authorizer's result) is given back.
+    func releaseAuthorization(_ index: Int) {
+        unpinToken(index)
+        let result = connections[index].request.record.authorizerResult
+        if result >= 0 {
+            authorization.freeResults.append(result)
+            connections[index].request.record.authorizerResult = -1
+        }
     }
 
     func unpinToken(_ index: Int) {
