@@ -73,12 +73,14 @@ def test_methods_behind_an_authorizer_or_iam_fail_closed(tmp_path, upstreams):
     config = server.config_path
     result = check(config)
     assert result.returncode == 0, result.stdout
-    assert "GET /payroll is protected by the Lambda authorizer 'payroll-authorizer', which Sluice does not " \
-           "enforce yet; every request answers 500 (AuthorizerConfigurationException)" in result.stdout
+    # The Lambda authorizer's function is not in lambda_functions: it cannot be invoked.
+    assert "the Lambda authorizer 'payroll-authorizer': Lambda function 'arn:aws:lambda:us-east-1:123456789012:" \
+           "function:auth' is not in lambda_functions; the methods it protects answer 500 " \
+           "(AuthorizerConfigurationException)" in result.stdout
     assert "1 method(s) require IAM (SigV4) authorization and iam.credentials lists no key" in result.stdout
     strict = check(config, "--strict")
     assert strict.returncode == 1
-    assert ": error: GET /payroll is protected by" in strict.stdout
+    assert ": error: the Lambda authorizer 'payroll-authorizer'" in strict.stdout
     served = subprocess.run([BINARY, "serve", "--strict", "-c", str(config)], capture_output=True, text=True,
                             timeout=30)
     assert served.returncode == 1
