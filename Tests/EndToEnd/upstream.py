@@ -28,6 +28,7 @@ KIND:
 import base64
 import hashlib
 import json
+import os
 import socket
 import struct
 import sys
@@ -306,7 +307,8 @@ def main():
     kind = sys.argv[1]
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    # UPSTREAM_PORT: a fixed port (tools/bench's fake Lambda emulator); else any free one.
+    listener.bind(("127.0.0.1", int(os.environ.get("UPSTREAM_PORT", "0"))))
     listener.listen(512)
     context = None
     if len(sys.argv) >= 5 and sys.argv[2] == "--tls":
