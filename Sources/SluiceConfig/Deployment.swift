@@ -219,8 +219,8 @@ public struct API: Sendable {
 public enum APIKeySource: Sendable, Equatable {
     /// The `x-api-key` request header.
     case header
-    /// The key a Lambda authorizer returns (`usageIdentifierKey`); until authorizers exist no key
-    /// arrives this way, so methods that require one answer 403.
+    /// The key a Lambda authorizer returns (`usageIdentifierKey`); a method without a Lambda
+    /// authorizer finds none and answers 403.
     case authorizer
 }
 

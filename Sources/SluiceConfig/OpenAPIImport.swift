@@ -137,9 +137,9 @@ struct OpenAPIImport {
             switch source.value.text?.uppercased() {
             case "HEADER": apiKeySource = .header
             case "AUTHORIZER":
+                // The key is a Lambda authorizer's `usageIdentifierKey`: a method without one
+                // finds no key and answers 403.
                 apiKeySource = .authorizer
-                log.warning(file, source.value.line, "x-amazon-apigateway-api-key-source AUTHORIZER: authorizers are "
-                            + "not supported yet, so no key reaches methods that require one; they answer 403")
             default:
                 log.error(file, source.value.line, "x-amazon-apigateway-api-key-source must be HEADER or AUTHORIZER, "
                           + "not '\(source.value.text ?? source.value.kindName)'")

@@ -3,6 +3,7 @@ upstream.py: policies decided per method ARN, the result kept for every worker, 
 misses invoking once, context to the integration, failures."""
 
 import concurrent.futures
+import hashlib
 import json
 import socket
 import time
@@ -17,6 +18,7 @@ FUNCTION = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aw
 API = """\
 openapi: "3.0.1"
 info: {{title: guarded, version: "1"}}
+x-amazon-apigateway-api-key-source: AUTHORIZER
 components:
   securitySchemes:
     token-auth:
@@ -79,6 +81,14 @@ paths:
         type: mock
         requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
         responses: {{default: {{statusCode: "200", responseTemplates: {{"application/json": '{{"posted":true}}'}}}}}}
+  /keyed:
+    get:
+      security: [{{token-auth: []}}]
+      x-amazon-apigateway-api-key-required: true
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
+        responses: {{default: {{statusCode: "200"}}}}
   /short:
     get:
       security: [{{short-auth: []}}]
@@ -118,6 +128,10 @@ workers:
   defaults: {{ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 16384, max_connections: 256}}
 lambda_functions:
   auth: "http://127.0.0.1:{function.port}"
+usage_plans:
+  plan: {{stages: [guarded/prod], quota: {{limit: 2, period: DAY}}}}
+api_keys:
+  - {{name: lambda-key, value_sha256: "{hashlib.sha256(b"k-lambda").hexdigest()}", usage_plans: [plan]}}
 apis:
   - name: guarded
     definition: api.yaml
@@ -257,3 +271,14 @@ def test_the_access_log_has_the_principal(setup):
             break
         time.sleep(0.2)
     assert "user-allow-log 200 200" in lines
+
+
+def test_the_authorizers_usage_identifier_key_is_the_api_key(setup):
+    server, function = setup
+    # No usageIdentifierKey: no key, 403.
+    refused = send(server, "GET", "/prod/keyed", [("Authorization", "allow-nokey")])
+    assert refused.status == 403 and refused.header("x-amzn-ErrorType") == "ForbiddenException"
+    # The key's plan allows 2 requests a day: the third is over quota.
+    assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 200
+    assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 200
+    assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 429

@@ -207,6 +207,9 @@ def authorize(event):
                 "policyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}
     if word == "allow":
         answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn})
+    elif word == "keyed":
+        answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"})
+        answer["usageIdentifierKey"] = "k-lambda"
     elif word == "wild":
         answer = policy({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "arn:aws:execute-api:*:*:*/*/GET/*"})
     elif word == "deny":

@@ -221,7 +221,7 @@ extension Worker {
         let parts = LambdaRequestParts(
             head: head, stagePrefixByteCount: min(stagePrefixByteCount, head.path.count),
             requestTimeEpochMilliseconds: connections[client].request.record.epochMilliseconds,
-            apiKey: connections[client].request.key?.value)
+            apiKey: connections[client].request.key.flatMap { $0.value.isEmpty ? nil : $0.value })
         let keyName = connections[client].request.key.map { apiKeyNames[$0.key] } ?? []
         // The ids and the trace, side by side in the scratch slot: request id, extended id, trace.
         let requestIDLength = textScratch.write(slot: 0, offset: 0) { writer in

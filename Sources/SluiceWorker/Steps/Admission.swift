@@ -1,6 +1,7 @@
 import SluiceCrypto
 import SluiceHTTP1
 import SluicePipeline
+import SluicePolicy
 import SluiceThrottle
 import SluiceURing
 
@@ -14,15 +15,21 @@ extension Worker {
         let operation = match.operation
         let requiresKey = gate.plan.requiresKey(operation: operation)
         connections[index].request.key = nil
-        let keyValue = requiresKey && gate.plan.takesKeyFromHeader(operation: operation) ? apiKeyValue(bytes) : nil
-        let key = keyValue.map { KeyDigest(SHA256.digest(bytes.extracting($0))) }
+        let fromHeader = gate.plan.takesKeyFromHeader(operation: operation)
+        let keyValue = requiresKey && fromHeader ? apiKeyValue(bytes) : nil
+        // `apiKeySource: AUTHORIZER`: the key is the Lambda authorizer's `usageIdentifierKey`.
+        let key = requiresKey && !fromHeader ? authorizerKeyDigest(index)
+            : keyValue.map { KeyDigest(SHA256.digest(bytes.extracting($0))) }
         let epochSeconds = requiresKey ? Int(clock.realtimeNanoseconds() / 1_000_000_000) : 0
         let verdict = gate.admit(operation: operation, stage: match.stage, key: key,
                                  monotonicNanoseconds: connections[index].request.startedNanoseconds,
                                  epochSeconds: epochSeconds)
         if verdict.admission == .admitted {
-            if let keyValue, verdict.subscription >= 0 {
-                connections[index].request.key = AdmittedKey(value: keyValue, key: Int(gate.plan.subscriptionKey[Int(verdict.subscription)]))
+            if key != nil, verdict.subscription >= 0 {
+                // A key from the authorizer is not in the head: no value range (the Lambda event
+                // then carries neither `apiKey` nor `apiKeyId`).
+                connections[index].request.key = AdmittedKey(value: keyValue ?? 0..<0,
+                                                             key: Int(gate.plan.subscriptionKey[Int(verdict.subscription)]))
             }
             return nil
         }
@@ -32,6 +39,19 @@ extension Worker {
         case .forbidden: return .forbidden
         case .throttled: return .tooManyRequests
         case .quotaExceeded: return .limitExceeded
+        }
+    }
+
+    /// The digest of the request's Lambda authorizer's `usageIdentifierKey`; nil without one (or
+    /// one longer than `limits.api_key_bytes`).
+    func authorizerKeyDigest(_ index: Int) -> KeyDigest? {
+        let slot = Int(connections[index].request.record.authorizerResult)
+        guard slot >= 0 else { return nil }
+        let length = Int(authorization.resultLengths[slot])
+        return authorization.results.withBytes(slot: slot, range: 0..<length) { result -> KeyDigest? in
+            guard let reader = AuthorizerResultReader(result), !reader.usageKey.isEmpty,
+                  reader.usageKey.count <= limits.apiKeyBytesMax else { return nil }
+            return KeyDigest(SHA256.digest(result.extracting(reader.usageKey)))
         }
     }
 
