@@ -109,7 +109,9 @@ public struct JWTVerifier {
         guard key.verifies(signatureText.span, of: token.extracting(0..<secondDot), digestBits: algorithm.digestBits) else {
             return .failure(.signature)
         }
-        guard let expires = summary.expires, now < expires + leeway else { return .failure(.expired) }
+        // Times are compared as `now - leeway` and `now + leeway`: a claim near Int64's ends cannot
+        // overflow them (the clock and the leeway are small).
+        guard let expires = summary.expires, now - leeway < expires else { return .failure(.expired) }
         if let notBefore = summary.notBefore, notBefore > now + leeway { return .failure(.notYetValid) }
         if let issuedAt = summary.issuedAt, issuedAt > now + leeway { return .failure(.notYetValid) }
         if !audiences.isEmpty {

@@ -127,11 +127,11 @@ public struct SigV4Verifier {
         let token = field(bytes, request.headers, SigV4Verifier.securityTokenName)
         if let expected = credentials[credential].sessionToken {
             guard let token, HTTPBytes.equals(bytes, token, expected.span) else { return .failure(.unrecognizedClient) }
-            if let expires = credentials[credential].expiresEpochSeconds, nowEpochSeconds >= expires {
-                return .failure(.expiredToken)
-            }
         } else if token != nil {
             return .failure(.unrecognizedClient)
+        }
+        if let expires = credentials[credential].expiresEpochSeconds, nowEpochSeconds >= expires {
+            return .failure(.expiredToken)
         }
         guard abs(time.epochSeconds - nowEpochSeconds) <= SigV4Verifier.skewSecondsMax else {
             return .failure(.expired)
@@ -181,13 +181,18 @@ public struct SigV4Verifier {
         canonical.append(0x0A)
         if let query = request.query { appendCanonicalQuery(bytes.extracting(query)) }
         canonical.append(0x0A)
-        // Each signed header, in the order the signer listed them: its values joined by commas,
-        // each trimmed and with runs of spaces made one.
+        // Each signed header, in the order the signer listed them (lowercase, sorted and each
+        // once, as SigV4 requires: a name listed twice would hash its values twice): its values
+        // joined by commas, each trimmed and with runs of spaces made one.
         var hasHost = false
+        var previous = signedHeaders.lowerBound..<signedHeaders.lowerBound
         var start = signedHeaders.lowerBound
         while start < signedHeaders.upperBound {
             var end = start
             while end < signedHeaders.upperBound && bytes[end] != UInt8(ascii: ";") { end += 1 }
+            guard end > start, SigV4Verifier.isLowercaseName(bytes, start..<end),
+                  previous.isEmpty || SigV4Verifier.precedes(bytes, previous, start..<end) else { return false }
+            previous = start..<end
             let name = bytes.extracting(start..<end)
             if HTTPBytes.equals(bytes, start..<end, SigV4Verifier.hostName.span) { hasHost = true }
             for offset in 0..<name.count { canonical.append(name[offset]) }
@@ -212,6 +217,26 @@ public struct SigV4Verifier {
         }
         SigV4Verifier.appendHex(digest, to: &canonical)
         return true
+    }
+
+    static func isLowercaseName(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Bool {
+        for offset in range {
+            let byte = bytes[offset]
+            guard HTTPBytes.isTokenByte(byte), !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) else { return false }
+        }
+        return true
+    }
+
+    /// Whether `left` sorts strictly before `right`, bytewise.
+    static func precedes(_ bytes: Span<UInt8>, _ left: Range<Int>, _ right: Range<Int>) -> Bool {
+        var offset = 0
+        while offset < left.count && offset < right.count {
+            let a = bytes[left.lowerBound + offset]
+            let b = bytes[right.lowerBound + offset]
+            if a != b { return a < b }
+            offset += 1
+        }
+        return left.count < right.count
     }
 
     /// The path as AWS canonicalizes it for services other than S3: empty segments dropped, and

@@ -59,6 +59,9 @@ struct AuthorizationSection {
                             log.error(reader.file, value.line, "jwt_issuers jwks: '\(text)' is not a URL")
                             continue
                         }
+                        log.warning(reader.file, value.line, "jwt_issuers jwks: keys fetched over http:// can be "
+                                    + "replaced by anyone on the network path, and with them tokens forged: serve "
+                                    + "them from this machine or a trusted network")
                         source = .url(KeySetURL(host: url.host, port: Int(url.port), hostHeader: url.hostHeader,
                                                 target: url.path + (url.query.map { "?\($0)" } ?? ""), description: text))
                     } else {
@@ -91,6 +94,11 @@ struct AuthorizationSection {
                     log.error(reader.file, item.line, "jwt_issuers '\(issuer)': cannot read \(path): \(error.message)")
                     continue
                 case .success(let bytes):
+                    guard bytes.count <= JWTIssuer.keySetBytesMax else {
+                        log.error(reader.file, item.line, "jwt_issuers '\(issuer)': \(path) is larger than "
+                                  + "\(JWTIssuer.keySetBytesMax >> 10) KiB; a key set is a few KiB")
+                        continue
+                    }
                     switch environment.inspectKeySet(bytes) {
                     case .failure(let error):
                         log.error(reader.file, item.line, "jwt_issuers '\(issuer)': \(path): \(error.message)")

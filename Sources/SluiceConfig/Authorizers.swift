@@ -101,6 +101,8 @@ public struct JWTIssuer: Sendable, Equatable {
     public var leewaySeconds: Int
     /// The JWKS as read at load (files only), so that a bad file is an error of `check`.
     public var initialKeys: [UInt8]?
+    /// The largest key set taken (the shared memory each issuer's keys have).
+    public static let keySetBytesMax = 262_144
 
     public init(issuer: String, source: Source, refreshSeconds: Int = 3_600, leewaySeconds: Int = 0) {
         self.issuer = issuer
@@ -195,9 +197,10 @@ struct AuthorizerImport {
                             + "it protects answer 500 (AuthorizerConfigurationException)")
                 return .unenforced("the JWT authorizer '\(name)' (no issuer)")
             }
-            if audiences.isEmpty {
-                log.warning(file, node.line, "the JWT authorizer '\(name)' has no jwtConfiguration.audience: API "
-                            + "Gateway requires one, and no token can match; its methods answer 401")
+            guard !audiences.isEmpty else {
+                log.warning(file, node.line, "the JWT authorizer '\(name)' has no jwtConfiguration.audience, which API "
+                            + "Gateway requires; the methods it protects answer 500 (AuthorizerConfigurationException)")
+                return .unenforced("the JWT authorizer '\(name)' (no audience)")
             }
             guard let header = tokenHeader(field("identitySource"), scheme: scheme, name: name,
                                            default: "authorization") else {

@@ -11,7 +11,7 @@ import SluiceURing
 /// the keys the workers have and is tried again after `retrySeconds`; it is reported once until
 /// a fetch succeeds. Fetching blocks, so it never happens in a worker.
 public final class KeyFetcher {
-    public static let documentBytesMax = 262_144
+    public static let documentBytesMax = JWTIssuer.keySetBytesMax
     static let timeoutMilliseconds = 2_000
     static let retrySeconds: Int64 = 10
 

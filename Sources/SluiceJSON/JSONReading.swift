@@ -125,7 +125,9 @@ extension JSONScanner {
             guard byte >= 0x30 && byte <= 0x39 else { return nil }
             let (times, overflow) = result.multipliedReportingOverflow(by: 10)
             guard !overflow else { return nil }
-            result = times + Int64(byte - 0x30)
+            let (sum, carried) = times.addingReportingOverflow(Int64(byte - 0x30))
+            guard !carried else { return nil }
+            result = sum
             offset += 1
         }
         // A fraction is dropped, but an exponent after it would change the value.

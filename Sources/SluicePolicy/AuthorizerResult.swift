@@ -32,8 +32,8 @@ public enum AuthorizerResult {
     static let notActionName: [UInt8] = Array("NotAction".utf8)
     static let resourceName: [UInt8] = Array("Resource".utf8)
     static let notResourceName: [UInt8] = Array("NotResource".utf8)
-    static let allow: [UInt8] = Array("allow".utf8)
-    static let deny: [UInt8] = Array("deny".utf8)
+    static let allow: [UInt8] = Array("Allow".utf8)
+    static let deny: [UInt8] = Array("Deny".utf8)
     static let invokeAction: [UInt8] = Array("execute-api:Invoke".utf8)
 
     /// Compiles a function's answer into `output` (replacing what it held). `simple`: HTTP APIs'
@@ -140,10 +140,11 @@ public enum AuthorizerResult {
             var fields = JSONMembers(statement.range, depth: 4)
             while let (key, value) = fields.next(answer) {
                 if JSONScanner.string(answer, key, equals: effectName.span) {
+                    // IAM spells them `Allow` and `Deny`, nothing else.
                     guard value.kind == .string else { return false }
-                    if equalsIgnoringCase(answer, value, allow) {
+                    if JSONScanner.string(answer, value, equals: allow.span) {
                         effect = 0
-                    } else if equalsIgnoringCase(answer, value, deny) {
+                    } else if JSONScanner.string(answer, value, equals: deny.span) {
                         effect = 1
                     } else {
                         return false
@@ -214,14 +215,6 @@ public enum AuthorizerResult {
             while let element = elements.next(answer) { body(element.kind == .string ? element : nil) }
         default: body(nil)
         }
-    }
-
-    static func equalsIgnoringCase(_ answer: Span<UInt8>, _ value: JSONScanner.Value, _ lowercase: [UInt8]) -> Bool {
-        guard !value.hasEscapes, value.content.count == lowercase.count else { return false }
-        for offset in 0..<lowercase.count where answer[value.content.lowerBound + offset] | 0x20 != lowercase[offset] {
-            return false
-        }
-        return true
     }
 
     static func appendLength(_ length: Int, to output: inout [UInt8]) {

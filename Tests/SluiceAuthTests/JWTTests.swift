@@ -78,6 +78,19 @@ import Testing
         #expect(verify(String(repeating: "a", count: 9_000)) == .failure(.malformed))
     }
 
+    @Test func hostileTimesNeitherCrashNorPass() {
+        func token(_ claims: String) -> String {
+            let header = String(decoding: Base64URL.encode(Array(#"{"alg":"RS256","kid":"rsa1"}"#.utf8)), as: UTF8.self)
+            let payload = String(decoding: Base64URL.encode(Array(claims.utf8)), as: UTF8.self)
+            return "\(header).\(payload).AA"
+        }
+        let issuer = JWTVectors.issuer
+        #expect(verify(token(#"{"iss":"\#(issuer)","exp":9223372036854775808}"#)) == .failure(.malformed))
+        #expect(verify(token(#"{"iss":"\#(issuer)","exp":-9223372036854775809}"#)) == .failure(.malformed))
+        #expect(verify(token(#"{"iss":"\#(issuer)","exp":9223372036854775807}"#)) == .failure(.signature))
+        #expect(verify(token(#"{"iss":"\#(issuer)","exp":1e30}"#)) == .failure(.malformed))
+    }
+
     /// RFC 7515 appendix A.2 (RS256) and A.3 (ES256): the signatures verify with the RFC's keys.
     @Test func rfc7515AppendixSignatures() throws {
         func decoded(_ text: String) -> [UInt8] {

@@ -57,7 +57,7 @@ struct AuthorizationAndPolicyConfigTests {
                   x-amazon-apigateway-authorizer: { type: cognito_user_pools, providerARNs: [] }
                 jwt:
                   type: oauth2
-                  x-amazon-apigateway-authorizer: { type: jwt, jwtConfiguration: { issuer: "https://i" } }
+                  x-amazon-apigateway-authorizer: { type: jwt, jwtConfiguration: { issuer: "https://i", audience: [a] } }
                 sigv4: { type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4 }
                 plain_oauth: { type: oauth2 }
             """)

@@ -38,8 +38,10 @@ import Testing
         // A statement about another action cannot apply.
         let otherAction = Self.policy(#"[{"Action":"s3:GetObject","Effect":"Allow","Resource":"*"}]"#)
         #expect(decide(otherAction) == .implicitDeny)
-        let lowercaseEffect = Self.policy(#"[{"Action":"execute-api:invoke","Effect":"allow","Resource":"*"}]"#)
-        #expect(decide(lowercaseEffect) == .allow)
+        // Actions are case-insensitive; effects are IAM's `Allow` and `Deny` exactly.
+        let lowercaseAction = Self.policy(#"[{"Action":"execute-api:invoke","Effect":"Allow","Resource":"*"}]"#)
+        #expect(decide(lowercaseAction) == .allow)
+        #expect(decide(Self.policy(#"[{"Action":"*","Effect":"allow","Resource":"*"}]"#)) == nil)
     }
 
     @Test func simpleAnswersAndContext() throws {

@@ -377,8 +377,9 @@ extension Worker {
 
     /// The emulator's head is complete. Returns false when the invocation failed already.
     func startFunctionAnswer(_ index: Int, bytes: Span<UInt8>) -> Bool {
-        observeIntegrationLatency(index)
         let slot = Int(connections[index].invocation)
+        // An authorizer's time is the authorizer step's, not the integration's.
+        if invocationStates[slot].authorizer < 0 { observeIntegrationLatency(index) }
         invocationStates[slot].invokeStatus = responseHead.status
         invocationStates[slot].functionError =
             HeaderNames.value(of: HeaderNames.functionError, in: responseHead.headers, bytes: bytes) != nil

@@ -631,7 +631,8 @@ extension Worker {
     /// the client, the client gets API Gateway's status; after, the client connection is closed.
     func upstreamFailed(_ index: Int, answer: GatewayAnswer) {
         if answer == .badGateway && retryOnFreshConnection(index) { return }
-        observeIntegrationLatency(index)
+        let invocation = Int(connections[index].invocation)
+        if invocation < 0 || invocationStates[invocation].authorizer < 0 { observeIntegrationLatency(index) }
         let client = Int(connections[index].peer)
         connections[index].peer = -1
         abort(index)

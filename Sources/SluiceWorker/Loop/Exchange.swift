@@ -367,7 +367,7 @@ extension Worker {
             connections[index].request.key = nil
             connections[index].request.corsAPI = -1
             connections[index].request.corsOrigin = -1
-            connections[index].request.waitsForBody = false
+            endBodyWait(index)
             connections[index].request.continueSent = false
             connections[index].request.authorizerPending = false
             connections[index].request.authorizerFailure = -1

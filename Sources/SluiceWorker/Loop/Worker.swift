@@ -615,6 +615,7 @@ public final class Worker {
         dropHeld(index)
         if connections[index].role == .client {
             releaseParkedHead(index)
+            endBodyWait(index)
             releaseInvocation(index)
             // A Lambda authorizer's result this request was to fill: the others stop waiting.
             abandonClaim(hash: connections[index].authorizerHash, deadline: connections[index].authorizerClaim)

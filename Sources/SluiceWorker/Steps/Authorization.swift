@@ -148,6 +148,8 @@ struct AuthorizationState {
     var refreshAskedAt: [Int64]
     let documents: SharedDocuments?
     var documentScratch: [UInt8] = []
+    /// Requests parked while their IAM-signed body arrives.
+    var bodyWaits = 0
 
     // Lambda authorizers (LambdaAuthorization.swift), by `Deployment.authorizers` index (nil for
     // the others); the results every worker shares; the compiled results requests read, one
@@ -294,7 +296,14 @@ extension Worker {
         }
         if bytes.count - head.headLength < bodyLength {
             guard head.headLength + bodyLength <= carry.slotBytes else { return .refuse(.bodyTooLarge) }
-            guard canWait(index) else { return .refuse(.serviceUnavailable) }
+            // Bodies arriving slowly may hold at most half the parked slots: the other waits
+            // (Lambda authorizers, cache fills) keep theirs.
+            if !connections[index].request.waitsForBody {
+                guard canWait(index), authorization.bodyWaits < Worker.parkedHeadSlotsMax / 2 else {
+                    return .refuse(.serviceUnavailable)
+                }
+                authorization.bodyWaits += 1
+            }
             connections[index].request.waitsForBody = true
             if head.expectsContinue && !connections[index].request.continueSent {
                 connections[index].request.continueSent = true
@@ -302,7 +311,7 @@ extension Worker {
             }
             return .wait
         }
-        connections[index].request.waitsForBody = false
+        endBodyWait(index)
         let request = SigV4Request(method: head.methodName, path: head.path,
                                    query: head.query.isEmpty ? nil : head.query, headers: head.headers)
         let body = bytes.extracting(head.headLength..<(head.headLength + bodyLength))
@@ -356,7 +365,9 @@ extension Worker {
                 }
                 return .refuse(compiled.answer(failure))
             case .success(let token):
-                let validUntil = min(token.expires + compiled.leewaySeconds, now + TokenCache.lifetimeSecondsMax)
+                // `expires` may be near Int64.max: the sum saturates.
+                let (leewayed, overflow) = token.expires.addingReportingOverflow(compiled.leewaySeconds)
+                let validUntil = min(overflow ? Int64.max : leewayed, now + TokenCache.lifetimeSecondsMax)
                 let claims = authorization.jwt.claims
                 entry = authorization.tokens.insert(tokenBytes, claims: claims, hash: hash, authorizer: authorizer,
                                                     validUntil: validUntil, now: now)
@@ -383,6 +394,13 @@ extension Worker {
         }
         pinToken(index, entry: entry)
         return .proceed
+    }
+
+    /// The request no longer waits for its body (it is here, or the connection closes).
+    func endBodyWait(_ index: Int) {
+        guard connections[index].request.waitsForBody else { return }
+        connections[index].request.waitsForBody = false
+        authorization.bodyWaits -= 1
     }
 
     /// The request reads the token's claims until it ends.

@@ -66,11 +66,15 @@ extension Worker {
         guard let compiled = authorization.lambda[authorizer] else { return .refuse(.authorizerConfigurationError) }
         if connections[index].request.authorizerFailure >= 0,
            let failure = GatewayAnswer(rawValue: Int(connections[index].request.authorizerFailure)) {
-            return .refuse(failure)
+            // HTTP APIs answer a failed authorizer with their plain 500.
+            let serverError = failure == .authorizerFailure || failure == .authorizerConfigurationError
+            return .refuse(compiled.isHTTPAPI && serverError ? .functionFailed : failure)
         }
         if connections[index].request.record.authorizerResult >= 0 { return decide(index, bytes, compiled) }
-        // Its invocation is under way: wait on.
-        if connections[index].request.authorizerPending { return canWait(index) ? .wait : .refuse(.authorizerFailure) }
+        // Its invocation is under way: wait on. (Never refuse here: the invocation would go on
+        // and its answer land in the connection's next request. A request that resumes has just
+        // given its parked slot back, so it can park again.)
+        if connections[index].request.authorizerPending { return .wait }
         guard identityKey(index, bytes, compiled) else { return .refuse(.unauthorized) }
         let key = authorization.keyScratch
         let hash = CacheIndex.hash(key.span)
@@ -125,7 +129,7 @@ extension Worker {
         Worker.appendWord(UInt32(match.stage), to: &authorization.keyScratch)
         for source in compiled.sources {
             let start = authorization.keyScratch.count
-            authorization.keyScratch.append(contentsOf: [0, 0])
+            Worker.appendWord(0, to: &authorization.keyScratch)
             switch source {
             case .header(let name):
                 guard let value = HeaderNames.value(of: name, in: head.headers, bytes: bytes), !value.isEmpty else { return false }
@@ -149,9 +153,8 @@ extension Worker {
                     for offset in 0..<text.count { authorization.keyScratch.append(text[offset]) }
                 }
             }
-            let length = authorization.keyScratch.count - start - 2
-            authorization.keyScratch[start] = UInt8(truncatingIfNeeded: length)
-            authorization.keyScratch[start + 1] = UInt8(truncatingIfNeeded: length >> 8)
+            let length = authorization.keyScratch.count - start - 4
+            for byte in 0..<4 { authorization.keyScratch[start + byte] = UInt8(truncatingIfNeeded: length >> (8 * byte)) }
         }
         return true
     }
@@ -164,7 +167,7 @@ extension Worker {
     /// Runs only when no kept result answers: a token that passed once is kept with its result.
     func tokenMatches(_ bytes: Span<UInt8>, _ validation: Regex<AnyRegexOutput>) -> Bool {
         let key = authorization.keyScratch
-        let token = String(decoding: key[10...], as: UTF8.self)
+        let token = String(decoding: key[Worker.tokenKeyOffset...], as: UTF8.self)
         return (try? validation.wholeMatch(in: token)) != nil
     }
 
@@ -237,7 +240,7 @@ extension Worker {
             // {"type":"TOKEN","authorizationToken":"…","methodArn":"…"}
             let event = invocations.write(slot: slot, offset: prefixStart) { writer in
                 writer.append(Worker.tokenEventStart)
-                JSONText.appendStringContent(key.span.extracting(10..<key.count), to: &writer)
+                JSONText.appendStringContent(key.span.extracting(Worker.tokenKeyOffset..<key.count), to: &writer)
                 writer.append(Worker.methodARNField)
                 JSONText.appendStringContent(arn.span, to: &writer)
                 writer.append(Worker.eventEnd)
@@ -255,14 +258,15 @@ extension Worker {
                     writer.append(Worker.identitySourceField)
                     var offset = 8
                     var first = true
-                    while offset + 2 <= key.count {
-                        let length = Int(key[offset]) | Int(key[offset + 1]) << 8
+                    while offset + 4 <= key.count {
+                        var length = 0
+                        for byte in 0..<4 { length |= Int(key[offset + byte]) << (8 * byte) }
                         if !first { writer.append(UInt8(ascii: ",")) }
                         first = false
                         writer.append(0x22)
-                        JSONText.appendStringContent(key.span.extracting((offset + 2)..<(offset + 2 + length)), to: &writer)
+                        JSONText.appendStringContent(key.span.extracting((offset + 4)..<(offset + 4 + length)), to: &writer)
                         writer.append(0x22)
-                        offset += 2 + length
+                        offset += 4 + length
                     }
                     writer.append(UInt8(ascii: "]"))
                 }
@@ -356,6 +360,8 @@ extension Worker {
             }
         }
         releaseUpstream(upstream, reusable: reusable)
+        // A client that left aborted this upstream connection (`abort`) and gave the slot back
+        // (`release`): no answer reaches here without one.
         guard client >= 0 else { return }
         connections[client].peer = -1
         let hash = connections[client].authorizerHash
@@ -426,6 +432,9 @@ extension Worker {
         return false
     }
 
+    /// Where a TOKEN authorizer's token starts in its key: after the authorizer, the stage and
+    /// the token's length (four bytes each).
+    static let tokenKeyOffset = 12
     static let tokenEventStart: [UInt8] = Array(#"{"type":"TOKEN","authorizationToken":""#.utf8)
     static let requestEventStart: [UInt8] = Array(#"{"type":"REQUEST","#.utf8)
     static let methodARNField: [UInt8] = Array(#"","methodArn":""#.utf8)
