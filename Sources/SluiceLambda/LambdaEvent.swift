@@ -292,7 +292,7 @@ public enum LambdaEvent {
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8> = Span(),
         sourceIP: Span<UInt8>, apiKeyID: Span<UInt8> = Span(), traceID: Span<UInt8> = Span(),
-        clientCertificate: Span<UInt8> = Span(), context: LambdaEventContext,
+        clientCertificate: Span<UInt8> = Span(), authorizer: Span<UInt8> = Span(), context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: inout LambdaEventScratch, to sink: inout Sink
     ) -> BodyEncoderState {
         precondition(pathParameterValues.count == context.pathParameterCount,
@@ -310,13 +310,13 @@ public enum LambdaEvent {
                                 pathParameterValues: pathParameterValues, requestID: requestID,
                                 extendedRequestID: extendedRequestID.isEmpty ? requestID : extendedRequestID,
                                 sourceIP: sourceIP, apiKeyID: apiKeyID, userAgent: userAgent, traceID: traceID,
-                                clientCertificate: clientCertificate, context: context, body: body, scratch: scratch,
-                                to: &sink)
+                                clientCertificate: clientCertificate, authorizer: authorizer, context: context,
+                                body: body, scratch: scratch, to: &sink)
         case .version2:
             writeVersion2Prefix(request: request, head: head, headers: headers,
                                 pathParameterValues: pathParameterValues, requestID: requestID,
                                 sourceIP: sourceIP, userAgent: userAgent, traceID: traceID,
-                                clientCertificate: clientCertificate, context: context,
+                                clientCertificate: clientCertificate, authorizer: authorizer, context: context,
                                 body: body, scratch: scratch, to: &sink)
         }
         return BodyEncoderState(encoding: body, format: context.format)
@@ -407,7 +407,7 @@ public enum LambdaEvent {
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, extendedRequestID: Span<UInt8>,
         sourceIP: Span<UInt8>, apiKeyID: Span<UInt8>, userAgent: Range<Int>?, traceID: Span<UInt8>,
-        clientCertificate: Span<UInt8>, context: LambdaEventContext,
+        clientCertificate: Span<UInt8>, authorizer: Span<UInt8>, context: LambdaEventContext,
         body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v1Resource.span)
@@ -469,6 +469,12 @@ public enum LambdaEvent {
         }
 
         // requestContext
+        sink.append(Piece.requestContext.span)
+        if !authorizer.isEmpty {
+            sink.append(Piece.authorizer.span)
+            sink.append(authorizer)
+            sink.append(Piece.comma.span)
+        }
         sink.append(Piece.v1AccountID.span)
         writeAccountAPIAndDomain(head, request, context: context, to: &sink)
         sink.append(Piece.v1ExtendedRequestID.span)
@@ -525,8 +531,8 @@ public enum LambdaEvent {
     private static func writeVersion2Prefix<Sink: ByteSink>(
         request: LambdaRequestParts, head: Span<UInt8>, headers: [HeaderField],
         pathParameterValues: [Range<Int>], requestID: Span<UInt8>, sourceIP: Span<UInt8>,
-        userAgent: Range<Int>?, traceID: Span<UInt8>, clientCertificate: Span<UInt8>, context: LambdaEventContext,
-        body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
+        userAgent: Range<Int>?, traceID: Span<UInt8>, clientCertificate: Span<UInt8>, authorizer: Span<UInt8>,
+        context: LambdaEventContext, body: LambdaBodyEncoding, scratch: LambdaEventScratch, to sink: inout Sink
     ) {
         sink.append(Piece.v2Version.span)
         sink.append(context.routeKey.span)
@@ -557,6 +563,12 @@ public enum LambdaEvent {
             sink.append(context.stageVariablesObject.span)
         }
 
+        sink.append(Piece.requestContext.span)
+        if !authorizer.isEmpty {
+            sink.append(Piece.authorizer.span)
+            sink.append(authorizer)
+            sink.append(Piece.comma.span)
+        }
         sink.append(Piece.v2AccountID.span)
         writeAccountAPIAndDomain(head, request, context: context, to: &sink)
         sink.append(Piece.v2HTTPMethod.span)
@@ -1060,7 +1072,9 @@ private enum Piece {
     static let v1MultiValueQueryStringParameters = bytes(",\"multiValueQueryStringParameters\":")
     static let v1PathParameters = bytes(",\"pathParameters\":")
     static let v1StageVariables = bytes(",\"stageVariables\":")
-    static let v1AccountID = bytes(",\"requestContext\":{\"accountId\":\"")
+    static let requestContext = bytes(",\"requestContext\":{")
+    static let authorizer = bytes("\"authorizer\":")
+    static let v1AccountID = bytes("\"accountId\":\"")
     static let v1ExtendedRequestID = bytes("\",\"extendedRequestId\":\"")
     static let v1ContextHTTPMethod = bytes("\",\"httpMethod\":\"")
     static let v1IdentityUpToAccountID = bytes("\",\"identity\":{\"accessKey\":null,\"accountId\":null")
@@ -1096,7 +1110,7 @@ private enum Piece {
     static let v2QueryStringParameters = bytes(",\"queryStringParameters\":")
     static let v2PathParameters = bytes(",\"pathParameters\":")
     static let v2StageVariables = bytes(",\"stageVariables\":")
-    static let v2AccountID = bytes(",\"requestContext\":{\"accountId\":\"")
+    static let v2AccountID = bytes("\"accountId\":\"")
     static let v2HTTPMethod = bytes("\",\"http\":{\"method\":\"")
     static let v2HTTPPath = bytes("\",\"path\":\"")
     static let v2HTTPProtocol = bytes("\",\"protocol\":\"")

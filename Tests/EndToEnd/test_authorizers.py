@@ -430,3 +430,44 @@ def test_a_jwt_authorizer_without_keys_is_refused_and_reported(tmp_path, upstrea
     response = send(server, "GET", "/prod/jwt", bearer(token()))
     assert response.status == 500 and response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
     assert any("no jwt_issuers entry" in line for line in server.stderr_lines), server.stderr_lines
+
+
+def test_the_proxy_event_carries_the_claims(tmp_path, upstreams, keys):  # noqa: F811
+    function = upstreams("lambda")
+    directory = tmp_path / "events"
+    directory.mkdir()
+    (directory / "api.yaml").write_text(f"""\
+openapi: "3.0.1"
+info: {{title: events, version: "1"}}
+components:
+  securitySchemes:
+    jwt-auth:
+      type: oauth2
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        jwtConfiguration: {{issuer: "{ISSUER}", audience: [client-a]}}
+paths:
+  /v1:
+    get:
+      security: [{{jwt-auth: []}}]
+      x-amazon-apigateway-integration: {{type: aws_proxy, httpMethod: POST, uri: "arn:aws:lambda:us-east-1:123456789012:function:fn"}}
+  /v2:
+    get:
+      security: [{{jwt-auth: []}}]
+      x-amazon-apigateway-integration: {{type: aws_proxy, httpMethod: POST, payloadFormatVersion: "2.0", uri: "arn:aws:lambda:us-east-1:123456789012:function:fn"}}
+""")
+    config = (f'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\nworkers: {{count: 1}}\n'
+              f'jwt_issuers:\n  - {{issuer: "{ISSUER}", jwks: "http://127.0.0.1:{keys.port}/jwks"}}\n'
+              f'lambda_functions: {{fn: "http://127.0.0.1:{function.port}"}}\n'
+              "apis:\n  - name: events\n    definition: api.yaml\n    stages: {prod: {}}\n")
+    server = Sluice(directory, config_text=config).start()
+    value = token(email="a\"b@example.com")
+    v1 = send(server, "GET", "/prod/v1", bearer(value))
+    assert v1.status == 200, v1.body
+    claims = v1.json()["requestContext"]["authorizer"]["claims"]  # the emulator echoes the event
+    assert claims["sub"] == "user-7" and claims["email"] == 'a"b@example.com'
+    assert claims["exp"] == str(jwt.decode(value, options={"verify_signature": False})["exp"])
+    v2 = send(server, "GET", "/prod/v2", bearer(value))
+    assert v2.status == 200, v2.body
+    authorizer = v2.json()["requestContext"]["authorizer"]
+    assert authorizer["jwt"]["claims"]["sub"] == "user-7" and authorizer["jwt"]["scopes"] is None

@@ -89,6 +89,13 @@ paths:
         type: mock
         requestTemplates: {{"application/json": '{{"statusCode": 200}}'}}
         responses: {{default: {{statusCode: "200"}}}}
+  /event:
+    get:
+      security: [{{token-auth: []}}]
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "{function}"
   /short:
     get:
       security: [{{short-auth: []}}]
@@ -282,3 +289,13 @@ def test_the_authorizers_usage_identifier_key_is_the_api_key(setup):
     assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 200
     assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 200
     assert send(server, "GET", "/prod/keyed", [("Authorization", "keyed-1")]).status == 429
+
+
+def test_the_proxy_event_carries_the_authorizers_output(setup):
+    server, function = setup
+    response = send(server, "GET", "/prod/event", [("Authorization", "wild-event")])
+    assert response.status == 200, response.body
+    event = response.json()  # the emulator echoes the event
+    authorizer = event["requestContext"]["authorizer"]
+    assert authorizer["principalId"] == "user-wild-event"
+    assert authorizer["user"] == "wild-event" and authorizer["n"] == 7 and authorizer["admin"] is True

@@ -159,8 +159,11 @@ extension Worker {
             }
         }
         let prefixStart = target.requestHead.count + Invocation.chunkSizeLineBytes
-        let written = writeEvent(client, slot: slot, offset: prefixStart, context: target.contexts[Int(connections[client].listener)],
-                                 stagePrefixByteCount: target.stagePrefixByteCount, encoding: encoding, bytes: bytes)
+        let context = target.contexts[Int(connections[client].listener)]
+        let authorizerLength = writeAuthorizerObject(client, version2: context.format == .version2)
+        let written = writeEvent(client, slot: slot, offset: prefixStart, context: context,
+                                 stagePrefixByteCount: target.stagePrefixByteCount, encoding: encoding,
+                                 authorizerLength: authorizerLength, bytes: bytes)
         var end = prefixStart + written.byteCount
         let framed = invocations.write(slot: slot, offset: 0) { writer in
             writer.append(target.requestHead)
@@ -184,15 +187,25 @@ extension Worker {
         connections[client].invocation = Int32(slot)
         connections[client].awaitingUpstream = true
         connections[client].answerStarted = false
+        sendInvocation(upstream, client: client, slot: slot, end: end, requestSent: encoding == .none,
+                       startedNanoseconds: connections[client].request.startedNanoseconds,
+                       timeoutList: target.timeoutList, timeoutNanoseconds: target.timeoutNanoseconds)
+        return nil
+    }
+
+    /// Starts sending an invocation's request (`[0, end)` of its slot) on `upstream` for `client`,
+    /// on the timeout list given: an AWS_PROXY integration's, or a Lambda authorizer's.
+    func sendInvocation(_ upstream: Int, client: Int, slot: Int, end: Int, requestSent: Bool, startedNanoseconds: Int64,
+                        timeoutList: DeadlineLists.List, timeoutNanoseconds: Int64) {
         connections[upstream].peer = Int32(client)
         connections[upstream].invocation = Int32(slot)
         connections[upstream].target = -1
         connections[upstream].requestMethod = .post
         connections[upstream].responsePhase = .head
         connections[upstream].responseParser.reset()
-        connections[upstream].requestSent = encoding == .none
+        connections[upstream].requestSent = requestSent
         connections[upstream].answerBytesReceived = false
-        connections[upstream].exchangeStartedNanoseconds = connections[client].request.startedNanoseconds
+        connections[upstream].exchangeStartedNanoseconds = startedNanoseconds
         connections[upstream].request.group = connections[client].request.group
         connections[upstream].request.methodGroup = connections[client].request.methodGroup
         connections[upstream].retryable = false
@@ -200,16 +213,17 @@ extension Worker {
         connections[upstream].streamingOffset = 0
         connections[upstream].streamingEnd = end
         continueStreaming(upstream)
-        deadlines.schedule(upstream, in: target.timeoutList, deadline: now + target.timeoutNanoseconds)
+        deadlines.schedule(upstream, in: timeoutList, deadline: now + timeoutNanoseconds)
         if !connections[upstream].connecting { flush(upstream) }
-        return nil
     }
 
     /// Writes the request's event (up to its body, or whole without one) into the invocation's
     /// slot at `offset`: its ids, trace, source address, client certificate and key, as the
     /// proxy event and a REQUEST authorizer's event carry them.
+    /// `authorizerLength`: the bytes of `requestContext.authorizer` at the start of
+    /// `authorization.objectScratch` (0: none).
     func writeEvent(_ client: Int, slot: Int, offset: Int, context: LambdaEventContext, stagePrefixByteCount: Int,
-                    encoding: LambdaBodyEncoding, bytes: Span<UInt8>)
+                    encoding: LambdaBodyEncoding, authorizerLength: Int = 0, bytes: Span<UInt8>)
         -> (result: BodyEncoderState, byteCount: Int, overflowed: Bool) {
         let sourceIPLength = peerAddressLength(client)
         // The route's parameter values are ranges into the path; the event wants them into the head.
@@ -249,14 +263,17 @@ extension Worker {
             let certificate = clientCertificateObjects.isEmpty ? 0..<0 : clientCertificateObjects[client]
             return peerAddresses.withBytes(slot: client, range: 0..<sourceIPLength) { sourceIP in
                 clientCertificates.withBytes(slot: certificate.isEmpty ? 0 : client, range: certificate) { certificate in
-                    invocations.write(slot: slot, offset: offset) { writer in
-                        var state = LambdaEvent.writePrefix(
-                            request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
-                            requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
-                            apiKeyID: keyName.span, traceID: traceID, clientCertificate: certificate,
-                            context: context, body: encoding, scratch: &eventScratch, to: &writer)
-                        if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
-                        return state
+                    authorization.objectScratch.withBytes(slot: 0, range: 0..<authorizerLength) { authorizer in
+                        invocations.write(slot: slot, offset: offset) { writer in
+                            var state = LambdaEvent.writePrefix(
+                                request: parts, head: bytes, headers: head.headers, pathParameterValues: eventPathValues,
+                                requestID: requestID, extendedRequestID: extendedRequestID, sourceIP: sourceIP,
+                                apiKeyID: keyName.span, traceID: traceID, clientCertificate: certificate,
+                                authorizer: authorizer, context: context, body: encoding, scratch: &eventScratch,
+                                to: &writer)
+                            if encoding == .none { LambdaEvent.writeSuffix(state: &state, to: &writer) }
+                            return state
+                        }
                     }
                 }
             }

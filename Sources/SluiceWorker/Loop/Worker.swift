@@ -373,8 +373,10 @@ public final class Worker {
         let certificateObjectBytesMax = mutualTLS ? 2 * Worker.clientCertificateBytesMax / 3 + 64 : 0
         // Lambda authorizers' events: a REQUEST event is the proxy event with the method ARN and
         // identity sources in front (each at most the head, JSON-escaped); a TOKEN event is smaller.
+        // An event may carry the authorizer's output (`requestContext.authorizer`).
+        let authorizerObjectBytesMax = context.deployment.authorizers.isEmpty ? 0 : AuthorizationState.objectBytesMax
         var requestBytesMaxes: [Int] = lambdaTargets.map {
-            $0.requestBytesMax(headBytesMax: headBytesMax) + certificateObjectBytesMax
+            $0.requestBytesMax(headBytesMax: headBytesMax) + certificateObjectBytesMax + authorizerObjectBytesMax
         }
         if authorization.lambda.contains(where: { $0 != nil }) {
             let authorizerFields = 2 * 6 * headBytesMax + 1_024

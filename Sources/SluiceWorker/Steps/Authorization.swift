@@ -2,7 +2,10 @@ import SluiceAuth
 import SluiceCache
 import SluiceConfig
 import SluiceHTTP1
+import SluiceJSON
+import SluiceLambda
 import SluicePipeline
+import SluicePolicy
 import SluiceSharedMemory
 import SluiceURing
 
@@ -150,6 +153,9 @@ struct AuthorizationState {
     var documentScratch: [UInt8] = []
     /// Requests parked while their IAM-signed body arrives.
     var bodyWaits = 0
+    /// A request's `requestContext.authorizer` object for its AWS_PROXY event, rendered here.
+    let objectScratch: ByteSlab
+    static let objectBytesMax = 65_536
 
     // Lambda authorizers (LambdaAuthorization.swift), by `Deployment.authorizers` index (nil for
     // the others); the results every worker shares; the compiled results requests read, one
@@ -178,6 +184,7 @@ struct AuthorizationState {
             CompiledLambdaAuthorizer(authorizer, index: index, stages: deployment.stages)
         }
         self.resultCache = resultCache.map(CacheIndex.init)
+        objectScratch = try ByteSlab(slotCount: 1, slotBytes: deployment.authorizers.isEmpty ? 1 : AuthorizationState.objectBytesMax)
         let hasLambda = lambda.contains { $0 != nil }
         results = try ByteSlab(slotCount: hasLambda ? AuthorizationState.resultSlots : 1,
                                slotBytes: hasLambda ? AuthorizationState.resultBytesMax : 1)
@@ -427,4 +434,89 @@ extension Worker {
         authorization.tokens.entries[entry].pins -= 1
         connections[index].request.record.token = -1
     }
+}
+
+extension Worker {
+    static let claimsObjectStart: [UInt8] = Array(#"{"claims":{"#.utf8)
+    static let jwtObjectStart: [UInt8] = Array(#"{"jwt":{"claims":{"#.utf8)
+    static let jwtObjectEnd: [UInt8] = Array(#"},"scopes":null}}"#.utf8)
+    static let lambdaObjectStart: [UInt8] = Array(#"{"lambda":{"#.utf8)
+    static let principalObjectStart: [UInt8] = Array(#"{"principalId":""#.utf8)
+    static let integrationLatencyField: [UInt8] = Array(#"","integrationLatency":0"#.utf8)
+    static let quoteColonQuote: [UInt8] = Array(#"":""#.utf8)
+    static let quoteColon: [UInt8] = Array(#"":"#.utf8)
+
+    /// The request's `requestContext.authorizer` for its AWS_PROXY event, at the start of
+    /// `authorization.objectScratch`; returns its length (0: the request has no authorizer's
+    /// output, or it does not fit). A verified token's claims as strings: 1.0 `{"claims":{…}}`,
+    /// 2.0 `{"jwt":{"claims":{…},"scopes":null}}`; a Lambda authorizer's principal and context:
+    /// 1.0 `{"principalId":…,"integrationLatency":0,…}`, 2.0 `{"lambda":{…}}`.
+    func writeAuthorizerObject(_ client: Int, version2: Bool) -> Int {
+        let record = connections[client].request.record
+        if record.token >= 0 {
+            let entry = Int(record.token)
+            let stored = authorization.tokens.entries[entry]
+            let range = Int(stored.tokenLength)..<Int(stored.tokenLength + stored.claimsLength)
+            let written = authorization.tokens.storage.withBytes(slot: entry, range: range) { claims in
+                authorization.objectScratch.write(slot: 0, offset: 0) { writer in
+                    writer.append(version2 ? Worker.jwtObjectStart : Worker.claimsObjectStart)
+                    if let object = JSONScanner.document(claims), object.kind == .object {
+                        var members = JSONMembers(object.range)
+                        var first = true
+                        while let (key, value) = members.next(claims) {
+                            if !first { writer.append(UInt8(ascii: ",")) }
+                            first = false
+                            writer.append(claims.extracting(key.range))
+                            writer.append(UInt8(ascii: ":"))
+                            if value.kind == .string {
+                                writer.append(claims.extracting(value.range))
+                            } else {
+                                writer.append(0x22)
+                                JSONText.appendStringContent(claims.extracting(value.range), to: &writer)
+                                writer.append(0x22)
+                            }
+                        }
+                    }
+                    writer.append(version2 ? Worker.jwtObjectEnd : Worker.closeTwoObjects)
+                }
+            }
+            return written.overflowed ? 0 : written.byteCount
+        }
+        let slot = Int(record.authorizerResult)
+        guard slot >= 0 else { return 0 }
+        let length = Int(authorization.resultLengths[slot])
+        let written = authorization.results.withBytes(slot: slot, range: 0..<length) { result in
+            authorization.objectScratch.write(slot: 0, offset: 0) { writer in
+                guard let reader = AuthorizerResultReader(result) else { return }
+                var first = true
+                if version2 {
+                    writer.append(Worker.lambdaObjectStart)
+                } else {
+                    writer.append(Worker.principalObjectStart)
+                    JSONText.appendStringContent(result.extracting(reader.principal), to: &writer)
+                    writer.append(Worker.integrationLatencyField)
+                    first = false
+                }
+                reader.forEachContext(result) { key, kind, value in
+                    if !first { writer.append(UInt8(ascii: ",")) }
+                    first = false
+                    writer.append(0x22)
+                    JSONText.appendStringContent(result.extracting(key), to: &writer)
+                    if kind == .string {
+                        writer.append(Worker.quoteColonQuote)
+                        JSONText.appendStringContent(result.extracting(value), to: &writer)
+                        writer.append(0x22)
+                    } else {
+                        writer.append(Worker.quoteColon)
+                        writer.append(result.extracting(value))
+                    }
+                }
+                writer.append(version2 ? Worker.closeTwoObjects : Worker.closeObject)
+            }
+        }
+        return written.overflowed ? 0 : written.byteCount
+    }
+
+    static let closeObject: [UInt8] = Array("}".utf8)
+    static let closeTwoObjects: [UInt8] = Array("}}".utf8)
 }

@@ -313,25 +313,9 @@ extension Worker {
         connections[client].peer = Int32(upstream)
         connections[client].invocation = Int32(slot)
         connections[client].request.authorizerPending = true
-        connections[upstream].peer = Int32(client)
-        connections[upstream].invocation = Int32(slot)
-        connections[upstream].target = -1
-        connections[upstream].requestMethod = .post
-        connections[upstream].responsePhase = .head
-        connections[upstream].responseParser.reset()
-        connections[upstream].requestSent = true
-        connections[upstream].answerBytesReceived = false
-        connections[upstream].exchangeStartedNanoseconds = clock.monotonicNanoseconds()
-        connections[upstream].request.group = connections[client].request.group
-        connections[upstream].request.methodGroup = connections[client].request.methodGroup
-        connections[upstream].retryable = false
-        connections[upstream].streamingInvocation = Int32(slot)
-        connections[upstream].streamingOffset = 0
-        connections[upstream].streamingEnd = end
-        continueStreaming(upstream)
-        deadlines.schedule(upstream, in: proxyTargets.authorizerTimeoutList,
-                           deadline: now + Int64(ProxyTargets.authorizerTimeoutMilliseconds) * 1_000_000)
-        if !connections[upstream].connecting { flush(upstream) }
+        sendInvocation(upstream, client: client, slot: slot, end: end, requestSent: true,
+                       startedNanoseconds: clock.monotonicNanoseconds(), timeoutList: proxyTargets.authorizerTimeoutList,
+                       timeoutNanoseconds: Int64(ProxyTargets.authorizerTimeoutMilliseconds) * 1_000_000)
         return nil
     }
 
