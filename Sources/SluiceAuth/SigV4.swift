@@ -206,7 +206,7 @@ public struct SigV4Verifier {
             canonical.append(0x0A)
             start = end + 1
         }
-        guard hasHost else { return false }
+        guard hasHost, bytes[signedHeaders.upperBound - 1] != UInt8(ascii: ";") else { return false }
         canonical.append(0x0A)
         for offset in signedHeaders { canonical.append(bytes[offset]) }
         canonical.append(0x0A)

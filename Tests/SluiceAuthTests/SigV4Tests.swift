@@ -75,7 +75,7 @@ import Testing
 
     @Test func signedHeadersMustBeSortedLowercaseAndOnce() {
         let good = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-        for list in ["host;host;x-amz-date", "x-amz-date;host", "Host;x-amz-date", "host;;x-amz-date",
+        for list in ["host;x-amz-date;", "host;host;x-amz-date", "x-amz-date;host", "Host;x-amz-date", "host;;x-amz-date",
                      String(repeating: "x-amz-date;", count: 500) + "host"] {
             #expect(verify(Self.head("GET /", signedHeaders: list, signature: good)) == .failure(.mismatch), "\(list.prefix(40))")
         }

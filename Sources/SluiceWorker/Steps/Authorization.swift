@@ -155,7 +155,8 @@ struct AuthorizationState {
     var bodyWaits = 0
     /// A request's `requestContext.authorizer` object for its AWS_PROXY event, rendered here.
     let objectScratch: ByteSlab
-    static let objectBytesMax = 65_536
+    /// A result's context escaped at its longest (six bytes a byte), and the object around it.
+    static let objectBytesMax = 6 * resultBytesMax + 1_024
 
     // Lambda authorizers (LambdaAuthorization.swift), by `Deployment.authorizers` index (nil for
     // the others); the results every worker shares; the compiled results requests read, one
@@ -306,7 +307,7 @@ extension Worker {
             // Bodies arriving slowly may hold at most half the parked slots: the other waits
             // (Lambda authorizers, cache fills) keep theirs.
             if !connections[index].request.waitsForBody {
-                guard canWait(index), authorization.bodyWaits < Worker.parkedHeadSlotsMax / 2 else {
+                guard canWait(index), authorization.bodyWaits < max(1, parkedHeads.count / 2) else {
                     return .refuse(.serviceUnavailable)
                 }
                 authorization.bodyWaits += 1
@@ -379,13 +380,9 @@ extension Worker {
                 entry = authorization.tokens.insert(tokenBytes, claims: claims, hash: hash, authorizer: authorizer,
                                                     validUntil: validUntil, now: now)
                 if entry == nil {
-                    // Every entry it could take is read by a request in flight: check the scopes
-                    // on the claims just decoded, and go on without keeping them.
-                    let scopes = authorization.scopes[match.operation]
-                    if !scopes.isEmpty && !JWTVerifier.holdsScope(claims.span, anyOf: scopes) {
-                        return .refuse(compiled.answer(.scope))
-                    }
-                    return .proceed
+                    // Every entry it could take is read by a request in flight: without a kept
+                    // entry the request would reach its integration without its claims.
+                    return .refuse(.serviceUnavailable)
                 }
             }
         }
@@ -498,11 +495,16 @@ extension Worker {
                     first = false
                 }
                 reader.forEachContext(result) { key, kind, value in
+                    // 1.0 writes the principal and latency itself: a context key of the same name
+                    // would stand for them.
+                    if !version2 && (Worker.equal(result.extracting(key), Worker.principalIDName)
+                                     || Worker.equal(result.extracting(key), Worker.integrationLatencyName)) { return }
                     if !first { writer.append(UInt8(ascii: ",")) }
                     first = false
                     writer.append(0x22)
                     JSONText.appendStringContent(result.extracting(key), to: &writer)
-                    if kind == .string {
+                    // 1.0 gives every context value as a string, as REST APIs do; 2.0 keeps its type.
+                    if kind == .string || !version2 {
                         writer.append(Worker.quoteColonQuote)
                         JSONText.appendStringContent(result.extracting(value), to: &writer)
                         writer.append(0x22)
@@ -515,6 +517,14 @@ extension Worker {
             }
         }
         return written.overflowed ? 0 : written.byteCount
+    }
+
+    static let integrationLatencyName: [UInt8] = Array("integrationLatency".utf8)
+
+    static func equal(_ bytes: Span<UInt8>, _ expected: [UInt8]) -> Bool {
+        guard bytes.count == expected.count else { return false }
+        for offset in 0..<bytes.count where bytes[offset] != expected[offset] { return false }
+        return true
     }
 
     static let closeObject: [UInt8] = Array("}".utf8)
