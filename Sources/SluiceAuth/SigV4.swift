@@ -369,7 +369,8 @@ public struct SigV4Verifier {
         var slot = Int(HTTPBytes.fnv1a(accessKey) & UInt64(mask))
         while index[slot] >= 0 {
             let candidate = Int(index[slot])
-            if SigV4Verifier.equal(credentials[candidate].accessKeyID, accessKey) { return candidate }
+            let id = credentials[candidate].accessKeyID
+            if HTTPBytes.equals(accessKey, 0..<accessKey.count, id.span) { return candidate }
             slot = (slot + 1) & mask
         }
         return nil
@@ -380,12 +381,6 @@ public struct SigV4Verifier {
             return HTTPBytes.trimmingWhitespace(bytes, header.value)
         }
         return nil
-    }
-
-    static func equal(_ expected: [UInt8], _ bytes: Span<UInt8>) -> Bool {
-        guard expected.count == bytes.count else { return false }
-        for offset in 0..<bytes.count where expected[offset] != bytes[offset] { return false }
-        return true
     }
 
     // MARK: Encoding
@@ -446,19 +441,10 @@ public struct SigV4Verifier {
         guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
               let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = DateLine.daysSinceEpoch(year: year, month: month, day: day)
         return (Int64(days) * 86_400 + Int64(hour * 3_600 + minute * 60 + second), year * 10_000 + month * 100 + day)
     }
 
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 
     static let authorizationName: [UInt8] = Array("authorization".utf8)
     static let dateName: [UInt8] = Array("x-amz-date".utf8)

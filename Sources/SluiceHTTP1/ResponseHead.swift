@@ -162,6 +162,17 @@ public struct DateLine: Sendable {
         bytes[offset + 1] = UInt8(48 + value % 10)
     }
 
+    /// Days from 1970-01-01 to a proleptic Gregorian date, after Howard Hinnant's
+    /// `days_from_civil` (quota periods, SigV4's `X-Amz-Date`).
+    public static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard
     /// Hinnant's `civil_from_days`. Also used for the Lambda event's request times.
     public static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {

@@ -49,22 +49,12 @@ public struct Quota: Sendable, Equatable {
             let months = index - 1
             let year = 1970 + floorDivide(months, 12)
             let month = months - floorDivide(months, 12) * 12 + 1
-            return (Quota.daysSinceEpoch(year: year, month: month, day: 1) + offset) * 86_400
+            return (DateLine.daysSinceEpoch(year: year, month: month, day: 1) + offset) * 86_400
         }
     }
 
     private func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
-    /// Days from 1970-01-01 to a civil date (proleptic Gregorian), after Howard Hinnant's
-    /// `days_from_civil`.
-    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 }
 
 /// Quota counters shared by every worker: one word per (plan, key), holding the period it

@@ -497,8 +497,10 @@ extension Worker {
                 reader.forEachContext(result) { key, kind, value in
                     // 1.0 writes the principal and latency itself: a context key of the same name
                     // would stand for them.
-                    if !version2 && (Worker.equal(result.extracting(key), Worker.principalIDName)
-                                     || Worker.equal(result.extracting(key), Worker.integrationLatencyName)) { return }
+                    let principal = Worker.principalIDName
+                    let latency = Worker.integrationLatencyName
+                    if !version2 && (HTTPBytes.equals(result, key, principal.span)
+                                     || HTTPBytes.equals(result, key, latency.span)) { return }
                     if !first { writer.append(UInt8(ascii: ",")) }
                     first = false
                     writer.append(0x22)
@@ -520,12 +522,6 @@ extension Worker {
     }
 
     static let integrationLatencyName: [UInt8] = Array("integrationLatency".utf8)
-
-    static func equal(_ bytes: Span<UInt8>, _ expected: [UInt8]) -> Bool {
-        guard bytes.count == expected.count else { return false }
-        for offset in 0..<bytes.count where bytes[offset] != expected[offset] { return false }
-        return true
-    }
 
     static let closeObject: [UInt8] = Array("}".utf8)
     static let closeTwoObjects: [UInt8] = Array("}}".utf8)
