@@ -64,6 +64,8 @@ let package = Package(
         .target(name: "SluiceCORS", dependencies: ["SluiceConfig", "SluiceHTTP1"], swiftSettings: swift6),
         // AWS_PROXY: API Gateway's Lambda proxy event (1.0 and 2.0) and the function's answer.
         .target(name: "SluiceLambda", dependencies: ["SluiceHTTP1", "SluiceJSON"], swiftSettings: swift6),
+        // Mapping templates: Apache Velocity 1.7 as API Gateway runs it, compiled at load.
+        .target(name: "SluiceTemplates", dependencies: ["SluiceJSON"], swiftSettings: swift6),
         // A strict JSON scanner over borrowed bytes: function answers, token claims, key sets.
         .target(name: "SluiceJSON", swiftSettings: swift6),
         // Authorization: SigV4 (IAM), JWTs against an issuer's keys, authorizer policies.
@@ -90,6 +92,7 @@ let package = Package(
                 swiftSettings: swift6),
         .target(name: "CSluiceTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
 
+        .testTarget(name: "SluiceTemplatesTests", dependencies: ["SluiceTemplates"], swiftSettings: swift6),
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter"], swiftSettings: swift6),
