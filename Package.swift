@@ -24,8 +24,9 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceSupervisor", "SluiceConfig", "SluiceURing", "SluiceTLS", "SluiceAuth",
+                "SluiceSupervisor", "SluiceConfig", "SluiceURing", "SluiceTLS", "SluiceAuth", "SluiceTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swift6,
             linkerSettings: [.linkedLibrary("jemalloc")]),

@@ -188,6 +188,8 @@ public struct TemplateCompiler {
         guard nesting <= Self.nestingMax else { throw error(at: position, "directives nested more than 64 deep") }
         var items: [Int32] = []
         var textStart = position
+        // Where a reference that ends in a property ended: Velocity reads a `##` right there as text.
+        var propertyReferenceEnd = -1
 
         func flush(_ compiler: inout TemplateCompiler, upTo offset: Int) {
             if offset > textStart {
@@ -199,6 +201,10 @@ public struct TemplateCompiler {
             let current = source[position]
             if current == 0x23 {  // #
                 let hashAt = position
+                if byte(position + 1, end) == 0x23 && position == propertyReferenceEnd {
+                    position += 2
+                    continue
+                }
                 if byte(position + 1, end) == 0x23 {  // ## comment
                     flush(&self, upTo: hashAt)
                     while let next = byte(position, end), next != 0x0A { position += 1 }
@@ -237,6 +243,7 @@ public struct TemplateCompiler {
                 if braced { cursor += 1 }
                 let saved = position
                 position = cursor
+                guard saved + 1 < end else { throw error(at: saved, "a lone '#' ends the template") }
                 guard let nameRange = identifier(end), !braced || byte(position, end) == 0x7D else {
                     position = saved + 1
                     continue
@@ -299,28 +306,54 @@ public struct TemplateCompiler {
                     flush(&self, upTo: start)
                     items.append(add(.output(reference)))
                     textStart = position
-                } else {
-                    position = start + 1
+                    switch expressions[Int(reference)] {
+                    case .property, .loopProperty:
+                        if source[position - 1] != 0x7D { propertyReferenceEnd = position }
+                    default: break
+                    }
+                    continue
                 }
-                continue
-            }
-            if current == 0x5C, byte(position + 1, end) == 0x24 {  // \$reference
-                let start = position
-                position += 1
-                if let reference = try parseReference(end) {
+                guard start + 1 < end else { throw error(at: start, "a lone '$' ends the template") }
+                var cursor = start + 1
+                while let next = byte(cursor, end), next == 0x20 || next == 0x09 { cursor += 1 }
+                // Velocity drops a `$` right before a directive, or before the spaces of a #set.
+                let beforeDirective = byte(start + 1, end) == 0x23 && byte(start + 2, end).map { Self.isLetter($0) || $0 == 0x7B } == true
+                let beforeSet = isSet(at: cursor, end)
+                if beforeDirective || beforeSet {
                     flush(&self, upTo: start)
-                    items.append(add(.escapedReference(expression: reference, text: range(start + 1, position))))
-                    textStart = position
-                } else {
-                    position = start + 1
+                    textStart = start + 1
                 }
+                position = start + 1
                 continue
             }
-            if current == 0x5C, byte(position + 1, end) == 0x23 {  // \#directive: the text without `\`
-                flush(&self, upTo: position)
-                position += 1
-                textStart = position
-                position += 1
+            if current == 0x5C {  // backslashes before a reference escape it, or themselves
+                var cursor = position
+                while cursor < end && source[cursor] == 0x5C { cursor += 1 }
+                let count = cursor - position
+                if byte(cursor, end) == 0x24 {
+                    let start = position
+                    position = cursor
+                    if let reference = try parseReference(end) {
+                        flush(&self, upTo: start)
+                        // Each pair is one backslash; an odd one left escapes the reference.
+                        if count >= 2 { items.append(add(.text(range(start, start + count / 2)))) }
+                        if count % 2 == 1 {
+                            items.append(add(.escapedReference(expression: reference, text: range(cursor, position))))
+                        } else {
+                            items.append(add(.output(reference)))
+                        }
+                        textStart = position
+                        continue
+                    }
+                }
+                if count == 1 && byte(cursor, end) == 0x23 {  // \#directive: the text without `\`
+                    flush(&self, upTo: position)
+                    position += 1
+                    textStart = position
+                    position += 1
+                    continue
+                }
+                position = cursor
                 continue
             }
             position += 1
@@ -328,6 +361,17 @@ public struct TemplateCompiler {
         flush(&self, upTo: end)
         return (block(items), nil)
     }
+
+    /// Whether `#set(` or `#{set}(` starts at `offset`.
+    private func isSet(at offset: Int, _ end: Int) -> Bool {
+        for spelling in [Self.setSpelling, Self.bracedSetSpelling] where offset + spelling.count <= end {
+            if source[offset..<offset + spelling.count].elementsEqual(spelling) { return true }
+        }
+        return false
+    }
+
+    private static let setSpelling: [UInt8] = Array("#set(".utf8)
+    private static let bracedSetSpelling: [UInt8] = Array("#{set}(".utf8)
 
     // MARK: - Directives
 
@@ -509,7 +553,9 @@ public struct TemplateCompiler {
                 if byte(position, end) == 0x28, byte(position + 1, end) == 0x29 { position += 2 }  // hasNext()
                 current = add(.loopProperty(property))
             } else {
-                throw error(at: start, "$foreach has hasNext, count, index, first and last")
+                // Any other property of $foreach is nothing, as in Velocity.
+                if byte(position, end) == 0x2E, let name = peekIdentifier(position + 1, end) { position = Int(name.end) }
+                current = nullExpression()
             }
         case "velocityCount": current = add(.loopProperty(.count))
         case "velocityHasNext": current = add(.loopProperty(.hasNext))
@@ -517,10 +563,7 @@ public struct TemplateCompiler {
         }
         current = try parseAccessors(current, end)
         if braced {
-            guard byte(position, end) == 0x7D else {
-                position = start
-                return nil
-            }
+            guard byte(position, end) == 0x7D else { throw error(at: start, "'${' is not closed with '}'") }
             position += 1
         }
         return current

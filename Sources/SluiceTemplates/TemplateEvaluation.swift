@@ -278,14 +278,14 @@ extension TemplateRenderer {
                     first = false
                     write(self.value(of: member.key, in: bytes.space), template)
                     put(0x3D)
-                    write(self.value(of: member.value, in: bytes.space), template)
+                    writeElement(self.value(of: member.value, in: bytes.space), template)
                 }
             } else {
                 var elements = JSONElements(bytes.range)
                 while let element = withSpace(bytes.space, { elements.next($0) }) {
                     if !first { put(contentsOf: TemplateUtil.separator) }
                     first = false
-                    write(self.value(of: element, in: bytes.space), template)
+                    writeElement(self.value(of: element, in: bytes.space), template)
                 }
             }
             put(isObject ? 0x7D : 0x5D)
@@ -295,10 +295,10 @@ extension TemplateRenderer {
             for offset in 0..<containers[Int(index)].values.count {
                 if offset > 0 { put(contentsOf: TemplateUtil.separator) }
                 if isMap {
-                    write(containers[Int(index)].keys[offset], template)
+                    writeElement(containers[Int(index)].keys[offset], template)
                     put(0x3D)
                 }
-                write(containers[Int(index)].values[offset], template)
+                writeElement(containers[Int(index)].values[offset], template)
             }
             put(isMap ? 0x7D : 0x5D)
         case .block(let block):
@@ -332,6 +332,15 @@ extension TemplateRenderer {
                 put(variable.value, template)
             }
             put(0x7D)
+        }
+    }
+
+    /// A value inside a list or map: Java writes a null element as `null`.
+    mutating func writeElement(_ value: Value, _ template: Template) {
+        if value.isNull {
+            put(contentsOf: TemplateUtil.nullText)
+        } else {
+            write(value, template)
         }
     }
 

@@ -3,6 +3,7 @@
 enum TemplateUtil {
     static let trueText: [UInt8] = Array("true".utf8)
     static let falseText: [UInt8] = Array("false".utf8)
+    static let nullText: [UInt8] = Array("null".utf8)
     static let separator: [UInt8] = [0x2C, 0x20]
     static let parameterKinds: [[UInt8]] = [Array("path".utf8), Array("querystring".utf8), Array("header".utf8)]
     static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)

@@ -104,14 +104,25 @@ public enum StandardError {
     public static func write(_ message: String) {
         var line = message
         line += "\n"
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
+        line.withUTF8 { bytes in writeAll(2, bytes) }
+    }
+}
+
+/// Bytes to standard output (`sluice template`'s rendering).
+public enum StandardOutput {
+    public static func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in writeAll(1, buffer) }
+    }
+}
+
+/// Writes all of `bytes` to `descriptor`; stops at the first failure (a closed pipe or a full disk
+/// is not worth more than the line).
+private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if written <= 0 { return }
+        offset += written
     }
 }
 

@@ -7,7 +7,7 @@ import SluiceURing
 struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A self-hosted API gateway data plane that runs Amazon API Gateway definitions.",
-        subcommands: [Serve.self, Check.self],
+        subcommands: [Serve.self, Check.self, TemplateCommand.self],
         defaultSubcommand: Serve.self)
 }
 

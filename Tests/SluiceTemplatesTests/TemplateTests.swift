@@ -6,39 +6,9 @@ func render(_ text: String, body: String = "", parameters: [(TemplateRenderer.Pa
             context: [String: String] = [:], stageVariables: [(String, String)] = []) throws -> String {
     let template = try TemplateCompiler.compile(text)
     var renderer = TemplateRenderer(outputBytesMax: 1 << 16, workBytesMax: 1 << 16)
-    renderer.begin(template)
-    renderer.setBody(Array(body.utf8).span)
-    for (index, external) in template.externals.enumerated() {
-        switch external {
-        case .context(let name):
-            if let value = context[name] { renderer.setExternal(index, Array(value.utf8).span) }
-        case .stageVariable(let name):
-            if let value = stageVariables.last(where: { $0.0 == name })?.1 { renderer.setExternal(index, Array(value.utf8).span) }
-        case .parameter(let name):
-            for kind in [TemplateRenderer.ParameterKind.path, .querystring, .header] {
-                if let value = parameters.last(where: { $0.0 == kind && $0.1 == name })?.2 {
-                    renderer.setExternal(index, Array(value.utf8).span)
-                    break
-                }
-            }
-        case .pathParameter(let name), .queryParameter(let name), .header(let name):
-            let kind: TemplateRenderer.ParameterKind = switch external {
-            case .pathParameter: .path
-            case .queryParameter: .querystring
-            default: .header
-            }
-            if let value = parameters.last(where: { $0.0 == kind && $0.1 == name })?.2 {
-                renderer.setExternal(index, Array(value.utf8).span)
-            }
-        }
-    }
-    for (kind, name, value) in parameters {
-        renderer.addParameter(kind, name: Array(name.utf8).span, value: Array(value.utf8).span)
-    }
-    for (name, value) in stageVariables {
-        renderer.addStageVariable(name: Array(name.utf8).span, value: Array(value.utf8).span)
-    }
-    #expect(renderer.render(template) == .rendered)
+    let sample = TemplateSample(body: Array(body.utf8), parameters: parameters.map { ($0.0, $0.1, $0.2) },
+                                context: context, stageVariables: stageVariables.map { ($0.0, $0.1) })
+    #expect(sample.render(template, with: &renderer) == .rendered)
     return String(decoding: renderer.output, as: UTF8.self)
 }
 

@@ -137,17 +137,20 @@ public class Render {
         }
     }
 
+    // $util's functions: null in, null out (Sluice's choice, docs/templates.md).
     public static final class Util {
         public String escapeJavaScript(String s) {
             return org.apache.commons.lang.StringEscapeUtils.escapeJavaScript(s);
         }
-        public Object parseJson(String s) { return Json.parse(s); }
-        public String urlEncode(String s) throws Exception { return java.net.URLEncoder.encode(s, "UTF-8"); }
-        public String urlDecode(String s) throws Exception { return java.net.URLDecoder.decode(s, "UTF-8"); }
+        public Object parseJson(String s) { return s == null ? null : Json.parse(s); }
+        public String urlEncode(String s) throws Exception { return s == null ? null : java.net.URLEncoder.encode(s, "UTF-8"); }
+        public String urlDecode(String s) throws Exception { return s == null ? null : java.net.URLDecoder.decode(s, "UTF-8"); }
         public String base64Encode(String s) {
+            if (s == null) return null;
             return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
         }
         public String base64Decode(String s) {
+            if (s == null) return null;
             return new String(Base64.getDecoder().decode(s), StandardCharsets.UTF_8);
         }
     }
@@ -159,6 +162,8 @@ public class Render {
         Properties p = new Properties();
         p.setProperty("runtime.log.logsystem.class", "org.apache.velocity.runtime.log.NullLogChute");
         p.setProperty("directive.foreach.maxloops", "1000");
+        // Each template is a template of its own: a macro one defines is not another's.
+        p.setProperty("velocimacro.permissions.allow.inline.local.scope", "true");
         VelocityEngine engine = new VelocityEngine(p);
         engine.init();
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, "UTF-8");
@@ -175,7 +180,17 @@ public class Render {
             VelocityContext context = new VelocityContext();
             context.put("input", new Input((String) m.getOrDefault("body", ""), params));
             context.put("util", new Util());
-            context.put("context", m.getOrDefault("context", new LinkedHashMap<>()));
+            // $context.identity.sourceIp: the dotted names given become nested maps.
+            Map<String, Object> contextMap = new LinkedHashMap<>();
+            for (Map.Entry<String, Object> e : ((Map<String, Object>) m.getOrDefault("context", new LinkedHashMap<>())).entrySet()) {
+                String[] parts = e.getKey().split("\\.");
+                Map<String, Object> level = contextMap;
+                for (int i = 0; i < parts.length - 1; i++) {
+                    level = (Map<String, Object>) level.computeIfAbsent(parts[i], k -> new LinkedHashMap<String, Object>());
+                }
+                level.put(parts[parts.length - 1], e.getValue());
+            }
+            context.put("context", contextMap);
             context.put("stageVariables", m.getOrDefault("stageVariables", new LinkedHashMap<>()));
             // API Gateway renders a null reference as nothing, not as its source text.
             EventCartridge cartridge = new EventCartridge();
