@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "SluiceHTTP1", swiftSettings: swift6),
         .target(name: "SluiceRouter", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .target(name: "SluiceConfig",
-                dependencies: ["SluiceRouter", "SluiceHTTP1", .product(name: "Yams", package: "Yams")],
+                dependencies: ["SluiceRouter", "SluiceHTTP1", "SluiceTemplates", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // The pipeline's vocabulary: its steps in API Gateway's order, the plan of steps compiled per

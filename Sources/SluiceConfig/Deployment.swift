@@ -333,22 +333,34 @@ public enum Integration: Sendable {
 /// API Gateway's MOCK integration: the request template yields a status code, which selects one
 /// of the integration responses, whose template is the body.
 ///
-/// Until mapping templates are evaluated, the selection is made once at load time and `response`
-/// holds the result. `requestTemplate` and `integrationResponses` keep everything a template engine
-/// needs to redo the selection per request later.
+/// A MOCK whose templates are plain text is decided at load time: `response` holds the answer.
+/// One whose templates use Velocity (`isDynamic`) is rendered per request from
+/// `requestTemplates`, `responseForStatus` and the responses' compiled templates.
 public struct MockIntegration: Sendable {
     /// The request template that was used (`application/json`, or else the only or first one).
     public var requestTemplate: String?
     /// The integration responses in definition order, `default` included.
     public var integrationResponses: [IntegrationResponse]
-    /// The response as selected at load time.
+    /// The response as selected at load time (static MOCKs).
     public var response: MockResponse
+    /// The request templates by content type, and what a request without a matching one gets.
+    public var requestTemplates: RequestTemplates
+    /// For an integration status `s` in 100...599, `responseForStatus[s - 100]` is the index in
+    /// `integrationResponses` of the response to send (first matching pattern, else default);
+    /// -1 for none (500).
+    public var responseForStatus: [Int]
+    /// Rendered per request.
+    public var isDynamic: Bool
 
     public init(requestTemplate: String? = nil, integrationResponses: [IntegrationResponse] = [],
-                response: MockResponse) {
+                response: MockResponse, requestTemplates: RequestTemplates = RequestTemplates(),
+                responseForStatus: [Int] = [], isDynamic: Bool = false) {
         self.requestTemplate = requestTemplate
         self.integrationResponses = integrationResponses
         self.response = response
+        self.requestTemplates = requestTemplates
+        self.responseForStatus = responseForStatus
+        self.isDynamic = isDynamic
     }
 }
 
@@ -364,13 +376,16 @@ public struct IntegrationResponse: Sendable {
     public var headers: [ResponseHeader]
     /// `responseTemplates` in definition order, keyed by content type.
     public var templates: [ResponseTemplate]
+    /// The same, compiled (content types lowercased).
+    public var compiledTemplates: [MappingTemplate]
 
     public init(selectionPattern: String?, statusCode: Int, headers: [ResponseHeader] = [],
-                templates: [ResponseTemplate] = []) {
+                templates: [ResponseTemplate] = [], compiledTemplates: [MappingTemplate] = []) {
         self.selectionPattern = selectionPattern
         self.statusCode = statusCode
         self.headers = headers
         self.templates = templates
+        self.compiledTemplates = compiledTemplates
     }
 }
 

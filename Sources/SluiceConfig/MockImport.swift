@@ -8,13 +8,14 @@ import Yams
 /// 3. the selected response's `statusCode` is the status, its response template is the body and
 ///    its template's key the Content-Type, and its static `responseParameters` are headers.
 ///
-/// Mapping templates are not evaluated yet, so this happens once, at load time, and templates
-/// are used as written (with a warning when they contain VTL). `MockIntegration` keeps the
-/// request template and every integration response, so a template engine can later redo steps
-/// 1–3 per request.
+/// A MOCK whose templates are plain text is decided once, at load time (`response`). One whose
+/// templates use Velocity, or that chooses among several by content type, is rendered per request
+/// by the worker from the compiled templates, the per-status table of integration responses and
+/// the passthrough behaviour kept in `MockIntegration`.
 struct MockImport {
     let file: String
     let log: DiagnosticLog
+    let patterns: SelectionPatternCache
 
     /// The status MOCK assumes when the request template gives none.
     static let defaultIntegrationStatus = 200
@@ -27,7 +28,12 @@ struct MockImport {
     private struct Candidate {
         var response: IntegrationResponse
         var regex: Regex<AnyRegexOutput>?
-        var notes: [(line: Int, message: String)]
+        var notes: [Note]
+    }
+
+    private struct Note {
+        var line: Int
+        var message: String
     }
 
     /// - Parameters:
@@ -38,6 +44,10 @@ struct MockImport {
         func entry(_ name: String) -> Node? { integration.first { $0.key.text == name }?.value }
 
         // 1. The request template and the status code it yields.
+        let reader = TemplateReader(file: file, log: log)
+        guard let compiled = reader.read(entry("requestTemplates"), label: label, what: "requestTemplates"),
+              let passthrough = reader.passthrough(entry("passthroughBehavior"), label: label) else { return nil }
+        let requestTemplates = RequestTemplates(templates: compiled, passthrough: passthrough)
         var requestTemplate: String?
         var requestTemplateLine = line
         if let templates = entry("requestTemplates"), let pairs = templates.entries, !pairs.isEmpty {
@@ -45,7 +55,9 @@ struct MockImport {
             requestTemplate = chosen.value.text ?? ""
             requestTemplateLine = chosen.value.line
         }
-        let status = integrationStatus(requestTemplate, label: label, line: requestTemplateLine)
+        let dynamicRequest = compiled.count > 1 || compiled.contains { !$0.template.isStatic }
+        let status = dynamicRequest ? Self.defaultIntegrationStatus
+            : integrationStatus(requestTemplate, label: label, line: requestTemplateLine)
 
         // 2. Every integration response, in definition order.
         var candidates: [Candidate] = []
@@ -56,7 +68,7 @@ struct MockImport {
                     log.error(file, responses.line, "\(label): integration 'responses' must be a mapping")
                     return nil
                 }
-                return finish(requestTemplate, [], status, label: label, line: line)
+                return finish(requestTemplate, requestTemplates, [], status, dynamic: dynamicRequest, label: label, line: line)
             }
             for (key, value) in pairs {
                 guard let candidate = readResponse(key: key, value: value, label: label) else {
@@ -67,27 +79,50 @@ struct MockImport {
             }
         }
         guard valid else { return nil }
-        return finish(requestTemplate, candidates, status, label: label, line: line)
+        return finish(requestTemplate, requestTemplates, candidates, status, dynamic: dynamicRequest, label: label,
+                      line: line)
     }
 
-    private func finish(_ requestTemplate: String?, _ candidates: [Candidate], _ status: Int, label: String,
-                        line: Int) -> MockIntegration {
+    private func finish(_ requestTemplate: String?, _ requestTemplates: RequestTemplates, _ candidates: [Candidate],
+                        _ status: Int, dynamic dynamicRequest: Bool, label: String, line: Int) -> MockIntegration {
+        let responses = candidates.map(\.response)
+        let dynamic = dynamicRequest || responses.contains { response in
+            response.compiledTemplates.count > 1 || response.compiledTemplates.contains { !$0.template.isStatic }
+        }
+        // Per request: the first response whose pattern matches the status, else the default.
+        let defaultIndex = candidates.firstIndex { $0.response.selectionPattern == nil } ?? -1
+        let matches = candidates.map { candidate in
+            candidate.response.selectionPattern.map { patterns.statuses(matching: $0) ?? [] }
+        }
+        let responseForStatus = (0...(HTTPIntegration.statusMax - HTTPIntegration.statusMin)).map { offset in
+            matches.firstIndex { ($0?.count ?? 0) > offset && $0![offset] } ?? defaultIndex
+        }
+        if dynamic {
+            // Notes about the load-time choice do not apply: every response may be chosen.
+            for candidate in candidates {
+                for note in candidate.notes { log.warning(file, note.line, note.message) }
+            }
+            return MockIntegration(requestTemplate: requestTemplate, integrationResponses: responses,
+                                   response: Self.internalServerError, requestTemplates: requestTemplates,
+                                   responseForStatus: responseForStatus, isDynamic: true)
+        }
         let statusText = String(status)
         let selected = candidates.first { candidate in
             guard candidate.response.selectionPattern != nil, let regex = candidate.regex else { return false }
             return (try? regex.wholeMatch(in: statusText)) != nil
         } ?? candidates.first { $0.response.selectionPattern == nil }
 
-        let responses = candidates.map(\.response)
         guard let selected else {
             log.warning(file, line, "\(label): no integration response matches status \(status) and there is "
                         + "no default response; answers 500")
             return MockIntegration(requestTemplate: requestTemplate, integrationResponses: responses,
-                                   response: Self.internalServerError)
+                                   response: Self.internalServerError, requestTemplates: requestTemplates,
+                                   responseForStatus: responseForStatus)
         }
         for note in selected.notes { log.warning(file, note.line, note.message) }
         return MockIntegration(requestTemplate: requestTemplate, integrationResponses: responses,
-                               response: Self.response(for: selected.response))
+                               response: Self.response(for: selected.response), requestTemplates: requestTemplates,
+                               responseForStatus: responseForStatus)
     }
 
     /// The response a selected integration response sends while templates are not evaluated.
@@ -132,7 +167,7 @@ struct MockImport {
             return nil
         }
 
-        var notes: [(line: Int, message: String)] = []
+        var notes: [Note] = []
         var regex: Regex<AnyRegexOutput>?
         if let pattern {
             do {
@@ -149,7 +184,7 @@ struct MockImport {
                 let name = parameterKey.text ?? ""
                 let prefix = "method.response.header."
                 guard name.hasPrefix(prefix), name.count > prefix.count else {
-                    notes.append((parameterKey.line, "\(label): response parameter '\(name)' is ignored"))
+                    notes.append(Note(line: parameterKey.line, message: "\(label): response parameter '\(name)' is ignored"))
                     continue
                 }
                 let headerName = String(name.dropFirst(prefix.count))
@@ -159,8 +194,8 @@ struct MockImport {
                 if source.count >= 2, source.hasPrefix("'"), source.hasSuffix("'") {
                     headers.append(ResponseHeader(name: headerName, value: String(source.dropFirst().dropLast())))
                 } else {
-                    notes.append((parameterValue.line, "\(label): response header \(headerName) maps '\(source)', "
-                                  + "which is not supported yet; the header is not sent"))
+                    notes.append(Note(line: parameterValue.line, message: "\(label): response header \(headerName) maps "
+                                      + "'\(source)', which a MOCK integration does not have; the header is not sent"))
                 }
             }
         }
@@ -172,36 +207,21 @@ struct MockImport {
                                                 template: templateValue.text ?? "")
                 templates.append(template)
             }
-            let used = templates.first { $0.contentType.lowercased() == "application/json" } ?? templates.first
-            if let used, Self.containsVTL(used.template),
-               let usedLine = pairs.first(where: { $0.key.text == used.contentType })?.value.line {
-                notes.append((usedLine, "\(label): mapping templates are not evaluated yet; the template is "
-                              + "returned as written"))
-            }
         }
+        guard let compiled = TemplateReader(file: file, log: log).read(field("responseTemplates"), label: label,
+                                                                       what: "responseTemplates") else { return nil }
 
         return Candidate(response: IntegrationResponse(selectionPattern: pattern, statusCode: status,
-                                                       headers: headers, templates: templates),
+                                                       headers: headers, templates: templates,
+                                                       compiledTemplates: compiled),
                          regex: regex, notes: notes)
     }
 
-    /// The status code a MOCK request template yields. A template that is plain JSON gives its
-    /// `statusCode` directly; one with VTL cannot be evaluated yet, so its first literal
-    /// `"statusCode": NNN` is taken (with a warning), or else 200.
+    /// The status code a plain (Velocity-free) MOCK request template yields: its `statusCode`,
+    /// or 200.
     func integrationStatus(_ template: String?, label: String, line: Int) -> Int {
         guard let template, !template.trimmingWhitespace.isEmpty else { return Self.defaultIntegrationStatus }
-        let literal = Self.firstStatusCodeLiteral(in: template)
-        if Self.containsVTL(template) {
-            if let literal {
-                log.warning(file, line, "\(label): the request template is not evaluated yet; status \(literal) "
-                            + "is taken from its first \"statusCode\" literal")
-                return literal
-            }
-            log.warning(file, line, "\(label): the request template is not evaluated yet and has no "
-                        + "\"statusCode\" literal; status \(Self.defaultIntegrationStatus) is used")
-            return Self.defaultIntegrationStatus
-        }
-        guard let literal else {
+        guard let literal = Self.firstStatusCodeLiteral(in: template) else {
             log.warning(file, line, "\(label): the request template has no \"statusCode\"; status "
                         + "\(Self.defaultIntegrationStatus) is used")
             return Self.defaultIntegrationStatus
@@ -244,30 +264,4 @@ struct MockImport {
         return nil
     }
 
-    /// Whether a template uses Velocity (VTL): a `$reference` or a `#directive`/comment. Plain
-    /// JSON with a `$` before a digit (`"$5"`) or a colour (`"#fff"`) does not count.
-    static func containsVTL(_ template: String) -> Bool {
-        let bytes = Array(template.utf8)
-        let directives = ["set", "if", "elseif", "else", "end", "foreach", "macro", "define", "include", "parse",
-                          "stop", "break", "evaluate"].map { Array($0.utf8) }
-        for (index, byte) in bytes.enumerated() where index + 1 < bytes.count {
-            let next = bytes[index + 1]
-            if byte == UInt8(ascii: "$") {
-                if isLetter(next) || next == UInt8(ascii: "{") || next == UInt8(ascii: "!") { return true }
-            } else if byte == UInt8(ascii: "#") {
-                if next == UInt8(ascii: "#") || next == UInt8(ascii: "*") || next == UInt8(ascii: "{") { return true }
-                for directive in directives where index + 1 + directive.count <= bytes.count
-                    && bytes[(index + 1)..<(index + 1 + directive.count)].elementsEqual(directive) {
-                    // `#if(` / `#set (` / `#end` at a word boundary: not `#endpoint`.
-                    let after = index + 1 + directive.count
-                    if after == bytes.count || !isLetter(bytes[after]) { return true }
-                }
-            }
-        }
-        return false
-    }
-
-    private static func isLetter(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-    }
 }

@@ -408,9 +408,12 @@ struct OpenAPIImport {
             return nil
         }
         let upstreams = UpstreamIntegrationImport(file: file, log: log, limits: limits, patterns: patterns)
+        if typeText.lowercased() != "mock" {
+            guard TemplateReader(file: file, log: log).compileAll(integrationFields, label: label) else { return nil }
+        }
         switch typeText.lowercased() {
         case "mock":
-            let mock = MockImport(file: file, log: log).read(integrationFields, label: label, line: line)
+            let mock = MockImport(file: file, log: log, patterns: patterns).read(integrationFields, label: label, line: line)
             return mock.map { .ready(.mock($0)) }
         case "http", "http_proxy":
             return upstreams.readHTTP(integrationFields, isProxy: typeText.lowercased() == "http_proxy", label: label,

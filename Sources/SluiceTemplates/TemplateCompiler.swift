@@ -265,17 +265,17 @@ public struct TemplateCompiler {
                     items.append(try parseSet(end))
                 case "if":
                     flush(&self, upTo: hashAt)
-                    items.append(try parseIf(end))
+                    items.append(try parseIf(end, at: hashAt))
                 case "foreach":
                     flush(&self, upTo: hashAt)
-                    items.append(try parseForeach(end))
+                    items.append(try parseForeach(end, at: hashAt))
                 case "break", "stop":
                     flush(&self, upTo: hashAt)
                     items.append(add(name == "break" ? Node.breakLoop : Node.stop))
                     swallowLineEnd(end)
                 case "define":
                     flush(&self, upTo: hashAt)
-                    items.append(try parseDefine(end))
+                    items.append(try parseDefine(end, at: hashAt))
                 case "macro":
                     flush(&self, upTo: hashAt)
                     try parseMacro(end, at: hashAt)
@@ -399,8 +399,7 @@ public struct TemplateCompiler {
         return add(.set(target, value))
     }
 
-    private mutating func parseIf(_ end: Int) throws(TemplateError) -> Int32 {
-        let start = position
+    private mutating func parseIf(_ end: Int, at start: Int) throws(TemplateError) -> Int32 {
         var list: [Branch] = []
         var condition = try parseCondition(end, "#if")
         while true {
@@ -430,8 +429,7 @@ public struct TemplateCompiler {
         return condition
     }
 
-    private mutating func parseForeach(_ end: Int) throws(TemplateError) -> Int32 {
-        let start = position
+    private mutating func parseForeach(_ end: Int, at start: Int) throws(TemplateError) -> Int32 {
         try expect(0x28, end, "after #foreach")
         skipSpaces(end)
         guard byte(position, end) == 0x24 else { throw error(at: position, "#foreach needs a variable: #foreach($item in $list)") }
@@ -453,8 +451,7 @@ public struct TemplateCompiler {
         return add(.loop(slot: slot, iterable: iterable, body: body))
     }
 
-    private mutating func parseDefine(_ end: Int) throws(TemplateError) -> Int32 {
-        let start = position
+    private mutating func parseDefine(_ end: Int, at start: Int) throws(TemplateError) -> Int32 {
         try expect(0x28, end, "after #define")
         skipSpaces(end)
         guard byte(position, end) == 0x24 else { throw error(at: position, "#define needs a reference: #define($name)") }

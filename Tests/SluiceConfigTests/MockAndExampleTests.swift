@@ -56,14 +56,18 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
                         statusCode: "200"
             """))
         #expect(result.diagnostics.isEmpty)
-        let response = try #require(mockResponse(result))
-        #expect(response.status == 202)
-        #expect(response.contentType == "text/plain")
-        #expect(response.bodyText == "accepted")
         let mock = try #require({ () -> MockIntegration? in
             if case .mock(let mock) = result.deployment!.operations[0].integration { return mock }
             return nil
         }())
+        // Two request templates: the request's content type chooses, per request.
+        #expect(mock.isDynamic)
+        #expect(mock.requestTemplates.templates.map(\.contentType) == ["text/plain", "application/json"])
+        // 204 → the third response (the first pattern that matches), 201 → the second, 301 → default.
+        #expect(mock.responseForStatus[204 - 100] == 2)
+        #expect(mock.responseForStatus[201 - 100] == 1)
+        #expect(mock.responseForStatus[404 - 100] == 0)
+        #expect(mock.responseForStatus[301 - 100] == 3)
         #expect(mock.requestTemplate == #"{ "statusCode" : 204 }"#)
         #expect(mock.integrationResponses.map(\.selectionPattern) == [#"4\d{2}"#, #"2(0[0-3]|1\d)"#, #"2\d{2}"#, nil])
     }
@@ -146,12 +150,12 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
         ])
         #expect(response.contentType == "application/problem+json")
         #expect(result.lines == [
-            "api.yaml:15: warning: GET /m: response header X-Upstream maps 'integration.response.header.X-Upstream', which is not supported yet; the header is not sent",
+            "api.yaml:15: warning: GET /m: response header X-Upstream maps 'integration.response.header.X-Upstream', which a MOCK integration does not have; the header is not sent",
             "api.yaml:16: warning: GET /m: response parameter 'method.response.body' is ignored",
         ])
     }
 
-    @Test func vtlTemplatesAreReturnedAsWrittenWithAWarning() throws {
+    @Test func vtlTemplatesAreRenderedPerRequest() throws {
         let result = loadDefinition(mockDefinition("""
                     type: mock
                     requestTemplates:
@@ -168,25 +172,40 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
                         responseTemplates:
                           application/json: '{"path": "$context.resourcePath"}'
             """))
-        let response = try #require(mockResponse(result))
-        #expect(response.status == 500)
-        #expect(response.bodyText == "")
-        #expect(result.lines == [
-            "api.yaml:8: warning: GET /m: the request template is not evaluated yet; status 500 is taken from its first \"statusCode\" literal",
-        ])
+        #expect(result.lines == [])
+        guard case .mock(let mock)? = result.deployment?.operations[0].integration else {
+            Issue.record("no MOCK")
+            return
+        }
+        #expect(mock.isDynamic)
+        #expect(mock.requestTemplates.templates[0].template.externals == [.parameter("fail")])
+        #expect(mock.responseForStatus[500 - 100] == 0 && mock.responseForStatus[200 - 100] == 1)
 
-        let selected = loadDefinition(mockDefinition("""
+        // Plain text with a `$` before a digit or a `#` colour is still plain: decided at load.
+        let plain = loadDefinition(mockDefinition("""
                     type: mock
                     requestTemplates: { application/json: '{"statusCode": 200}' }
                     responses:
                       default:
                         statusCode: "200"
                         responseTemplates:
-                          application/json: '{"path": "$context.resourcePath", "price": "$5", "colour": "#fff"}'
+                          application/json: '{"price": "$5", "colour": "#fff"}'
             """))
-        #expect(selected.lines == [
-            "api.yaml:12: warning: GET /m: mapping templates are not evaluated yet; the template is returned as written",
-        ])
+        #expect(plain.lines == [])
+        #expect(try #require(mockResponse(plain)).bodyText == ##"{"price": "$5", "colour": "#fff"}"##)
+    }
+
+    @Test func brokenTemplatesAreErrorsAtTheirLine() throws {
+        let result = loadDefinition(mockDefinition("""
+                    type: mock
+                    requestTemplates:
+                      application/json: |
+                        {"statusCode": 200}
+                        #if($input.params('x') == 1)
+                    responses: { default: { statusCode: 200 } }
+            """))
+        #expect(result.deployment == nil)
+        #expect(result.lines == ["api.yaml:10: error: GET /m: the application/json template, column 1: #if without #end"])
     }
 
     @Test func requestTemplateWithoutStatusCode() throws {
@@ -262,9 +281,13 @@ private func mockResponse(_ result: LoadResult) -> MockResponse? {
         let routed = try #require(route(deployment, .post, "/e\(calculator)/test/1/2"))
         #expect(routed.operation.resourcePath == "/{a}/{b}")
         #expect(routed.parameters == ["1", "2"])
-        let response = try #require(routed.operation.integration.mockResponse)
-        #expect(response.status == 404)
-        #expect(response.bodyText == #"{ "Message" : "Can't $context.httpMethod $context.resourcePath" }"#)
+        // Its template reads $context: rendered per request, with the default response (404).
+        guard case .mock(let mock) = routed.operation.integration else {
+            Issue.record("not a MOCK")
+            return
+        }
+        #expect(mock.isDynamic)
+        #expect(mock.integrationResponses[mock.responseForStatus[200 - 100]].statusCode == 404)
     }
 }
 
