@@ -355,6 +355,10 @@ final class Loader {
                 if let count = reader.integer(value, what, in: 1...4_096) { limits.lambdaInvocationsMax = count }
             case "api_key_bytes":
                 if let bytes = reader.integer(value, what, in: 1...8_192) { limits.apiKeyBytesMax = bytes }
+            case "buffered_body_bytes":
+                if let bytes = reader.integer(value, what, in: 1_024...10_485_760) { limits.bufferedBodyBytesMax = bytes }
+            case "buffered_bodies":
+                if let count = reader.integer(value, what, in: 1...65_536) { limits.bufferedBodiesMax = count }
             default:
                 reader.unknownKey(key, in: "limits")
             }

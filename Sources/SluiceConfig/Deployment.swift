@@ -125,6 +125,12 @@ public struct Limits: Sendable, Equatable {
     /// `response_body_bytes`: the largest body an HTTP or HTTP_PROXY integration may answer
     /// with (API Gateway's 10 MB payload limit), whatever its framing.
     public var responseBodyBytesMax: Int = 10_485_760
+    /// `buffered_body_bytes`: the largest request (head and body) a step that needs the whole
+    /// body holds (request validation, mapping templates, IAM signatures); a larger one is 413.
+    public var bufferedBodyBytesMax: Int = 1_048_576
+    /// `buffered_bodies`: requests one worker holds whole at once beyond what fits its connection
+    /// buffers (each reserves `buffered_body_bytes` of virtual memory); one more is 503.
+    public var bufferedBodiesMax: Int = 64
 
     /// What an upstream's answer head and body are held to: the request's head limits, and
     /// `responseBodyBytesMax` for the body.

@@ -1,5 +1,6 @@
-/// `%XX` decoding (RFC 3986 §2.1) for text read outside the request path: admin query strings,
-/// JSON pointers in definitions, names in the quota journal.
+/// `%XX` decoding (RFC 3986 §2.1): for text read outside the request path (admin query strings,
+/// JSON pointers in definitions, names in the quota journal), and in place into a buffer for the
+/// values mapping templates read.
 public enum PercentDecoding {
     /// The text with every `%XX` decoded (and `+` as a space when `plusAsSpace`, as in form
     /// queries); nil when a `%` is not followed by two hex digits or the result is not UTF-8.
@@ -20,6 +21,29 @@ public enum PercentDecoding {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Whether `bytes` hold a `%` to decode.
+    public static func needsDecoding(_ bytes: Span<UInt8>) -> Bool {
+        for offset in 0..<bytes.count where bytes[offset] == UInt8(ascii: "%") { return true }
+        return false
+    }
+
+    /// Appends `bytes` with every valid `%XX` decoded; a `%` without two hex digits stays as it
+    /// is. On the request path: nothing is allocated beyond `output`'s capacity.
+    public static func decode(_ bytes: Span<UInt8>, into output: inout [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            if byte == UInt8(ascii: "%"), offset + 2 < bytes.count,
+               let high = hexValue(bytes[offset + 1]), let low = hexValue(bytes[offset + 2]) {
+                output.append(high << 4 | low)
+                offset += 3
+            } else {
+                output.append(byte)
+                offset += 1
+            }
+        }
     }
 
     /// The value of one hex digit, either case.

@@ -43,6 +43,11 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     case misdirectedRequest
     /// A body an IAM-signed request must hash came chunked (SigV4 signs a known length): 411.
     case lengthRequired
+    /// No request template matches the request's Content-Type and the integration's
+    /// passthroughBehavior passes nothing through: 415.
+    case unsupportedMediaType
+    /// A mapping template's output is larger than the worker's template buffers: 500.
+    case templateTooLarge
 
     // Authorization (SluiceAuth): IAM (Signature Version 4).
     /// The `Authorization` header is not a complete SigV4 one, or `X-Amz-Date` is missing.
@@ -91,6 +96,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .explicitDeny, .accessDenied: 403
         case .misdirectedRequest: 421
         case .lengthRequired: 411
+        case .unsupportedMediaType: 415
+        case .templateTooLarge: 500
         case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient, .expiredToken: 403
         case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
              .jwtInvalidIssuer, .jwtInvalidAudience: 401
@@ -121,7 +128,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     /// the access-denied ones spell `Message`, and a misconfigured authorizer's is null).
     public var body: String {
         switch self {
-        case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError, .reservedHeaderMapped:
+        case .internalServerError, .badGateway, .endpointTimeout, .apiConfigurationError, .reservedHeaderMapped,
+             .templateTooLarge:
             #"{"message": ""# + message + #""}"#
         case .authorizerConfigurationError, .authorizerFailure: #"{"message": null}"#
         case .explicitDeny, .accessDenied: #"{"Message":""# + message + #""}"#
@@ -133,7 +141,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     public var message: String {
         switch self {
         case .missingAuthenticationToken: "Missing Authentication Token"
-        case .internalServerError, .badGateway, .apiConfigurationError, .reservedHeaderMapped: "Internal server error"
+        case .internalServerError, .badGateway, .apiConfigurationError, .reservedHeaderMapped, .templateTooLarge:
+            "Internal server error"
         case .badRequest: "Bad Request"
         case .requestTimeout: "Request Timeout"
         case .bodyTooLarge: "Request Too Long"
@@ -152,6 +161,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .accessDenied: "User is not authorized to access this resource"
         case .misdirectedRequest: "Misdirected Request"
         case .lengthRequired: "Length Required"
+        case .unsupportedMediaType: "Unsupported Media Type"
         case .incompleteSignature:
             "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters, and either a "
                 + "'X-Amz-Date' header or a 'Date' header."
@@ -185,6 +195,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .explicitDeny, .accessDenied: "ACCESS_DENIED"
         case .apiConfigurationError, .reservedHeaderMapped: "API_CONFIGURATION_ERROR"
         case .lengthRequired: "DEFAULT_4XX"
+        case .unsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE"
+        case .templateTooLarge: "DEFAULT_5XX"
         case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient: "INVALID_SIGNATURE"
         case .expiredToken: "EXPIRED_TOKEN"
         case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
@@ -203,6 +215,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .authorizerFailure: "AuthorizerFailureException"
         case .explicitDeny, .accessDenied: "AccessDeniedException"
         case .reservedHeaderMapped: "InternalServerErrorException"
+        case .unsupportedMediaType: "UnsupportedMediaTypeException"
         case .incompleteSignature: "IncompleteSignatureException"
         case .invalidSignature, .signatureExpired: "InvalidSignatureException"
         case .unrecognizedClient: "UnrecognizedClientException"

@@ -180,6 +180,14 @@ struct Connection {
     var authorizerHash: UInt64 = 0
     var authorizerClaim: Int64 = 0
 
+    // The whole-body phase (WholeBody.swift), on a client connection: the body buffer its request
+    // claimed (-1: none), and whether its unparsed bytes are there now rather than in its carry slot.
+    var bodyBuffer: Int32 = -1
+    var bodyBufferInUse = false
+    /// A rendered answer's body (Templating.swift) streaming from a body buffer, up to
+    /// `streamingEnd`; -1 when none.
+    var streamingBuffer: Int32 = -1
+
     mutating func open(fd: Int32, limits: RequestLimits) {
         let generation = self.generation
         self = Connection()
@@ -195,7 +203,9 @@ struct Connection {
         self.generation = generation
     }
 
-    var isStreaming: Bool { streamingResponse >= 0 || streamingInvocation >= 0 || streamingCacheStage >= 0 }
+    var isStreaming: Bool {
+        streamingResponse >= 0 || streamingInvocation >= 0 || streamingCacheStage >= 0 || streamingBuffer >= 0
+    }
 
     var hasOutput: Bool { outputEnd > outputStart || isStreaming }
 

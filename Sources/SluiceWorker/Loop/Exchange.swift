@@ -151,12 +151,14 @@ extension Worker {
                 if connections[index].pathRewrite != nil { consumeCarry(index) }
             }
         } else {
-            guard carried + byteCount <= carry.slotBytes else {
+            moveToBodyBuffer(index)
+            let (slab, slot) = carryLocation(index)
+            guard carried + byteCount <= slab.slotBytes else {
                 // Only a client that keeps sending while its responses go unread gets here.
                 abort(index)
                 return
             }
-            receiveBuffers.copy(id: bufferID, range: 0..<byteCount, to: carry, slot: index, offset: carried)
+            receiveBuffers.copy(id: bufferID, range: 0..<byteCount, to: slab, slot: slot, offset: carried)
             connections[index].carryCount = carried + byteCount
             consumeCarry(index)
         }
@@ -168,21 +170,23 @@ extension Worker {
     /// parsed again.
     func consumeCarry(_ index: Int) {
         while true {
+            let (slab, slot) = carryLocation(index)
             if let path = connections[index].pathRewrite {
                 connections[index].pathRewrite = nil
-                connections[index].carryCount = carry.replace(slot: index, range: path,
-                                                              filled: connections[index].carryCount, with: resolvedPath)
+                connections[index].carryCount = slab.replace(slot: slot, range: path,
+                                                             filled: connections[index].carryCount, with: resolvedPath)
             }
             let carried = connections[index].carryCount
-            guard carried > 0 else { return }
-            let consumed = carry.withBytes(slot: index, range: 0..<carried) { bytes in consume(index, bytes) }
+            guard carried > 0 else { break }
+            let consumed = slab.withBytes(slot: slot, range: 0..<carried) { bytes in consume(index, bytes) }
             guard connections[index].isOpen else { return }
             if consumed > 0 && consumed < carried {
-                carry.move(slot: index, range: consumed..<carried, to: 0)
+                slab.move(slot: slot, range: consumed..<carried, to: 0)
             }
             connections[index].carryCount = carried - consumed
-            guard connections[index].pathRewrite != nil else { return }
+            guard connections[index].pathRewrite != nil else { break }
         }
+        if connections[index].role == .client { leaveBodyBuffer(index) }
     }
 
     /// Bookkeeping after input was processed or a send completed: send what was produced, pause
@@ -437,7 +441,7 @@ extension Worker {
         connections[index].phase = .head
         if !connections[index].awaitingUpstream { connections[index].flowControlled = false }
         let pending = connections[index].request.pending
-        if pending.response == Worker.answeredFromCache {
+        if pending.response == Worker.answeredByStep {
             connections[index].requestsServed += 1
             return
         }
@@ -585,6 +589,8 @@ extension Worker {
                     abort(index)
                     return
                 }
+            } else if connections[index].streamingBuffer >= 0 {
+                continueBufferedBody(index, from: start, count: count)
             } else if response >= 0 {
                 let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
                     writer.append(catalog[response].body, range: start..<start + count)
@@ -603,6 +609,7 @@ extension Worker {
         connections[index].streamingResponse = -1
         connections[index].streamingInvocation = -1
         connections[index].streamingCacheStage = -1
+        endStreamingBuffer(index)
         connections[index].streamingOffset = 0
         // A client's invocation ends when its response is all in the output; an upstream's
         // goes on with the request body.

@@ -60,13 +60,16 @@ extension Worker {
                 && !waitsForUpstream(index) && !connections[index].closeAfterFlush && !connections[index].lingering
                 && !connections[index].tlsFailed && tls.isHandshakeDone(slot: index) {
             let filled = connections[index].carryCount
-            guard filled < carry.slotBytes else {
-                // A carried head never fills the slot (the parser refuses it at its limit first).
+            if connections[index].role == .client { moveToBodyBuffer(index) }
+            let (slab, slot) = carryLocation(index)
+            guard filled < slab.slotBytes else {
+                // A carried head never fills the slot (the parser refuses it at its limit first),
+                // nor does a whole body its buffer (it was measured first).
                 abort(index)
                 return
             }
             let generation = connections[index].generation
-            let (count, progress) = tls.read(slot: index, into: carry, slot: index, range: filled..<carry.slotBytes)
+            let (count, progress) = tls.read(slot: index, into: slab, slot: slot, range: filled..<slab.slotBytes)
             if count > 0 {
                 connections[index].carryCount = filled + count
                 consumeCarry(index)

@@ -155,6 +155,10 @@ public final class Worker {
     let policies: [PolicyEvaluator?]
     /// Authorizers and IAM (Authorization.swift).
     var authorization: AuthorizationState
+    /// Requests held whole for a step that needs their body (WholeBody.swift).
+    var wholeBody: WholeBodyState
+    /// Mapping templates (Templating.swift).
+    var templating: TemplatingState
     /// Each API's CORS policy (nil: none), and the most bytes one adds to a response head.
     let corsPolicies: [CORSPolicy?]
     let corsLinesBytesMax: Int
@@ -270,6 +274,8 @@ public final class Worker {
         }
         authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets,
                                                resultCache: context.authorizerCache)
+        wholeBody = try WholeBodyState(limits: context.deployment.limits)
+        templating = try TemplatingState(deployment: context.deployment, limits: context.deployment.limits)
         upstreamNames = context.deployment.upstreams.map(\.description)
         upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }
@@ -618,6 +624,8 @@ public final class Worker {
         if connections[index].role == .client {
             releaseParkedHead(index)
             endBodyWait(index)
+            releaseBodyBuffer(index)
+            endStreamingBuffer(index)
             releaseInvocation(index)
             // A Lambda authorizer's result this request was to fill: the others stop waiting.
             abandonClaim(hash: connections[index].authorizerHash, deadline: connections[index].authorizerClaim)

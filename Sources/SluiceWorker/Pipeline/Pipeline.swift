@@ -9,7 +9,7 @@ import SluiceURing
 /// The answer decided when a head was complete, sent once the body has been read.
 struct PendingAnswer {
     /// A prepared response, or -1 when an upstream answers (the exchange writes the response),
-    /// or `Worker.answeredFromCache`.
+    /// or `Worker.answeredByStep`.
     var response: Int = 0
     var keepAlive = true
     var omitBody = false
@@ -287,6 +287,8 @@ extension Worker {
             refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
         } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
             refused = startInvocation(index, target: target, bytes: bytes)
+        } else if let mock = templating.mocks[match.operation] {
+            return templatedMockStep(index, bytes, mock)
         } else {
             connections[index].request.pending.response = match.operation
             return .done

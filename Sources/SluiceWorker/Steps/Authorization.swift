@@ -151,8 +151,6 @@ struct AuthorizationState {
     var refreshAskedAt: [Int64]
     let documents: SharedDocuments?
     var documentScratch: [UInt8] = []
-    /// Requests parked while their IAM-signed body arrives.
-    var bodyWaits = 0
     /// A request's `requestContext.authorizer` object for its AWS_PROXY event, rendered here.
     let objectScratch: ByteSlab
     /// A result's context escaped at its longest (six bytes a byte), and the object around it.
@@ -294,35 +292,17 @@ extension Worker {
     }
 
     /// IAM: Signature Version 4 over the request and its whole body, which must be at hand: a
-    /// body still arriving is waited for in the carry slot (so it is bounded by it).
+    /// body still arriving is waited for (WholeBody.swift).
     func iamStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
-        let bodyLength: Int
-        switch head.framing {
-        case .none: bodyLength = 0
-        case .length(let length): bodyLength = length
-        case .chunked: return .refuse(.lengthRequired)
+        let bodyRange: Range<Int>
+        switch awaitBody(index, bytes) {
+        case .ready(let range): bodyRange = range
+        case .wait: return .wait
+        case .refuse(let answer): return .refuse(answer)
         }
-        if bytes.count - head.headLength < bodyLength {
-            guard head.headLength + bodyLength <= carry.slotBytes else { return .refuse(.bodyTooLarge) }
-            // Bodies arriving slowly may hold at most half the parked slots: the other waits
-            // (Lambda authorizers, cache fills) keep theirs.
-            if !connections[index].request.waitsForBody {
-                guard canWait(index), authorization.bodyWaits < max(1, parkedHeads.count / 2) else {
-                    return .refuse(.serviceUnavailable)
-                }
-                authorization.bodyWaits += 1
-            }
-            connections[index].request.waitsForBody = true
-            if head.expectsContinue && !connections[index].request.continueSent {
-                connections[index].request.continueSent = true
-                write(index, ResponseHead.continueResponse)
-            }
-            return .wait
-        }
-        endBodyWait(index)
         let request = SigV4Request(method: head.methodName, path: head.path,
                                    query: head.query.isEmpty ? nil : head.query, headers: head.headers)
-        let body = bytes.extracting(head.headLength..<(head.headLength + bodyLength))
+        let body = bytes.extracting(bodyRange)
         switch authorization.sigV4.verify(bytes, request, body: body, nowEpochSeconds: epochNanoseconds / 1_000_000_000) {
         case .success(let credential):
             connections[index].request.record.iamCredential = Int16(credential)
@@ -398,13 +378,6 @@ extension Worker {
         }
         pinToken(index, entry: entry)
         return .proceed
-    }
-
-    /// The request no longer waits for its body (it is here, or the connection closes).
-    func endBodyWait(_ index: Int) {
-        guard connections[index].request.waitsForBody else { return }
-        connections[index].request.waitsForBody = false
-        authorization.bodyWaits -= 1
     }
 
     /// The request reads the token's claims until it ends.

@@ -78,7 +78,7 @@ enum CacheStep {
 enum CacheOutcome {
     /// To the integration (filling the cache, or not cached).
     case integration
-    /// Answered: from the cache (`Worker.answeredFromCache`) or refused (a prepared response).
+    /// Answered: from the cache (`Worker.answeredByStep`) or refused (a prepared response).
     case answered(Int)
     /// Admitted, but waiting (the pipeline resumes at the cache step).
     case parked
@@ -90,9 +90,9 @@ enum CacheOutcome {
 extension Worker {
     /// Fills a worker keeps at once; a miss beyond them goes to the integration uncached.
     static let captureSlots = 64
-    /// A worker's answer from the cache is `parked`'s counterpart: `pending.response` when the
-    /// response was written as soon as the head was read.
-    static let answeredFromCache = -2
+    /// `pending.response` of a request a step answered itself (from the cache, a rendered MOCK):
+    /// the response was written when the step ran.
+    static let answeredByStep = -2
     static let cacheWaitPollNanoseconds: Int64 = 1_000_000
     /// After a fill is given up, requests for its key go straight to the integration for this
     /// long — time enough for every waiting request (they look every millisecond) — before one
@@ -152,7 +152,7 @@ extension Worker {
             if answerFromCache(index, entry: entry, stage: stage, warn: warn) {
                 countCache(stage: stage, methodGroup: methodGroup, hit: true)
                 connections[index].cacheWaitUntil = 0
-                return .answered(Worker.answeredFromCache)
+                return .answered(Worker.answeredByStep)
             }
             if connections[index].outputEnd > 0 && canWait(index) {
                 // Output from earlier answers leaves too little room: wait for it to drain.

@@ -1,0 +1,389 @@
+import SluiceConfig
+import SluiceHTTP1
+import SluiceJSON
+import SluicePipeline
+import SluiceTemplates
+import SluiceURing
+
+/// Where one value a template reads comes from in the request: the pipeline's one evaluator of
+/// request values, resolved at start.
+enum TemplateSource {
+    case value(RequestValue)
+    /// `$input.params('name')`: the route's path parameter (index, or -1), else the query
+    /// parameter, else the header.
+    case parameter(path: Int, query: [UInt8], header: [UInt8])
+    /// A stage variable: index into `TemplatingState.stageVariables` of the request's stage.
+    case stageVariable(Int)
+}
+
+/// A compiled template with the sources of what it reads.
+struct BoundTemplate {
+    let template: Template
+    let sources: [TemplateSource]
+    /// `Content-Type: <the template's content type>\r\n`.
+    let contentTypeLine: [UInt8]
+}
+
+/// One integration response of a MOCK rendered per request.
+struct MockAnswer {
+    let status: Int
+    /// Its static headers as lines (a static Content-Type among them replaces the template's).
+    let headerLines: [UInt8]
+    let hasContentType: Bool
+    let templates: [MappingTemplate]
+    let bound: [BoundTemplate]
+}
+
+/// A MOCK integration whose templates use Velocity (MockImport).
+struct DynamicMock {
+    let requestTemplates: RequestTemplates
+    let bound: [BoundTemplate]
+    let responseForStatus: [Int]
+    let answers: [MockAnswer]
+}
+
+/// Mapping templates in the worker: the renderer, each operation's templated MOCK, and what
+/// templates read of stages.
+struct TemplatingState {
+    var renderer: TemplateRenderer
+    /// By operation: its MOCK, when rendered per request.
+    let mocks: [DynamicMock?]
+    /// The stage variables templates read, by name, and their values by stage; and every stage's
+    /// variables for templates that enumerate them.
+    let stageVariableNames: [String]
+    let stageVariables: [[[UInt8]?]]
+    let allStageVariables: [[(name: [UInt8], value: [UInt8])]]
+    /// Each operation's path parameter names, for `$input.params()`.
+    let pathParameterNames: [[[UInt8]]]
+    /// Where a value is written before the renderer takes it, and decoded.
+    let scratch: ByteSlab
+    var decoded: [UInt8] = []
+    static let scratchBytes = 65_536
+
+    init(deployment: Deployment, limits: Limits) throws(SystemError) {
+        renderer = TemplateRenderer(outputBytesMax: limits.bufferedBodyBytesMax, workBytesMax: 2 * limits.bufferedBodyBytesMax)
+        var names: [String] = []
+        func bind(_ mapping: MappingTemplate, _ operation: Operation) -> BoundTemplate {
+            let sources = mapping.template.externals.map { external -> TemplateSource in
+                switch external {
+                case .context(let name): return .value(Self.contextValue(name))
+                case .stageVariable(let name):
+                    if !names.contains(name) { names.append(name) }
+                    return .stageVariable(names.firstIndex(of: name)!)
+                case .parameter(let name):
+                    return .parameter(path: operation.pathParameterNames.firstIndex(of: name) ?? -1,
+                                      query: Array(name.utf8), header: Array(name.lowercased().utf8))
+                case .pathParameter(let name):
+                    return .parameter(path: operation.pathParameterNames.firstIndex(of: name) ?? -1, query: [], header: [])
+                case .queryParameter(let name): return .value(.query(Array(name.utf8)))
+                case .header(let name): return .value(.header(Array(name.lowercased().utf8)))
+                }
+            }
+            return BoundTemplate(template: mapping.template, sources: sources,
+                                 contentTypeLine: ResponseHead.headerLine("Content-Type", mapping.contentType))
+        }
+        mocks = deployment.operations.map { operation in
+            guard case .mock(let mock) = operation.integration, mock.isDynamic else { return nil }
+            let answers = mock.integrationResponses.map { response in
+                var lines: [UInt8] = []
+                var hasContentType = false
+                for header in response.headers {
+                    if header.name.lowercased() == "content-type" {
+                        hasContentType = true
+                        lines += ResponseHead.headerLine("Content-Type", header.value)
+                    } else {
+                        lines += ReservedResponseHeaders.line(header.name, header.value) ?? []
+                    }
+                }
+                return MockAnswer(status: response.statusCode, headerLines: lines, hasContentType: hasContentType,
+                                  templates: response.compiledTemplates,
+                                  bound: response.compiledTemplates.map { bind($0, operation) })
+            }
+            return DynamicMock(requestTemplates: mock.requestTemplates,
+                               bound: mock.requestTemplates.templates.map { bind($0, operation) },
+                               responseForStatus: mock.responseForStatus, answers: answers)
+        }
+        stageVariableNames = names
+        stageVariables = deployment.stages.map { stage in names.map { stage.variables[$0].map { Array($0.utf8) } } }
+        allStageVariables = deployment.stages.map { stage in
+            stage.variables.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), Array($0.value.utf8)) }
+        }
+        pathParameterNames = deployment.operations.map { $0.pathParameterNames.map { Array($0.utf8) } }
+        scratch = try ByteSlab(slotCount: 1, slotBytes: Self.scratchBytes)
+        decoded.reserveCapacity(Self.scratchBytes)
+    }
+
+    /// `$context.NAME` as a request value: a variable, or an authorizer's claim or context value.
+    static func contextValue(_ name: String) -> RequestValue {
+        if let variable = ContextVariable(rawValue: name) { return .context(variable) }
+        let claims = "authorizer.claims."
+        if name.hasPrefix(claims) { return .claim(Array(name.dropFirst(claims.count).utf8)) }
+        let authorizer = "authorizer."
+        if name.hasPrefix(authorizer) { return .authorizer(Array(name.dropFirst(authorizer.count).utf8)) }
+        // Loading warned: it renders as nothing.
+        return .literal([])
+    }
+}
+
+extension Worker {
+    static let contentTypeName: [UInt8] = Array("content-type".utf8)
+    static let acceptName: [UInt8] = Array("accept".utf8)
+    static let statusCodeKey: [UInt8] = Array("statusCode".utf8)
+
+    /// Hands the renderer what `bound` reads of the request: its values, and, for templates that
+    /// enumerate them, every parameter and stage variable. `body` is the request's body, or nil
+    /// when the template does not read it.
+    func bindRequest(_ bound: BoundTemplate, _ index: Int, _ bytes: Span<UInt8>, body: Range<Int>?) {
+        let template = bound.template
+        templating.renderer.begin(template)
+        if let body { templating.renderer.setBody(bytes.extracting(body)) }
+        let stage = match.stage
+        for (position, source) in bound.sources.enumerated() {
+            switch source {
+            case .stageVariable(let variable):
+                if let value = templating.stageVariables[stage][variable] {
+                    templating.renderer.setExternal(position, value.span)
+                }
+            case .value(let value):
+                let written = templating.scratch.write(slot: 0, offset: 0) { writer in
+                    appendValue(value, index, head: bytes, headAtHand: true, escaping: .none, to: &writer)
+                }
+                let decode: Bool = if case .value(.query) = source { true } else { false }
+                if written.byteCount > 0 {
+                    templating.scratch.withBytes(slot: 0, range: 0..<written.byteCount) { value in
+                        setDecoded(position, value, decode: decode)
+                    }
+                }
+            case .parameter(let path, let query, let header):
+                var length = 0
+                var decode = true
+                if path >= 0 && path < match.pathParameters.count {
+                    length = templating.scratch.write(slot: 0, offset: 0) { writer in
+                        writer.append(bytes.extracting(head.path).extracting(match.pathParameters[path]))
+                    }.byteCount
+                } else if !query.isEmpty, let found = QueryString.value(of: query, in: bytes.extracting(head.query)) {
+                    length = templating.scratch.write(slot: 0, offset: 0) { writer in
+                        writer.append(bytes.extracting(head.query).extracting(found))
+                    }.byteCount
+                } else if !header.isEmpty, let found = head.value(ofHeader: header.span, in: bytes) {
+                    decode = false
+                    length = templating.scratch.write(slot: 0, offset: 0) { writer in writer.append(bytes.extracting(found)) }.byteCount
+                } else {
+                    continue
+                }
+                templating.scratch.withBytes(slot: 0, range: 0..<length) { value in setDecoded(position, value, decode: decode) }
+            }
+        }
+        if template.readsAllParameters { addParameters(index, bytes) }
+        if template.readsAllStageVariables {
+            for variable in templating.allStageVariables[stage] {
+                templating.renderer.addStageVariable(name: variable.name.span, value: variable.value.span)
+            }
+        }
+    }
+
+    /// A value from the URL goes to templates percent-decoded, as API Gateway gives them.
+    private func setDecoded(_ position: Int, _ value: Span<UInt8>, decode: Bool) {
+        guard decode, PercentDecoding.needsDecoding(value) else {
+            templating.renderer.setExternal(position, value)
+            return
+        }
+        templating.decoded.removeAll(keepingCapacity: true)
+        PercentDecoding.decode(value, into: &templating.decoded)
+        // A local copy shares the buffer (no allocation) and can lend a span.
+        let decoded = templating.decoded
+        templating.renderer.setExternal(position, decoded.span)
+    }
+
+    /// Every path parameter, query parameter and header, for `$input.params()`.
+    private func addParameters(_ index: Int, _ bytes: Span<UInt8>) {
+        let path = bytes.extracting(head.path)
+        let names = templating.pathParameterNames[match.operation]
+        for (position, range) in match.pathParameters.enumerated() where position < names.count {
+            templating.decoded.removeAll(keepingCapacity: true)
+            PercentDecoding.decode(path.extracting(range), into: &templating.decoded)
+            let decoded = templating.decoded
+            let name = names[position]
+            templating.renderer.addParameter(.path, name: name.span, value: decoded.span)
+        }
+        let query = bytes.extracting(head.query)
+        var start = 0
+        while start < query.count {
+            var end = start
+            while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+            var equals = start
+            while equals < end && query[equals] != UInt8(ascii: "=") { equals += 1 }
+            if equals > start {
+                templating.decoded.removeAll(keepingCapacity: true)
+                PercentDecoding.decode(query.extracting(start..<equals), into: &templating.decoded)
+                let nameEnd = templating.decoded.count
+                if equals < end { PercentDecoding.decode(query.extracting((equals + 1)..<end), into: &templating.decoded) }
+                let decoded = templating.decoded
+                templating.renderer.addParameter(.querystring, name: decoded.span.extracting(0..<nameEnd),
+                                                 value: decoded.span.extracting(nameEnd..<decoded.count))
+            }
+            start = end + 1
+        }
+        for field in head.headers {
+            templating.renderer.addParameter(.header, name: bytes.extracting(field.name), value: bytes.extracting(field.value))
+        }
+    }
+
+    /// A MOCK rendered per request: the request template (chosen by Content-Type) gives the
+    /// integration status, which chooses the integration response, whose template (chosen by
+    /// Accept) gives the body.
+    func templatedMockStep(_ index: Int, _ bytes: Span<UInt8>, _ mock: DynamicMock) -> StepOutcome {
+        var status = Worker.mockDefaultStatus
+        let selection: RequestTemplates.Selection
+        if let contentType = head.value(ofHeader: Worker.contentTypeName.span, in: bytes) {
+            selection = mock.requestTemplates.select(contentType: bytes.extracting(contentType))
+        } else {
+            selection = mock.requestTemplates.select(contentType: nil)
+        }
+        switch selection {
+        case .unsupportedMediaType:
+            return .refuse(.unsupportedMediaType)
+        case .passthrough:
+            // The body is the integration request: its statusCode, if it has one, is the status.
+            switch awaitBody(index, bytes) {
+            case .wait: return .wait
+            case .refuse(let answer): return .refuse(answer)
+            case .ready(let body):
+                status = Worker.integrationStatus(bytes.extracting(body)) ?? status
+            }
+        case .template(let chosen):
+            let bound = mock.bound[chosen]
+            var body: Range<Int>?
+            if bound.template.readsBody {
+                switch awaitBody(index, bytes) {
+                case .wait: return .wait
+                case .refuse(let answer): return .refuse(answer)
+                case .ready(let range): body = range
+                }
+            }
+            bindRequest(bound, index, bytes, body: body)
+            guard templating.renderer.render(bound.template) == .rendered else { return .refuse(.templateTooLarge) }
+            let rendered = templating.renderer.output
+            status = Worker.integrationStatus(rendered.span) ?? status
+        }
+        guard status >= 100 && status <= 599 else { return .refuse(.internalServerError) }
+        let chosen = mock.responseForStatus[status - 100]
+        guard chosen >= 0 else { return .refuse(.internalServerError) }
+        let answer = mock.answers[chosen]
+        let chosenTemplate: Int?
+        if let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) {
+            chosenTemplate = MappingTemplates.selectResponse(answer.templates, accept: bytes.extracting(accept))
+        } else {
+            chosenTemplate = MappingTemplates.selectResponse(answer.templates, accept: nil)
+        }
+        guard let template = chosenTemplate else {
+            return answerRendered(index, status: answer.status, lines: answer.headerLines,
+                                  contentTypeLine: answer.hasContentType ? nil : Worker.jsonContentTypeLine, body: false)
+        }
+        let bound = answer.bound[template]
+        bindRequest(bound, index, bytes, body: nil)
+        guard templating.renderer.render(bound.template) == .rendered else { return .refuse(.templateTooLarge) }
+        return answerRendered(index, status: templating.renderer.statusOverride ?? answer.status, lines: answer.headerLines,
+                              contentTypeLine: answer.hasContentType ? nil : bound.contentTypeLine, body: true)
+    }
+
+    /// A MOCK's status when its integration request names none (as at load time).
+    static let mockDefaultStatus = 200
+
+    /// The integration status a MOCK's integration request names: its top-level `statusCode`
+    /// (a number, or a string of digits); nil when it names none.
+    static func integrationStatus(_ json: Span<UInt8>) -> Int? {
+        guard let document = JSONScanner.document(json), document.kind == .object else { return nil }
+        var members = JSONMembers(document.range)
+        var status: Int?
+        while let (key, value) = members.next(json) {
+            guard JSONScanner.string(json, key, equals: statusCodeKey.span) else { continue }
+            switch value.kind {
+            case .number:
+                status = JSONScanner.integer(json, value).flatMap { Int(exactly: $0) }
+            case .string:
+                var digits = 0
+                var number = 0
+                for offset in value.content where digits < 4 {
+                    let byte = json[offset]
+                    guard byte >= 0x30 && byte <= 0x39 else { digits = 5; break }
+                    number = number * 10 + Int(byte - 0x30)
+                    digits += 1
+                }
+                status = digits > 0 && digits < 4 ? number : nil
+            default:
+                status = nil
+            }
+        }
+        return status
+    }
+
+    /// Writes an answer made now: the status line, the given header lines, the template's
+    /// override headers, Content-Length, the gateway's own lines, and the renderer's output as
+    /// the body (`body`), streamed from a body buffer when it does not fit the output slot.
+    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, body: Bool) -> StepOutcome {
+        if !connections[index].sendInFlight { compactOutput(index) }
+        let rendered = templating.renderer.output
+        // 204 and 304 end at their head.
+        let hasBody = body && status != 204 && status != 304
+        let bodyBytes = hasBody ? rendered.count : 0
+        let overrides = templating.renderer.responseHeaderLines
+        let keepAlive = connections[index].request.pending.keepAlive && !draining
+        let http10 = connections[index].request.pending.http10
+        let withBody = !connections[index].request.pending.omitBody && bodyBytes > 0
+        let requestID = connections[index].request.id
+        let outputEnd = connections[index].outputEnd
+        var copied = 0
+        let written = output.write(slot: index, offset: outputEnd) { writer in
+            writer.append(Worker.statusLines[status - 100])
+            if hasBody || (body && rendered.isEmpty), let contentTypeLine { writer.append(contentTypeLine) }
+            writer.append(lines)
+            writer.append(overrides)
+            if status != 204 && status != 304 {
+                writer.append(ResponseHead.contentLengthPrefix)
+                ResponseHead.appendDecimal(bodyBytes, to: &writer)
+                writer.append(ResponseHead.crlf)
+            }
+            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            guard withBody else { return }
+            copied = min(bodyBytes, writer.freeCapacity)
+            writer.append(rendered.span.extracting(0..<copied))
+        }
+        guard !written.overflowed else { return .refuse(.templateTooLarge) }
+        if withBody && copied < bodyBytes {
+            // The rest waits in a body buffer, copied into the output as sends make room.
+            guard let buffer = wholeBody.free.popLast() else { return .refuse(.serviceUnavailable) }
+            _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+                writer.append(rendered.span.extracting(copied..<bodyBytes))
+            }
+            connections[index].streamingBuffer = buffer
+            connections[index].streamingOffset = 0
+            connections[index].streamingEnd = bodyBytes - copied
+        }
+        connections[index].outputEnd += written.byteCount
+        connections[index].request.record.responseBytes = withBody ? bodyBytes : 0
+        countResponse(index, status: status)
+        connections[index].request.id = 0
+        requestAnswered(index)
+        connections[index].request.pending.keepAlive = keepAlive
+        connections[index].request.pending.response = Worker.answeredByStep
+        if !keepAlive { connections[index].closeAfterFlush = true }
+        return .done
+    }
+
+    /// Copies the next piece of a rendered body from its body buffer into the output.
+    func continueBufferedBody(_ index: Int, from start: Int, count: Int) {
+        let buffer = Int(connections[index].streamingBuffer)
+        output.copy(from: wholeBody.buffers, slot: buffer, range: start..<(start + count), toSlot: index,
+                    offset: connections[index].outputEnd)
+        connections[index].outputEnd += count
+    }
+
+    /// The rendered body is all in the output (or the connection closes): its buffer is free.
+    func endStreamingBuffer(_ index: Int) {
+        let buffer = connections[index].streamingBuffer
+        guard buffer >= 0 else { return }
+        wholeBody.free.append(buffer)
+        connections[index].streamingBuffer = -1
+    }
+}
