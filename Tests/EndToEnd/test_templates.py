@@ -1,0 +1,174 @@
+"""Mapping templates end to end: MOCK routes rendered per request ($input.params, $input.path,
+$context, responseOverride, content-type and Accept selection, passthroughBehavior), the AWS
+calculator example's MOCK routes, and bodies held whole (in the carry slot or a body buffer)."""
+
+import json
+import socket
+
+from conftest import SHARED, parse_responses
+from test_proxy import request, start_gateway
+
+PETS = """\
+openapi: "3.0.1"
+info: {title: pets, version: "1"}
+paths:
+  /pets/{petId}:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |
+            #if($input.params('fail') == "yes")
+            {"statusCode": 500}
+            #else
+            {"statusCode": 200}
+            #end
+        responses:
+          "5\\\\d{2}":
+            statusCode: "503"
+            responseTemplates:
+              application/json: '{"error": "failed for $input.params(''petId'')"}'
+          default:
+            statusCode: "200"
+            responseParameters: {"method.response.header.X-Static": "'s'"}
+            responseTemplates:
+              application/json: |
+                #set($context.responseOverride.header.X-Pet = $input.params('petId'))
+                {"id": "$input.params('petId')", "q": "$input.params('q')", "stage": "$context.stage", "path": "$context.resourcePath", "method": "$context.httpMethod"}
+              text/plain: 'pet $input.params(''petId'')'
+  /echo:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        passthroughBehavior: never
+        requestTemplates:
+          application/json: |
+            #set($b = $input.path('$'))
+            {"statusCode": $b.code}
+        responses:
+          "4\\\\d{2}":
+            statusCode: "400"
+            responseTemplates:
+              application/json: '{"message": "bad"}'
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: |
+                #set($context.responseOverride.status = 201)
+                {"params": "$input.params()"}
+  /passthrough:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": $input.json(''$.code'')}'
+        responses:
+          "2\\\\d{2}": {statusCode: "200", responseTemplates: {application/json: '{"ok": true}'}}
+          default: {statusCode: "418", responseTemplates: {application/json: '{"ok": false}'}}
+  /big:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |
+            {"statusCode": 200}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates:
+              application/json: '#foreach($i in [1..$input.params(''n'')])0123456789abcdef#end'
+  /size:
+    post:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '#set($s = $input.body.length()){"statusCode": #if($s > 100000)200#{else}400#end}'
+        responses:
+          "2\\\\d{2}": {statusCode: "200", responseTemplates: {application/json: 'long'}}
+          default: {statusCode: "400", responseTemplates: {application/json: 'short'}}
+"""
+
+
+def test_mock_templates_render_per_request(tmp_path):
+    server = start_gateway(tmp_path, PETS)
+    response = request(server, "GET", "/prod/pets/a%20b?q=x%2By")
+    assert response.status == 200, response.raw_head
+    assert response.header("Content-Type") == "application/json"
+    assert response.header("X-Static") == "s"
+    assert response.header("X-Pet") == "a b"
+    assert response.json() == {"id": "a b", "q": "x+y", "stage": "prod", "path": "/pets/{petId}", "method": "GET"}
+
+    failed = request(server, "GET", "/prod/pets/7?fail=yes")
+    assert failed.status == 503
+    assert failed.json() == {"error": "failed for 7"}
+
+    # The response template is chosen by Accept.
+    plain = request(server, "GET", "/prod/pets/7", headers="Accept: text/plain\r\n")
+    assert plain.status == 200 and plain.body == b"pet 7"
+    assert plain.header("Content-Type") == "text/plain"
+
+
+def test_request_template_reads_the_body_and_overrides_the_status(tmp_path):
+    server = start_gateway(tmp_path, PETS)
+    body = json.dumps({"code": 200}).encode()
+    response = request(server, "POST", "/prod/echo?a=1", body, headers="Content-Type: application/json\r\n")
+    assert response.status == 201, response.raw_head
+    params = response.json()["params"]
+    assert params.startswith("{path={}, querystring={a=1}, header={Host=gateway.test")
+    bad = request(server, "POST", "/prod/echo", json.dumps({"code": 404}).encode(),
+                  headers="Content-Type: application/json; charset=utf-8\r\n")
+    assert bad.status == 400 and bad.json() == {"message": "bad"}
+    # passthroughBehavior NEVER: a content type without a template is 415, as API Gateway answers.
+    refused = request(server, "POST", "/prod/echo", b"x", headers="Content-Type: text/plain\r\n")
+    assert refused.status == 415
+    assert refused.header("x-amzn-ErrorType") == "UnsupportedMediaTypeException"
+    assert refused.json() == {"message": "Unsupported Media Type"}
+
+
+def test_passthrough_body_gives_the_mock_status(tmp_path):
+    server = start_gateway(tmp_path, PETS)
+    # No Content-Type counts as application/json: the template applies.
+    assert request(server, "POST", "/prod/passthrough", b'{"code": 204}').json() == {"ok": True}
+    # WHEN_NO_MATCH: a text body passes through; it has no statusCode, so the status is 200.
+    through = request(server, "POST", "/prod/passthrough", b'{"statusCode": 404}', headers="Content-Type: text/x\r\n")
+    assert through.status == 418 and through.json() == {"ok": False}
+    plain = request(server, "POST", "/prod/passthrough", b"hello", headers="Content-Type: text/x\r\n")
+    assert plain.status == 200 and plain.json() == {"ok": True}
+
+
+def test_large_rendered_answers_and_bodies_held_in_a_body_buffer(tmp_path):
+    server = start_gateway(tmp_path, PETS)
+    # 16 bytes × 1000 iterations (API Gateway's #foreach bound): larger than the output slot.
+    response = request(server, "POST", "/prod/big?n=5000", b"{}")
+    assert response.status == 200, response.raw_head
+    assert response.body == b"0123456789abcdef" * 1000
+    # A 300 KB body is read whole (beyond the carry slot: a body buffer), sent slowly.
+    body = b'"' + b"x" * 300_000 + b'"'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
+        head = (f"POST /prod/size HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: {len(body)}\r\n"
+                f"Content-Type: application/json\r\n\r\n").encode()
+        connection.sendall(head)
+        for offset in range(0, len(body), 65536):
+            connection.sendall(body[offset:offset + 65536])
+        # A pipelined request behind it is answered in order.
+        connection.sendall(b"GET /prod/pets/9 HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    first, second = parse_responses(data)
+    assert first.status == 200 and first.body == b"long", first.raw_head
+    assert second.json()["id"] == "9"
+    # Over limits.buffered_body_bytes (1 MiB by default): 413.
+    too_big = request(server, "POST", "/prod/size", b"x" * (1 << 20), headers="Content-Type: application/json\r\n")
+    assert too_big.status == 413
+
+
+def test_calculator_example_mock_routes_render_their_messages(tmp_path):
+    example = (SHARED / "examples" / "aws" / "simple-calc-lambda-api-swagger-definition.1.swagger20.json").read_text()
+    server = start_gateway(tmp_path, example, stages="      test: {}")
+    response = request(server, "POST", "/test/1/2")
+    assert response.status == 404, response.raw_head
+    assert response.json() == {"Message": "Can't POST /{a}/{b}"}
+    response = request(server, "DELETE", "/test/3")
+    assert response.status == 404
+    assert response.json() == {"Message": "Can't DELETE /{a}"}
