@@ -64,7 +64,8 @@ final class IntegrationCompiler {
         }
         return .http(HTTPIntegration(isProxy: spec.isProxy, method: spec.method,
                                      timeoutMilliseconds: spec.timeoutMilliseconds, targets: targets,
-                                     responses: spec.responses, responseForStatus: spec.responseForStatus))
+                                     responses: spec.responses, responseForStatus: spec.responseForStatus,
+                                     requestTemplates: spec.requestTemplates))
     }
 
     private func target(_ spec: HTTPIntegrationSpec, stage: StageContext) -> HTTPTarget? {

@@ -108,15 +108,20 @@ public struct HTTPIntegration: Sendable {
     /// one; -1 when there is neither, which API Gateway answers with 500. A status outside
     /// 100...599 is a bad upstream response (502).
     public var responseForStatus: [Int]
+    /// HTTP (non-proxy) only: the request templates, by content type, and what a request without
+    /// a matching one gets (`passthroughBehavior`).
+    public var requestTemplates: RequestTemplates
 
     public init(isProxy: Bool, method: HTTPMethod?, timeoutMilliseconds: Int, targets: [HTTPTarget?],
-                responses: [HTTPIntegrationResponse] = [], responseForStatus: [Int] = []) {
+                responses: [HTTPIntegrationResponse] = [], responseForStatus: [Int] = [],
+                requestTemplates: RequestTemplates = RequestTemplates()) {
         self.isProxy = isProxy
         self.method = method
         self.timeoutMilliseconds = timeoutMilliseconds
         self.targets = targets
         self.responses = responses
         self.responseForStatus = responseForStatus
+        self.requestTemplates = requestTemplates
     }
 
     /// The first status `responseForStatus` covers.
@@ -357,6 +362,8 @@ public struct HTTPIntegrationResponse: Sendable, Equatable {
     /// The selection pattern as written (the response's key); nil for `default`. For messages and
     /// a later template engine: `HTTPIntegration.responseForStatus` already applies it.
     public var selectionPattern: String?
+    /// `responseTemplates`, compiled, by content type.
+    public var templates: [MappingTemplate] = []
 
     public init(statusCode: Int, headers: [ResponseHeader] = [], headerMappings: [HeaderMapping] = [],
                 selectionPattern: String? = nil) {

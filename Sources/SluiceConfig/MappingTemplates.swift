@@ -3,7 +3,7 @@ import SluiceTemplates
 import Yams
 
 /// A mapping template compiled at load, keyed by the content type it is for.
-public struct MappingTemplate: Sendable {
+public struct MappingTemplate: Sendable, Equatable {
     /// The media type, lowercased, without parameters (`application/json`).
     public var contentType: String
     public var template: Template

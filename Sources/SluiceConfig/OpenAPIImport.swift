@@ -408,7 +408,7 @@ struct OpenAPIImport {
             return nil
         }
         let upstreams = UpstreamIntegrationImport(file: file, log: log, limits: limits, patterns: patterns)
-        if typeText.lowercased() != "mock" {
+        if !["mock", "http", "http_proxy"].contains(typeText.lowercased()) {
             guard TemplateReader(file: file, log: log).compileAll(integrationFields, label: label) else { return nil }
         }
         switch typeText.lowercased() {

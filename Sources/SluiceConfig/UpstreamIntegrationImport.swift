@@ -24,6 +24,8 @@ struct HTTPIntegrationSpec {
     var timeoutMilliseconds: Int
     var responses: [HTTPIntegrationResponse]
     var responseForStatus: [Int]
+    /// HTTP (non-proxy): the request templates and the passthrough behaviour.
+    var requestTemplates = RequestTemplates()
     /// Explicit `requestParameters` first, in definition order, then implicit path mappings.
     var parameters: [ParameterSpec]
     /// `tlsConfig`, for an `https://` URI.
@@ -183,11 +185,16 @@ struct UpstreamIntegrationImport {
 
         var responses: [HTTPIntegrationResponse] = []
         var responseForStatus: [Int] = []
-        if !isProxy {
-            if let templates = entry("requestTemplates")?.value, let pairs = templates.entries, !pairs.isEmpty {
-                log.warning(file, templates.line, "\(label): request mapping templates are not evaluated yet; the "
-                            + "request body is passed through as is")
-            }
+        var requestTemplates = RequestTemplates()
+        let reader = TemplateReader(file: file, log: log)
+        if isProxy {
+            // HTTP_PROXY passes the request and the answer as they are: templates are not used,
+            // but a broken one is still an error.
+            guard reader.compileAll(fields, label: label) else { return nil }
+        } else {
+            guard let templates = reader.read(entry("requestTemplates")?.value, label: label, what: "requestTemplates"),
+                  let passthrough = reader.passthrough(entry("passthroughBehavior")?.value, label: label) else { return nil }
+            requestTemplates = RequestTemplates(templates: templates, passthrough: passthrough)
             guard let read = integrationResponses(entry("responses")?.value, label: label) else { return nil }
             responses = read.responses
             responseForStatus = read.responseForStatus
@@ -201,7 +208,8 @@ struct UpstreamIntegrationImport {
         return .http(HTTPIntegrationSpec(file: file, label: label, uri: uri, uriLine: uriLine, isProxy: isProxy,
                                          method: integrationMethod, timeoutMilliseconds: timeout,
                                          responses: responses, responseForStatus: responseForStatus,
-                                         parameters: parameters, tlsConfig: tlsConfig))
+                                         requestTemplates: requestTemplates, parameters: parameters,
+                                         tlsConfig: tlsConfig))
     }
 
     /// `tlsConfig: {insecureSkipVerification, serverNameToVerify}`; nil when an error was reported.
@@ -396,12 +404,18 @@ struct UpstreamIntegrationImport {
                 }
                 var response = HTTPIntegrationResponse(statusCode: status, selectionPattern: selectionPattern)
                 readResponseParameters(field("responseParameters"), into: &response, label: label)
-                if !templateWarned, let templates = field("responseTemplates")?.entries,
-                   let first = templates.first(where: { !($0.value.text ?? "").trimmingWhitespace.isEmpty }) {
-                    templateWarned = true
-                    log.warning(file, first.value.line, "\(label): mapping templates are not evaluated yet; the "
-                                + "upstream's response body is passed through as is")
+                guard let templates = TemplateReader(file: file, log: log).read(field("responseTemplates"), label: label,
+                                                                                what: "responseTemplates") else {
+                    valid = false
+                    continue
                 }
+                if !templateWarned, !templates.isEmpty {
+                    templateWarned = true
+                    log.warning(file, field("responseTemplates")?.line ?? key.line, "\(label): response templates of "
+                                + "HTTP integrations are not rendered yet; the upstream's response body is passed "
+                                + "through as is")
+                }
+                response.templates = templates
                 responses.append(response)
                 matches.append(statuses)
             }

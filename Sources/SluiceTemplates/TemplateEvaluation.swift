@@ -408,12 +408,16 @@ extension TemplateRenderer {
     }
 
     /// A string value kept where JSON can be read from it: the template's own text is copied to
-    /// the work area.
+    /// the input area (not the work area, where a string may be under construction).
     mutating func readable(_ bytes: Bytes, _ template: Template) -> Bytes {
         guard bytes.space == .source else { return bytes }
-        let start = startString()
-        put(bytes, template)
-        guard case .string(let copy) = finishString(start) else { return bytes }
-        return copy
+        guard input.count + bytes.count <= workBytesMax else {
+            failed = true
+            stopped = true
+            return Bytes(.input, 0..<0)
+        }
+        let start = input.count
+        for offset in bytes.range { input.append(template.source[offset]) }
+        return Bytes(.input, start..<input.count)
     }
 }

@@ -37,6 +37,11 @@ public struct Template: Sendable {
     public var isStatic: Bool { nodes.allSatisfy { if case .text = $0 { true } else { false } } }
 }
 
+extension Template: Equatable {
+    /// Two templates are the same when compiled from the same text.
+    public static func == (a: Template, b: Template) -> Bool { a.source == b.source }
+}
+
 /// A value a template reads from the request, resolved by the caller per request.
 public enum TemplateExternal: Sendable, Equatable, Hashable {
     /// `$context.NAME` (the dotted name without `context.`: `identity.sourceIp`,

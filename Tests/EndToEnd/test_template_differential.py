@@ -114,6 +114,7 @@ HAND = [
     "$context.requestId.length() $context.stage.toUpperCase() $context.nothing.foo",
     "#set($r = $input.path('$'))$r.a $r.b $r.op $r.c => $r",
     "#set($m = {'a': 1})$m.a## after a property\n$m## a comment\nend",
+    "#set($r = $input.path('$'))#set($t = \"$r.owner.name has $r.pets.size() pets, first $r.pets[0].type\")$t",
 ]
 
 # The AWS examples: every template, with inputs that give their references values.

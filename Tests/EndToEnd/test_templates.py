@@ -6,7 +6,7 @@ import json
 import socket
 
 from conftest import SHARED, parse_responses
-from test_proxy import request, start_gateway
+from test_proxy import request, start_gateway, upstreams  # noqa: F401 (fixture)
 
 PETS = """\
 openapi: "3.0.1"
@@ -172,3 +172,49 @@ def test_calculator_example_mock_routes_render_their_messages(tmp_path):
     response = request(server, "DELETE", "/test/3")
     assert response.status == 404
     assert response.json() == {"Message": "Can't DELETE /{a}"}
+
+
+RESHAPE = """\
+openapi: "3.0.1"
+info: {title: reshape, version: "1"}
+paths:
+  /orders/{id}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: PUT
+        uri: "http://127.0.0.1:UPSTREAM/backend/orders"
+        passthroughBehavior: when_no_templates
+        requestParameters: {"integration.request.header.X-Order": "method.request.path.id"}
+        requestTemplates:
+          application/json: |
+            #set($order = $input.path('$'))
+            #set($context.requestOverride.header.X-Items = "$order.items.size()")
+            {"orderId": "$input.params('id')", "customer": "$util.escapeJavaScript($order.customer.name)", "skus": [#foreach($item in $order.items)"$item.sku"#if($foreach.hasNext),#end#end], "stage": "$context.stage"}
+        responses:
+          default: {statusCode: "200"}
+"""
+
+
+def test_http_request_template_reshapes_the_body_the_upstream_gets(tmp_path, upstreams):
+    upstream = upstreams("mirror")
+    server = start_gateway(tmp_path, RESHAPE.replace("UPSTREAM", str(upstream.port)))
+    order = {"customer": {"name": "Ana \"A\" Lee/é"}, "items": [{"sku": "a1", "qty": 2}, {"sku": "b2", "qty": 1}]}
+    response = request(server, "POST", "/prod/orders/42", json.dumps(order).encode(),
+                       headers="Content-Type: application/json\r\n")
+    assert response.status == 200, response.raw_head
+    echoed = response.json()
+    assert echoed["method"] == "PUT"
+    assert echoed["target"] == "/backend/orders"
+    headers = {name.lower(): value for name, value in echoed["headers"]}
+    assert headers["x-order"] == "42"
+    assert headers["x-items"] == "2"
+    assert headers["content-type"] == "application/json"
+    sent = echoed["body"]
+    assert json.loads(sent) == {"orderId": "42", "customer": "Ana \"A\" Lee/é", "skus": ["a1", "b2"], "stage": "prod"}
+    # escapeJavaScript as Commons Lang writes it: `"` and `/` escaped, non-ASCII as \uXXXX.
+    assert '"customer": "Ana \\"A\\" Lee\\/\\u00E9"' in sent
+    assert int(headers["content-length"]) == len(sent.encode())
+    # WHEN_NO_TEMPLATES with a template defined: another content type is 415.
+    refused = request(server, "POST", "/prod/orders/42", b"x", headers="Content-Type: text/plain\r\n")
+    assert refused.status == 415

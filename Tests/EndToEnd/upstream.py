@@ -6,6 +6,7 @@
 KIND:
   echo     keep-alive HTTP/1.1; answers 200 with a JSON description of the request it got
            (method, target, headers, body length and sha256) and counts connections
+  mirror   like echo, with the request's body (as text) in the description
   chunked  like echo, but the answer is sent with Transfer-Encoding: chunked in small chunks
   slow     reads the request, waits 5 s, then answers like echo
   reset    accepts, reads the request, then resets the connection (RST)
@@ -138,6 +139,8 @@ def serve(connection, kind):
                 if answer.endswith(CUT_SHORT):
                     return  # The function's process died mid-answer.
                 continue
+            if kind == "mirror":
+                request["body"] = raw_body.decode("utf-8", "replace")
             body = json.dumps(request).encode()
             status = int(lookup.get("x-status", "200")) if kind == "status" else 200
             if kind == "reserved":

@@ -101,3 +101,11 @@ func render(_ text: String, body: String = "", parameters: [(TemplateRenderer.Pa
         #expect(renderer.render(template) == .tooLarge)
     }
 }
+
+@Suite struct TemplateRegressionTests {
+    /// A property name read while an interpolated string is being built must not land in it.
+    @Test func propertyInsideInterpolation() throws {
+        #expect(try render(##"#set($o = $input.path('$'))#set($x = "$o.items.size()")[$x] "$o.k"#set($j = $util.parseJson('{"a": 1}'))"$j.a""##,
+                           body: #"{"items": [1, 2], "k": "v"}"#) == #"[2] "v""1""#)
+    }
+}

@@ -17,7 +17,10 @@ extension Worker {
     /// Called with the request head's bytes (valid during this call only): everything the
     /// upstream request needs from them is written into the upstream connection's output now.
     /// Returns nil once the exchange is under way, or the answer to give instead.
-    func startExchange(_ client: Int, operation: Int, target: Int, bytes: Span<UInt8>) -> GatewayAnswer? {
+    /// With `rendered`, the body sent is the renderer's output (a request template's), not the
+    /// client's, whose body is read and dropped.
+    func startExchange(_ client: Int, operation: Int, target: Int, bytes: Span<UInt8>,
+                       rendered: BoundTemplate? = nil) -> GatewayAnswer? {
         let compiled = targets[target]
         if compiled.mapsFramingHeader { return .reservedHeaderMapped }
         // A host that did not resolve at load has no address to connect to.
@@ -25,6 +28,7 @@ extension Worker {
         guard let upstream = acquireUpstream(compiled.upstream) else { return .serviceUnavailable }
         connections[client].peer = Int32(upstream)
         connections[client].awaitingUpstream = true
+        connections[client].bodyReplaced = rendered != nil
         connections[client].answerStarted = false
         connections[upstream].peer = Int32(client)
         connections[upstream].target = Int32(target)
@@ -43,8 +47,35 @@ extension Worker {
         if connections[client].peerAddressLength == 0 {
             connections[client].peerAddressLength = Socket.peerAddress(connections[client].fd, into: peerAddresses, slot: client)
         }
+        var bodyCopied = 0
         let written = output.write(slot: upstream, offset: connections[upstream].outputEnd) { writer in
-            writeUpstreamRequest(client: client, operation: operation, target: compiled, bytes: bytes, to: &writer)
+            writeUpstreamRequest(client: client, operation: operation, target: compiled, bytes: bytes, rendered: rendered,
+                                 to: &writer)
+            guard rendered != nil else { return }
+            let body = templating.renderer.output
+            bodyCopied = min(body.count, writer.freeCapacity)
+            writer.append(body.span.extracting(0..<bodyCopied))
+        }
+        var streamed = false
+        if rendered != nil, !written.overflowed, bodyCopied < templating.renderer.output.count {
+            // The rest of the rendered body goes from a body buffer as sends make room.
+            if let buffer = wholeBody.free.popLast() {
+                let body = templating.renderer.output
+                _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+                    writer.append(body.span.extracting(bodyCopied..<body.count))
+                }
+                connections[upstream].streamingBuffer = buffer
+                connections[upstream].streamingOffset = 0
+                connections[upstream].streamingEnd = body.count - bodyCopied
+                streamed = true
+            } else {
+                connections[client].peer = -1
+                connections[client].awaitingUpstream = false
+                connections[client].bodyReplaced = false
+                connections[upstream].peer = -1
+                abort(upstream)
+                return .serviceUnavailable
+            }
         }
         guard !written.overflowed else {
             connections[client].peer = -1
@@ -55,7 +86,7 @@ extension Worker {
         }
         connections[upstream].outputEnd += written.byteCount
         // A pooled connection's output is empty, so the request starts at the slot's first byte.
-        if connections[upstream].outputEnd != written.byteCount { connections[upstream].retryable = false }
+        if connections[upstream].outputEnd != written.byteCount || streamed { connections[upstream].retryable = false }
         connections[upstream].requestLength = written.byteCount
         deadlines.schedule(upstream, in: compiled.timeoutList, deadline: now + compiled.timeoutNanoseconds)
         if !connections[upstream].connecting { flush(upstream) }
@@ -126,7 +157,7 @@ extension Worker {
     // MARK: The upstream request
 
     func writeUpstreamRequest(client: Int, operation: Int, target: CompiledTarget, bytes: Span<UInt8>,
-                              to writer: inout SlabWriter) {
+                              rendered: BoundTemplate? = nil, to writer: inout SlabWriter) {
         // Request line: the integration's method (or the client's), the URI path with its
         // parameters filled in, and the query.
         if let method = target.method {
@@ -224,12 +255,23 @@ extension Worker {
             appendValue(.context(.sourceIp), client, head: bytes, headAtHand: true, escaping: .none, to: &writer)
             writer.append(ResponseHead.crlf)
             writer.append(forwardingLines[Int(connections[client].listener)])
+        } else if let rendered {
+            // A request template made the body: its content type, and the headers it set.
+            if !target.mapsContentType { writer.append(rendered.contentTypeLine) }
+            writer.append(templating.renderer.requestHeaderLines)
         } else if !target.mapsContentType,
                   let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
             // HTTP (non-proxy): of the client's headers, only the body's Content-Type goes on.
             writer.append(Worker.contentTypePrefix)
             writer.append(bytes.extracting(contentType))
             writer.append(ResponseHead.crlf)
+        }
+        if rendered != nil {
+            writer.append(ResponseHead.contentLengthPrefix)
+            ResponseHead.appendDecimal(templating.renderer.output.count, to: &writer)
+            writer.append(ResponseHead.crlf)
+            writer.append(ResponseHead.crlf)
+            return
         }
         switch head.framing {
         case .none, .length(0):

@@ -34,6 +34,22 @@ struct MockAnswer {
     let bound: [BoundTemplate]
 }
 
+/// An HTTP (non-proxy) integration's request templates.
+struct HTTPRequestTemplates {
+    let selection: RequestTemplates
+    let bound: [BoundTemplate]
+}
+
+/// What an HTTP integration's request templates make of a request.
+enum RequestBody {
+    /// The client's body goes as it is.
+    case passthrough
+    /// The renderer holds the body to send, made by this template.
+    case rendered(BoundTemplate)
+    /// The step waits for the body, or refuses.
+    case outcome(StepOutcome)
+}
+
 /// A MOCK integration whose templates use Velocity (MockImport).
 struct DynamicMock {
     let requestTemplates: RequestTemplates
@@ -46,8 +62,10 @@ struct DynamicMock {
 /// templates read of stages.
 struct TemplatingState {
     var renderer: TemplateRenderer
-    /// By operation: its MOCK, when rendered per request.
+    /// By operation: its MOCK, when rendered per request; its HTTP integration's request
+    /// templates, when it has some (or refuses requests without one).
     let mocks: [DynamicMock?]
+    let httpRequests: [HTTPRequestTemplates?]
     /// The stage variables templates read, by name, and their values by stage; and every stage's
     /// variables for templates that enumerate them.
     let stageVariableNames: [String]
@@ -102,6 +120,12 @@ struct TemplatingState {
             return DynamicMock(requestTemplates: mock.requestTemplates,
                                bound: mock.requestTemplates.templates.map { bind($0, operation) },
                                responseForStatus: mock.responseForStatus, answers: answers)
+        }
+        httpRequests = deployment.operations.map { operation in
+            guard case .http(let http) = operation.integration, !http.isProxy,
+                  !http.requestTemplates.templates.isEmpty || http.requestTemplates.passthrough == .never else { return nil }
+            return HTTPRequestTemplates(selection: http.requestTemplates,
+                                        bound: http.requestTemplates.templates.map { bind($0, operation) })
         }
         stageVariableNames = names
         stageVariables = deployment.stages.map { stage in names.map { stage.variables[$0].map { Array($0.utf8) } } }
@@ -226,6 +250,36 @@ extension Worker {
         }
         for field in head.headers {
             templating.renderer.addParameter(.header, name: bytes.extracting(field.name), value: bytes.extracting(field.value))
+        }
+    }
+
+    /// An HTTP integration's request: the template for its Content-Type renders the body the
+    /// upstream gets; without one, `passthroughBehavior` passes the client's or answers 415.
+    func requestBody(_ index: Int, _ bytes: Span<UInt8>, _ templates: HTTPRequestTemplates) -> RequestBody {
+        let selection: RequestTemplates.Selection
+        if let contentType = head.value(ofHeader: Worker.contentTypeName.span, in: bytes) {
+            selection = templates.selection.select(contentType: bytes.extracting(contentType))
+        } else {
+            selection = templates.selection.select(contentType: nil)
+        }
+        switch selection {
+        case .passthrough:
+            return .passthrough
+        case .unsupportedMediaType:
+            return .outcome(.refuse(.unsupportedMediaType))
+        case .template(let chosen):
+            let bound = templates.bound[chosen]
+            var body: Range<Int>?
+            if bound.template.readsBody {
+                switch awaitBody(index, bytes) {
+                case .wait: return .outcome(.wait)
+                case .refuse(let answer): return .outcome(.refuse(answer))
+                case .ready(let range): body = range
+                }
+            }
+            bindRequest(bound, index, bytes, body: body)
+            guard templating.renderer.render(bound.template) == .rendered else { return .outcome(.refuse(.templateTooLarge)) }
+            return .rendered(bound)
         }
     }
 

@@ -89,6 +89,8 @@ struct Connection {
     var peer: Int32 = -1
     /// Client: an upstream is answering the current request; later pipelined requests wait.
     var awaitingUpstream = false
+    /// Client: a request template made the body the upstream gets: the client's is read and dropped.
+    var bodyReplaced = false
     /// Client: bytes of the upstream's answer have been written, so a failure can no longer be
     /// answered with a status of our own.
     var answerStarted = false

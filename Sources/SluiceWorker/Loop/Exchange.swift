@@ -303,7 +303,7 @@ extension Worker {
                 }
             case .body:
                 var take = min(connection.bodyRemaining, bytes.count - offset)
-                if connection.peer >= 0 {
+                if connection.peer >= 0 && !connection.bodyReplaced {
                     // The body goes to the upstream as it arrives, as far as its output has room.
                     take = min(take, forwardRoom(Int(connection.peer)))
                     guard take > 0 else {
@@ -317,7 +317,7 @@ extension Worker {
                 if connections[index].bodyRemaining == 0 { finishRequest(index) }
             case .chunkedBody:
                 var limit = bytes.count
-                if connection.peer >= 0 {
+                if connection.peer >= 0 && !connection.bodyReplaced {
                     let room = forwardRoom(Int(connection.peer))
                     guard room > 0 else {
                         connections[index].receivePaused = true
@@ -326,7 +326,7 @@ extension Worker {
                     limit = min(limit, offset + room)
                 }
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<limit))
-                let peer = Int(connection.peer)
+                let peer = connection.bodyReplaced ? -1 : Int(connection.peer)
                 if peer >= 0 && connections[peer].invocation >= 0 {
                     // A function gets the body's data, in its event.
                     if let data = step.data { forwardBody(bytes.extracting(offset..<limit).extracting(data), to: peer) }

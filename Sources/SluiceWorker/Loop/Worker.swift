@@ -625,7 +625,6 @@ public final class Worker {
             releaseParkedHead(index)
             endBodyWait(index)
             releaseBodyBuffer(index)
-            endStreamingBuffer(index)
             releaseInvocation(index)
             // A Lambda authorizer's result this request was to fill: the others stop waiting.
             abandonClaim(hash: connections[index].authorizerHash, deadline: connections[index].authorizerClaim)
@@ -636,6 +635,8 @@ public final class Worker {
                 _ = endRecord(index, started: started)
             }
         }
+        // A rendered body still streaming (to a client, or to an upstream) frees its buffer.
+        endStreamingBuffer(index)
         Socket.close(connections[index].fd)
         if connections[index].secure { tlsReleased(index) }
         let role = connections[index].role

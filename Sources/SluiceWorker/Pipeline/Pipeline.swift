@@ -284,7 +284,15 @@ extension Worker {
     func integrationStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
         var refused: GatewayAnswer?
         if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
-            refused = startExchange(index, operation: match.operation, target: target, bytes: bytes)
+            var rendered: BoundTemplate?
+            if let templates = templating.httpRequests[match.operation] {
+                switch requestBody(index, bytes, templates) {
+                case .passthrough: break
+                case .rendered(let bound): rendered = bound
+                case .outcome(let outcome): return outcome
+                }
+            }
+            refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, rendered: rendered)
         } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
             refused = startInvocation(index, target: target, bytes: bytes)
         } else if let mock = templating.mocks[match.operation] {
