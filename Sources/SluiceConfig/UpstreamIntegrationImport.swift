@@ -365,7 +365,6 @@ struct UpstreamIntegrationImport {
         var responses: [HTTPIntegrationResponse] = []
         var matches: [[Bool]?] = []
         var valid = true
-        var templateWarned = false
         if let node, !node.isNull {
             guard let pairs = node.entries else {
                 log.error(file, node.line, "\(label): integration 'responses' must be a mapping")
@@ -408,12 +407,6 @@ struct UpstreamIntegrationImport {
                                                                                 what: "responseTemplates") else {
                     valid = false
                     continue
-                }
-                if !templateWarned, !templates.isEmpty {
-                    templateWarned = true
-                    log.warning(file, field("responseTemplates")?.line ?? key.line, "\(label): response templates of "
-                                + "HTTP integrations are not rendered yet; the upstream's response body is passed "
-                                + "through as is")
                 }
                 response.templates = templates
                 responses.append(response)

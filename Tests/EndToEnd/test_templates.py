@@ -193,6 +193,36 @@ paths:
             {"orderId": "$input.params('id')", "customer": "$util.escapeJavaScript($order.customer.name)", "skus": [#foreach($item in $order.items)"$item.sku"#if($foreach.hasNext),#end#end], "stage": "$context.stage"}
         responses:
           default: {statusCode: "200"}
+  /orders/{id}/summary:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: PUT
+        uri: "http://127.0.0.1:UPSTREAM/backend/orders"
+        requestTemplates:
+          application/json: '{"items": $input.json(''$.items'')}'
+        responses:
+          "4\\\\d{2}":
+            statusCode: "400"
+            responseParameters: {"method.response.header.X-Static": "'static value'"}
+            responseTemplates:
+              application/json: json 400 response template
+              application/xml: xml 400 response template
+          default:
+            statusCode: "200"
+            responseParameters: {"method.response.header.X-Upstream-Was": "integration.response.header.X-Upstream"}
+            responseTemplates:
+              application/json: |
+                #set($r = $input.path('$'))
+                {"upstreamMethod": "$r.method", "sentBytes": $r.body_length, "order": "$input.params('id')", "request": "$context.requestId"}
+  /raw/{id}:
+    get:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: GET
+        uri: "http://127.0.0.1:UPSTREAM/backend/raw"
+        responses:
+          default: {statusCode: "200"}
 """
 
 
@@ -218,3 +248,32 @@ def test_http_request_template_reshapes_the_body_the_upstream_gets(tmp_path, ups
     # WHEN_NO_TEMPLATES with a template defined: another content type is 415.
     refused = request(server, "POST", "/prod/orders/42", b"x", headers="Content-Type: text/plain\r\n")
     assert refused.status == 415
+
+
+def test_http_response_templates_render_the_upstream_answer(tmp_path, upstreams):
+    upstream = upstreams("mirror")
+    server = start_gateway(tmp_path, RESHAPE.replace("UPSTREAM", str(upstream.port)))
+    body = json.dumps({"customer": {"name": "x"}, "items": [1, 2]}).encode()
+    response = request(server, "POST", "/prod/orders/7/summary", body, headers="Content-Type: application/json\r\n")
+    assert response.status == 200, response.raw_head
+    assert response.header("Content-Type") == "application/json"
+    assert response.header("X-Upstream-Was") == "mirror"
+    answer = response.json()
+    assert answer["upstreamMethod"] == "PUT" and answer["order"] == "7"
+    assert answer["request"] == response.header("x-amzn-RequestId")
+    assert answer["sentBytes"] == len(b'{"items": [1,2]}')
+    # An answer without templates is relayed as it came.
+    raw = request(server, "GET", "/prod/raw/1")
+    assert raw.status == 200 and raw.json()["target"] == "/backend/raw"
+    # Many in a row on one keep-alive connection, pipelined: each answer rendered, in order.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
+        for number in range(20):
+            connection.sendall((f"POST /prod/orders/{number}/summary HTTP/1.1\r\nHost: gateway.test\r\n"
+                                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        connection.sendall(b"GET /prod/raw/2 HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    answers = parse_responses(data)
+    assert [a.json()["order"] for a in answers[:20]] == [str(n) for n in range(20)]
+    assert answers[20].json()["target"] == "/backend/raw"

@@ -361,6 +361,12 @@ extension Worker {
                     if responseHead.status < 200 { continue }  // 1xx: the real answer follows
                     startAnswer(index, client: clientIndex, bytes: rest)
                     if connections[index].peer < 0 { return bytes.count }
+                    if connections[index].responsePhase == .length && connections[index].responseRemaining == 0
+                        && connections[index].bufferingAnswer {
+                        completeBufferedAnswer(index, reusable: offset == bytes.count
+                                                                && connections[index].requestMethod != .head)
+                        return bytes.count
+                    }
                     if connections[index].responsePhase == .length && connections[index].responseRemaining == 0 {
                         // A bodyless answer: the connection may be used again only if nothing
                         // follows it (bytes after it would be read as the next exchange's
@@ -371,6 +377,46 @@ extension Worker {
                         return bytes.count
                     }
                 }
+            case .length where connections[index].bufferingAnswer:
+                let take = min(connections[index].responseRemaining, bytes.count - offset)
+                guard bufferAnswer(client: clientIndex, bytes.extracting(offset..<offset + take)) else {
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                }
+                offset += take
+                connections[index].responseRemaining -= take
+                if connections[index].responseRemaining == 0 {
+                    completeBufferedAnswer(index, reusable: offset == bytes.count)
+                    return bytes.count
+                }
+            case .chunked where connections[index].bufferingAnswer:
+                let step = connections[index].chunked.decode(bytes.extracting(offset..<bytes.count))
+                if let data = step.data {
+                    guard bufferAnswer(client: clientIndex, bytes.extracting(offset..<bytes.count).extracting(data)) else {
+                        upstreamFailed(index, answer: .badGateway)
+                        return bytes.count
+                    }
+                }
+                offset += step.consumed
+                switch step.state {
+                case .needMore:
+                    if step.consumed == 0 { return offset }
+                case .done:
+                    completeBufferedAnswer(index, reusable: offset == bytes.count)
+                    return bytes.count
+                case .failed:
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                }
+            case .untilClose where connections[index].bufferingAnswer:
+                let take = bytes.count - offset
+                guard take <= connections[index].responseRemaining,
+                      bufferAnswer(client: clientIndex, bytes.extracting(offset..<bytes.count)) else {
+                    upstreamFailed(index, answer: .badGateway)
+                    return bytes.count
+                }
+                connections[index].responseRemaining -= take
+                offset += take
             case .length:
                 let discard = connections[index].discardAnswerBody
                 let room = discard ? Int.max : outputRoom(clientIndex)
@@ -462,8 +508,41 @@ extension Worker {
                 return
             }
         }
-        let status = selected.map { target.responses[$0].status } ?? responseHead.status
         connections[client].request.record.integrationStatus = Int32(responseHead.status)
+        if let selected, connections[client].answerBuffer >= 0,
+           beginBufferedAnswer(index, client: client, selected: selected, lines: { writer in
+               let response = target.responses[selected]
+               writer.append(response.staticHeaders)
+               for mapped in response.mappedHeaders {
+                   if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
+                       writer.append(mapped.prefix)
+                       writer.append(bytes.extracting(value))
+                       writer.append(ResponseHead.crlf)
+                   }
+               }
+           }) {
+            // A response template renders the answer once the upstream's body is whole.
+            endFill(client, keep: false)
+            connections[index].relayChunked = false
+            connections[index].discardAnswerBody = false
+            connections[index].relayKeepAlive = responseHead.keepAlive
+            switch responseHead.framing {
+            case .none:
+                connections[index].responsePhase = .length
+                connections[index].responseRemaining = 0
+            case .length(let length):
+                connections[index].responsePhase = .length
+                connections[index].responseRemaining = length
+            case .chunked:
+                connections[index].responsePhase = .chunked
+                connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.responseBodyBytesMax)
+            case .untilClose:
+                connections[index].responsePhase = .untilClose
+                connections[index].responseRemaining = limits.responseBodyBytesMax
+            }
+            return
+        }
+        let status = selected.map { target.responses[$0].status } ?? responseHead.status
         let clientAskedHead = connections[client].request.pending.omitBody
         let http10 = connections[client].request.pending.http10
         var keepAlive = connections[client].request.pending.keepAlive && !draining
@@ -600,7 +679,11 @@ extension Worker {
     /// goes back to its pool if it may be used again.
     func finishExchange(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
-        if client >= 0 { endFill(client, keep: true) }
+        connections[index].bufferingAnswer = false
+        if client >= 0 {
+            endFill(client, keep: true)
+            releaseAnswerBuffer(client)
+        }
         connections[index].peer = -1
         if client >= 0 { connections[client].peer = -1 }
         // The connection goes back to its pool first, so that the client's next pipelined
@@ -610,6 +693,24 @@ extension Worker {
             requestAnswered(client)
             endAwaiting(client)
         }
+    }
+
+    /// A rendered answer's upstream body is whole: the template answers the client (or, when it
+    /// cannot, the gateway's answer does), and the exchange ends.
+    func completeBufferedAnswer(_ index: Int, reusable: Bool) {
+        let client = Int(connections[index].peer)
+        if client >= 0, let failure = renderBufferedAnswer(client: client) {
+            connections[client].request.pending.keepAlive = false
+            respond(client, response: catalog.index(of: failure), keepAlive: false, omitBody: false, http10: false)
+            connections[index].bufferingAnswer = false
+            connections[index].peer = -1
+            connections[client].peer = -1
+            releaseAnswerBuffer(client)
+            abort(index)
+            endAwaiting(client)
+            return
+        }
+        finishExchange(index, reusable: reusable)
     }
 
     /// An upstream connection whose exchange is over: back to its pool when it can be used again.
@@ -677,8 +778,12 @@ extension Worker {
         if invocation < 0 || invocationStates[invocation].authorizer < 0 { observeIntegrationLatency(index) }
         let client = Int(connections[index].peer)
         connections[index].peer = -1
+        connections[index].bufferingAnswer = false
         abort(index)
-        if client >= 0 { endFill(client, keep: false) }
+        if client >= 0 {
+            endFill(client, keep: false)
+            releaseAnswerBuffer(client)
+        }
         guard client >= 0, connections[client].isOpen, !connections[client].closing else { return }
         connections[client].peer = -1
         if connections[client].request.authorizerPending {
@@ -811,6 +916,8 @@ extension Worker {
             && (!connections[index].secure || tls.receivedCloseNotify(slot: index)) {
             if connections[index].invocation >= 0 {
                 completeInvocation(index, reusable: false)
+            } else if connections[index].bufferingAnswer {
+                completeBufferedAnswer(index, reusable: false)
             } else {
                 finishExchange(index, reusable: false)
             }

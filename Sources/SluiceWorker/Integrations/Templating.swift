@@ -50,6 +50,12 @@ enum RequestBody {
     case outcome(StepOutcome)
 }
 
+/// An HTTP (non-proxy) integration's response templates, by integration response.
+struct HTTPResponseTemplates {
+    let templates: [[MappingTemplate]]
+    let bound: [[BoundTemplate]]
+}
+
 /// A MOCK integration whose templates use Velocity (MockImport).
 struct DynamicMock {
     let requestTemplates: RequestTemplates
@@ -66,6 +72,7 @@ struct TemplatingState {
     /// templates, when it has some (or refuses requests without one).
     let mocks: [DynamicMock?]
     let httpRequests: [HTTPRequestTemplates?]
+    let httpResponses: [HTTPResponseTemplates?]
     /// The stage variables templates read, by name, and their values by stage; and every stage's
     /// variables for templates that enumerate them.
     let stageVariableNames: [String]
@@ -126,6 +133,12 @@ struct TemplatingState {
                   !http.requestTemplates.templates.isEmpty || http.requestTemplates.passthrough == .never else { return nil }
             return HTTPRequestTemplates(selection: http.requestTemplates,
                                         bound: http.requestTemplates.templates.map { bind($0, operation) })
+        }
+        httpResponses = deployment.operations.map { operation in
+            guard case .http(let http) = operation.integration, !http.isProxy,
+                  http.responses.contains(where: { !$0.templates.isEmpty }) else { return nil }
+            return HTTPResponseTemplates(templates: http.responses.map(\.templates),
+                                         bound: http.responses.map { $0.templates.map { bind($0, operation) } })
         }
         stageVariableNames = names
         stageVariables = deployment.stages.map { stage in names.map { stage.variables[$0].map { Array($0.utf8) } } }
@@ -372,10 +385,25 @@ extension Worker {
         return status
     }
 
+    /// Answers a request with a rendered body now (a MOCK): see `writeRendered`.
+    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, body: Bool) -> StepOutcome {
+        if let failure = writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
+                                       body: body, traced: false) {
+            return .refuse(failure)
+        }
+        connections[index].request.id = 0
+        requestAnswered(index)
+        connections[index].request.pending.response = Worker.answeredByStep
+        if !connections[index].request.pending.keepAlive { connections[index].closeAfterFlush = true }
+        return .done
+    }
+
     /// Writes an answer made now: the status line, the given header lines, the template's
     /// override headers, Content-Length, the gateway's own lines, and the renderer's output as
-    /// the body (`body`), streamed from a body buffer when it does not fit the output slot.
-    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, body: Bool) -> StepOutcome {
+    /// the body (`body`), streamed from a body buffer when it does not fit the output slot. Nil
+    /// when written; else the answer to give instead (nothing was written).
+    func writeRendered(_ index: Int, status: Int, lines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Bool,
+                       traced: Bool) -> GatewayAnswer? {
         if !connections[index].sendInFlight { compactOutput(index) }
         let rendered = templating.renderer.output
         // 204 and 304 end at their head.
@@ -398,15 +426,16 @@ extension Worker {
                 ResponseHead.appendDecimal(bodyBytes, to: &writer)
                 writer.append(ResponseHead.crlf)
             }
-            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, to: &writer)
+            endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: traced,
+                            to: &writer)
             guard withBody else { return }
             copied = min(bodyBytes, writer.freeCapacity)
             writer.append(rendered.span.extracting(0..<copied))
         }
-        guard !written.overflowed else { return .refuse(.templateTooLarge) }
+        guard !written.overflowed else { return .templateTooLarge }
         if withBody && copied < bodyBytes {
             // The rest waits in a body buffer, copied into the output as sends make room.
-            guard let buffer = wholeBody.free.popLast() else { return .refuse(.serviceUnavailable) }
+            guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
             _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
                 writer.append(rendered.span.extracting(copied..<bodyBytes))
             }
@@ -415,14 +444,100 @@ extension Worker {
             connections[index].streamingEnd = bodyBytes - copied
         }
         connections[index].outputEnd += written.byteCount
+        connections[index].answerStarted = true
         connections[index].request.record.responseBytes = withBody ? bodyBytes : 0
         countResponse(index, status: status)
-        connections[index].request.id = 0
-        requestAnswered(index)
         connections[index].request.pending.keepAlive = keepAlive
-        connections[index].request.pending.response = Worker.answeredByStep
-        if !keepAlive { connections[index].closeAfterFlush = true }
-        return .done
+        return nil
+    }
+
+    // MARK: HTTP integrations' response templates
+
+    /// An HTTP integration whose integration responses have templates keeps, for the exchange, a
+    /// body buffer holding the request's head (for what the templates read of the request,
+    /// long after its bytes are gone), then the answer's header lines, then the upstream's body.
+    func holdRequestForAnswer(_ index: Int, _ bytes: Span<UInt8>) -> GatewayAnswer? {
+        guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
+        let headLength = head.headLength
+        _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+            writer.append(bytes.extracting(0..<headLength))
+        }
+        connections[index].answerBuffer = buffer
+        connections[index].answerHeadLength = Int32(headLength)
+        connections[index].answerLinesLength = 0
+        connections[index].answerBodyLength = 0
+        connections[index].answerResponse = -1
+        return nil
+    }
+
+    /// The exchange is over: the client's answer buffer is free.
+    func releaseAnswerBuffer(_ index: Int) {
+        let buffer = connections[index].answerBuffer
+        guard buffer >= 0 else { return }
+        wholeBody.free.append(buffer)
+        connections[index].answerBuffer = -1
+        connections[index].answerResponse = -1
+    }
+
+    /// Whether the integration response `selected` of an answer to `client` is rendered: then
+    /// its header lines go to the answer buffer, and the upstream's body is gathered there.
+    func beginBufferedAnswer(_ index: Int, client: Int, selected: Int, lines: (inout SlabWriter) -> Void) -> Bool {
+        let buffer = Int(connections[client].answerBuffer)
+        guard buffer >= 0, let responses = templating.httpResponses[Int(connections[client].request.record.operation)],
+              selected < responses.templates.count, !responses.templates[selected].isEmpty else { return false }
+        let start = Int(connections[client].answerHeadLength)
+        let written = wholeBody.buffers.write(slot: buffer, offset: start) { writer in lines(&writer) }
+        connections[client].answerLinesLength = Int32(written.byteCount)
+        connections[client].answerResponse = Int32(selected)
+        connections[index].bufferingAnswer = true
+        return true
+    }
+
+    /// Adds a piece of the upstream's body to the answer buffer; false when it does not fit.
+    func bufferAnswer(client: Int, _ bytes: Span<UInt8>) -> Bool {
+        let buffer = Int(connections[client].answerBuffer)
+        let offset = Int(connections[client].answerHeadLength + connections[client].answerLinesLength
+                         + connections[client].answerBodyLength)
+        guard offset + bytes.count <= wholeBody.buffers.slotBytes else { return false }
+        _ = wholeBody.buffers.write(slot: buffer, offset: offset) { writer in writer.append(bytes) }
+        connections[client].answerBodyLength += Int32(bytes.count)
+        return true
+    }
+
+    /// The upstream's body is whole: the response template renders the client's answer, with
+    /// `$input.body` the upstream's body and `$input.params()` the request's (its head parsed
+    /// again from the buffer). Nil when answered; else the answer to give instead.
+    func renderBufferedAnswer(client: Int) -> GatewayAnswer? {
+        let buffer = Int(connections[client].answerBuffer)
+        let operation = Int(connections[client].request.record.operation)
+        let selected = Int(connections[client].answerResponse)
+        guard buffer >= 0, selected >= 0, let responses = templating.httpResponses[operation],
+              let target = connections[client].peer >= 0 ? Int(connections[Int(connections[client].peer)].target) : nil
+        else { return .internalServerError }
+        let headLength = Int(connections[client].answerHeadLength)
+        let linesEnd = headLength + Int(connections[client].answerLinesLength)
+        let bodyEnd = linesEnd + Int(connections[client].answerBodyLength)
+        return wholeBody.buffers.withBytes(slot: buffer, range: 0..<bodyEnd) { bytes -> GatewayAnswer? in
+            // The request's head and route, as when it arrived.
+            var parser = RequestHeadParser(limits: limits.request)
+            guard case .complete = parser.parse(bytes.extracting(0..<headLength), into: &head),
+                  routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path), method: head.method,
+                                into: &match), match.operation == operation else { return .internalServerError }
+            let chosen: Int?
+            if let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) {
+                chosen = MappingTemplates.selectResponse(responses.templates[selected], accept: bytes.extracting(accept))
+            } else {
+                chosen = MappingTemplates.selectResponse(responses.templates[selected], accept: nil)
+            }
+            guard let chosen else { return .internalServerError }
+            let bound = responses.bound[selected][chosen]
+            bindRequest(bound, client, bytes, body: linesEnd..<bodyEnd)
+            guard templating.renderer.render(bound.template) == .rendered else { return .templateTooLarge }
+            let response = targets[target].responses[selected]
+            return writeRendered(client, status: templating.renderer.statusOverride ?? response.status,
+                                 lines: bytes.extracting(headLength..<linesEnd), contentTypeLine: bound.contentTypeLine,
+                                 body: true, traced: true)
+        }
     }
 
     /// Copies the next piece of a rendered body from its body buffer into the output.

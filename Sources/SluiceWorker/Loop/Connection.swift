@@ -91,6 +91,16 @@ struct Connection {
     var awaitingUpstream = false
     /// Client: a request template made the body the upstream gets: the client's is read and dropped.
     var bodyReplaced = false
+    /// Client: an HTTP integration's response template renders the answer (Templating.swift): the
+    /// body buffer holding the request's head, the answer's header lines and the upstream's body,
+    /// their lengths, and the integration response selected (-1 before the answer).
+    var answerBuffer: Int32 = -1
+    var answerHeadLength: Int32 = 0
+    var answerLinesLength: Int32 = 0
+    var answerBodyLength: Int32 = 0
+    var answerResponse: Int32 = -1
+    /// Upstream: the answer's body is gathered for a response template rather than relayed.
+    var bufferingAnswer = false
     /// Client: bytes of the upstream's answer have been written, so a failure can no longer be
     /// answered with a status of our own.
     var answerStarted = false

@@ -625,6 +625,7 @@ public final class Worker {
             releaseParkedHead(index)
             endBodyWait(index)
             releaseBodyBuffer(index)
+            releaseAnswerBuffer(index)
             releaseInvocation(index)
             // A Lambda authorizer's result this request was to fill: the others stop waiting.
             abandonClaim(hash: connections[index].authorizerHash, deadline: connections[index].authorizerClaim)

@@ -292,7 +292,11 @@ extension Worker {
                 case .outcome(let outcome): return outcome
                 }
             }
+            if templating.httpResponses[match.operation] != nil, let refusal = holdRequestForAnswer(index, bytes) {
+                return .refuse(refusal)
+            }
             refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, rendered: rendered)
+            if refused != nil { releaseAnswerBuffer(index) }
         } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
             refused = startInvocation(index, target: target, bytes: bytes)
         } else if let mock = templating.mocks[match.operation] {
