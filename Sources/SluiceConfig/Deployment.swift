@@ -305,9 +305,9 @@ public struct Operation: Sendable {
     public var apiKeyRequired: Bool
     /// An authorizer or IAM that protects the method; `.unenforced` ones are refused (fail closed).
     public var authorization = MethodAuthorization.none
-    /// What the method's request validator would check (its name and what), when it checks
-    /// something: until Sluice validates requests, such a method is refused (fail closed).
-    public var requestValidation: String?
+    /// What the method's request validator checks (required parameters, body models), when it
+    /// checks something.
+    public var requestValidation: RequestValidation?
     /// The integration's `cacheKeyParameters`: what besides the resource path varies a cached
     /// answer.
     public var cacheKeyParameters: [CacheKeyParameter] = []

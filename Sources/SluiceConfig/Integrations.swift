@@ -338,13 +338,16 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     case errorMessageString = "error.messageString"
     /// The gateway response type (`THROTTLED`, `INTEGRATION_TIMEOUT`, …).
     case errorResponseType = "error.responseType"
+    /// Request validation's detail: fge's messages for a body (`[object has missing required
+    /// properties (["name"])]`), or the missing parameters' message.
+    case errorValidationErrorString = "error.validationErrorString"
 
     /// Whether a parameter mapping can read it: what the request alone says.
     public var isKnownBeforeTheIntegration: Bool {
         switch self {
         case .apiKeyId, .traceId, .xrayTraceId, .status, .responseLength, .responseLatency, .integrationLatency,
              .integrationLatencyDotted, .integrationStatus, .integrationStatusDotted, .errorMessage,
-             .errorMessageString, .errorResponseType: false
+             .errorMessageString, .errorResponseType, .errorValidationErrorString: false
         default: true
         }
     }

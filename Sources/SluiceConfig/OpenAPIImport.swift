@@ -1,5 +1,6 @@
 import SluiceHTTP1
 import SluiceRouter
+import SluiceSchema
 import Yams
 
 /// One method of one resource, as read from a definition, before it is given an index.
@@ -14,8 +15,8 @@ struct ImportedOperation {
     var apiKeyRequired = false
     /// An authorizer or IAM protecting the method (refused until Sluice enforces it).
     var authorization = MethodAuthorization.none
-    /// What the method's request validator checks (refused until Sluice validates), or nil.
-    var requestValidation: String?
+    /// What the method's request validator checks, or nil.
+    var requestValidation: RequestValidation?
     /// The integration's `cacheKeyParameters`.
     var cacheKeyParameters: [CacheKeyParameter] = []
 }
@@ -94,6 +95,10 @@ struct OpenAPIImport {
     private var defaultSecurity: Node?
     /// The request validators and the API's default one.
     private var validators = RequestValidators()
+    /// Swagger 2's top-level `consumes`, and the document as the schema compiler reads it (for
+    /// models' `$ref`s), made when the first model is compiled.
+    private var consumes: [String] = []
+    private var schemaDocument: SchemaNode?
 
     init(file: String, log: DiagnosticLog, limits: Limits = Limits()) {
         self.file = file
@@ -169,6 +174,7 @@ struct OpenAPIImport {
                                                           default: entry("x-amazon-apigateway-request-validator")?.value,
                                                           file: file, log: log) else { return nil }
         validators = readValidators
+        if case .sequence(let list)? = entry("consumes")?.value { consumes = list.compactMap { $0.text?.lowercased() } }
 
         var operations: [ImportedOperation] = []
         var valid = true
@@ -242,19 +248,24 @@ struct OpenAPIImport {
                     pathParameters = []
                 }
                 let operationFields = resolve(value, what: label)?.entries ?? []
-                let validation: String?
-                switch validators.checks(operation: operationFields, pathItemParameters: pathParameters, label: label,
-                                         resolve: { resolve($0, what: label) }, file: file, log: log) {
+                let validation: RequestValidation?
+                let document = root
+                var converted = schemaDocument
+                switch validators.compile(operation: operationFields, pathItemParameters: pathParameters, label: label,
+                                          consumes: consumes, resolve: { resolve($0, what: label) },
+                                          document: {
+                                              if let converted { return converted }
+                                              let made = SchemaDocument.convert(document)
+                                              converted = made
+                                              return made
+                                          }, file: file, log: log) {
                 case .failure:
                     valid = false
                     continue
-                case .success(let checks):
-                    validation = checks
+                case .success(let compiled):
+                    validation = compiled
                 }
-                if let validation {
-                    log.warning(file, key.line, "\(label) is guarded by \(validation), which Sluice does not "
-                                + "enforce yet; every request answers 500 (API_CONFIGURATION_ERROR)")
-                }
+                schemaDocument = converted
                 operations.append(ImportedOperation(pattern: pattern, method: method, line: key.line,
                                                     integration: integration, apiKeyRequired: security.apiKeyRequired,
                                                     authorization: security.authorization,

@@ -1,9 +1,94 @@
+import SluiceHTTP1
+import SluiceSchema
 import Yams
 
+/// What a method's request validator checks (`x-amazon-apigateway-request-validator`):
+/// required query parameters and headers (present and not blank), and the body against the
+/// JSON Schema draft 4 model for its content type, compiled at load.
+public struct RequestValidation: Sendable {
+    /// The validator's name, for messages.
+    public var validator: String
+    public var validatesParameters = false
+    /// In definition order (path item's parameters, then the operation's).
+    public var requiredParameters: [RequiredParameter] = []
+    /// By content type, lowercased (`application/json`, or `$default` for any); none: the body is
+    /// not validated.
+    public var bodyModels: [BodyModel] = []
+
+    public init(validator: String) {
+        self.validator = validator
+    }
+
+    /// The model for a request's Content-Type (none counts as `application/json`): the exact
+    /// media type's, else `$default`'s; nil when the request's body is not validated (API
+    /// Gateway: "If no matching content type is found, request validation is not performed").
+    public func model(for contentType: Span<UInt8>?) -> Int? {
+        for (index, model) in bodyModels.enumerated()
+        where model.contentType != "$default" && MappingTemplates.mediaType(contentType, is: model.contentType) {
+            return index
+        }
+        return bodyModels.firstIndex { $0.contentType == "$default" }
+    }
+}
+
+public struct RequiredParameter: Sendable, Equatable {
+    public var name: String
+    public var isHeader: Bool
+}
+
+public struct BodyModel: Sendable {
+    public var contentType: String
+    public var schema: CompiledSchema
+}
+
+/// YAML (or JSON read as YAML) as the schema compiler's tree: plain scalars typed as JSON would
+/// read them (`true`, `null`, numbers), quoted ones as strings.
+enum SchemaDocument {
+    static func convert(_ node: Node) -> SchemaNode {
+        switch node {
+        case .scalar(let scalar):
+            let text = scalar.string
+            guard scalar.style == .plain else { return SchemaNode(.string(text), line: node.line) }
+            switch text {
+            case "true", "True", "TRUE": return SchemaNode(.bool(true), line: node.line)
+            case "false", "False", "FALSE": return SchemaNode(.bool(false), line: node.line)
+            case "null", "Null", "NULL", "~", "": return SchemaNode(.null, line: node.line)
+            default:
+                return isJSONNumber(text) ? SchemaNode(.number(text), line: node.line) : SchemaNode(.string(text), line: node.line)
+            }
+        case .mapping(let mapping):
+            return SchemaNode(.object(mapping.map { SchemaNode.Member(key: $0.key.text ?? "", value: convert($0.value)) }),
+                              line: node.line)
+        case .sequence(let sequence):
+            return SchemaNode(.array(sequence.map(convert)), line: node.line)
+        case .alias:
+            return SchemaNode(.null, line: node.line)
+        }
+    }
+
+    /// JSON's number grammar.
+    static func isJSONNumber(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        guard let first = bytes.first, first >= 0x30 && first <= 0x39 else { return false }
+        if first == 0x30 { bytes = bytes.dropFirst() } else { while let digit = bytes.first, digit >= 0x30 && digit <= 0x39 { bytes = bytes.dropFirst() } }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            guard let digit = bytes.first, digit >= 0x30 && digit <= 0x39 else { return false }
+            while let digit = bytes.first, digit >= 0x30 && digit <= 0x39 { bytes = bytes.dropFirst() }
+        }
+        if let exponent = bytes.first, exponent == UInt8(ascii: "e") || exponent == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            guard let digit = bytes.first, digit >= 0x30 && digit <= 0x39 else { return false }
+            while let digit = bytes.first, digit >= 0x30 && digit <= 0x39 { bytes = bytes.dropFirst() }
+        }
+        return bytes.isEmpty
+    }
+}
+
 /// A definition's request validators (`x-amazon-apigateway-request-validators`) and the API's
-/// default (`x-amazon-apigateway-request-validator` at the top level). Until Sluice validates
-/// requests, a method whose validator has something to check is refused (fail closed); one whose
-/// validator has nothing to check (no required parameter, no body model) is served.
+/// default (`x-amazon-apigateway-request-validator` at the top level).
 struct RequestValidators {
     struct Validator {
         var body: Bool
@@ -66,11 +151,12 @@ struct RequestValidators {
         return result
     }
 
-    /// What an operation's validator would check, as words for `check` ("parameters h1, q1",
-    /// "body"), or nil when it checks nothing. `.failure` when the operation names a validator
-    /// that does not exist (reported).
-    func checks(operation fields: [(key: Node, value: Node)], pathItemParameters: [Node], label: String,
-                resolve: (Node) -> Node?, file: String, log: DiagnosticLog) -> Result<String?, ValidatorError> {
+    /// What an operation's validator checks: its required query parameters and headers, and
+    /// the body's models by content type. Nil when it checks nothing; `.failure` when the
+    /// operation names a validator that does not exist, or a model does not compile (reported).
+    func compile(operation fields: [(key: Node, value: Node)], pathItemParameters: [Node], label: String,
+                 consumes: [String], resolve: (Node) -> Node?, document: () -> SchemaNode,
+                 file: String, log: DiagnosticLog) -> Result<RequestValidation?, ValidatorError> {
         var name = defaultName
         if let own = fields.first(where: { $0.key.text == "x-amazon-apigateway-request-validator" })?.value {
             guard let text = own.text, validators[text] != nil else {
@@ -85,8 +171,12 @@ struct RequestValidators {
         if case .sequence(let list)? = fields.first(where: { $0.key.text == "parameters" })?.value {
             parameters += Array(list)
         }
-        var required: [String] = []
-        var hasBodyModel = false
+        var validation = RequestValidation(validator: name)
+        var bodySchemas: [(contentType: String, schema: Node)] = []
+        var operationConsumes = consumes
+        if case .sequence(let list)? = fields.first(where: { $0.key.text == "consumes" })?.value {
+            operationConsumes = list.compactMap { $0.text?.lowercased() }
+        }
         for parameterNode in parameters {
             guard let parameter = resolve(parameterNode)?.entries else { continue }
             func text(_ key: String) -> String? { parameter.first { $0.key.text == key }?.value.text }
@@ -97,22 +187,39 @@ struct RequestValidators {
                     log.error(file, line, "\(label): a parameter's required must be true or false")
                     return .failure(ValidatorError())
                 }
-                if isRequired, let parameterName = text("name") { required.append(parameterName) }
+                guard isRequired, let parameterName = text("name") else { continue }
+                validation.requiredParameters.append(RequiredParameter(name: parameterName, isHeader: text("in") == "header"))
             case "body":
-                if parameter.contains(where: { $0.key.text == "schema" }) { hasBodyModel = true }
+                // Swagger 2: the body's model, for each content type the operation consumes.
+                guard let schema = parameter.first(where: { $0.key.text == "schema" })?.value else { continue }
+                for contentType in operationConsumes.isEmpty ? ["application/json"] : operationConsumes {
+                    bodySchemas.append((contentType, schema))
+                }
             default: break
             }
         }
         if let requestBody = fields.first(where: { $0.key.text == "requestBody" })?.value,
            let content = resolve(requestBody)?.entries?.first(where: { $0.key.text == "content" })?.value {
-            for (_, media) in content.entries ?? [] where media.entries?.contains(where: { $0.key.text == "schema" }) ?? false {
-                hasBodyModel = true
+            for (typeNode, media) in content.entries ?? [] {
+                guard let schema = media.entries?.first(where: { $0.key.text == "schema" })?.value else { continue }
+                bodySchemas.append(((typeNode.text ?? "").lowercased(), schema))
             }
         }
-        var checked: [String] = []
-        if validator.parameters && !required.isEmpty { checked.append("parameters " + required.joined(separator: ", ")) }
-        if validator.body && hasBodyModel { checked.append("body") }
-        return .success(checked.isEmpty ? nil : "the request validator '\(name)' (\(checked.joined(separator: "; ")))")
+        validation.validatesParameters = validator.parameters && !validation.requiredParameters.isEmpty
+        if !validation.validatesParameters { validation.requiredParameters = [] }
+        if validator.body {
+            let whole = document()
+            for (contentType, schemaNode) in bodySchemas {
+                do {
+                    let compiled = try CompiledSchema.compile(SchemaDocument.convert(schemaNode), document: whole)
+                    validation.bodyModels.append(BodyModel(contentType: contentType, schema: compiled))
+                } catch {
+                    log.error(file, error.line, "\(label): the \(contentType) model: \(error.message)")
+                    return .failure(ValidatorError())
+                }
+            }
+        }
+        return .success(validation.validatesParameters || !validation.bodyModels.isEmpty ? validation : nil)
     }
 
     struct ValidatorError: Error {}

@@ -48,6 +48,10 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
     case unsupportedMediaType
     /// A mapping template's output is larger than the worker's template buffers: 500.
     case templateTooLarge
+    /// Request validation: a required query parameter or header is missing or blank (the
+    /// message names them, per request), or the body does not match its model.
+    case badRequestParameters
+    case badRequestBody
 
     // Authorization (SluiceAuth): IAM (Signature Version 4).
     /// The `Authorization` header is not a complete SigV4 one, or `X-Amz-Date` is missing.
@@ -98,6 +102,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .lengthRequired: 411
         case .unsupportedMediaType: 415
         case .templateTooLarge: 500
+        case .badRequestParameters, .badRequestBody: 400
         case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient, .expiredToken: 403
         case .unauthorized, .tokenExpired, .jwtMissing, .jwtMalformed, .jwtInvalidSignature, .jwtExpired, .jwtNotYetValid,
              .jwtInvalidIssuer, .jwtInvalidAudience: 401
@@ -132,6 +137,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
              .templateTooLarge:
             #"{"message": ""# + message + #""}"#
         case .authorizerConfigurationError, .authorizerFailure: #"{"message": null}"#
+        case .badRequestParameters, .badRequestBody: #"{"message": ""# + message + #""}"#
         case .explicitDeny, .accessDenied: #"{"Message":""# + message + #""}"#
         default: #"{"message":""# + message + #""}"#
         }
@@ -162,6 +168,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .misdirectedRequest: "Misdirected Request"
         case .lengthRequired: "Length Required"
         case .unsupportedMediaType: "Unsupported Media Type"
+        case .badRequestParameters: "Missing required request parameters"
+        case .badRequestBody: "Invalid request body"
         case .incompleteSignature:
             "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters, and either a "
                 + "'X-Amz-Date' header or a 'Date' header."
@@ -196,6 +204,8 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .apiConfigurationError, .reservedHeaderMapped: "API_CONFIGURATION_ERROR"
         case .lengthRequired: "DEFAULT_4XX"
         case .unsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE"
+        case .badRequestParameters: "BAD_REQUEST_PARAMETERS"
+        case .badRequestBody: "BAD_REQUEST_BODY"
         case .templateTooLarge: "DEFAULT_5XX"
         case .incompleteSignature, .invalidSignature, .signatureExpired, .unrecognizedClient: "INVALID_SIGNATURE"
         case .expiredToken: "EXPIRED_TOKEN"
@@ -216,6 +226,7 @@ public enum GatewayAnswer: Int, Sendable, CaseIterable {
         case .explicitDeny, .accessDenied: "AccessDeniedException"
         case .reservedHeaderMapped: "InternalServerErrorException"
         case .unsupportedMediaType: "UnsupportedMediaTypeException"
+        case .badRequestParameters, .badRequestBody: "BadRequestException"
         case .incompleteSignature: "IncompleteSignatureException"
         case .invalidSignature, .signatureExpired: "InvalidSignatureException"
         case .unrecognizedClient: "UnrecognizedClientException"

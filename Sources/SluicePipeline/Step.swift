@@ -16,8 +16,7 @@ public enum Step: UInt8, Sendable, CaseIterable {
     /// The stage response cache (SluiceCache): a hit answers, a miss fills, another request's
     /// fill is waited for.
     case cacheLookup
-    /// Request validation. Until Sluice validates requests, a method whose validator has
-    /// something to check is refused with API Gateway's API_CONFIGURATION_ERROR (fail closed).
+    /// Request validation: required parameters, and the body against its model (SluiceSchema).
     case validation
     /// MOCK, HTTP, HTTP_PROXY or AWS_PROXY: the last step; it answers or hands the request to an
     /// upstream.

@@ -6,9 +6,9 @@ import SluiceSharedMemory
 /// request's key was identified, per usage plan: one row per worker slot, written by that worker
 /// only.
 public final class RejectionCounters: Sendable {
-    /// Columns per stage and per plan stage: forbidden (key), throttled, quota exceeded, and
-    /// refused by the authorizer or IAM (stages only: no key is known yet).
-    static let reasons = 4
+    /// Columns per stage and per plan stage: forbidden (key), throttled, quota exceeded, refused
+    /// by the authorizer or IAM, and by request validation (the last two: stages only).
+    static let reasons = 5
     public let table: CounterTable
     let stageCount: Int
 
@@ -36,7 +36,12 @@ public final class RejectionCounters: Sendable {
         table.add(row: slot, counter: stage * RejectionCounters.reasons + 3)
     }
 
-    static let reasonLabels = ["key", "throttle", "quota", "auth"].map { PrometheusLabels([("reason", $0)]) }
+    /// Counts a request of `stage` that request validation refused.
+    public func countValidation(slot: Int, stage: Int) {
+        table.add(row: slot, counter: stage * RejectionCounters.reasons + 4)
+    }
+
+    static let reasonLabels = ["key", "throttle", "quota", "auth", "validation"].map { PrometheusLabels([("reason", $0)]) }
 
     /// The labels of each row: every stage's `api`, `stage` and `plan=""`, then every plan
     /// stage's, with its plan's name.

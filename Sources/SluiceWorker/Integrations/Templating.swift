@@ -387,10 +387,12 @@ extension Worker {
 
     /// Answers a request with a rendered body now (a MOCK): see `writeRendered`.
     func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, body: Bool) -> StepOutcome {
-        if let failure = writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
-                                       body: body, traced: false) {
-            return .refuse(failure)
-        }
+        let rendered = templating.renderer.output
+        let failure = body ? writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
+                                           body: rendered.span, traced: false)
+            : writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine, body: nil,
+                            traced: false)
+        if let failure { return .refuse(failure) }
         connections[index].request.id = 0
         requestAnswered(index)
         connections[index].request.pending.response = Worker.answeredByStep
@@ -399,16 +401,14 @@ extension Worker {
     }
 
     /// Writes an answer made now: the status line, the given header lines, the template's
-    /// override headers, Content-Length, the gateway's own lines, and the renderer's output as
-    /// the body (`body`), streamed from a body buffer when it does not fit the output slot. Nil
-    /// when written; else the answer to give instead (nothing was written).
-    func writeRendered(_ index: Int, status: Int, lines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Bool,
+    /// override headers, Content-Length, the gateway's own lines, and `body` (nil: none), streamed
+    /// from a body buffer when it does not fit the output slot. Nil when written; else the answer
+    /// to give instead (nothing was written).
+    func writeRendered(_ index: Int, status: Int, lines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Span<UInt8>?,
                        traced: Bool) -> GatewayAnswer? {
         if !connections[index].sendInFlight { compactOutput(index) }
-        let rendered = templating.renderer.output
         // 204 and 304 end at their head.
-        let hasBody = body && status != 204 && status != 304
-        let bodyBytes = hasBody ? rendered.count : 0
+        let bodyBytes = status == 204 || status == 304 ? 0 : (body?.count ?? 0)
         let overrides = templating.renderer.responseHeaderLines
         let keepAlive = connections[index].request.pending.keepAlive && !draining
         let http10 = connections[index].request.pending.http10
@@ -418,7 +418,7 @@ extension Worker {
         var copied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer in
             writer.append(Worker.statusLines[status - 100])
-            if hasBody || (body && rendered.isEmpty), let contentTypeLine { writer.append(contentTypeLine) }
+            if body != nil && status != 204 && status != 304, let contentTypeLine { writer.append(contentTypeLine) }
             writer.append(lines)
             writer.append(overrides)
             if status != 204 && status != 304 {
@@ -428,16 +428,16 @@ extension Worker {
             }
             endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: traced,
                             to: &writer)
-            guard withBody else { return }
+            guard withBody, let body else { return }
             copied = min(bodyBytes, writer.freeCapacity)
-            writer.append(rendered.span.extracting(0..<copied))
+            writer.append(body.extracting(0..<copied))
         }
         guard !written.overflowed else { return .templateTooLarge }
-        if withBody && copied < bodyBytes {
+        if withBody, let body, copied < bodyBytes {
             // The rest waits in a body buffer, copied into the output as sends make room.
             guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
             _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
-                writer.append(rendered.span.extracting(copied..<bodyBytes))
+                writer.append(body.extracting(copied..<bodyBytes))
             }
             connections[index].streamingBuffer = buffer
             connections[index].streamingOffset = 0
@@ -534,9 +534,10 @@ extension Worker {
             bindRequest(bound, client, bytes, body: linesEnd..<bodyEnd)
             guard templating.renderer.render(bound.template) == .rendered else { return .templateTooLarge }
             let response = targets[target].responses[selected]
+            let rendered = templating.renderer.output
             return writeRendered(client, status: templating.renderer.statusOverride ?? response.status,
                                  lines: bytes.extracting(headLength..<linesEnd), contentTypeLine: bound.contentTypeLine,
-                                 body: true, traced: true)
+                                 body: rendered.span, traced: true)
         }
     }
 

@@ -159,6 +159,8 @@ public final class Worker {
     var wholeBody: WholeBodyState
     /// Mapping templates (Templating.swift).
     var templating: TemplatingState
+    /// Request validation (Validation.swift).
+    var validating: ValidationState
     /// Each API's CORS policy (nil: none), and the most bytes one adds to a response head.
     let corsPolicies: [CORSPolicy?]
     let corsLinesBytesMax: Int
@@ -276,6 +278,7 @@ public final class Worker {
                                                resultCache: context.authorizerCache)
         wholeBody = try WholeBodyState(limits: context.deployment.limits)
         templating = try TemplatingState(deployment: context.deployment, limits: context.deployment.limits)
+        validating = try ValidationState(deployment: context.deployment, clientSlots: tuning.maxConnections)
         upstreamNames = context.deployment.upstreams.map(\.description)
         upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)
         domainNames = context.deployment.domains.map { Array($0.name.utf8) }

@@ -42,6 +42,8 @@ struct RequestRecord {
     var iamCredential: Int16 = -1
     /// A Lambda authorizer's compiled answer for the request (`AuthorizationState.results`), or -1.
     var authorizerResult: Int32 = -1
+    /// Request validation's detail, in the connection's slot of `ValidationState.details` (0: none).
+    var validationErrorLength: Int16 = 0
 }
 
 /// Where a request's texts go in its slot of `requestTexts`. Longer values are cut at these sizes.

@@ -135,8 +135,7 @@ extension Worker {
         case .authorizer: authorizerStep(index, bytes)
         case .admission: admissionStep(index, bytes)
         case .cacheLookup: cacheStep(index, bytes)
-        // Until requests are validated, a method whose validator checks something is refused.
-        case .validation: .refuse(.apiConfigurationError)
+        case .validation: validationStep(index, bytes)
         case .integration: integrationStep(index, bytes)
         }
     }

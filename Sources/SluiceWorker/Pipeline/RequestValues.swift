@@ -207,6 +207,11 @@ extension Worker {
             }
         case .integrationStatus, .integrationStatusDotted:
             if record.integrationStatus > 0 { ResponseHead.appendDecimal(Int(record.integrationStatus), to: &writer) }
+        case .errorValidationErrorString:
+            let length = Int(record.validationErrorLength)
+            if length > 0 {
+                validating.details.withBytes(slot: index, range: 0..<length) { appendEscaped($0, escaping, to: &writer) }
+            }
         case .errorMessage, .errorMessageString, .errorResponseType:
             guard record.answer >= 0, let answer = GatewayAnswer(rawValue: Int(record.answer)) else { return }
             switch variable {
