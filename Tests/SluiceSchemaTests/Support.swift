@@ -1,0 +1,2 @@
+import SluiceSchema
+import Testing
