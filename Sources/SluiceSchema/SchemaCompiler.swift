@@ -274,7 +274,7 @@ struct SchemaCompiler {
                     throw Self.error(value.line, "patternProperties must be an object of schemas, not \(Self.kindName(value))")
                 }
                 try checkUniqueKeys(properties)
-                let start = patterns.count
+                // The subschemas' own patterns are appended as they compile; this node's go after them.
                 var compiled: [CompiledSchema.Pattern] = []
                 for property in properties {
                     let regex = try Self.regex(property.key, line: property.value.line, keyword: "patternProperties")
@@ -282,6 +282,7 @@ struct SchemaCompiler {
                     compiled.append(CompiledSchema.Pattern(regex: regex, source: source,
                                                            schema: try compileSchema(property.value, depth: depth + 1)))
                 }
+                let start = patterns.count
                 patterns.append(contentsOf: compiled)
                 node.patternProperties = start..<patterns.count
             case "additionalProperties":

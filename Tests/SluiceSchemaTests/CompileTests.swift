@@ -187,9 +187,15 @@ import Testing
     }
 
     @Test func boundsOnSchemas() throws {
-        var deep = "{}"
-        for _ in 0..<130 { deep = "{\"not\": \(deep)}" }
-        #expect(error(deep)?.1 == "schema is nested more than 128 levels deep")
+        // Deeper than JSON text may nest (the loader's YAML may), so built as a tree.
+        var deep = SchemaNode(.object([]), line: 131)
+        for level in (1...130).reversed() { deep = SchemaNode(.object([.init(key: "not", value: deep)]), line: level) }
+        do {
+            _ = try CompiledSchema.compile(deep, document: deep)
+            Issue.record("a schema nested 130 deep compiled")
+        } catch {
+            #expect(error == SchemaError(line: 130, message: "schema is nested more than 128 levels deep"))
+        }
         var chain = "{\"definitions\": {"
         for index in 0..<40 { chain += "\"S\(index)\": {\"allOf\": [{\"$ref\": \"#/definitions/S\(index + 1)\"}]}," }
         chain += "\"S40\": {}}}"
