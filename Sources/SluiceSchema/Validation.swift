@@ -321,8 +321,9 @@ extension CompiledSchema {
             report.end()
         }
         if !node.dependencies.isEmpty {
-            for dependency in dependencies[node.dependencies]
-            where isPresent(dependency.trigger, bits: bits, object, body, pool) {
+            // Indexes, not a slice: iterating an ArraySlice of structs allocates in a debug build.
+            for position in node.dependencies where isPresent(dependencies[position].trigger, bits: bits, object, body, pool) {
+                let dependency = dependencies[position]
                 if dependency.schema >= 0 {
                     if !check(dependency.schema, object, depth: depth, body, pool, &report) {
                         guard report.isRecording else { return false }
