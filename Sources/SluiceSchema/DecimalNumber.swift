@@ -14,8 +14,10 @@ struct DecimalNumber: Sendable {
     var significant: Range<Int>
     /// The exponent written after `e`, saturated at ±`exponentMagnitudeMax * 2`.
     var exponent: Int
-    /// Whether the text has neither a fraction nor an exponent: JSON Schema draft 4's `integer`
-    /// (see `InstanceType`).
+    /// Whether the text has neither a fraction nor an exponent: what draft 4's `integer` means to
+    /// fge (Jackson reads `1.0` and `1e2` as decimals, NodeType number) and to python-jsonschema's
+    /// Draft4Validator (json.loads makes them floats, and draft 4's integer check wants an int; only
+    /// draft 6 and later accept 1.0). So `1.0` is a number but not an integer, `-0` an integer.
     var isIntegerText: Bool
 
     /// The largest exponent magnitude accepted. Jackson (under fge) keeps a BigDecimal's scale in a

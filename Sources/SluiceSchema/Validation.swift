@@ -41,7 +41,11 @@ extension CompiledSchema {
     /// must be one JSON text (strict RFC 8259, UTF-8, nesting at most `JSONScanner.depthMax`,
     /// nothing after it), with no object repeating a member name, and match the schema. On
     /// failure `report` holds fge's messages. Allocates nothing, but for `pattern` and
-    /// `patternProperties` (see `ValidationReport`).
+    /// `patternProperties` (see `ValidationReport`); tools/count-schema-mallocs checks it.
+    ///
+    /// An empty body is not JSON, so it fails. Cost: each level of a container is read again by the
+    /// level above it (SluiceJSON's readers validate as they skip), so the work is bounded by the
+    /// body's size times its depth (at most `JSONScanner.depthMax`), not by its size alone.
     public func validate(_ body: Span<UInt8>, report: inout ValidationReport) -> Bool {
         report.reset()
         guard let top = JSONScanner.document(body) else {
