@@ -69,6 +69,8 @@ let package = Package(
         .target(name: "SluiceTemplates", dependencies: ["SluiceJSON"], swiftSettings: swift6),
         // A strict JSON scanner over borrowed bytes: function answers, token claims, key sets.
         .target(name: "SluiceJSON", swiftSettings: swift6),
+        // Request body models: JSON Schema draft 4 compiled at load, validated as API Gateway does.
+        .target(name: "SluiceSchema", dependencies: ["SluiceJSON"], swiftSettings: swift6),
         // Authorization: SigV4 (IAM), JWTs against an issuer's keys, authorizer policies.
         .target(name: "SluiceAuth", dependencies: ["SluiceHTTP1", "SluiceJSON", "SluiceCrypto"],
                 swiftSettings: swift6),
@@ -113,6 +115,8 @@ let package = Package(
         .testTarget(name: "SluiceTLSTests", dependencies: ["SluiceTLS", "SluiceURing", "SluiceConfig"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceAuthTests", dependencies: ["SluiceAuth", "SluiceCrypto", "SluiceJSON", "SluiceHTTP1"],
+                    swiftSettings: swift6),
+        .testTarget(name: "SluiceSchemaTests", dependencies: ["SluiceSchema", "SluiceJSON"], exclude: ["Fixtures"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceCORSTests", dependencies: ["SluiceCORS", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
