@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "SluiceWorker",
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
-                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth", "SluiceJSON"],
+                               "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth", "SluiceJSON",
+                               "SluiceTemplates", "SluiceSchema"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -53,7 +54,8 @@ let package = Package(
         .target(name: "SluiceHTTP1", swiftSettings: swift6),
         .target(name: "SluiceRouter", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .target(name: "SluiceConfig",
-                dependencies: ["SluiceRouter", "SluiceHTTP1", "SluiceTemplates", .product(name: "Yams", package: "Yams")],
+                dependencies: ["SluiceRouter", "SluiceHTTP1", "SluiceTemplates", "SluiceSchema",
+                               .product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
         .target(name: "SluiceMetrics", dependencies: ["SluiceSharedMemory"], swiftSettings: swift6),
         // The pipeline's vocabulary: its steps in API Gateway's order, the plan of steps compiled per

@@ -34,6 +34,11 @@ public struct RequestValidation: Sendable {
 public struct RequiredParameter: Sendable, Equatable {
     public var name: String
     public var isHeader: Bool
+
+    public init(name: String, isHeader: Bool) {
+        self.name = name
+        self.isHeader = isHeader
+    }
 }
 
 public struct BodyModel: Sendable {

@@ -13,11 +13,13 @@ public enum Step: UInt8, Sendable, CaseIterable {
     case authorizer
     /// The API key, the throttles in API Gateway's order and the quota (SluiceThrottle).
     case admission
+    /// Request validation: required parameters, and the body against its model (SluiceSchema).
+    /// Before the cache, as API Gateway validates the method request before its integration
+    /// request: an invalid request is never answered from the cache.
+    case validation
     /// The stage response cache (SluiceCache): a hit answers, a miss fills, another request's
     /// fill is waited for.
     case cacheLookup
-    /// Request validation: required parameters, and the body against its model (SluiceSchema).
-    case validation
     /// MOCK, HTTP, HTTP_PROXY or AWS_PROXY: the last step; it answers or hands the request to an
     /// upstream.
     case integration

@@ -230,7 +230,7 @@ struct DefaultStageTests {
     }
 }
 
-/// Request validators are refused where they have something to check, until Sluice validates.
+/// Request validators compile to what they check: required parameters and body models.
 struct RequestValidationConfigTests {
     @Test func validatorsWithSomethingToCheckAreRecorded() throws {
         let result = loadDefinition("""
@@ -258,12 +258,14 @@ struct RequestValidationConfigTests {
             """)
         let deployment = try #require(result.deployment, "\(result.lines)")
         let byMethod = Dictionary(uniqueKeysWithValues: deployment.operations.map { ("\($0.method) \($0.resourcePath)", $0) })
-        #expect(byMethod["GET /a"]?.requestValidation == "the request validator 'params' (parameters q)")
-        #expect(byMethod["POST /a"]?.requestValidation == "the request validator 'all' (body)")
+        #expect(byMethod["GET /a"]?.requestValidation?.requiredParameters == [RequiredParameter(name: "q", isHeader: false)])
+        #expect(byMethod["GET /a"]?.requestValidation?.bodyModels.isEmpty == true)
+        #expect(byMethod["POST /a"]?.requestValidation?.validatesParameters == false)
+        #expect(byMethod["POST /a"]?.requestValidation?.bodyModels.map(\.contentType) == ["application/json"])
         // The default validator checks parameters only, and PUT has none required.
         #expect(byMethod["PUT /a"]?.requestValidation == nil)
-        #expect(byMethod["GET /b/{id}"]?.requestValidation == "the request validator 'params' (parameters X-Trace)")
-        #expect(result.lines.contains("api.yaml:8: warning: GET /a is guarded by the request validator 'params' (parameters q), which Sluice does not enforce yet; every request answers 500 (API_CONFIGURATION_ERROR)"))
+        #expect(byMethod["GET /b/{id}"]?.requestValidation?.requiredParameters == [RequiredParameter(name: "X-Trace", isHeader: true)])
+        #expect(!result.lines.contains { $0.contains("validator") })
     }
 
     @Test func anUnknownValidatorIsAnError() {
@@ -320,7 +322,48 @@ struct RequestValidationConfigTests {
                   x-amazon-apigateway-integration: { type: mock }
             """)
         let deployment = try #require(fixed.deployment, "\(fixed.lines)")
-        #expect(deployment.operations.first?.requestValidation == "the request validator 'params' (parameters q, h)")
+        #expect(deployment.operations.first?.requestValidation?.requiredParameters.map(\.name) == ["q", "h"])
+    }
+
+    @Test func modelsCompileWithTheirRefsAndBrokenOnesAreErrorsAtTheirLine() throws {
+        let swagger = loadDefinition("""
+            swagger: "2.0"
+            consumes: [application/json, application/x-pet]
+            x-amazon-apigateway-request-validators: { body: { validateRequestBody: true } }
+            paths:
+              /pets:
+                post:
+                  x-amazon-apigateway-request-validator: body
+                  parameters: [{ in: body, name: Pet, schema: { $ref: "#/definitions/Pet" } }]
+                  x-amazon-apigateway-integration: { type: mock }
+            definitions:
+              Pet:
+                type: object
+                required: [name]
+                properties:
+                  name: { type: string }
+                  children: { type: array, items: { $ref: "#/definitions/Pet" } }
+            """)
+        let deployment = try #require(swagger.deployment, "\(swagger.lines)")
+        let validation = try #require(deployment.operations.first?.requestValidation)
+        #expect(validation.bodyModels.map(\.contentType) == ["application/json", "application/x-pet"])
+        #expect(validation.model(for: nil) == 0)
+        let broken = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-request-validators: { body: { validateRequestBody: true } }
+            paths:
+              /pets:
+                post:
+                  x-amazon-apigateway-request-validator: body
+                  requestBody:
+                    content:
+                      application/json:
+                        schema: { type: object, required: name }
+                  x-amazon-apigateway-integration: { type: mock }
+            """)
+        #expect(broken.deployment == nil)
+        #expect(broken.errors.count == 1)
+        #expect(broken.errors.first?.description.hasPrefix("api.yaml:10: error: POST /pets: the application/json model: ") == true)
     }
 }
 

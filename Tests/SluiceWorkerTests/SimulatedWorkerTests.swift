@@ -347,16 +347,14 @@ import Testing
     @Test func aRefusedRequestGivesBackItsCacheFill() throws {
         let definition = """
             openapi: 3.0.1
-            x-amazon-apigateway-request-validators: { params: { validateRequestParameters: true } }
             paths:
               /validated:
                 get:
-                  x-amazon-apigateway-request-validator: params
-                  parameters: [{ name: q, in: query, required: true }]
                   x-amazon-apigateway-integration:
                     type: http_proxy
                     httpMethod: GET
                     uri: "http://127.0.0.1:9/answer"
+                    requestParameters: { "integration.request.header.Content-Length": "method.request.querystring.q" }
             """
         let gateway = try Self.gateway(stage: "{cache: {capacity_mb: 8, ttl_seconds: 300}}", definition: definition)
         let captures = gateway.worker.freeCaptures.count

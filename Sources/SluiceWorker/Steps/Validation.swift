@@ -51,7 +51,8 @@ extension Worker {
         }
         guard !validation.bodyModels.isEmpty else { return .proceed }
         let model: Int?
-        if let contentType = head.value(ofHeader: Worker.contentTypeName.span, in: bytes) {
+        let contentTypeName = Worker.contentTypeName
+        if let contentType = head.value(ofHeader: contentTypeName.span, in: bytes) {
             model = validation.model(for: bytes.extracting(contentType))
         } else {
             model = validation.model(for: nil)
