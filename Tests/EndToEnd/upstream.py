@@ -7,6 +7,8 @@ KIND:
   echo     keep-alive HTTP/1.1; answers 200 with a JSON description of the request it got
            (method, target, headers, body length and sha256) and counts connections
   mirror   like echo, with the request's body (as text) in the description
+  record   like mirror, and appends each description as a JSON line to the file named by its
+           argument (upstream.py record FILE): what reached the integration
   chunked  like echo, but the answer is sent with Transfer-Encoding: chunked in small chunks
   slow     reads the request, waits 5 s, then answers like echo
   reset    accepts, reads the request, then resets the connection (RST)
@@ -139,8 +141,11 @@ def serve(connection, kind):
                 if answer.endswith(CUT_SHORT):
                     return  # The function's process died mid-answer.
                 continue
-            if kind == "mirror":
+            if kind in ("mirror", "record"):
                 request["body"] = raw_body.decode("utf-8", "replace")
+            if kind == "record":
+                with lock, open(RECORD_PATH, "a") as record:
+                    record.write(json.dumps(request) + "\n")
             body = json.dumps(request).encode()
             status = int(lookup.get("x-status", "200")) if kind == "status" else 200
             if kind == "reserved":
@@ -309,8 +314,14 @@ def invoke(request, body):
     return http_answer(200, json.dumps(answer).encode())
 
 
+RECORD_PATH = None
+
+
 def main():
+    global RECORD_PATH
     kind = sys.argv[1]
+    if kind == "record":
+        RECORD_PATH = sys.argv[2]
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # UPSTREAM_PORT: a fixed port (tools/bench's fake Lambda emulator); else any free one.
