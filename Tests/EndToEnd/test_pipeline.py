@@ -383,26 +383,3 @@ def test_a_resource_policy_refuses_preflights_too(tmp_path):
     assert preflight.status == 403
     assert request(server, "GET", "/prod/pets").status == 403
 
-
-def test_request_validators_fail_closed_on_the_aws_sample(tmp_path, upstreams):
-    from conftest import SHARED
-    upstream = upstreams("echo")
-    example = (SHARED / "examples" / "aws" / "api-gateway-request-validation-sample-api-swagger.1.swagger20.json").read_text()
-    import hashlib
-    digest = hashlib.sha256(b"k-validation").hexdigest()
-    server = start_gateway(
-        tmp_path, example,
-        extra=f'upstreams:\n  resolve:\n    petstore-demo-endpoint.execute-api.com: "127.0.0.1:{upstream.port}"\n'
-              f'usage_plans:\n  plan: {{stages: ["proxy/prod"]}}\n'
-              f'api_keys:\n  - {{name: k, value_sha256: "{digest}", usage_plans: [plan]}}\n')
-    # The API key is checked first, as on API Gateway.
-    assert request(server, "GET", "/prod/validation?q1=a").status == 403
-    # Both methods have something to validate (a required header and a body model; a required
-    # query parameter): neither is served unchecked, even to a request that would pass.
-    for method, path, body, headers in (("POST", "/prod/validation", b'{"name": "x"}', "h1: v\r\n"),
-                                        ("GET", "/prod/validation?q1=a", b"", "")):
-        response = request(server, method, path, body, headers=headers + "x-api-key: k-validation\r\n")
-        assert response.status == 500, (method, response.raw_head)
-        assert response.json() == {"message": "Internal server error"}
-    result = check(server.config_path)
-    assert "POST /validation is guarded by the request validator 'all' (parameters h1; body)" in result.stdout
