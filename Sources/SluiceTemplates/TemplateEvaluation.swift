@@ -208,17 +208,16 @@ extension TemplateRenderer {
         default: break
         }
         if let order = compareNumbers(left, right) { return order == 0 }
-        // Compare the two texts, written to the work area and taken back.
-        let mark = work.count
+        // Compare the two texts, built one after the other and taken back.
         let first = startString()
         write(left, template)
-        _ = finishString(first)
-        let second = startString()
+        let second = scratch.count
         write(right, template)
-        _ = finishString(second)
-        let same = second - first == work.count - second
-            && (0..<(second - first)).allSatisfy { work[first + $0] == work[second + $0] }
-        work.removeSubrange(mark...)
+        building -= 1
+        let length = second - first
+        let same = scratch.count - second == length
+            && (0..<length).allSatisfy { scratch[first + $0] == scratch[second + $0] }
+        scratch.removeLast(scratch.count - first)
         return same
     }
 

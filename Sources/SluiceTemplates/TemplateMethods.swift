@@ -117,11 +117,21 @@ extension TemplateRenderer {
     }
 
     mutating func mapIndex(_ container: Int, _ key: Value, _ template: Template) -> Int? {
-        for position in 0..<containers[container].keys.count
-        where equals(containers[container].keys[position], key, template) {
-            return position
+        for position in 0..<containers[container].keys.count {
+            guard spendComparison() else { return nil }
+            if equals(containers[container].keys[position], key, template) { return position }
         }
         return nil
+    }
+
+    /// Maps are searched key by key; a template that would compare keys past the bound (a map of
+    /// many thousands of keys, filled or read) fails as too large rather than hold the worker.
+    mutating func spendComparison() -> Bool {
+        comparisons += 1
+        guard comparisons > Self.comparisonsMax else { return true }
+        failed = true
+        stopped = true
+        return false
     }
 
     /// `map.put(key, value)`; the previous value.
@@ -179,7 +189,7 @@ extension TemplateRenderer {
             while let member = withSpace(bytes.space, { members.next($0) }) {
                 let key = self.value(of: member.key, in: bytes.space)
                 // A key written twice is one key of the map.
-                if !containers[Int(list)].values.contains(where: { equals($0, key, template) }) {
+                if !containers[Int(list)].values.contains(where: { spendComparison() && equals($0, key, template) }) {
                     containers[Int(list)].values.append(key)
                 }
             }

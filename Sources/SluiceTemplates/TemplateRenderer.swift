@@ -21,6 +21,8 @@ public struct TemplateRenderer {
 
     /// API Gateway's bound on `#foreach`.
     public static let iterationsMax = 1_000
+    /// Key comparisons a rendering may make (see `spendComparison`).
+    static let comparisonsMax = 1_000_000
     static let macroDepthMax = 20
 
     public private(set) var output: [UInt8] = []
@@ -50,7 +52,12 @@ public struct TemplateRenderer {
     var loops: [Loop] = []
     var savedSlots: [Value] = []
     var overrideValues: [(target: Int, value: Value)] = []
-    var writingToWork = 0
+    /// Strings being built, innermost last; each is copied to `work` whole when it is finished,
+    /// so a string built while another is open (an argument, a method's answer) never lands
+    /// inside it.
+    var scratch: [UInt8] = []
+    var building = 0
+    var comparisons = 0
     var stopped = false
     var breaking = false
     var failed = false
@@ -69,6 +76,7 @@ public struct TemplateRenderer {
         self.workBytesMax = workBytesMax
         output.reserveCapacity(outputBytesMax)
         work.reserveCapacity(workBytesMax)
+        scratch.reserveCapacity(workBytesMax)
         input.reserveCapacity(workBytesMax)
         responseHeaderLines.reserveCapacity(1024)
         requestHeaderLines.reserveCapacity(1024)
@@ -90,6 +98,7 @@ public struct TemplateRenderer {
         output.removeAll(keepingCapacity: true)
         input.removeAll(keepingCapacity: true)
         work.removeAll(keepingCapacity: true)
+        scratch.removeAll(keepingCapacity: true)
         responseHeaderLines.removeAll(keepingCapacity: true)
         requestHeaderLines.removeAll(keepingCapacity: true)
         requestQuery.removeAll(keepingCapacity: true)
@@ -110,7 +119,8 @@ public struct TemplateRenderer {
         containerCount = 0
         body = Bytes(.input, 0..<0)
         statusOverride = nil
-        writingToWork = 0
+        building = 0
+        comparisons = 0
         stopped = false
         breaking = false
         failed = false
@@ -152,6 +162,45 @@ public struct TemplateRenderer {
         stageVariables.append((name, value))
     }
 
+    // MARK: - Overrides
+
+    /// Where in `requestPathParameters` the value the template set last for the URI variable
+    /// `name` is; nil when it set none.
+    public func requestPathOverride(_ name: [UInt8]) -> Range<Int>? {
+        var found: Range<Int>? = nil
+        var offset = 0
+        let pairs = requestPathParameters
+        while offset < pairs.count {
+            var nameEnd = offset
+            while pairs[nameEnd] != 0 { nameEnd += 1 }
+            var valueEnd = nameEnd + 1
+            while pairs[valueEnd] != 0 { valueEnd += 1 }
+            if nameEnd - offset == name.count && (0..<name.count).allSatisfy({ pairs[offset + $0] == name[$0] }) {
+                found = (nameEnd + 1)..<valueEnd
+            }
+            offset = valueEnd + 1
+        }
+        return found
+    }
+
+    /// Whether the template set `requestOverride.querystring.NAME` for the name that is the first
+    /// `count` bytes of `name` (as the URI writes it, percent-encoded).
+    public func overridesRequestQuery(_ name: [UInt8], count: Int) -> Bool {
+        var offset = 0
+        let pairs = requestQuery
+        while offset < pairs.count {
+            var nameEnd = offset
+            while nameEnd < pairs.count && pairs[nameEnd] != 0x3D { nameEnd += 1 }
+            if nameEnd - offset == count && (0..<count).allSatisfy({ pairs[offset + $0] == name[$0] }) {
+                return true
+            }
+            offset = nameEnd
+            while offset < pairs.count && pairs[offset] != 0x26 { offset += 1 }
+            offset += 1
+        }
+        return false
+    }
+
     // MARK: - Rendering
 
     public mutating func render(_ template: Template) -> Outcome {
@@ -160,16 +209,16 @@ public struct TemplateRenderer {
         return failed ? .tooLarge : .rendered
     }
 
-    /// A byte of what is being written: the output, or a string being built in the work area.
+    /// A byte of what is being written: the output, or the string being built.
     @inline(__always)
     mutating func put(_ byte: UInt8) {
-        if writingToWork > 0 {
-            guard work.count < workBytesMax else {
+        if building > 0 {
+            guard scratch.count < workBytesMax else {
                 failed = true
                 stopped = true
                 return
             }
-            work.append(byte)
+            scratch.append(byte)
         } else {
             guard output.count < outputBytesMax else {
                 failed = true
@@ -195,15 +244,25 @@ public struct TemplateRenderer {
         for byte in text { put(byte) }
     }
 
-    /// Starts a string in the work area; `finishString` returns it.
+    /// Starts a string: what is put until `finishString` is its text.
     mutating func startString() -> Int {
-        writingToWork += 1
-        return work.count
+        building += 1
+        return scratch.count
     }
 
+    /// The string started at `start`, moved to the work area.
     mutating func finishString(_ start: Int) -> Value {
-        writingToWork -= 1
-        return .string(Bytes(.work, start..<work.count))
+        building -= 1
+        let length = scratch.count - start
+        defer { scratch.removeLast(length) }
+        guard work.count + length <= workBytesMax else {
+            failed = true
+            stopped = true
+            return .null
+        }
+        let begin = work.count
+        work.append(contentsOf: scratch[start...])
+        return .string(Bytes(.work, begin..<work.count))
     }
 
     mutating func renderBlock(_ template: Template, _ block: Block) {
@@ -364,7 +423,8 @@ public struct TemplateRenderer {
                 return .string(renderer.stageVariables[index - 1].value)
             case .range(let current, let last, let step):
                 guard step > 0 ? current <= last : current >= last else { return nil }
-                source = .range(current + step, last, step)
+                let (next, overflow) = current.addingReportingOverflow(step)
+                source = overflow ? .none : .range(next, last, step)
                 return .integer(current)
             }
         }
@@ -396,7 +456,8 @@ public struct TemplateRenderer {
                 put(key, value, in: Int(container), template)
             }
         case .responseStatus:
-            if let status = integerValue(value, template), (100...599).contains(status) { statusOverride = Int(status) }
+            // A final status: an interim one (1xx) would break the answer's framing.
+            if let status = integerValue(value, template), (200...599).contains(status) { statusOverride = Int(status) }
             overrideValues.append((0, value))
         case .responseHeader(let name):
             appendHeaderLine(name, value, template, to: \.responseHeaderLines)
@@ -431,16 +492,42 @@ public struct TemplateRenderer {
         write(value, template)
         let text = finishString(start)
         guard case .string(let bytes) = text else { return }
-        for offset in Int(name.start)..<Int(name.end) {
-            let byte = template.source[offset]
-            // A header name is a token: anything else would let a template write another line.
-            guard byte > 0x20 && byte < 0x7F && byte != 0x3A else { return }
+        let nameBytes = template.source[Int(name.start)..<Int(name.end)]
+        // A header name is a token: anything else would let a template write another line.
+        guard !nameBytes.isEmpty, nameBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x3A }),
+              !Self.framingNames.contains(where: { Self.sameName($0[...], nameBytes) }) else { return }
+        // Set twice, the last value stands.
+        var offset = 0
+        while offset < self[keyPath: lines].count {
+            var end = offset
+            while self[keyPath: lines][end] != 0x0A { end += 1 }
+            var colon = offset
+            while self[keyPath: lines][colon] != 0x3A { colon += 1 }
+            if Self.sameName(self[keyPath: lines][offset..<colon], nameBytes) {
+                self[keyPath: lines].removeSubrange(offset...end)
+            } else {
+                offset = end + 1
+            }
         }
-        self[keyPath: lines].append(contentsOf: template.source[Int(name.start)..<Int(name.end)])
+        self[keyPath: lines].append(contentsOf: nameBytes)
         self[keyPath: lines].append(contentsOf: [0x3A, 0x20])
         for offset in bytes.range where work[offset] != 0x0D && work[offset] != 0x0A {
             self[keyPath: lines].append(work[offset])
         }
         self[keyPath: lines].append(contentsOf: [0x0D, 0x0A])
+    }
+
+    /// Headers that frame the message or name its host: the gateway writes them, never a template.
+    static let framingNames: [[UInt8]] = ["content-length", "transfer-encoding", "connection", "keep-alive",
+                                          "proxy-connection", "upgrade", "te", "trailer", "host"].map { Array($0.utf8) }
+
+    /// Header names compare without regard to ASCII case.
+    static func sameName(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 }

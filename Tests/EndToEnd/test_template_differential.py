@@ -115,6 +115,14 @@ HAND = [
     "#set($r = $input.path('$'))$r.a $r.b $r.op $r.c => $r",
     "#set($m = {'a': 1})$m.a## after a property\n$m## a comment\nend",
     "#set($r = $input.path('$'))#set($t = \"$r.owner.name has $r.pets.size() pets, first $r.pets[0].type\")$t",
+    # Strings built while a string is being built (method answers inside interpolations).
+    "#set($y = 'a\"b')#set($s = \"x$util.escapeJavaScript($y)y\")$s|#set($t = \"[$s.concat('!')]\")$t",
+    "#set($s = \"n=$input.path('$.owner.name') j=$input.json('$.owner.tags') $util.base64Encode('hi') $util.urlEncode('a b')\")$s",
+    "#set($s = \"a${context.stage.concat('-x')}b $context.stage.toUpperCase() $context.stage.length()\")$s",
+    "#define($d)[$util.escapeJavaScript('q\"')$context.stage.toUpperCase()]#end#set($s = \"<$d>\")$s $d",
+    "#if(\"$util.escapeJavaScript('a')\" == 'a')eq#end #if(\"x$context.stage.concat('y')\" == 'xprody')eq2#end",
+    "#set($l = ['a', 'b'])#set($s = \"$l.size() $l $util.escapeJavaScript($l.get(0)) ${l}\")$s",
+    "#set($s = \"outer #set($i = \"inner $util.base64Encode('x')\")$i!\")$s",
 ]
 
 # The AWS examples: every template, with inputs that give their references values.

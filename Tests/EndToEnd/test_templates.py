@@ -77,6 +77,16 @@ paths:
             statusCode: "200"
             responseTemplates:
               application/json: '#foreach($i in [1..$input.params(''n'')])0123456789abcdef#end'
+  /bare:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: |
+            #set($context.responseOverride.header.X-Leak = "from the request template")
+            {"statusCode": 200}
+        responses:
+          default: {statusCode: "200"}
   /size:
     post:
       x-amazon-apigateway-integration:
@@ -106,6 +116,18 @@ def test_mock_templates_render_per_request(tmp_path):
     plain = request(server, "GET", "/prod/pets/7", headers="Accept: text/plain\r\n")
     assert plain.status == 200 and plain.body == b"pet 7"
     assert plain.header("Content-Type") == "text/plain"
+
+    # An answer without a response template carries no override header: not one a request
+    # template set, nor one left from an earlier answer on the connection.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"GET /prod/pets/9 HTTP/1.1\r\nHost: gateway.test\r\n\r\n"
+                           b"GET /prod/bare HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    first, bare = parse_responses(data)
+    assert first.header("X-Pet") == "9"
+    assert bare.status == 200 and bare.header("X-Pet") is None and bare.header("X-Leak") is None
 
 
 def test_request_template_reads_the_body_and_overrides_the_status(tmp_path):
@@ -159,7 +181,7 @@ def test_large_rendered_answers_and_bodies_held_in_a_body_buffer(tmp_path):
     assert first.status == 200 and first.body == b"long", first.raw_head
     assert second.json()["id"] == "9"
     # Over limits.buffered_body_bytes (1 MiB by default): 413.
-    too_big = request(server, "POST", "/prod/size", b"x" * (1 << 20), headers="Content-Type: application/json\r\n")
+    too_big = request(server, "POST", "/prod/size", b"x" * ((1 << 20) + 1), headers="Content-Type: application/json\r\n")
     assert too_big.status == 413
 
 
@@ -215,6 +237,38 @@ paths:
               application/json: |
                 #set($r = $input.path('$'))
                 {"upstreamMethod": "$r.method", "sentBytes": $r.body_length, "order": "$input.params('id')", "request": "$context.requestId"}
+  /override/{id}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http
+        httpMethod: POST
+        uri: "http://127.0.0.1:UPSTREAM/backend/items/{item}?fixed=1&keep=2"
+        requestParameters:
+          "integration.request.path.item": "method.request.path.id"
+          "integration.request.querystring.mapped": "'m'"
+        requestTemplates:
+          application/json: |
+            #set($context.requestOverride.path.item = "over ride")
+            #set($context.requestOverride.querystring.fixed = "new")
+            #set($context.requestOverride.querystring.mapped = "x&y")
+            #set($context.requestOverride.header.Content-Length = "999")
+            #set($context.requestOverride.header.Host = "evil.example")
+            #set($context.requestOverride.header.X-Set = "a")
+            #set($context.requestOverride.header.X-Set = "b")
+            {"a": 1}
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {"method.response.header.X-Static": "'static'"}
+            responseTemplates:
+              application/json: |
+                #set($context.responseOverride.status = 150)
+                #set($context.responseOverride.header.X-Static = "replaced")
+                #set($context.responseOverride.header.X-Twice = "one")
+                #set($context.responseOverride.header.x-twice = "two")
+                #set($context.responseOverride.header.Transfer-Encoding = "chunked")
+                #set($context.responseOverride.header.Content-Type = "text/x-override")
+                {"target": "$input.path('$.target')", "headers": $input.json('$.headers')}
   /raw/{id}:
     get:
       x-amazon-apigateway-integration:
@@ -277,3 +331,23 @@ def test_http_response_templates_render_the_upstream_answer(tmp_path, upstreams)
     answers = parse_responses(data)
     assert [a.json()["order"] for a in answers[:20]] == [str(n) for n in range(20)]
     assert answers[20].json()["target"] == "/backend/raw"
+
+
+def test_overrides_replace_what_they_name_and_never_frame_the_message(tmp_path, upstreams):
+    upstream = upstreams("mirror")
+    server = start_gateway(tmp_path, RESHAPE.replace("UPSTREAM", str(upstream.port)))
+    response = request(server, "POST", "/prod/override/5", b'{}', headers="Content-Type: application/json\r\n")
+    # An interim status cannot be an answer's: the template's 150 is ignored.
+    assert response.status == 200, response.raw_head
+    head = response.raw_head.lower()
+    assert head.count("x-static:") == 1 and response.header("X-Static") == "replaced"
+    assert head.count("x-twice:") == 1 and response.header("X-Twice") == "two"
+    assert "transfer-encoding" not in head
+    assert head.count("content-type:") == 1 and response.header("Content-Type") == "text/x-override"
+    answer = json.loads(response.body)
+    # The path variable, the URI's query parameter and the mapped one, replaced; the rest kept.
+    assert answer["target"] == "/backend/items/over%20ride?keep=2&fixed=new&mapped=x%26y"
+    sent = [(name.lower(), value) for name, value in answer["headers"]]
+    assert [value for name, value in sent if name == "x-set"] == ["b"]
+    assert [value for name, value in sent if name == "content-length"] == ["9"]  # {"a": 1} and its line end
+    assert [value for name, value in sent if name == "host"] == [f"127.0.0.1:{upstream.port}"]

@@ -74,6 +74,17 @@ def test_the_validation_sample_refuses_what_api_gateway_refuses(tmp_path):
         # and is not validated (API Gateway's rule).
         assert request(server, "POST", "/test/validation", b"[]", headers=key + "h1: v\r\n").status == 400
         assert request(server, "POST", "/test/validation", b"[]", headers=key + "h1: v\r\nContent-Type: text/plain\r\n").status == 200
+        # A refusal made before the body was asked for (Expect: 100-continue) is the only answer:
+        # no interim 100 follows it, and the connection closes instead of reading the body.
+        import socket
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(f"POST /test/validation HTTP/1.1\r\nHost: gateway.test\r\n{key}{json_type}"
+                               "Content-Length: 40\r\nExpect: 100-continue\r\n\r\n".encode())
+            data = b""
+            while chunk := connection.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 400 "), data[:80]
+        assert b"100 Continue" not in data and data.count(b"HTTP/1.1") == 1
         # Only the valid ones reached the integration.
         bodies = [r["body"] for r in recorded(record) if r["method"] == "POST"]
         assert bodies == [good.decode(), "[]"]

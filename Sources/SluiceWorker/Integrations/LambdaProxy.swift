@@ -187,6 +187,7 @@ extension Worker {
         connections[client].invocation = Int32(slot)
         connections[client].awaitingUpstream = true
         connections[client].answerStarted = false
+        connections[client].bodyReplaced = false
         sendInvocation(upstream, client: client, slot: slot, end: end, requestSent: encoding == .none,
                        startedNanoseconds: connections[client].request.startedNanoseconds,
                        timeoutList: target.timeoutList, timeoutNanoseconds: target.timeoutNanoseconds)

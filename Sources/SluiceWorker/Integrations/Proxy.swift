@@ -166,17 +166,24 @@ extension Worker {
             writer.append(bytes.extracting(head.methodName))
         }
         writer.append(32)
-        for piece in target.path {
+        let overrides = rendered != nil
+        for (offset, piece) in target.path.enumerated() {
             switch piece {
             case .literal(let literal): writer.append(literal)
             case .value(let source):
-                appendValue(source, client, head: bytes, headAtHand: true, escaping: .urlPath, to: &writer)
+                if overrides, let value = templating.renderer.requestPathOverride(target.pathNames[offset]) {
+                    let pairs = templating.renderer.requestPathParameters
+                    appendEscaped(pairs.span.extracting(value), .urlPath, to: &writer)
+                } else {
+                    appendValue(source, client, head: bytes, headAtHand: true, escaping: .urlPath, to: &writer)
+                }
             }
         }
         // The URI's own query first (its placeholders filled; a parameter whose value the
         // request does not have is not sent), then the client's (proxy), then the mapped ones.
         var querySeparator: UInt8 = 63  // "?", then "&"
         for parameter in target.uriQuery {
+            if overrides && templating.renderer.overridesRequestQuery(parameter.name, count: parameter.name.count) { continue }
             let start = writer.count
             writer.append(querySeparator)
             writer.append(parameter.name)
@@ -205,6 +212,9 @@ extension Worker {
             querySeparator = 38
         }
         for mapping in target.queryMappings {
+            if overrides && templating.renderer.overridesRequestQuery(mapping.prefix, count: mapping.prefix.count - 1) {
+                continue
+            }
             // A parameter whose source the request does not have is not sent.
             let start = writer.count
             writer.append(querySeparator)
@@ -216,6 +226,11 @@ extension Worker {
             } else {
                 querySeparator = 38
             }
+        }
+        if overrides && !templating.renderer.requestQuery.isEmpty {
+            // A request template's `requestOverride.querystring.NAME`s, in place of those names.
+            writer.append(querySeparator)
+            writer.append(templating.renderer.requestQuery)
         }
         writer.append(Worker.httpVersionLine)
         // Exactly one Host: the mapped one when the request has its value, else the URI's.

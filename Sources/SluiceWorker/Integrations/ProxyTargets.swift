@@ -43,6 +43,9 @@ struct CompiledTarget {
     /// Gateway adds in place of the client's headers (`Accept`, `User-Agent`), less the mapped ones.
     var gatewayLines: [UInt8]
     var path: [CompiledPiece]
+    /// The URI variable each piece of `path` fills (empty for literal pieces): a request
+    /// template's `requestOverride.path.NAME` replaces its value.
+    var pathNames: [[UInt8]]
     /// Proxy integrations pass the client's query and headers through.
     var passQuery: Bool
     var passHeaders: Bool
@@ -233,6 +236,10 @@ struct ProxyTargets {
             hostLine: Array("Host: \(target.hostHeader)\r\n".utf8),
             gatewayLines: Self.gatewayLines(apiName: apiName, proxy: integration.isProxy, mapped: overridden),
             path: path,
+            pathNames: target.path.map { piece in
+                if case .parameter(let name) = piece { return Array(name.utf8) }
+                return []
+            },
             passQuery: integration.isProxy,
             passHeaders: integration.isProxy,
             uriQuery: uriQuery,

@@ -345,13 +345,13 @@ extension Worker {
         }
         guard let template = chosenTemplate else {
             return answerRendered(index, status: answer.status, lines: answer.headerLines,
-                                  contentTypeLine: answer.hasContentType ? nil : Worker.jsonContentTypeLine, body: false)
+                                  contentTypeLine: answer.hasContentType ? nil : Worker.jsonContentTypeLine, rendered: false)
         }
         let bound = answer.bound[template]
         bindRequest(bound, index, bytes, body: nil)
         guard templating.renderer.render(bound.template) == .rendered else { return .refuse(.templateTooLarge) }
         return answerRendered(index, status: templating.renderer.statusOverride ?? answer.status, lines: answer.headerLines,
-                              contentTypeLine: answer.hasContentType ? nil : bound.contentTypeLine, body: true)
+                              contentTypeLine: answer.hasContentType ? nil : bound.contentTypeLine, rendered: true)
     }
 
     /// A MOCK's status when its integration request names none (as at load time).
@@ -385,13 +385,14 @@ extension Worker {
         return status
     }
 
-    /// Answers a request with a rendered body now (a MOCK): see `writeRendered`.
-    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, body: Bool) -> StepOutcome {
-        let rendered = templating.renderer.output
-        let failure = body ? writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
-                                           body: rendered.span, traced: false)
+    /// Answers a request now (a MOCK), with the response template's body and override headers
+    /// when `rendered`: see `writeRendered`.
+    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, rendered: Bool) -> StepOutcome {
+        let output = templating.renderer.output
+        let failure = rendered ? writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
+                                               body: output.span, overrides: true, traced: false)
             : writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine, body: nil,
-                            traced: false)
+                            overrides: false, traced: false)
         if let failure { return .refuse(failure) }
         connections[index].request.id = 0
         requestAnswered(index)
@@ -400,16 +401,17 @@ extension Worker {
         return .done
     }
 
-    /// Writes an answer made now: the status line, the given header lines, the template's
-    /// override headers, Content-Length, the gateway's own lines, and `body` (nil: none), streamed
-    /// from a body buffer when it does not fit the output slot. Nil when written; else the answer
-    /// to give instead (nothing was written).
+    /// Writes an answer made now: the status line, the given header lines (less those the
+    /// response template's `responseOverride` headers replace, with `overrides`), those override
+    /// headers, Content-Length, the gateway's own lines, and `body` (nil: none), streamed from a
+    /// body buffer when it does not fit the output slot. Nil when written; else the answer to give
+    /// instead (nothing was written).
     func writeRendered(_ index: Int, status: Int, lines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Span<UInt8>?,
-                       traced: Bool) -> GatewayAnswer? {
+                       overrides: Bool, traced: Bool) -> GatewayAnswer? {
         if !connections[index].sendInFlight { compactOutput(index) }
         // 204 and 304 end at their head.
         let bodyBytes = status == 204 || status == 304 ? 0 : (body?.count ?? 0)
-        let overrides = templating.renderer.responseHeaderLines
+        let overrideLines = overrides ? templating.renderer.responseHeaderLines : []
         let keepAlive = connections[index].request.pending.keepAlive && !draining
         let http10 = connections[index].request.pending.http10
         let withBody = !connections[index].request.pending.omitBody && bodyBytes > 0
@@ -418,9 +420,12 @@ extension Worker {
         var copied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer in
             writer.append(Worker.statusLines[status - 100])
-            if body != nil && status != 204 && status != 304, let contentTypeLine { writer.append(contentTypeLine) }
-            writer.append(lines)
-            writer.append(overrides)
+            if body != nil && status != 204 && status != 304, let contentTypeLine,
+               !Self.namesHeader(overrideLines.span, contentTypeLine.span) {
+                writer.append(contentTypeLine)
+            }
+            Self.appendLines(lines, lessThoseIn: overrideLines.span, to: &writer)
+            writer.append(overrideLines)
             if status != 204 && status != 304 {
                 writer.append(ResponseHead.contentLengthPrefix)
                 ResponseHead.appendDecimal(bodyBytes, to: &writer)
@@ -449,6 +454,41 @@ extension Worker {
         countResponse(index, status: status)
         connections[index].request.pending.keepAlive = keepAlive
         return nil
+    }
+
+    /// Appends the header lines of `lines` whose names `overrides` does not name.
+    static func appendLines(_ lines: Span<UInt8>, lessThoseIn overrides: Span<UInt8>, to writer: inout SlabWriter) {
+        guard !overrides.isEmpty else {
+            writer.append(lines)
+            return
+        }
+        var start = 0
+        while start < lines.count {
+            var end = start
+            while end < lines.count && lines[end] != 0x0A { end += 1 }
+            let line = lines.extracting(start..<min(end + 1, lines.count))
+            if !namesHeader(overrides, line) { writer.append(line) }
+            start = end + 1
+        }
+    }
+
+    /// Whether one of the header lines `lines` has the name of the header line `line`.
+    static func namesHeader(_ lines: Span<UInt8>, _ line: Span<UInt8>) -> Bool {
+        var nameEnd = 0
+        while nameEnd < line.count && line[nameEnd] != 0x3A { nameEnd += 1 }
+        var start = 0
+        while start < lines.count {
+            var same = start + nameEnd < lines.count && lines[start + nameEnd] == 0x3A
+            var offset = 0
+            while same && offset < nameEnd {
+                same = TemplateRenderer.lowercased(lines[start + offset]) == TemplateRenderer.lowercased(line[offset])
+                offset += 1
+            }
+            if same { return true }
+            while start < lines.count && lines[start] != 0x0A { start += 1 }
+            start += 1
+        }
+        return false
     }
 
     // MARK: HTTP integrations' response templates
@@ -537,7 +577,7 @@ extension Worker {
             let rendered = templating.renderer.output
             return writeRendered(client, status: templating.renderer.statusOverride ?? response.status,
                                  lines: bytes.extracting(headLength..<linesEnd), contentTypeLine: bound.contentTypeLine,
-                                 body: rendered.span, traced: true)
+                                 body: rendered.span, overrides: true, traced: true)
         }
     }
 

@@ -377,6 +377,7 @@ extension Worker {
             connections[index].request.authorizerFailure = -1
             connections[index].request.authorizeStartedNanoseconds = 0
             connections[index].cacheWaitUntil = 0
+            connections[index].bodyReplaced = false
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)
         }
@@ -428,13 +429,26 @@ extension Worker {
         case .length(let length):
             connections[index].phase = .body
             connections[index].bodyRemaining = length
-            if head.expectsContinue && !connections[index].request.continueSent { write(index, ResponseHead.continueResponse) }
+            answerExpectation(index)
         case .chunked:
             connections[index].phase = .chunkedBody
             connections[index].chunked = ChunkedBodyDecoder(bodyBytesMax: limits.request.bodyBytesMax)
-            if head.expectsContinue && !connections[index].request.continueSent { write(index, ResponseHead.continueResponse) }
+            answerExpectation(index)
         }
         return true
+    }
+
+    /// `Expect: 100-continue`: the client may send its body, unless a step has answered already;
+    /// then the body is not wanted and the connection closes after the answer, which no interim
+    /// response may follow.
+    func answerExpectation(_ index: Int) {
+        guard head.expectsContinue && !connections[index].request.continueSent else { return }
+        if connections[index].request.pending.response == Worker.answeredByStep {
+            connections[index].request.pending.keepAlive = false
+            connections[index].closeAfterFlush = true
+        } else {
+            write(index, ResponseHead.continueResponse)
+        }
     }
 
     func finishRequest(_ index: Int) {

@@ -17,8 +17,14 @@ struct WholeBodyState {
     /// (Lambda authorizers, cache fills) keep theirs.
     var waits = 0
 
+    /// `limits.buffered_body_bytes`: the largest body a step may hold.
+    let bodyBytesMax: Int
+
     init(limits: Limits) throws(SystemError) {
-        buffers = try ByteSlab(slotCount: limits.bufferedBodiesMax, slotBytes: limits.bufferedBodyBytesMax)
+        bodyBytesMax = limits.bufferedBodyBytesMax
+        // A request's head comes first in its buffer, so each holds the largest head as well.
+        buffers = try ByteSlab(slotCount: limits.bufferedBodiesMax,
+                               slotBytes: limits.request.headBytesMax + limits.bufferedBodyBytesMax)
         free = (0..<Int32(limits.bufferedBodiesMax)).reversed()
     }
 }
@@ -47,7 +53,9 @@ extension Worker {
             return .ready(head.headLength..<(head.headLength + bodyLength))
         }
         let total = head.headLength + bodyLength
-        guard total <= max(carry.slotBytes, wholeBody.buffers.slotBytes) else { return .refuse(.bodyTooLarge) }
+        guard bodyLength <= wholeBody.bodyBytesMax, total <= max(carry.slotBytes, wholeBody.buffers.slotBytes) else {
+            return .refuse(.bodyTooLarge)
+        }
         if !connections[index].request.waitsForBody {
             guard canWait(index), wholeBody.waits < max(1, parkedHeads.count / 2) else { return .refuse(.serviceUnavailable) }
             if total > carry.slotBytes {

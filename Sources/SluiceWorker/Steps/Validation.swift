@@ -111,7 +111,8 @@ extension Worker {
         let body = validating.message
         connections[index].request.record.answer = Int16(GatewayAnswer.badRequestParameters.rawValue)
         if let failure = writeRendered(index, status: 400, lines: ValidationState.errorTypeLine.span,
-                                       contentTypeLine: Worker.jsonContentTypeLine, body: body.span, traced: false) {
+                                       contentTypeLine: Worker.jsonContentTypeLine, body: body.span, overrides: false,
+                                       traced: false) {
             return .refuse(failure)
         }
         connections[index].request.id = 0
