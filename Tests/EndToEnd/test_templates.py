@@ -351,3 +351,28 @@ def test_overrides_replace_what_they_name_and_never_frame_the_message(tmp_path, 
     assert [value for name, value in sent if name == "x-set"] == ["b"]
     assert [value for name, value in sent if name == "content-length"] == ["9"]  # {"a": 1} and its line end
     assert [value for name, value in sent if name == "host"] == [f"127.0.0.1:{upstream.port}"]
+
+
+def test_exchanges_in_flight_are_not_bounded_by_the_body_buffers(tmp_path, upstreams):
+    # The request's head waits in the connection's own slot; a body buffer is taken only while
+    # an answer's body is gathered for its template. Twenty exchanges at once with two buffers.
+    upstream = upstreams("mirror")
+    server = start_gateway(tmp_path, RESHAPE.replace("UPSTREAM", str(upstream.port)),
+                           extra="limits: {buffered_bodies: 2}\n")
+    body = json.dumps({"customer": {"name": "x"}, "items": [1]}).encode()
+    connections = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(20)]
+    try:
+        for number, connection in enumerate(connections):
+            connection.sendall((f"POST /prod/orders/{number}/summary HTTP/1.1\r\nHost: gateway.test\r\n"
+                                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                                f"Connection: close\r\n\r\n").encode() + body)
+        for number, connection in enumerate(connections):
+            data = b""
+            while chunk := connection.recv(65536):
+                data += chunk
+            (answer,) = parse_responses(data)
+            assert answer.status == 200, answer.raw_head
+            assert answer.json()["order"] == str(number)
+    finally:
+        for connection in connections:
+            connection.close()

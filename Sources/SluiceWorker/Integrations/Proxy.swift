@@ -524,18 +524,24 @@ extension Worker {
             }
         }
         connections[client].request.record.integrationStatus = Int32(responseHead.status)
-        if let selected, connections[client].answerBuffer >= 0,
-           beginBufferedAnswer(index, client: client, selected: selected, lines: { writer in
-               let response = target.responses[selected]
-               writer.append(response.staticHeaders)
-               for mapped in response.mappedHeaders {
-                   if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
-                       writer.append(mapped.prefix)
-                       writer.append(bytes.extracting(value))
-                       writer.append(ResponseHead.crlf)
-                   }
-               }
-           }) {
+        let buffering = selected.map { selected in
+            beginBufferedAnswer(index, client: client, selected: selected) { writer in
+                let response = target.responses[selected]
+                writer.append(response.staticHeaders)
+                for mapped in response.mappedHeaders {
+                    if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
+                        writer.append(mapped.prefix)
+                        writer.append(bytes.extracting(value))
+                        writer.append(ResponseHead.crlf)
+                    }
+                }
+            }
+        } ?? .relay
+        if case .refuse(let answer) = buffering {
+            upstreamFailed(index, answer: answer)
+            return
+        }
+        if case .buffering = buffering {
             // A response template renders the answer once the upstream's body is whole.
             endFill(client, keep: false)
             connections[index].relayChunked = false

@@ -84,8 +84,12 @@ struct TemplatingState {
     let scratch: ByteSlab
     var decoded: [UInt8] = []
     static let scratchBytes = 65_536
+    /// By client connection, for HTTP integrations with response templates: the request's head,
+    /// kept for the exchange (what the templates read of the request, long after its bytes are
+    /// gone). Pages are touched only by the connections that use them.
+    let requestHeads: ByteSlab
 
-    init(deployment: Deployment, limits: Limits) throws(SystemError) {
+    init(deployment: Deployment, limits: Limits, clientSlots: Int) throws(SystemError) {
         renderer = TemplateRenderer(outputBytesMax: limits.bufferedBodyBytesMax, workBytesMax: 2 * limits.bufferedBodyBytesMax)
         var names: [String] = []
         func bind(_ mapping: MappingTemplate, _ operation: Operation) -> BoundTemplate {
@@ -148,6 +152,9 @@ struct TemplatingState {
         pathParameterNames = deployment.operations.map { $0.pathParameterNames.map { Array($0.utf8) } }
         scratch = try ByteSlab(slotCount: 1, slotBytes: Self.scratchBytes)
         decoded.reserveCapacity(Self.scratchBytes)
+        let heldHeads = httpResponses.contains { $0 != nil }
+        requestHeads = try ByteSlab(slotCount: heldHeads ? clientSlots : 1,
+                                    slotBytes: heldHeads ? limits.request.headBytesMax : 1)
     }
 
     /// `$context.NAME` as a request value: a variable, or an authorizer's claim or context value.
@@ -493,44 +500,55 @@ extension Worker {
 
     // MARK: HTTP integrations' response templates
 
-    /// An HTTP integration whose integration responses have templates keeps, for the exchange, a
-    /// body buffer holding the request's head (for what the templates read of the request,
-    /// long after its bytes are gone), then the answer's header lines, then the upstream's body.
-    func holdRequestForAnswer(_ index: Int, _ bytes: Span<UInt8>) -> GatewayAnswer? {
-        guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
+    /// An HTTP integration whose integration responses have templates keeps the request's head
+    /// for the exchange, in its connection's slot of `requestHeads`.
+    func holdRequestForAnswer(_ index: Int, _ bytes: Span<UInt8>) {
         let headLength = head.headLength
-        _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+        _ = templating.requestHeads.write(slot: index, offset: 0) { writer in
             writer.append(bytes.extracting(0..<headLength))
         }
-        connections[index].answerBuffer = buffer
         connections[index].answerHeadLength = Int32(headLength)
         connections[index].answerLinesLength = 0
         connections[index].answerBodyLength = 0
         connections[index].answerResponse = -1
-        return nil
     }
 
-    /// The exchange is over: the client's answer buffer is free.
+    /// The exchange is over: the held head is let go, and the answer buffer is free.
     func releaseAnswerBuffer(_ index: Int) {
+        connections[index].answerHeadLength = 0
+        connections[index].answerResponse = -1
         let buffer = connections[index].answerBuffer
         guard buffer >= 0 else { return }
         wholeBody.free.append(buffer)
         connections[index].answerBuffer = -1
-        connections[index].answerResponse = -1
     }
 
-    /// Whether the integration response `selected` of an answer to `client` is rendered: then
-    /// its header lines go to the answer buffer, and the upstream's body is gathered there.
-    func beginBufferedAnswer(_ index: Int, client: Int, selected: Int, lines: (inout SlabWriter) -> Void) -> Bool {
-        let buffer = Int(connections[client].answerBuffer)
-        guard buffer >= 0, let responses = templating.httpResponses[Int(connections[client].request.record.operation)],
-              selected < responses.templates.count, !responses.templates[selected].isEmpty else { return false }
-        let start = Int(connections[client].answerHeadLength)
-        let written = wholeBody.buffers.write(slot: buffer, offset: start) { writer in lines(&writer) }
+    enum AnswerBuffering {
+        /// The selected integration response has no template: the answer is relayed.
+        case relay
+        /// The upstream's body is gathered in a body buffer, to be rendered once whole.
+        case buffering
+        /// No body buffer is free.
+        case refuse(GatewayAnswer)
+    }
+
+    /// Whether the integration response `selected` of an answer to `client` is rendered: then a
+    /// body buffer takes the request's head, the answer's header lines and, as it arrives, the
+    /// upstream's body.
+    func beginBufferedAnswer(_ index: Int, client: Int, selected: Int, lines: (inout SlabWriter) -> Void)
+        -> AnswerBuffering {
+        let headLength = Int(connections[client].answerHeadLength)
+        guard headLength > 0, let responses = templating.httpResponses[Int(connections[client].request.record.operation)],
+              selected < responses.templates.count, !responses.templates[selected].isEmpty else { return .relay }
+        guard let buffer = wholeBody.free.popLast() else { return .refuse(.serviceUnavailable) }
+        connections[client].answerBuffer = buffer
+        wholeBody.buffers.copy(from: templating.requestHeads, slot: client, range: 0..<headLength, toSlot: Int(buffer),
+                               offset: 0)
+        let written = wholeBody.buffers.write(slot: Int(buffer), offset: headLength) { writer in lines(&writer) }
         connections[client].answerLinesLength = Int32(written.byteCount)
         connections[client].answerResponse = Int32(selected)
         connections[index].bufferingAnswer = true
-        return true
+        return .buffering
     }
 
     /// Adds a piece of the upstream's body to the answer buffer; false when it does not fit.

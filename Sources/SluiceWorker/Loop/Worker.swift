@@ -277,7 +277,8 @@ public final class Worker {
         authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets,
                                                resultCache: context.authorizerCache)
         wholeBody = try WholeBodyState(limits: context.deployment.limits)
-        templating = try TemplatingState(deployment: context.deployment, limits: context.deployment.limits)
+        templating = try TemplatingState(deployment: context.deployment, limits: context.deployment.limits,
+                                         clientSlots: context.tuning.maxConnections)
         validating = try ValidationState(deployment: context.deployment, clientSlots: tuning.maxConnections)
         upstreamNames = context.deployment.upstreams.map(\.description)
         upstreamTLSFailureLoggedAt = Array(repeating: Int64.min / 2, count: context.deployment.upstreams.count)

@@ -291,9 +291,7 @@ extension Worker {
                 case .outcome(let outcome): return outcome
                 }
             }
-            if templating.httpResponses[match.operation] != nil, let refusal = holdRequestForAnswer(index, bytes) {
-                return .refuse(refusal)
-            }
+            if templating.httpResponses[match.operation] != nil { holdRequestForAnswer(index, bytes) }
             refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, rendered: rendered)
             if refused != nil { releaseAnswerBuffer(index) }
         } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
