@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "SluiceTemplatesTests", dependencies: ["SluiceTemplates"], swiftSettings: swift6),
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
-        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter"], swiftSettings: swift6),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter", "SluiceJSON"], swiftSettings: swift6),
         .testTarget(name: "SluiceSharedMemoryTests", dependencies: ["SluiceSharedMemory", "SluiceMetrics", "SluiceURing"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceLambdaTests", dependencies: ["SluiceLambda", "SluiceHTTP1"], swiftSettings: swift6),

@@ -876,6 +876,7 @@ final class Loader {
             deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
             deployment.apis[apiIndex].cors = definition.cors
             deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses
+            deployment.apis[apiIndex].binaryMediaTypes = definition.binaryMediaTypes
             let firstAuthorizer = deployment.authorizers.count
             for var authorizer in definition.authorizers {
                 authorizer.api = apiIndex
@@ -897,6 +898,12 @@ final class Loader {
                 var integration = Integration.unsupported("not compiled")
                 if case .ready(let ready) = operation.integration {
                     integration = ready
+                    // With binary media types, a MOCK's answer may be decoded per request (by its
+                    // Accept): it is made per request.
+                    if case .mock(var mock) = ready, !definition.binaryMediaTypes.isEmpty {
+                        mock.isDynamic = true
+                        integration = .mock(mock)
+                    }
                 } else {
                     pending.append((deployment.operations.count, operation.integration, stageContexts))
                 }

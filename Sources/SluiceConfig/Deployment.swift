@@ -209,6 +209,8 @@ public struct API: Sendable {
     public var cors: CORSSettings?
     /// `x-amazon-apigateway-gateway-responses`: the API's own shape of the gateway's answers.
     public var gatewayResponses: [GatewayResponseSettings] = []
+    /// `x-amazon-apigateway-binary-media-types`.
+    public var binaryMediaTypes = BinaryMediaTypes()
 
     public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
                 definitionFile: String, apiKeySource: APIKeySource = .header) {
@@ -384,6 +386,8 @@ public struct IntegrationResponse: Sendable {
     public var templates: [ResponseTemplate]
     /// The same, compiled (content types lowercased).
     public var compiledTemplates: [MappingTemplate]
+    /// `contentHandling`: how the answer's body is converted.
+    public var contentHandling: ContentHandling?
 
     public init(selectionPattern: String?, statusCode: Int, headers: [ResponseHeader] = [],
                 templates: [ResponseTemplate] = [], compiledTemplates: [MappingTemplate] = []) {

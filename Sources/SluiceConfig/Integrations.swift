@@ -367,6 +367,8 @@ public struct HTTPIntegrationResponse: Sendable, Equatable {
     public var selectionPattern: String?
     /// `responseTemplates`, compiled, by content type.
     public var templates: [MappingTemplate] = []
+    /// `contentHandling`: how the answer's body is converted.
+    public var contentHandling: ContentHandling?
 
     public init(statusCode: Int, headers: [ResponseHeader] = [], headerMappings: [HeaderMapping] = [],
                 selectionPattern: String? = nil) {

@@ -28,10 +28,14 @@ public enum PassthroughBehavior: String, Sendable {
 public struct RequestTemplates: Sendable {
     public var templates: [MappingTemplate]
     public var passthrough: PassthroughBehavior
+    /// The integration's `contentHandling`: how the request's body is converted.
+    public var contentHandling: ContentHandling?
 
-    public init(templates: [MappingTemplate] = [], passthrough: PassthroughBehavior = .whenNoMatch) {
+    public init(templates: [MappingTemplate] = [], passthrough: PassthroughBehavior = .whenNoMatch,
+                contentHandling: ContentHandling? = nil) {
         self.templates = templates
         self.passthrough = passthrough
+        self.contentHandling = contentHandling
     }
 
     public enum Selection: Equatable, Sendable {

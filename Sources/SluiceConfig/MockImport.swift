@@ -88,6 +88,7 @@ struct MockImport {
         let responses = candidates.map(\.response)
         let dynamic = dynamicRequest || responses.contains { response in
             response.compiledTemplates.count > 1 || response.compiledTemplates.contains { !$0.template.isStatic }
+                || response.contentHandling != nil
         }
         // Per request: the first response whose pattern matches the status, else the default.
         let defaultIndex = candidates.firstIndex { $0.response.selectionPattern == nil } ?? -1
@@ -211,10 +212,12 @@ struct MockImport {
         guard let compiled = TemplateReader(file: file, log: log).read(field("responseTemplates"), label: label,
                                                                        what: "responseTemplates") else { return nil }
 
-        return Candidate(response: IntegrationResponse(selectionPattern: pattern, statusCode: status,
-                                                       headers: headers, templates: templates,
-                                                       compiledTemplates: compiled),
-                         regex: regex, notes: notes)
+        guard case .success(let handling) = ContentHandling.read(field("contentHandling"), label: label, file: file,
+                                                                 log: log) else { return nil }
+        var response = IntegrationResponse(selectionPattern: pattern, statusCode: status, headers: headers,
+                                           templates: templates, compiledTemplates: compiled)
+        response.contentHandling = handling
+        return Candidate(response: response, regex: regex, notes: notes)
     }
 
     /// The status code a plain (Velocity-free) MOCK request template yields: its `statusCode`,

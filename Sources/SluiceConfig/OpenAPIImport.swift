@@ -28,6 +28,7 @@ struct ImportedDefinition {
     var resourcePolicy: ResourcePolicy?
     var cors: CORSSettings?
     var gatewayResponses: [GatewayResponseSettings] = []
+    var binaryMediaTypes = BinaryMediaTypes()
     /// The JWT and Cognito authorizers its security schemes declare; operations refer to them by
     /// index (`MethodAuthorization.authorizer`).
     var authorizers: [Authorizer] = []
@@ -64,9 +65,9 @@ struct OpenAPIImport {
         "x-amazon-apigateway-policy",
         "x-amazon-apigateway-cors",
         "x-amazon-apigateway-gateway-responses",
-        // Read to refuse what they guard until requests are validated (Operation.requestValidation).
         "x-amazon-apigateway-request-validator",
         "x-amazon-apigateway-request-validators",
+        "x-amazon-apigateway-binary-media-types",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -78,7 +79,6 @@ struct OpenAPIImport {
 
     /// API Gateway features that later issues will implement.
     static let plannedExtensions: Set<String> = [
-        "x-amazon-apigateway-binary-media-types",
         "x-amazon-apigateway-endpoint-configuration",
         "x-amazon-apigateway-minimum-compression-size",
     ]
@@ -170,6 +170,9 @@ struct OpenAPIImport {
             gatewayResponses = read
         }
 
+        guard let binaryMediaTypes = BinaryMediaTypes.read(entry("x-amazon-apigateway-binary-media-types")?.value,
+                                                           file: file, log: log) else { return nil }
+
         guard let readValidators = RequestValidators.read(validators: entry("x-amazon-apigateway-request-validators")?.value,
                                                           default: entry("x-amazon-apigateway-request-validator")?.value,
                                                           file: file, log: log) else { return nil }
@@ -199,7 +202,8 @@ struct OpenAPIImport {
         for use in ignoredExtensions { reportIgnoredExtension(use) }
         return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource,
                                           resourcePolicy: resourcePolicy, cors: cors,
-                                          gatewayResponses: gatewayResponses, authorizers: schemes.authorizers) : nil
+                                          gatewayResponses: gatewayResponses, binaryMediaTypes: binaryMediaTypes,
+                                          authorizers: schemes.authorizers) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.

@@ -193,8 +193,10 @@ struct UpstreamIntegrationImport {
             guard reader.compileAll(fields, label: label) else { return nil }
         } else {
             guard let templates = reader.read(entry("requestTemplates")?.value, label: label, what: "requestTemplates"),
-                  let passthrough = reader.passthrough(entry("passthroughBehavior")?.value, label: label) else { return nil }
-            requestTemplates = RequestTemplates(templates: templates, passthrough: passthrough)
+                  let passthrough = reader.passthrough(entry("passthroughBehavior")?.value, label: label),
+                  case .success(let handling) = ContentHandling.read(entry("contentHandling")?.value, label: label,
+                                                                     file: file, log: log) else { return nil }
+            requestTemplates = RequestTemplates(templates: templates, passthrough: passthrough, contentHandling: handling)
             guard let read = integrationResponses(entry("responses")?.value, label: label) else { return nil }
             responses = read.responses
             responseForStatus = read.responseForStatus
@@ -409,6 +411,12 @@ struct UpstreamIntegrationImport {
                     continue
                 }
                 response.templates = templates
+                guard case .success(let handling) = ContentHandling.read(field("contentHandling"), label: label,
+                                                                         file: file, log: log) else {
+                    valid = false
+                    continue
+                }
+                response.contentHandling = handling
                 responses.append(response)
                 matches.append(statuses)
             }

@@ -141,6 +141,12 @@ def serve(connection, kind):
                 if answer.endswith(CUT_SHORT):
                     return  # The function's process died mid-answer.
                 continue
+            if kind == "reflect":
+                # The request's body back as it came, of the type X-Answer-Type names.
+                answer_type = lookup.get("x-answer-type", "application/octet-stream")
+                connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {answer_type}\r\n"
+                                   f"Content-Length: {len(raw_body)}\r\n\r\n".encode() + raw_body)
+                continue
             if kind in ("mirror", "record"):
                 request["body"] = raw_body.decode("utf-8", "replace")
             if kind == "record":

@@ -350,7 +350,7 @@ private let petsDefinition = """
     @Test func integrationTypesAndExtensions() throws {
         let result = loadDefinition("""
             openapi: 3.0.1
-            x-amazon-apigateway-binary-media-types: ["image/png"]
+            x-amazon-apigateway-minimum-compression-size: 1024
             x-amazon-apigateway-documentation: { version: "1" }
             x-amazon-apigateway-frobnicate: true
             paths:
@@ -378,7 +378,7 @@ private let petsDefinition = """
         let deployment = try #require(result.deployment)
         #expect(result.lines == [
             "sluice.yaml:1: warning: 1 method(s) require IAM (SigV4) authorization and iam.credentials lists no key: every request to them answers 403",
-            "api.yaml:2: warning: x-amazon-apigateway-binary-media-types is not supported yet and is ignored",
+            "api.yaml:2: warning: x-amazon-apigateway-minimum-compression-size is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",
             "api.yaml:14: warning: PUT /a: the AWS_PROXY integration has no uri; answers 500",

@@ -151,7 +151,12 @@ extension Worker {
         case .none, .length(0): encoding = .none
         case .length, .chunked:
             if target.context.format == .version1 {
-                encoding = .text
+                // REST APIs: a body of a binary media type goes base64-encoded, as bytes.
+                let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes)
+                let binary = contentType.map { contentType in
+                    requestAPI(client).map { templating.binaryTypes[$0].matches(bytes.extracting(contentType)) } ?? false
+                } ?? false
+                encoding = binary ? .base64 : .text
             } else if let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
                 encoding = LambdaBodyEncoding.version2(contentType: bytes.extracting(contentType))
             } else {
@@ -489,9 +494,10 @@ extension Worker {
         let keepAlive = pending.keepAlive && !draining
         connections[client].request.pending.keepAlive = keepAlive
         let bodyless = status == 204 || status == 304
-        // REST APIs decode a base64 body only for their binary media types, which Sluice does not
-        // read yet: there the text is sent as the function wrote it.
-        let decoding = format == .version2 && functionAnswer.isBase64Encoded
+        // REST APIs decode a base64 body only when the request's Accept asks for one of their
+        // binary media types; otherwise the text goes as the function wrote it.
+        let decoding = functionAnswer.isBase64Encoded
+            && (format == .version2 || connections[client].request.wantsBinary)
         let requestID = connections[client].request.id
         // API Gateway ignores a function's CORS headers where the API configures CORS.
         let dropsCORS = connections[client].request.corsAPI >= 0

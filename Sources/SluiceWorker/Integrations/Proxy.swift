@@ -17,10 +17,10 @@ extension Worker {
     /// Called with the request head's bytes (valid during this call only): everything the
     /// upstream request needs from them is written into the upstream connection's output now.
     /// Returns nil once the exchange is under way, or the answer to give instead.
-    /// With `rendered`, the body sent is the renderer's output (a request template's), not the
-    /// client's, whose body is read and dropped.
+    /// With `replaced`, the body sent is made by the gateway (a request template's, or the
+    /// client's converted), and the client's is read and dropped.
     func startExchange(_ client: Int, operation: Int, target: Int, bytes: Span<UInt8>,
-                       rendered: BoundTemplate? = nil) -> GatewayAnswer? {
+                       replaced: BodyReplacement? = nil) -> GatewayAnswer? {
         let compiled = targets[target]
         if compiled.mapsFramingHeader { return .reservedHeaderMapped }
         // A host that did not resolve at load has no address to connect to.
@@ -28,7 +28,7 @@ extension Worker {
         guard let upstream = acquireUpstream(compiled.upstream) else { return .serviceUnavailable }
         connections[client].peer = Int32(upstream)
         connections[client].awaitingUpstream = true
-        connections[client].bodyReplaced = rendered != nil
+        connections[client].bodyReplaced = replaced != nil
         connections[client].answerStarted = false
         connections[upstream].peer = Int32(client)
         connections[upstream].target = Int32(target)
@@ -49,18 +49,18 @@ extension Worker {
         }
         var bodyCopied = 0
         let written = output.write(slot: upstream, offset: connections[upstream].outputEnd) { writer in
-            writeUpstreamRequest(client: client, operation: operation, target: compiled, bytes: bytes, rendered: rendered,
+            writeUpstreamRequest(client: client, operation: operation, target: compiled, bytes: bytes, replaced: replaced,
                                  to: &writer)
-            guard rendered != nil else { return }
-            let body = templating.renderer.output
+            guard let replaced else { return }
+            let body = replacementBody(replaced)
             bodyCopied = min(body.count, writer.freeCapacity)
             writer.append(body.span.extracting(0..<bodyCopied))
         }
         var streamed = false
-        if rendered != nil, !written.overflowed, bodyCopied < templating.renderer.output.count {
-            // The rest of the rendered body goes from a body buffer as sends make room.
+        if let replaced, !written.overflowed, bodyCopied < replacementBody(replaced).count {
+            // The rest of the body goes from a body buffer as sends make room.
             if let buffer = wholeBody.free.popLast() {
-                let body = templating.renderer.output
+                let body = replacementBody(replaced)
                 _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
                     writer.append(body.span.extracting(bodyCopied..<body.count))
                 }
@@ -157,7 +157,7 @@ extension Worker {
     // MARK: The upstream request
 
     func writeUpstreamRequest(client: Int, operation: Int, target: CompiledTarget, bytes: Span<UInt8>,
-                              rendered: BoundTemplate? = nil, to writer: inout SlabWriter) {
+                              replaced: BodyReplacement? = nil, to writer: inout SlabWriter) {
         // Request line: the integration's method (or the client's), the URI path with its
         // parameters filled in, and the query.
         if let method = target.method {
@@ -166,6 +166,7 @@ extension Worker {
             writer.append(bytes.extracting(head.methodName))
         }
         writer.append(32)
+        let rendered: BoundTemplate? = if case .template(let bound)? = replaced { bound } else { nil }
         let overrides = rendered != nil
         for (offset, piece) in target.path.enumerated() {
             switch piece {
@@ -281,9 +282,9 @@ extension Worker {
             writer.append(bytes.extracting(contentType))
             writer.append(ResponseHead.crlf)
         }
-        if rendered != nil {
+        if let replaced {
             writer.append(ResponseHead.contentLengthPrefix)
-            ResponseHead.appendDecimal(templating.renderer.output.count, to: &writer)
+            ResponseHead.appendDecimal(replacementBody(replaced).count, to: &writer)
             writer.append(ResponseHead.crlf)
             writer.append(ResponseHead.crlf)
             return
@@ -524,8 +525,13 @@ extension Worker {
             }
         }
         connections[client].request.record.integrationStatus = Int32(responseHead.status)
-        let buffering = selected.map { selected in
-            beginBufferedAnswer(index, client: client, selected: selected) { writer in
+        var buffering = AnswerBuffering.relay
+        if let selected, let responses = templating.httpResponses[Int(connections[client].request.record.operation)] {
+            let contentType = HeaderNames.value(of: HeaderNames.contentType, in: responseHead.headers, bytes: bytes)
+            let conversion = answerConversion(client: client, contentType: contentType, in: bytes,
+                                              handling: responses.contentHandling[selected])
+            let templated = !responses.templates[selected].isEmpty
+            buffering = beginBufferedAnswer(index, client: client, selected: selected, conversion: conversion) { writer in
                 let response = target.responses[selected]
                 writer.append(response.staticHeaders)
                 for mapped in response.mappedHeaders {
@@ -535,8 +541,14 @@ extension Worker {
                         writer.append(ResponseHead.crlf)
                     }
                 }
+                // Without a template, the answer keeps the integration's Content-Type.
+                guard !templated else { return }
+                for field in responseHead.headers where HeaderNames.isContentType(bytes.extracting(field.name)) {
+                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+                    writer.append(ResponseHead.crlf)
+                }
             }
-        } ?? .relay
+        }
         if case .refuse(let answer) = buffering {
             upstreamFailed(index, answer: answer)
             return

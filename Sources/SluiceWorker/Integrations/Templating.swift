@@ -27,11 +27,14 @@ struct BoundTemplate {
 /// One integration response of a MOCK rendered per request.
 struct MockAnswer {
     let status: Int
+    let contentHandling: ContentHandling?
     /// Its static headers as lines (a static Content-Type among them replaces the template's).
     let headerLines: [UInt8]
     let hasContentType: Bool
     let templates: [MappingTemplate]
     let bound: [BoundTemplate]
+    /// By template: whether its content type is one of the API's binary media types.
+    let binaryTemplates: [Bool]
 }
 
 /// An HTTP (non-proxy) integration's request templates.
@@ -40,20 +43,30 @@ struct HTTPRequestTemplates {
     let bound: [BoundTemplate]
 }
 
-/// What an HTTP integration's request templates make of a request.
+/// What an HTTP integration's request templates and content handling make of a request.
 enum RequestBody {
     /// The client's body goes as it is.
     case passthrough
-    /// The renderer holds the body to send, made by this template.
-    case rendered(BoundTemplate)
+    /// The gateway made the body to send.
+    case replaced(BodyReplacement)
     /// The step waits for the body, or refuses.
     case outcome(StepOutcome)
 }
 
-/// An HTTP (non-proxy) integration's response templates, by integration response.
+/// A body the gateway sends in place of the client's.
+enum BodyReplacement {
+    /// The renderer's output, made by this template.
+    case template(BoundTemplate)
+    /// The client's body, converted (`contentHandling`): in `TemplatingState.converted`.
+    case converted
+}
+
+/// An HTTP (non-proxy) integration's response templates and content handling, by integration
+/// response.
 struct HTTPResponseTemplates {
     let templates: [[MappingTemplate]]
     let bound: [[BoundTemplate]]
+    let contentHandling: [ContentHandling?]
 }
 
 /// A MOCK integration whose templates use Velocity (MockImport).
@@ -88,6 +101,10 @@ struct TemplatingState {
     /// kept for the exchange (what the templates read of the request, long after its bytes are
     /// gone). Pages are touched only by the connections that use them.
     let requestHeads: ByteSlab
+    /// By API: its binary media types.
+    let binaryTypes: [BinaryMediaTypes]
+    /// A body converted to or from base64.
+    var converted: [UInt8] = []
 
     init(deployment: Deployment, limits: Limits, clientSlots: Int) throws(SystemError) {
         renderer = TemplateRenderer(outputBytesMax: limits.bufferedBodyBytesMax, workBytesMax: 2 * limits.bufferedBodyBytesMax)
@@ -124,9 +141,14 @@ struct TemplatingState {
                         lines += ReservedResponseHeaders.line(header.name, header.value) ?? []
                     }
                 }
-                return MockAnswer(status: response.statusCode, headerLines: lines, hasContentType: hasContentType,
+                return MockAnswer(status: response.statusCode, contentHandling: response.contentHandling,
+                                  headerLines: lines, hasContentType: hasContentType,
                                   templates: response.compiledTemplates,
-                                  bound: response.compiledTemplates.map { bind($0, operation) })
+                                  bound: response.compiledTemplates.map { bind($0, operation) },
+                                  binaryTemplates: response.compiledTemplates.map { mapping in
+                                      let contentType = Array(mapping.contentType.utf8)
+                                      return deployment.apis[operation.api].binaryMediaTypes.matches(contentType.span)
+                                  })
             }
             return DynamicMock(requestTemplates: mock.requestTemplates,
                                bound: mock.requestTemplates.templates.map { bind($0, operation) },
@@ -134,15 +156,20 @@ struct TemplatingState {
         }
         httpRequests = deployment.operations.map { operation in
             guard case .http(let http) = operation.integration, !http.isProxy,
-                  !http.requestTemplates.templates.isEmpty || http.requestTemplates.passthrough == .never else { return nil }
+                  !http.requestTemplates.templates.isEmpty || http.requestTemplates.passthrough == .never
+                    || http.requestTemplates.contentHandling != nil else { return nil }
             return HTTPRequestTemplates(selection: http.requestTemplates,
                                         bound: http.requestTemplates.templates.map { bind($0, operation) })
         }
         httpResponses = deployment.operations.map { operation in
+            // Answers are gathered for their templates, and for conversions: by contentHandling,
+            // or (with binary media types) by the request's Accept.
             guard case .http(let http) = operation.integration, !http.isProxy,
-                  http.responses.contains(where: { !$0.templates.isEmpty }) else { return nil }
+                  http.responses.contains(where: { !$0.templates.isEmpty || $0.contentHandling != nil })
+                    || !deployment.apis[operation.api].binaryMediaTypes.isEmpty else { return nil }
             return HTTPResponseTemplates(templates: http.responses.map(\.templates),
-                                         bound: http.responses.map { $0.templates.map { bind($0, operation) } })
+                                         bound: http.responses.map { $0.templates.map { bind($0, operation) } },
+                                         contentHandling: http.responses.map(\.contentHandling))
         }
         stageVariableNames = names
         stageVariables = deployment.stages.map { stage in names.map { stage.variables[$0].map { Array($0.utf8) } } }
@@ -152,6 +179,8 @@ struct TemplatingState {
         pathParameterNames = deployment.operations.map { $0.pathParameterNames.map { Array($0.utf8) } }
         scratch = try ByteSlab(slotCount: 1, slotBytes: Self.scratchBytes)
         decoded.reserveCapacity(Self.scratchBytes)
+        binaryTypes = deployment.apis.map(\.binaryMediaTypes)
+        converted.reserveCapacity(2 * limits.bufferedBodyBytesMax + 4)
         let heldHeads = httpResponses.contains { $0 != nil }
         requestHeads = try ByteSlab(slotCount: heldHeads ? clientSlots : 1,
                                     slotBytes: heldHeads ? limits.request.headBytesMax : 1)
@@ -274,17 +303,31 @@ extension Worker {
     }
 
     /// An HTTP integration's request: the template for its Content-Type renders the body the
-    /// upstream gets; without one, `passthroughBehavior` passes the client's or answers 415.
+    /// upstream gets; without one, `passthroughBehavior` passes the client's or answers 415. The
+    /// integration's `contentHandling` converts the body first (the template reads it converted).
     func requestBody(_ index: Int, _ bytes: Span<UInt8>, _ templates: HTTPRequestTemplates) -> RequestBody {
         let selection: RequestTemplates.Selection
-        if let contentType = head.value(ofHeader: Worker.contentTypeName.span, in: bytes) {
+        let contentType = head.value(ofHeader: Worker.contentTypeName.span, in: bytes)
+        if let contentType {
             selection = templates.selection.select(contentType: bytes.extracting(contentType))
         } else {
             selection = templates.selection.select(contentType: nil)
         }
+        var binary = false
+        if let contentType, let api = requestAPI(index) {
+            binary = templating.binaryTypes[api].matches(bytes.extracting(contentType))
+        }
+        let conversion = PayloadConversion.request(binary: binary, handling: templates.selection.contentHandling)
         switch selection {
         case .passthrough:
-            return .passthrough
+            guard conversion != .none else { return .passthrough }
+            switch awaitBody(index, bytes) {
+            case .wait: return .outcome(.wait)
+            case .refuse(let answer): return .outcome(.refuse(answer))
+            case .ready(let range):
+                guard convert(bytes.extracting(range), conversion) else { return .outcome(.refuse(.internalServerError)) }
+                return .replaced(.converted)
+            }
         case .unsupportedMediaType:
             return .outcome(.refuse(.unsupportedMediaType))
         case .template(let chosen):
@@ -297,9 +340,64 @@ extension Worker {
                 case .ready(let range): body = range
                 }
             }
-            bindRequest(bound, index, bytes, body: body)
+            if let range = body, conversion != .none {
+                guard convert(bytes.extracting(range), conversion) else { return .outcome(.refuse(.internalServerError)) }
+                bindRequest(bound, index, bytes, body: nil)
+                let converted = templating.converted
+                templating.renderer.setBody(converted.span)
+            } else {
+                bindRequest(bound, index, bytes, body: body)
+            }
             guard templating.renderer.render(bound.template) == .rendered else { return .outcome(.refuse(.templateTooLarge)) }
-            return .rendered(bound)
+            return .replaced(.template(bound))
+        }
+    }
+
+    /// How the answer to `client` is converted, by API Gateway's table: the integration's answer
+    /// is binary when its Content-Type (`contentType` in `bytes`) is a binary media type.
+    func answerConversion(client: Int, contentType: Range<Int>?, in bytes: Span<UInt8>,
+                          handling: ContentHandling?) -> PayloadConversion {
+        var binary = false
+        if let contentType, let api = requestAPI(client) {
+            binary = templating.binaryTypes[api].matches(bytes.extracting(contentType))
+        }
+        return PayloadConversion.response(binary: binary, wantsBinary: connections[client].request.wantsBinary,
+                                          handling: handling)
+    }
+
+    /// The API of the routed request, by its stage; nil when it has none.
+    func requestAPI(_ index: Int) -> Int? {
+        let group = Int(connections[index].request.group)
+        return group >= 0 ? Int(stageAPIs[group]) : nil
+    }
+
+    /// Whether the first media type of the request's `Accept` is one of its API's binary media
+    /// types.
+    func wantsBinary(_ bytes: Span<UInt8>) -> Bool {
+        guard match.stage >= 0, let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) else { return false }
+        return templating.binaryTypes[Int(stageAPIs[match.stage])].matches(bytes.extracting(accept))
+    }
+
+    /// Converts `body` into `templating.converted`; false when it is not base64 to decode.
+    func convert(_ body: Span<UInt8>, _ conversion: PayloadConversion) -> Bool {
+        templating.converted.removeAll(keepingCapacity: true)
+        switch conversion {
+        case .none:
+            for offset in 0..<body.count { templating.converted.append(body[offset]) }
+            return true
+        case .base64Encode:
+            Base64.encode(body, into: &templating.converted)
+            return true
+        case .base64Decode:
+            return Base64.decode(body, into: &templating.converted)
+        }
+    }
+
+    /// The body sent in place of the client's.
+    func replacementBody(_ replaced: BodyReplacement) -> [UInt8] {
+        switch replaced {
+        case .template: templating.renderer.output
+        case .converted: templating.converted
         }
     }
 
@@ -352,13 +450,22 @@ extension Worker {
         }
         guard let template = chosenTemplate else {
             return answerRendered(index, status: answer.status, lines: answer.headerLines,
-                                  contentTypeLine: answer.hasContentType ? nil : Worker.jsonContentTypeLine, rendered: false)
+                                  contentTypeLine: answer.hasContentType ? nil : Worker.jsonContentTypeLine, rendered: false,
+                                  converted: false)
         }
         let bound = answer.bound[template]
         bindRequest(bound, index, bytes, body: nil)
         guard templating.renderer.render(bound.template) == .rendered else { return .refuse(.templateTooLarge) }
+        let conversion = PayloadConversion.response(binary: answer.binaryTemplates[template],
+                                                    wantsBinary: connections[index].request.wantsBinary,
+                                                    handling: answer.contentHandling)
+        if conversion != .none {
+            let output = templating.renderer.output
+            guard convert(output.span, conversion) else { return .refuse(.internalServerError) }
+        }
         return answerRendered(index, status: templating.renderer.statusOverride ?? answer.status, lines: answer.headerLines,
-                              contentTypeLine: answer.hasContentType ? nil : bound.contentTypeLine, rendered: true)
+                              contentTypeLine: answer.hasContentType ? nil : bound.contentTypeLine, rendered: true,
+                              converted: conversion != .none)
     }
 
     /// A MOCK's status when its integration request names none (as at load time).
@@ -392,10 +499,11 @@ extension Worker {
         return status
     }
 
-    /// Answers a request now (a MOCK), with the response template's body and override headers
-    /// when `rendered`: see `writeRendered`.
-    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, rendered: Bool) -> StepOutcome {
-        let output = templating.renderer.output
+    /// Answers a request now (a MOCK), with the response template's body (`converted`: as
+    /// `templating.converted` holds it) and override headers when `rendered`: see `writeRendered`.
+    func answerRendered(_ index: Int, status: Int, lines: [UInt8], contentTypeLine: [UInt8]?, rendered: Bool,
+                        converted: Bool) -> StepOutcome {
+        let output = converted ? templating.converted : templating.renderer.output
         let failure = rendered ? writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
                                                body: output.span, overrides: true, traced: false)
             : writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine, body: nil,
@@ -532,14 +640,16 @@ extension Worker {
         case refuse(GatewayAnswer)
     }
 
-    /// Whether the integration response `selected` of an answer to `client` is rendered: then a
-    /// body buffer takes the request's head, the answer's header lines and, as it arrives, the
-    /// upstream's body.
-    func beginBufferedAnswer(_ index: Int, client: Int, selected: Int, lines: (inout SlabWriter) -> Void)
-        -> AnswerBuffering {
+    /// Whether the integration response `selected` of an answer to `client` is rendered or its
+    /// body converted: then a body buffer takes the request's head, the answer's header lines
+    /// and, as it arrives, the upstream's body.
+    func beginBufferedAnswer(_ index: Int, client: Int, selected: Int, conversion: PayloadConversion,
+                             lines: (inout SlabWriter) -> Void) -> AnswerBuffering {
         let headLength = Int(connections[client].answerHeadLength)
         guard headLength > 0, let responses = templating.httpResponses[Int(connections[client].request.record.operation)],
-              selected < responses.templates.count, !responses.templates[selected].isEmpty else { return .relay }
+              selected < responses.templates.count,
+              !responses.templates[selected].isEmpty || conversion != .none else { return .relay }
+        connections[client].answerConversion = conversion
         guard let buffer = wholeBody.free.popLast() else { return .refuse(.serviceUnavailable) }
         connections[client].answerBuffer = buffer
         wholeBody.buffers.copy(from: templating.requestHeads, slot: client, range: 0..<headLength, toSlot: Int(buffer),
@@ -587,11 +697,26 @@ extension Worker {
             } else {
                 chosen = MappingTemplates.selectResponse(responses.templates[selected], accept: nil)
             }
-            guard let chosen else { return .internalServerError }
-            let bound = responses.bound[selected][chosen]
-            bindRequest(bound, client, bytes, body: linesEnd..<bodyEnd)
-            guard templating.renderer.render(bound.template) == .rendered else { return .templateTooLarge }
             let response = targets[target].responses[selected]
+            let conversion = connections[client].answerConversion
+            guard let chosen else {
+                // No template: the answer's body, converted.
+                guard convert(bytes.extracting(linesEnd..<bodyEnd), conversion) else { return .internalServerError }
+                let converted = templating.converted
+                return writeRendered(client, status: response.status, lines: bytes.extracting(headLength..<linesEnd),
+                                     contentTypeLine: nil, body: converted.span, overrides: false, traced: true)
+            }
+            let bound = responses.bound[selected][chosen]
+            if conversion != .none {
+                // The template reads the body converted.
+                guard convert(bytes.extracting(linesEnd..<bodyEnd), conversion) else { return .internalServerError }
+                bindRequest(bound, client, bytes, body: nil)
+                let converted = templating.converted
+                templating.renderer.setBody(converted.span)
+            } else {
+                bindRequest(bound, client, bytes, body: linesEnd..<bodyEnd)
+            }
+            guard templating.renderer.render(bound.template) == .rendered else { return .templateTooLarge }
             let rendered = templating.renderer.output
             return writeRendered(client, status: templating.renderer.statusOverride ?? response.status,
                                  lines: bytes.extracting(headLength..<linesEnd), contentTypeLine: bound.contentTypeLine,

@@ -95,6 +95,8 @@ struct Connection {
     /// body buffer holding the request's head, the answer's header lines and the upstream's body,
     /// their lengths, and the integration response selected (-1 before the answer).
     var answerBuffer: Int32 = -1
+    /// How the gathered answer's body is converted before its template reads it or it is sent.
+    var answerConversion = PayloadConversion.none
     var answerHeadLength: Int32 = 0
     var answerLinesLength: Int32 = 0
     var answerBodyLength: Int32 = 0

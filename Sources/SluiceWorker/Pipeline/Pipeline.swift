@@ -54,6 +54,8 @@ struct RequestContext {
     var waitsForBody = false
     /// `100 Continue` was sent for the request (a step that waits for the body sends it).
     var continueSent = false
+    /// The first media type of the request's `Accept` is one of its API's binary media types.
+    var wantsBinary = false
     /// A Lambda authorizer's invocation for the request is under way; or it failed, with this
     /// answer (a `GatewayAnswer`, -1 while none).
     var authorizerPending = false
@@ -282,17 +284,18 @@ extension Worker {
     /// prepared response; HTTP, HTTP_PROXY and AWS_PROXY hand the request to an upstream.
     func integrationStep(_ index: Int, _ bytes: Span<UInt8>) -> StepOutcome {
         var refused: GatewayAnswer?
+        connections[index].request.wantsBinary = wantsBinary(bytes)
         if let target = proxyTargets.target(operation: match.operation, stage: match.stage) {
-            var rendered: BoundTemplate?
+            var replaced: BodyReplacement?
             if let templates = templating.httpRequests[match.operation] {
                 switch requestBody(index, bytes, templates) {
                 case .passthrough: break
-                case .rendered(let bound): rendered = bound
+                case .replaced(let replacement): replaced = replacement
                 case .outcome(let outcome): return outcome
                 }
             }
             if templating.httpResponses[match.operation] != nil { holdRequestForAnswer(index, bytes) }
-            refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, rendered: rendered)
+            refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, replaced: replaced)
             if refused != nil { releaseAnswerBuffer(index) }
         } else if let target = proxyTargets.lambdaTarget(operation: match.operation, stage: match.stage) {
             refused = startInvocation(index, target: target, bytes: bytes)
