@@ -208,6 +208,10 @@ extension TemplateRenderer {
         default: break
         }
         if let order = compareNumbers(left, right) { return order == 0 }
+        if case .string(let a) = left, case .string(let b) = right {
+            guard a.count == b.count else { return false }
+            return spend(a.count) && bytesEqual(a, b, template)
+        }
         // Compare the two texts, built one after the other and taken back.
         let first = startString()
         write(left, template)
@@ -215,7 +219,7 @@ extension TemplateRenderer {
         write(right, template)
         building -= 1
         let length = second - first
-        let same = scratch.count - second == length
+        let same = spend(scratch.count - first) && scratch.count - second == length
             && (0..<length).allSatisfy { scratch[first + $0] == scratch[second + $0] }
         scratch.removeLast(scratch.count - first)
         return same

@@ -118,16 +118,17 @@ extension TemplateRenderer {
 
     mutating func mapIndex(_ container: Int, _ key: Value, _ template: Template) -> Int? {
         for position in 0..<containers[container].keys.count {
-            guard spendComparison() else { return nil }
+            guard spend(1) else { return nil }
             if equals(containers[container].keys[position], key, template) { return position }
         }
         return nil
     }
 
-    /// Maps are searched key by key; a template that would compare keys past the bound (a map of
-    /// many thousands of keys, filled or read) fails as too large rather than hold the worker.
-    mutating func spendComparison() -> Bool {
-        comparisons += 1
+    /// Maps are searched key by key and values compared byte by byte; a template that would
+    /// spend more than the bound on it (a map of many thousands of long keys, filled or read)
+    /// fails as too large rather than hold the worker. `units`: comparisons and bytes compared.
+    mutating func spend(_ units: Int) -> Bool {
+        comparisons += units
         guard comparisons > Self.comparisonsMax else { return true }
         failed = true
         stopped = true
@@ -189,7 +190,7 @@ extension TemplateRenderer {
             while let member = withSpace(bytes.space, { members.next($0) }) {
                 let key = self.value(of: member.key, in: bytes.space)
                 // A key written twice is one key of the map.
-                if !containers[Int(list)].values.contains(where: { spendComparison() && equals($0, key, template) }) {
+                if !containers[Int(list)].values.contains(where: { spend(1) && equals($0, key, template) }) {
                     containers[Int(list)].values.append(key)
                 }
             }
@@ -203,7 +204,7 @@ extension TemplateRenderer {
             } else {
                 for parameter in parameters where parameter.kind == kind {
                     let name = Value.string(parameter.name)
-                    if !containers[Int(list)].values.contains(where: { equals($0, name, template) }) {
+                    if !containers[Int(list)].values.contains(where: { spend(1) && equals($0, name, template) }) {
                         containers[Int(list)].values.append(name)
                     }
                 }

@@ -21,8 +21,8 @@ public struct TemplateRenderer {
 
     /// API Gateway's bound on `#foreach`.
     public static let iterationsMax = 1_000
-    /// Key comparisons a rendering may make (see `spendComparison`).
-    static let comparisonsMax = 1_000_000
+    /// Comparisons and bytes compared a rendering may spend (see `spend`).
+    static let comparisonsMax = 20_000_000
     static let macroDepthMax = 20
 
     public private(set) var output: [UInt8] = []
@@ -34,8 +34,11 @@ public struct TemplateRenderer {
     public private(set) var requestHeaderLines: [UInt8] = []
     /// `requestOverride.querystring.*`: `name=value` pairs joined by `&`, percent-encoded.
     public private(set) var requestQuery: [UInt8] = []
-    /// `requestOverride.path.*`: `name` and value, each followed by a NUL.
+    /// `requestOverride.path.*`: names and values, where `requestPathEntries` says.
     public private(set) var requestPathParameters: [UInt8] = []
+    var requestPathEntries: [(name: Range<Int>, value: Range<Int>)] = []
+    /// A query parameter's name as it is being encoded.
+    var queryName: [UInt8] = []
 
     let outputBytesMax: Int
     let workBytesMax: Int
@@ -82,6 +85,8 @@ public struct TemplateRenderer {
         requestHeaderLines.reserveCapacity(1024)
         requestQuery.reserveCapacity(1024)
         requestPathParameters.reserveCapacity(512)
+        requestPathEntries.reserveCapacity(16)
+        queryName.reserveCapacity(256)
         parameters.reserveCapacity(128)
         stageVariables.reserveCapacity(64)
         externals.reserveCapacity(64)
@@ -103,6 +108,7 @@ public struct TemplateRenderer {
         requestHeaderLines.removeAll(keepingCapacity: true)
         requestQuery.removeAll(keepingCapacity: true)
         requestPathParameters.removeAll(keepingCapacity: true)
+        requestPathEntries.removeAll(keepingCapacity: true)
         parameters.removeAll(keepingCapacity: true)
         stageVariables.removeAll(keepingCapacity: true)
         overrideValues.removeAll(keepingCapacity: true)
@@ -167,20 +173,11 @@ public struct TemplateRenderer {
     /// Where in `requestPathParameters` the value the template set last for the URI variable
     /// `name` is; nil when it set none.
     public func requestPathOverride(_ name: [UInt8]) -> Range<Int>? {
-        var found: Range<Int>? = nil
-        var offset = 0
-        let pairs = requestPathParameters
-        while offset < pairs.count {
-            var nameEnd = offset
-            while pairs[nameEnd] != 0 { nameEnd += 1 }
-            var valueEnd = nameEnd + 1
-            while pairs[valueEnd] != 0 { valueEnd += 1 }
-            if nameEnd - offset == name.count && (0..<name.count).allSatisfy({ pairs[offset + $0] == name[$0] }) {
-                found = (nameEnd + 1)..<valueEnd
-            }
-            offset = valueEnd + 1
+        for entry in requestPathEntries.reversed()
+        where requestPathParameters[entry.name].elementsEqual(name) {
+            return entry.value
         }
-        return found
+        return nil
     }
 
     /// Whether the template set `requestOverride.querystring.NAME` for the name that is the first
@@ -467,8 +464,12 @@ public struct TemplateRenderer {
             let start = startString()
             write(value, template)
             let text = finishString(start)
+            queryName.removeAll(keepingCapacity: true)
+            for offset in Int(name.start)..<Int(name.end) { TemplateUtil.percentEncode(template.source[offset], into: &queryName) }
+            // Set twice, the last value stands.
+            removeQueryPair(named: queryName)
             if !requestQuery.isEmpty { requestQuery.append(0x26) }
-            for offset in Int(name.start)..<Int(name.end) { TemplateUtil.percentEncode(template.source[offset], into: &requestQuery) }
+            requestQuery.append(contentsOf: queryName)
             requestQuery.append(0x3D)
             if case .string(let bytes) = text {
                 for offset in bytes.range { TemplateUtil.percentEncode(work[offset], into: &requestQuery) }
@@ -477,12 +478,33 @@ public struct TemplateRenderer {
             let start = startString()
             write(value, template)
             let text = finishString(start)
+            let nameStart = requestPathParameters.count
             requestPathParameters.append(contentsOf: template.source[Int(name.start)..<Int(name.end)])
-            requestPathParameters.append(0)
+            let valueStart = requestPathParameters.count
             if case .string(let bytes) = text {
                 for offset in bytes.range { requestPathParameters.append(work[offset]) }
             }
-            requestPathParameters.append(0)
+            requestPathEntries.append((nameStart..<valueStart, valueStart..<requestPathParameters.count))
+        }
+    }
+
+    /// Removes the `name=value` pair of `requestQuery` named `name` (and its `&`), if any.
+    mutating func removeQueryPair(named name: [UInt8]) {
+        var start = 0
+        while start < requestQuery.count {
+            var end = start
+            while end < requestQuery.count && requestQuery[end] != 0x26 { end += 1 }
+            let nameEnd = start + name.count
+            if nameEnd < end && requestQuery[nameEnd] == 0x3D && requestQuery[start..<nameEnd].elementsEqual(name) {
+                // The pair, and the `&` after it (or, for the last pair, the one before it).
+                if end < requestQuery.count {
+                    requestQuery.removeSubrange(start...end)
+                } else {
+                    requestQuery.removeSubrange(max(0, start - 1)..<end)
+                }
+                return
+            }
+            start = end + 1
         }
     }
 
@@ -519,7 +541,8 @@ public struct TemplateRenderer {
 
     /// Headers that frame the message or name its host: the gateway writes them, never a template.
     static let framingNames: [[UInt8]] = ["content-length", "transfer-encoding", "connection", "keep-alive",
-                                          "proxy-connection", "upgrade", "te", "trailer", "host"].map { Array($0.utf8) }
+                                          "proxy-connection", "upgrade", "te", "trailer", "host", "date",
+                                          "x-amzn-requestid", "x-amz-apigw-id"].map { Array($0.utf8) }
 
     /// Header names compare without regard to ASCII case.
     static func sameName(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {

@@ -246,10 +246,15 @@ paths:
         requestParameters:
           "integration.request.path.item": "method.request.path.id"
           "integration.request.querystring.mapped": "'m'"
+          "integration.request.header.X-Mapped": "'mapped'"
         requestTemplates:
           application/json: |
-            #set($context.requestOverride.path.item = "over ride")
+            #set($context.requestOverride.path.item = "first")
+            #set($context.requestOverride.path.item = $util.urlDecode('over%00ride'))
+            #set($context.requestOverride.querystring.fixed = "first")
             #set($context.requestOverride.querystring.fixed = "new")
+            #set($context.requestOverride.header.X-Mapped = "override")
+            #set($context.requestOverride.header.Content-Type = "text/x-req")
             #set($context.requestOverride.querystring.mapped = "x&y")
             #set($context.requestOverride.header.Content-Length = "999")
             #set($context.requestOverride.header.Host = "evil.example")
@@ -346,8 +351,11 @@ def test_overrides_replace_what_they_name_and_never_frame_the_message(tmp_path, 
     assert head.count("content-type:") == 1 and response.header("Content-Type") == "text/x-override"
     answer = json.loads(response.body)
     # The path variable, the URI's query parameter and the mapped one, replaced; the rest kept.
-    assert answer["target"] == "/backend/items/over%20ride?keep=2&fixed=new&mapped=x%26y"
+    # (A NUL in the value is a byte of the segment like any other.) Set twice, the last stands.
+    assert answer["target"] == "/backend/items/over%00ride?keep=2&fixed=new&mapped=x%26y"
     sent = [(name.lower(), value) for name, value in answer["headers"]]
+    assert [value for name, value in sent if name == "x-mapped"] == ["override"]
+    assert [value for name, value in sent if name == "content-type"] == ["text/x-req"]
     assert [value for name, value in sent if name == "x-set"] == ["b"]
     assert [value for name, value in sent if name == "content-length"] == ["9"]  # {"a": 1} and its line end
     assert [value for name, value in sent if name == "host"] == [f"127.0.0.1:{upstream.port}"]

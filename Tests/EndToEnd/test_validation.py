@@ -85,6 +85,7 @@ def test_the_validation_sample_refuses_what_api_gateway_refuses(tmp_path):
                 data += chunk
         assert data.startswith(b"HTTP/1.1 400 "), data[:80]
         assert b"100 Continue" not in data and data.count(b"HTTP/1.1") == 1
+        assert b"\r\nConnection: close\r\n" in data
         # Only the valid ones reached the integration.
         bodies = [r["body"] for r in recorded(record) if r["method"] == "POST"]
         assert bodies == [good.decode(), "[]"]

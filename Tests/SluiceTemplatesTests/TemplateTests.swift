@@ -108,4 +108,34 @@ func render(_ text: String, body: String = "", parameters: [(TemplateRenderer.Pa
         #expect(try render(##"#set($o = $input.path('$'))#set($x = "$o.items.size()")[$x] "$o.k"#set($j = $util.parseJson('{"a": 1}'))"$j.a""##,
                            body: #"{"items": [1, 2], "k": "v"}"#) == #"[2] "v""1""#)
     }
+
+    /// Comparing keys is bounded by the bytes compared, not only by the number of comparisons:
+    /// a map of long keys fails as too large instead of holding the worker.
+    @Test func keyComparisonsAreBounded() throws {
+        let key = String(repeating: "k", count: 4_000)
+        let members = (0..<3_000).map { "\"\(key)\($0)\": 1" }.joined(separator: ", ")
+        let template = try TemplateCompiler.compile("#set($o = $input.path('$'))$o.keySet().size()")
+        var renderer = TemplateRenderer(outputBytesMax: 1 << 16, workBytesMax: 1 << 26)
+        let sample = TemplateSample(body: Array("{\(members)}".utf8))
+        #expect(sample.render(template, with: &renderer) == .tooLarge)
+    }
+
+    /// Overrides set twice keep the last value; a path value may hold any byte.
+    @Test func overridesSetTwice() throws {
+        let template = try TemplateCompiler.compile("""
+            #set($context.requestOverride.querystring.a = "1")#set($context.requestOverride.querystring.b = "x")\
+            #set($context.requestOverride.querystring.a = "2")#set($context.requestOverride.path.p = $util.urlDecode('a%00b'))\
+            #set($context.requestOverride.header.X-A = "1")#set($context.requestOverride.header.x-a = "2")\
+            #set($context.requestOverride.header.Content-Length = "9")
+            """)
+        var renderer = TemplateRenderer(outputBytesMax: 1 << 16, workBytesMax: 1 << 16)
+        #expect(TemplateSample().render(template, with: &renderer) == .rendered)
+        #expect(String(decoding: renderer.requestQuery, as: UTF8.self) == "b=x&a=2")
+        let value = try #require(renderer.requestPathOverride(Array("p".utf8)))
+        #expect(Array(renderer.requestPathParameters[value]) == [0x61, 0, 0x62])
+        #expect(renderer.requestPathOverride(Array("q".utf8)) == nil)
+        #expect(String(decoding: renderer.requestHeaderLines, as: UTF8.self) == "x-a: 2\r\n")
+        #expect(renderer.overridesRequestQuery(Array("a".utf8), count: 1))
+        #expect(!renderer.overridesRequestQuery(Array("c".utf8), count: 1))
+    }
 }

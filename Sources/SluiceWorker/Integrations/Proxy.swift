@@ -168,9 +168,18 @@ extension Worker {
         writer.append(32)
         let rendered: BoundTemplate? = if case .template(let bound)? = replaced { bound } else { nil }
         let overrides = rendered != nil
+        let overrideLines = overrides ? templating.renderer.requestHeaderLines : []
         for (offset, piece) in target.path.enumerated() {
             switch piece {
-            case .literal(let literal): writer.append(literal)
+            case .literal(let literal):
+                // A URI variable nothing maps is empty, unless the template sets it.
+                if overrides, !target.pathNames[offset].isEmpty,
+                   let value = templating.renderer.requestPathOverride(target.pathNames[offset]) {
+                    let pairs = templating.renderer.requestPathParameters
+                    appendEscaped(pairs.span.extracting(value), .urlPath, to: &writer)
+                } else {
+                    writer.append(literal)
+                }
             case .value(let source):
                 if overrides, let value = templating.renderer.requestPathOverride(target.pathNames[offset]) {
                     let pairs = templating.renderer.requestPathParameters
@@ -257,10 +266,11 @@ extension Worker {
                 writer.append(ResponseHead.crlf)
             }
         }
-        for mapping in target.headerMappings {
+        // A request template's override headers replace mapped and gateway headers of their names.
+        for mapping in target.headerMappings where !Self.namesHeader(overrideLines.span, mapping.prefix.span) {
             appendHeaderMapping(mapping, client: client, bytes: bytes, to: &writer)
         }
-        writer.append(target.gatewayLines)
+        Self.appendLines(target.gatewayLines.span, lessThoseIn: overrideLines.span, to: &writer)
         appendTraceLines(client: client, bytes: bytes, to: &writer)
         if target.passHeaders {
             writer.append(Worker.forwardedForPrefix)
@@ -273,8 +283,10 @@ extension Worker {
             writer.append(forwardingLines[Int(connections[client].listener)])
         } else if let rendered {
             // A request template made the body: its content type, and the headers it set.
-            if !target.mapsContentType { writer.append(rendered.contentTypeLine) }
-            writer.append(templating.renderer.requestHeaderLines)
+            if !target.mapsContentType && !Self.namesHeader(overrideLines.span, rendered.contentTypeLine.span) {
+                writer.append(rendered.contentTypeLine)
+            }
+            writer.append(overrideLines)
         } else if !target.mapsContentType,
                   let contentType = HeaderNames.value(of: HeaderNames.contentType, in: head.headers, bytes: bytes) {
             // HTTP (non-proxy): of the client's headers, only the body's Content-Type goes on.

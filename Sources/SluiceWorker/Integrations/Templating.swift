@@ -528,6 +528,7 @@ extension Worker {
         let bodyBytes = status == 204 || status == 304 ? 0 : (body?.count ?? 0)
         let overrideLines = overrides ? templating.renderer.responseHeaderLines : []
         let keepAlive = connections[index].request.pending.keepAlive && !draining
+            && !(connections[index].request.expectsContinue && !connections[index].request.continueSent)
         let http10 = connections[index].request.pending.http10
         let withBody = !connections[index].request.pending.omitBody && bodyBytes > 0
         let requestID = connections[index].request.id

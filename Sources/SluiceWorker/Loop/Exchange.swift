@@ -373,6 +373,8 @@ extension Worker {
             connections[index].request.corsOrigin = -1
             endBodyWait(index)
             connections[index].request.continueSent = false
+            connections[index].request.expectsContinue = head.expectsContinue && head.framing != .none
+                && head.framing != .length(0)
             connections[index].request.authorizerPending = false
             connections[index].request.authorizerFailure = -1
             connections[index].request.authorizeStartedNanoseconds = 0
@@ -439,14 +441,15 @@ extension Worker {
     }
 
     /// `Expect: 100-continue`: the client may send its body, unless a step has answered already;
-    /// then the body is not wanted and the connection closes after the answer, which no interim
-    /// response may follow.
+    /// then the body is not wanted, no interim response may follow the answer, and the
+    /// connection closes after it (the answer said `Connection: close`: `writeRendered`).
     func answerExpectation(_ index: Int) {
         guard head.expectsContinue && !connections[index].request.continueSent else { return }
         if connections[index].request.pending.response == Worker.answeredByStep {
             connections[index].request.pending.keepAlive = false
             connections[index].closeAfterFlush = true
         } else {
+            connections[index].request.continueSent = true
             write(index, ResponseHead.continueResponse)
         }
     }

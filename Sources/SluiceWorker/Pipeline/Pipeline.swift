@@ -54,6 +54,9 @@ struct RequestContext {
     var waitsForBody = false
     /// `100 Continue` was sent for the request (a step that waits for the body sends it).
     var continueSent = false
+    /// The request has a body and `Expect: 100-continue`: until `100 Continue` is sent, an answer
+    /// ends the connection (the client may or may not send the body after it).
+    var expectsContinue = false
     /// The first media type of the request's `Accept` is one of its API's binary media types.
     var wantsBinary = false
     /// A Lambda authorizer's invocation for the request is under way; or it failed, with this
