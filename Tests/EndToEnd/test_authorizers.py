@@ -289,7 +289,7 @@ def test_iam_bodies_beyond_what_the_gateway_holds_and_chunked_bodies_are_refused
     response = send(gateway, "POST", "/prod/iam", signed(gateway, "POST", "/prod/iam", big), big)
     assert response.status == 200, response.raw_head
     # Beyond limits.buffered_body_bytes (1 MiB): 413.
-    huge = b"y" * (1 << 20)
+    huge = b"y" * ((1 << 20) + 1)
     response = send(gateway, "POST", "/prod/iam", signed(gateway, "POST", "/prod/iam", huge), huge)
     assert response.status == 413
     raw = ("POST /prod/iam HTTP/1.1\r\nHost: gateway.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
