@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests",
                     dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig", "SluiceURing", "SluiceMetrics",
-                                   "SluiceThrottle", "SluiceCache"],
+                                   "SluiceThrottle", "SluiceCache", "SluiceTemplates"],
                     swiftSettings: swift6),
     ]
 )

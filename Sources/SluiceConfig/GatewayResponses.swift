@@ -1,3 +1,4 @@
+import SluiceTemplates
 import Yams
 
 /// One entry of `x-amazon-apigateway-gateway-responses`: how an API shapes one of the gateway's
@@ -15,6 +16,8 @@ public struct GatewayResponseSettings: Sendable, Equatable {
     /// The body template and its content type (`application/json` when there is one, else the
     /// first); nil keeps the answer's own body.
     public var template: ResponseTemplate?
+    /// The same, compiled: one that is not plain text is rendered per answer.
+    public var compiledTemplate: Template?
 
     public init(responseType: String, statusCode: Int? = nil, headers: [ResponseHeader] = [],
                 template: ResponseTemplate? = nil) {
@@ -32,22 +35,6 @@ public struct GatewayResponseSettings: Sendable, Equatable {
         "MISSING_AUTHENTICATION_TOKEN", "QUOTA_EXCEEDED", "REQUEST_TOO_LARGE", "RESOURCE_NOT_FOUND", "THROTTLED",
         "UNAUTHORIZED", "UNSUPPORTED_MEDIA_TYPE", "WAF_FILTERED",
     ]
-
-    /// The template with the `$context.error` values, which are fixed for a response type, put
-    /// in: `message`, `messageString` (the message as a JSON string), `responseType` and
-    /// `validationErrorString`.
-    public static func render(_ template: String, message: String?, responseType: String) -> String {
-        let messageString = message.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
-            ?? "null"
-        var text = template
-        // Longest names first, so that `$context.error.message` does not eat `…messageString`.
-        for (name, value) in [("messageString", messageString), ("message", message ?? "null"),
-                              ("responseType", responseType), ("validationErrorString", "")] {
-            text = text.replacing("$context.error.\(name)", with: value)
-                .replacing("${context.error.\(name)}", with: value)
-        }
-        return text
-    }
 }
 
 /// A gateway response header whose value comes from the request, the stage or `$context`.
@@ -147,12 +134,19 @@ struct GatewayResponsesImport {
                         templates.append(ResponseTemplate(contentType: contentType, template: template.text ?? ""))
                     }
                     response.template = templates.first { $0.contentType == "application/json" } ?? templates.first
-                    if let template = response.template {
-                        let rendered = GatewayResponseSettings.render(template.template, message: "", responseType: "")
-                        if rendered.contains("$") {
-                            log.warning(file, field.line, "gateway response \(type): the template refers to values "
-                                        + "Sluice does not evaluate yet (only $context.error.*); it is sent as written")
+                    if let chosen = response.template,
+                       let node = field.entries?.first(where: { $0.key.text == chosen.contentType })?.value {
+                        let label = "gateway response \(type)"
+                        guard let compiled = TemplateReader(file: file, log: log).compile(node, label: label,
+                                                                                          what: "the template") else {
+                            return nil
                         }
+                        if compiled.readsBody || compiled.readsAllParameters || compiled.readsAllStageVariables {
+                            log.warning(file, node.line, "\(label): the template reads $input.body, json or path, "
+                                        + "$input.params() or $stageVariables as a whole, which a gateway response "
+                                        + "does not have; they render as nothing")
+                        }
+                        response.compiledTemplate = compiled
                     }
                 default:
                     log.warning(file, key.line, "unknown key '\(key.text ?? "?")' in gateway response \(type) is ignored")

@@ -319,12 +319,28 @@ x-amazon-apigateway-gateway-responses:
       gatewayresponse.header.Server: context.error.responseType
       gatewayresponse.header.X-Not-Sent: method.request.body.name
     responseTemplates:
-      application/json: '{"error": {"message": $context.error.messageString, "type": "$context.error.responseType"}}'
+      application/json: '{"error": {"message": $context.error.messageString, "type": "$context.error.responseType"}, "path": "$context.path", "q": "$input.params(''q'')", "color": "$stageVariables.color", "request": "$context.requestId"#if($input.params().header.Origin), "origin": "$input.params().header.Origin"#end}'
+  BAD_REQUEST_BODY:
+    responseTemplates:
+      application/json: '{"invalid": "$util.escapeJavaScript($context.error.validationErrorString)"}'
   MISSING_AUTHENTICATION_TOKEN:
     statusCode: 404
     responseTemplates:
       application/json: '{"message": "no such route"}'
+x-amazon-apigateway-request-validators:
+  body: {validateRequestBody: true, validateRequestParameters: false}
 paths:
+  /validated:
+    post:
+      x-amazon-apigateway-request-validator: body
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, required: [name], properties: {name: {type: string}}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {"application/json": '{"statusCode": 200}'}
+        responses: {default: {statusCode: "200"}}
   /keyed:
     get:
       x-amazon-apigateway-api-key-required: true
@@ -340,7 +356,14 @@ paths:
     assert missing.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
     forbidden = request(server, "GET", "/prod/keyed?q=1", headers="Origin: https://shop.example\r\n")
     assert forbidden.status == 403
-    assert forbidden.json() == {"error": {"message": "Forbidden", "type": "INVALID_API_KEY"}}
+    assert forbidden.json() == {"error": {"message": "Forbidden", "type": "INVALID_API_KEY"}, "path": "/prod/keyed",
+                                "q": "1", "color": "teal", "request": forbidden.header("x-amzn-RequestId"),
+                                "origin": "https://shop.example"}
+    assert int(forbidden.header("Content-Length")) == len(forbidden.body)
+    # Validation's detail reaches the BAD_REQUEST_BODY template.
+    invalid = request(server, "POST", "/prod/validated", b'{"name": 7}', headers="Content-Type: application/json\r\n")
+    assert invalid.status == 400
+    assert invalid.json()["invalid"].startswith("[instance type (integer) does not match"), invalid.body
     assert forbidden.header("Access-Control-Allow-Origin") == "*"
     assert forbidden.header("X-Team") == "payments"
     assert forbidden.header("x-amzn-ErrorType") == "ForbiddenException"

@@ -397,4 +397,36 @@ struct RequestValidationConfigTests {
         let warnings = result.diagnostics.filter { $0.message.contains("the header is not sent") }
         #expect(warnings.map(\.line) == [11, 12])
     }
+
+    @Test func templatesAreCompiledAndTheirMistakesAreErrorsAtTheirLines() throws {
+        let good = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-gateway-responses:
+              DEFAULT_4XX:
+                responseTemplates:
+                  application/json: '{"m": $context.error.messageString, "b": "$input.body"}'
+              THROTTLED:
+                responseTemplates:
+                  application/json: '{"plain": true}'
+            paths: {}
+            """)
+        let deployment = try #require(good.deployment, "\(good.lines)")
+        let shapes = deployment.apis[0].gatewayResponses
+        #expect(shapes.map { $0.compiledTemplate?.isStatic } == [false, true])
+        #expect(good.lines.contains { $0.hasPrefix("api.yaml:5: warning: gateway response DEFAULT_4XX: the template reads $input.body") },
+                "\(good.lines)")
+        let broken = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-gateway-responses:
+              DEFAULT_5XX:
+                responseTemplates:
+                  application/json: |
+                    {"a": 1}
+                    #if($context.stage
+            paths: {}
+            """)
+        #expect(broken.deployment == nil)
+        #expect(broken.errors.first?.description.hasPrefix("api.yaml:8: error: gateway response DEFAULT_5XX: the template, column 1: expected ')' to close #if") == true,
+                "\(broken.lines)")
+    }
 }

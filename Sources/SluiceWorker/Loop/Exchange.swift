@@ -529,7 +529,10 @@ extension Worker {
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining
         connections[index].request.record.answer = Int16(catalog.answer(at: response)?.rawValue ?? -1)
-        connections[index].request.record.responseBytes = omitBody ? 0 : prepared.body.count
+        // A gateway response's template renders the body now (with $context.error.* of this answer).
+        let rendered = prepared.rendersBody && renderGatewayTemplate(index, response: response)
+        let renderedBody = rendered ? templating.renderer.output : Worker.noBytes
+        connections[index].request.record.responseBytes = omitBody ? 0 : (rendered ? renderedBody.count : prepared.body.count)
         countResponse(index, status: prepared.status)
         if connections[index].request.id == 0 {
             // Refused before a request began (a parse error, a timeout): it still gets an id.
@@ -539,14 +542,37 @@ extension Worker {
         let requestLow = connections[index].request.id
         connections[index].request.id = 0
         requestAnswered(index)
+        var copied = 0
         let written = output.write(slot: index, offset: connections[index].outputEnd) { writer in
             writer.append(prepared.head)
             appendGatewayLines(index, response: response, to: &writer)
+            if prepared.rendersBody {
+                writer.append(ResponseHead.contentLengthPrefix)
+                ResponseHead.appendDecimal(renderedBody.count, to: &writer)
+                writer.append(ResponseHead.crlf)
+            }
             endResponseHead(index, requestID: requestLow, keepAlive: keepAlive, http10: http10, to: &writer)
+            guard !omitBody else { return }
+            copied = min(renderedBody.count, writer.freeCapacity)
+            writer.append(renderedBody.span.extracting(0..<copied))
         }
         precondition(!written.overflowed, "hasRoomForResponse guarantees room for a head")
         connections[index].outputEnd += written.byteCount
         if !keepAlive { connections[index].closeAfterFlush = true }
+        if !omitBody && copied < renderedBody.count {
+            // The rest of a rendered body waits in a body buffer; without one free, the answer
+            // is cut short and the connection closes (its Content-Length tells the client).
+            if let buffer = wholeBody.free.popLast() {
+                _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+                    writer.append(renderedBody.span.extracting(copied..<renderedBody.count))
+                }
+                connections[index].streamingBuffer = buffer
+                connections[index].streamingOffset = 0
+                connections[index].streamingEnd = renderedBody.count - copied
+            } else {
+                connections[index].closeAfterFlush = true
+            }
+        }
         if !omitBody && !prepared.body.isEmpty {
             connections[index].streamingResponse = response
             connections[index].streamingOffset = 0

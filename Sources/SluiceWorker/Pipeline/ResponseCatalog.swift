@@ -10,6 +10,9 @@ struct PreparedResponse {
     var status: Int
     var head: [UInt8]
     var body: [UInt8]
+    /// A gateway response whose template is rendered per answer (`GatewayResponseValues.templates`):
+    /// `head` has no `Content-Length` and `body` is empty.
+    var rendersBody = false
 }
 
 struct ResponseCatalog {
@@ -130,10 +133,10 @@ struct ResponseCatalog {
             return prepare(answer: answer)
         }
         let status = shape.statusCode ?? answer.status
-        let message: String? = answer == .authorizerConfigurationError || answer == .authorizerFailure ? nil : answer.message
-        let body = shape.template.map {
-            Array(GatewayResponseSettings.render($0.template, message: message, responseType: answer.responseType).utf8)
-        } ?? Array(answer.body.utf8)
+        // A template that is not plain text is rendered per answer ($context, stage variables,
+        // the request's parameters).
+        let rendersBody = shape.compiledTemplate.map { !$0.isStatic } ?? false
+        let body = rendersBody ? [] : shape.template.map { Array($0.template.utf8) } ?? Array(answer.body.utf8)
         var head = ResponseHead.statusLine(status)
         let hasBody = status != 204 && status != 304
         // A mapped Content-Type replaces the template's; names that frame the response or that
@@ -152,8 +155,8 @@ struct ResponseCatalog {
         if let errorType = answer.errorType { head += ResponseHead.headerLine("x-amzn-ErrorType", errorType) }
         for header in answer.headers { head += ResponseHead.headerLine(header.name, header.value) }
         head += lines
-        if hasBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
-        return PreparedResponse(status: status, head: head, body: hasBody ? body : [])
+        if hasBody && !rendersBody { head += ResponseHead.headerLine("Content-Length", String(body.count)) }
+        return PreparedResponse(status: status, head: head, body: hasBody ? body : [], rendersBody: hasBody && rendersBody)
     }
 
     static func prepare(answer: GatewayAnswer) -> PreparedResponse {

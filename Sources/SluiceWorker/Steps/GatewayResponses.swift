@@ -1,6 +1,7 @@
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
+import SluiceTemplates
 import SluiceURing
 
 /// One header line of a shaped gateway answer whose value is read per request.
@@ -19,6 +20,21 @@ struct GatewayLine {
     var value: Value
 }
 
+/// A gateway response's template, rendered per answer, and where each value it reads comes from.
+struct GatewayTemplate {
+    enum Source {
+        case value(GatewayLine.Value)
+        /// `$input.params('NAME')`: the path parameter, else the query parameter, else the header.
+        case firstOf(GatewayLine.Value, GatewayLine.Value, GatewayLine.Value)
+        /// A value a gateway response does not have (an authorizer's context, a name Sluice
+        /// does not provide): it renders as nothing.
+        case nothing
+    }
+
+    let template: Template
+    let sources: [Source]
+}
+
 /// The gateway responses' mapped headers (`gatewayresponse.header.NAME: method.request.header.X`),
 /// compiled at start. A request of an API with such headers has what they read of it captured
 /// when its head is parsed (a gateway answer may be written long after its head is gone: an
@@ -32,8 +48,10 @@ struct GatewayResponseValues {
     /// (empty when the API maps nothing from the request).
     let captures: [[RequestValue]]
     let operationCount: Int
-    /// By catalog response index: the lines its answer adds (empty for most).
+    /// By catalog response index: the lines its answer adds (empty for most), and its template
+    /// when it renders one per answer.
     let lines: [[GatewayLine]]
+    let templates: [GatewayTemplate?]
     /// By stage: the values of the stage variables the lines read.
     let stageVariables: [[[UInt8]]]
     /// The most captures one request makes, and the most bytes lines add to one head.
@@ -44,6 +62,7 @@ struct GatewayResponseValues {
         var variableNames: [String] = []
         var captureSources: [[GatewayResponseSource]] = []
         var lines = Array(repeating: [GatewayLine](), count: catalog.responses.count)
+        var templates = [GatewayTemplate?](repeating: nil, count: catalog.responses.count)
         var linesBytesMax = 0
         // Any answer-time `$context` value is at most this long (ids, times, names, messages).
         let namesMax = (deployment.apis.map(\.name.utf8.count) + deployment.stages.map(\.name.utf8.count)
@@ -75,6 +94,29 @@ struct GatewayResponseValues {
                     bytes += prefix.count + 2
                 }
                 linesBytesMax = max(linesBytesMax, bytes)
+                guard let template = shape.compiledTemplate, catalog[response].rendersBody else { continue }
+                func value(_ source: GatewayResponseSource) -> GatewayLine.Value {
+                    if case .stageVariable(let variable) = source {
+                        if !variableNames.contains(variable) { variableNames.append(variable) }
+                        return .stageVariable(variableNames.firstIndex(of: variable)!)
+                    }
+                    if case .context(let variable) = source, !Self.readsTheHead(variable) { return .context(variable) }
+                    if !sources.contains(source) { sources.append(source) }
+                    return .captured(sources.firstIndex(of: source)!)
+                }
+                let templateSources = template.externals.map { external -> GatewayTemplate.Source in
+                    switch external {
+                    case .context(let name):
+                        return ContextVariable(rawValue: name).map { .value(value(.context($0))) } ?? .nothing
+                    case .stageVariable(let name): return .value(value(.stageVariable(name)))
+                    case .pathParameter(let name): return .value(value(.pathParameter(name)))
+                    case .queryParameter(let name): return .value(value(.query(name)))
+                    case .header(let name): return .value(value(.header(name)))
+                    case .parameter(let name):
+                        return .firstOf(value(.pathParameter(name)), value(.query(name)), value(.header(name)))
+                    }
+                }
+                templates[response] = GatewayTemplate(template: template, sources: templateSources)
             }
             captureSources.append(sources)
         }
@@ -84,6 +126,7 @@ struct GatewayResponseValues {
         } + captureSources.indices.map { api in captureSources[api].map { Self.compile($0, operation: nil, api: apis[api]) } }
         operationCount = deployment.operations.count
         self.lines = lines
+        self.templates = templates
         stageVariables = deployment.stages.map { stage in
             variableNames.map { name in
                 // A value that could break the header line is not sent.
@@ -145,24 +188,11 @@ extension Worker {
         let lines = gatewayValues.lines[response]
         guard !lines.isEmpty else { return }
         let stage = Int(connections[index].request.record.stage)
-        let noHead = Worker.noBytes
         for line in lines {
             let lineStart = writer.count
             writer.append(line.prefix)
             let valueStart = writer.count
-            switch line.value {
-            case .captured(let position):
-                let offset = position * GatewayResponseValues.slotStride
-                let length = gatewayCaptures.withBytes(slot: index, range: offset..<(offset + 2)) { bytes in
-                    Int(bytes[0]) << 8 | Int(bytes[1])
-                }
-                gatewayCaptures.withBytes(slot: index, range: (offset + 2)..<(offset + 2 + length)) { writer.append($0) }
-            case .context(let variable):
-                appendValue(.context(variable), index, head: noHead.span, headAtHand: false, escaping: .none,
-                            to: &writer)
-            case .stageVariable(let variable):
-                if stage >= 0 { writer.append(gatewayValues.stageVariables[stage][variable]) }
-            }
+            appendGatewayValue(line.value, index, stage: stage, to: &writer)
             // A value the request does not have sends no header, as an absent source sends no
             // parameter in a request mapping.
             if writer.count == valueStart {
@@ -171,5 +201,51 @@ extension Worker {
                 writer.append(ResponseHead.crlf)
             }
         }
+    }
+
+    /// A value of a shaped gateway answer: captured with the request's head, known now, or the
+    /// stage's.
+    func appendGatewayValue(_ value: GatewayLine.Value, _ index: Int, stage: Int, to writer: inout SlabWriter) {
+        switch value {
+        case .captured(let position):
+            let offset = position * GatewayResponseValues.slotStride
+            let length = gatewayCaptures.withBytes(slot: index, range: offset..<(offset + 2)) { bytes in
+                Int(bytes[0]) << 8 | Int(bytes[1])
+            }
+            gatewayCaptures.withBytes(slot: index, range: (offset + 2)..<(offset + 2 + length)) { writer.append($0) }
+        case .context(let variable):
+            let noHead = Worker.noBytes
+            appendValue(.context(variable), index, head: noHead.span, headAtHand: false, escaping: .none, to: &writer)
+        case .stageVariable(let variable):
+            if stage >= 0 { writer.append(gatewayValues.stageVariables[stage][variable]) }
+        }
+    }
+
+    /// Renders the template of the shaped gateway answer `response` into the renderer's output;
+    /// false when it grew past its bound.
+    func renderGatewayTemplate(_ index: Int, response: Int) -> Bool {
+        guard let gateway = gatewayValues.templates[response] else { return false }
+        let stage = Int(connections[index].request.record.stage)
+        templating.renderer.begin(gateway.template)
+        for (position, source) in gateway.sources.enumerated() {
+            var written = 0
+            switch source {
+            case .nothing:
+                continue
+            case .value(let value):
+                written = templating.scratch.write(slot: 0, offset: 0) { writer in
+                    appendGatewayValue(value, index, stage: stage, to: &writer)
+                }.byteCount
+            case .firstOf(let path, let query, let header):
+                written = templating.scratch.write(slot: 0, offset: 0) { writer in
+                    appendGatewayValue(path, index, stage: stage, to: &writer)
+                    if writer.count == 0 { appendGatewayValue(query, index, stage: stage, to: &writer) }
+                    if writer.count == 0 { appendGatewayValue(header, index, stage: stage, to: &writer) }
+                }.byteCount
+            }
+            guard written > 0 else { continue }
+            templating.scratch.withBytes(slot: 0, range: 0..<written) { templating.renderer.setExternal(position, $0) }
+        }
+        return templating.renderer.render(gateway.template) == .rendered
     }
 }
