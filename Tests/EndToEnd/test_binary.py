@@ -150,3 +150,16 @@ def test_lambda_proxy_events_and_answers_by_binary_media_types(tmp_path, upstrea
                                                                             ("Accept", "application/json")]))
     assert answer.body == ENCODED
     assert json.loads(exchange(server, lambda_request("GET", "/prod/pets/1")).body)["isBase64Encoded"] is False
+
+
+def test_a_large_body_base64_encoded_still_fits(tmp_path, upstreams):  # noqa: F811
+    # 900 KB of binary, encoded on the way (a third longer than the body buffers' body bound),
+    # reflected back as text: intact, and the worker goes on serving.
+    server = start(tmp_path, upstreams)
+    big = bytes(range(256)) * 3600
+    response = request(server, "POST", "/prod/totext", big, headers="Content-Type: image/png\r\n")
+    assert response.status == 200, response.raw_head
+    assert response.body == base64.b64encode(big)
+    response = request(server, "POST", "/prod/totext", big, headers="Content-Type: image/png\r\nAccept: image/png\r\n")
+    assert response.body == big
+    assert request(server, "GET", "/prod/mock").status == 200

@@ -545,8 +545,12 @@ extension Worker {
         connections[client].request.record.integrationStatus = Int32(status)
         connections[client].request.record.responseBytes = bodyless || pending.omitBody ? 0 : written.count - bodyStart
         countResponse(client, status: status)
-        keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
-                           body: (start + bodyStart)..<(start + written.count))
+        // A base64 answer of a REST API takes its form from the request's Accept, which is not
+        // part of the cache key: it is not kept.
+        if !(functionAnswer.isBase64Encoded && format == .version1) {
+            keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
+                               body: (start + bodyStart)..<(start + written.count))
+        }
         return nil
     }
 

@@ -59,7 +59,8 @@ extension Worker {
         var streamed = false
         if let replaced, !written.overflowed, bodyCopied < replacementBody(replaced).count {
             // The rest of the body goes from a body buffer as sends make room.
-            if let buffer = wholeBody.free.popLast() {
+            if replacementBody(replaced).count - bodyCopied <= wholeBody.buffers.slotBytes,
+               let buffer = wholeBody.free.popLast() {
                 let body = replacementBody(replaced)
                 _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
                     writer.append(body.span.extracting(bodyCopied..<body.count))

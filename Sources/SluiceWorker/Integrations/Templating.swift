@@ -374,8 +374,10 @@ extension Worker {
     /// Whether the first media type of the request's `Accept` is one of its API's binary media
     /// types.
     func wantsBinary(_ bytes: Span<UInt8>) -> Bool {
-        guard match.stage >= 0, let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) else { return false }
-        return templating.binaryTypes[Int(stageAPIs[match.stage])].matches(bytes.extracting(accept))
+        guard match.stage >= 0 else { return false }
+        let types = templating.binaryTypes[Int(stageAPIs[match.stage])]
+        guard !types.isEmpty, let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) else { return false }
+        return types.matches(bytes.extracting(accept))
     }
 
     /// Converts `body` into `templating.converted`; false when it is not base64 to decode.
@@ -555,6 +557,7 @@ extension Worker {
         }
         guard !written.overflowed else { return .templateTooLarge }
         if withBody, let body, copied < bodyBytes {
+            guard bodyBytes - copied <= wholeBody.buffers.slotBytes else { return .templateTooLarge }
             // The rest waits in a body buffer, copied into the output as sends make room.
             guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
             _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in

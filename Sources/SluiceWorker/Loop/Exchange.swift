@@ -482,7 +482,9 @@ extension Worker {
     func hasRoomForResponse(_ index: Int) -> Bool {
         let connection = connections[index]
         if connection.isStreaming { return false }
-        let needed = catalog.headBytesMax + 192 + corsLinesBytesMax + gatewayValues.linesBytesMax
+        // 192: the head's ending (Date, request ids, Connection); 64: a rendered gateway body's
+        // Content-Length line and a 100 Continue written after this check.
+        let needed = catalog.headBytesMax + 192 + 64 + corsLinesBytesMax + gatewayValues.linesBytesMax
         if output.slotBytes - connection.outputEnd >= needed { return true }
         // Compacting moves bytes, so it cannot happen while a send reads them.
         guard !connection.sendInFlight else { return false }
@@ -562,7 +564,7 @@ extension Worker {
         if !omitBody && copied < renderedBody.count {
             // The rest of a rendered body waits in a body buffer; without one free, the answer
             // is cut short and the connection closes (its Content-Length tells the client).
-            if let buffer = wholeBody.free.popLast() {
+            if renderedBody.count - copied <= wholeBody.buffers.slotBytes, let buffer = wholeBody.free.popLast() {
                 _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
                     writer.append(renderedBody.span.extracting(copied..<renderedBody.count))
                 }

@@ -74,6 +74,7 @@ enum RequestText {
 
 extension Worker {
     static let noBytes: [UInt8] = []
+    static let nullText: [UInt8] = Array("null".utf8)
     static let dash: UInt8 = 0x2D
     static let http11Text: [UInt8] = Array("HTTP/1.1".utf8)
     static let http10Text: [UInt8] = Array("HTTP/1.0".utf8)
@@ -217,6 +218,9 @@ extension Worker {
             switch variable {
             case .errorMessage:
                 appendEscaped(answerMessages[answer.rawValue], escaping, to: &writer)
+            case .errorMessageString where answer == .authorizerConfigurationError || answer == .authorizerFailure:
+                // API Gateway's message for these is null, not a string.
+                writer.append(Worker.nullText)
             case .errorMessageString:
                 // A JSON string; inside a JSON line its quotes are escaped like any value's.
                 let quote: [UInt8] = escaping == .json ? [0x5C, 0x22] : [0x22]

@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceJSON
 import SluiceHTTP1
 import SluicePipeline
 import SluiceURing
@@ -22,9 +23,10 @@ struct WholeBodyState {
 
     init(limits: Limits) throws(SystemError) {
         bodyBytesMax = limits.bufferedBodyBytesMax
-        // A request's head comes first in its buffer, so each holds the largest head as well.
+        // A request's head comes first in its buffer, so each holds the largest head as well;
+        // and a body base64-encoded (contentHandling) is a third longer.
         buffers = try ByteSlab(slotCount: limits.bufferedBodiesMax,
-                               slotBytes: limits.request.headBytesMax + limits.bufferedBodyBytesMax)
+                               slotBytes: limits.request.headBytesMax + Base64.encodedCount(limits.bufferedBodyBytesMax))
         free = (0..<Int32(limits.bufferedBodiesMax)).reversed()
     }
 }
