@@ -61,8 +61,9 @@ public enum Base64 {
         return true
     }
 
+    /// A base64 character's six bits; nil for any other byte.
     @inline(__always)
-    static func value(_ byte: UInt8) -> UInt8? {
+    public static func value(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x41...0x5A: byte - 0x41
         case 0x61...0x7A: byte - 0x61 + 26

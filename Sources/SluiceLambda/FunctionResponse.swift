@@ -710,7 +710,7 @@ public struct FunctionAnswer: Sendable {
                 if count + padding > 4 { return false }
                 continue
             }
-            guard padding == 0, let value = base64Value(character) else { return false }
+            guard padding == 0, let value = Base64.value(character) else { return false }
             accumulator = accumulator << 6 | UInt32(value)
             count += 1
             if count == 4 {
@@ -770,17 +770,6 @@ public struct FunctionAnswer: Sendable {
             }
             FunctionAnswer.writeValue(scalar, of: answer, to: &sink)
             return true
-        }
-    }
-
-    private static func base64Value(_ character: UInt8) -> UInt8? {
-        switch character {
-        case 0x41...0x5A: character &- 0x41
-        case 0x61...0x7A: character &- 0x61 &+ 26
-        case 0x30...0x39: character &- 0x30 &+ 52
-        case 0x2B: 62
-        case 0x2F: 63
-        default: nil
         }
     }
 

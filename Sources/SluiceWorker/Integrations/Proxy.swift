@@ -545,21 +545,9 @@ extension Worker {
                                               handling: responses.contentHandling[selected])
             let templated = !responses.templates[selected].isEmpty
             buffering = beginBufferedAnswer(index, client: client, selected: selected, conversion: conversion) { writer in
-                let response = target.responses[selected]
-                writer.append(response.staticHeaders)
-                for mapped in response.mappedHeaders {
-                    if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
-                        writer.append(mapped.prefix)
-                        writer.append(bytes.extracting(value))
-                        writer.append(ResponseHead.crlf)
-                    }
-                }
                 // Without a template, the answer keeps the integration's Content-Type.
-                guard !templated else { return }
-                for field in responseHead.headers where HeaderNames.isContentType(bytes.extracting(field.name)) {
-                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
-                    writer.append(ResponseHead.crlf)
-                }
+                Self.appendResponseLines(target.responses[selected], responseHead, bytes, contentType: !templated,
+                                         to: &writer)
             }
         }
         if case .refuse(let answer) = buffering {
@@ -624,20 +612,8 @@ extension Worker {
         var linesEnd = 0
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
             if let selected {
-                let response = target.responses[selected]
-                writer.append(response.statusLine)
-                writer.append(response.staticHeaders)
-                for mapped in response.mappedHeaders {
-                    if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
-                        writer.append(mapped.prefix)
-                        writer.append(bytes.extracting(value))
-                        writer.append(ResponseHead.crlf)
-                    }
-                }
-                for field in responseHead.headers where HeaderNames.isContentType(bytes.extracting(field.name)) {
-                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
-                    writer.append(ResponseHead.crlf)
-                }
+                writer.append(target.responses[selected].statusLine)
+                Self.appendResponseLines(target.responses[selected], responseHead, bytes, contentType: true, to: &writer)
             } else {
                 writer.append(Worker.httpVersionPrefix)
                 ResponseHead.appendDecimal(responseHead.status, to: &writer)
@@ -723,6 +699,25 @@ extension Worker {
 
     /// The answer is complete: the client goes on with its next request, the upstream connection
     /// goes back to its pool if it may be used again.
+    /// An HTTP integration response's header lines: its static headers, the upstream's headers
+    /// it maps, and (with `contentType`) the upstream's Content-Type.
+    static func appendResponseLines(_ response: CompiledIntegrationResponse, _ responseHead: ResponseHead,
+                                    _ bytes: Span<UInt8>, contentType: Bool, to writer: inout SlabWriter) {
+        writer.append(response.staticHeaders)
+        for mapped in response.mappedHeaders {
+            if let value = HeaderNames.value(of: mapped.upstreamHeader, in: responseHead.headers, bytes: bytes) {
+                writer.append(mapped.prefix)
+                writer.append(bytes.extracting(value))
+                writer.append(ResponseHead.crlf)
+            }
+        }
+        guard contentType else { return }
+        for field in responseHead.headers where HeaderNames.isContentType(bytes.extracting(field.name)) {
+            writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+            writer.append(ResponseHead.crlf)
+        }
+    }
+
     func finishExchange(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
         connections[index].bufferingAnswer = false
