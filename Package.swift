@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The folder tree is the architecture (see ../shared/DESIGN.md §7). Unsafe code and C live only
-// in CSluiceLinux, CSluiceTLS, CSluiceCrypto, SluiceURing, SluiceSharedMemory, SluiceTLS and SluiceCrypto; every other module works with safe views.
+// in CSluiceLinux, CSluiceTLS, CSluiceCrypto, CSluiceZlib, SluiceURing, SluiceSharedMemory, SluiceTLS, SluiceCrypto
+// and SluiceCompression; every other module works with safe views.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -42,7 +43,7 @@ let package = Package(
                 dependencies: ["SluiceURing", "SluiceSharedMemory", "SluiceHTTP1", "SluiceRouter",
                                "SluiceConfig", "SluiceMetrics", "SluiceLambda", "SluiceThrottle", "SluiceCache",
                                "SluicePipeline", "SluicePolicy", "SluiceCORS", "SluiceTLS", "SluiceCrypto", "SluiceAuth", "SluiceJSON",
-                               "SluiceTemplates", "SluiceSchema"],
+                               "SluiceTemplates", "SluiceSchema", "SluiceCompression"],
                 swiftSettings: swift6),
         // Quotas (later issues): period roll-over, journal. Here: a process that starts and stops.
         .target(name: "SluiceCoordinator",
@@ -96,8 +97,13 @@ let package = Package(
         .target(name: "SluiceTLS", dependencies: ["CSluiceTLS", "SluiceURing", "SluiceConfig", "SluiceSharedMemory"],
                 swiftSettings: swift6),
         .target(name: "CSluiceTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // zlib: gzip and deflate bodies in one call each, on streams set up once per worker.
+        .target(name: "SluiceCompression", dependencies: ["CSluiceZlib", "SluiceHTTP1"], swiftSettings: swift6),
+        .target(name: "CSluiceZlib", linkerSettings: [.linkedLibrary("z")]),
 
         .testTarget(name: "SluiceTemplatesTests", dependencies: ["SluiceTemplates"], swiftSettings: swift6),
+        .testTarget(name: "SluiceCompressionTests", dependencies: ["SluiceCompression", "SluiceHTTP1"],
+                    swiftSettings: swift6),
         .testTarget(name: "SluiceHTTP1Tests", dependencies: ["SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceRouterTests", dependencies: ["SluiceRouter", "SluiceHTTP1"], swiftSettings: swift6),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceRouter", "SluiceJSON"], swiftSettings: swift6),
