@@ -877,6 +877,7 @@ final class Loader {
             deployment.apis[apiIndex].cors = definition.cors
             deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses
             deployment.apis[apiIndex].binaryMediaTypes = definition.binaryMediaTypes
+            deployment.apis[apiIndex].minimumCompressionSizeBytes = definition.minimumCompressionSizeBytes
             let firstAuthorizer = deployment.authorizers.count
             for var authorizer in definition.authorizers {
                 authorizer.api = apiIndex
@@ -899,8 +900,10 @@ final class Loader {
                 if case .ready(let ready) = operation.integration {
                     integration = ready
                     // With binary media types, a MOCK's answer may be decoded per request (by its
-                    // Accept): it is made per request.
-                    if case .mock(var mock) = ready, !definition.binaryMediaTypes.isEmpty {
+                    // Accept), and with compression compressed per request (by its
+                    // Accept-Encoding): it is made per request.
+                    if case .mock(var mock) = ready,
+                       !definition.binaryMediaTypes.isEmpty || definition.minimumCompressionSizeBytes != nil {
                         mock.isDynamic = true
                         integration = .mock(mock)
                     }

@@ -211,6 +211,9 @@ public struct API: Sendable {
     public var gatewayResponses: [GatewayResponseSettings] = []
     /// `x-amazon-apigateway-binary-media-types`.
     public var binaryMediaTypes = BinaryMediaTypes()
+    /// `x-amazon-apigateway-minimum-compression-size`: answers of at least this many bytes are
+    /// compressed for clients that ask for gzip or deflate; nil: never compressed.
+    public var minimumCompressionSizeBytes: Int?
 
     public init(name: String, host: String? = nil, basePath: String? = nil, mappedStage: String? = nil,
                 definitionFile: String, apiKeySource: APIKeySource = .header) {

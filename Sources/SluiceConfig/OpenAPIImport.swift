@@ -29,6 +29,7 @@ struct ImportedDefinition {
     var cors: CORSSettings?
     var gatewayResponses: [GatewayResponseSettings] = []
     var binaryMediaTypes = BinaryMediaTypes()
+    var minimumCompressionSizeBytes: Int?
     /// The JWT and Cognito authorizers its security schemes declare; operations refer to them by
     /// index (`MethodAuthorization.authorizer`).
     var authorizers: [Authorizer] = []
@@ -68,6 +69,7 @@ struct OpenAPIImport {
         "x-amazon-apigateway-request-validator",
         "x-amazon-apigateway-request-validators",
         "x-amazon-apigateway-binary-media-types",
+        "x-amazon-apigateway-minimum-compression-size",
     ]
 
     /// Extensions with no effect on a data plane (documentation, tags, export bookkeeping).
@@ -80,7 +82,6 @@ struct OpenAPIImport {
     /// API Gateway features that later issues will implement.
     static let plannedExtensions: Set<String> = [
         "x-amazon-apigateway-endpoint-configuration",
-        "x-amazon-apigateway-minimum-compression-size",
     ]
 
     /// The operation keys OpenAPI allows in a path item; all but `trace` are routed.
@@ -173,6 +174,17 @@ struct OpenAPIImport {
         guard let binaryMediaTypes = BinaryMediaTypes.read(entry("x-amazon-apigateway-binary-media-types")?.value,
                                                            file: file, log: log) else { return nil }
 
+        var minimumCompressionSizeBytes: Int?
+        if let size = entry("x-amazon-apigateway-minimum-compression-size"), !size.value.isNull {
+            // API Gateway's range: 0 through 10 MiB.
+            guard let text = size.value.text, let bytes = Int(text), (0...10_485_760).contains(bytes) else {
+                log.error(file, size.value.line, "x-amazon-apigateway-minimum-compression-size must be a whole number "
+                          + "of bytes from 0 to 10485760, not '\(size.value.text ?? size.value.kindName)'")
+                return nil
+            }
+            minimumCompressionSizeBytes = bytes
+        }
+
         guard let readValidators = RequestValidators.read(validators: entry("x-amazon-apigateway-request-validators")?.value,
                                                           default: entry("x-amazon-apigateway-request-validator")?.value,
                                                           file: file, log: log) else { return nil }
@@ -203,7 +215,7 @@ struct OpenAPIImport {
         return valid ? ImportedDefinition(operations: operations, apiKeySource: apiKeySource,
                                           resourcePolicy: resourcePolicy, cors: cors,
                                           gatewayResponses: gatewayResponses, binaryMediaTypes: binaryMediaTypes,
-                                          authorizers: schemes.authorizers) : nil
+                                          minimumCompressionSizeBytes: minimumCompressionSizeBytes, authorizers: schemes.authorizers) : nil
     }
 
     /// Reads one path item. Returns false when an error was reported.

@@ -350,7 +350,7 @@ private let petsDefinition = """
     @Test func integrationTypesAndExtensions() throws {
         let result = loadDefinition("""
             openapi: 3.0.1
-            x-amazon-apigateway-minimum-compression-size: 1024
+            x-amazon-apigateway-endpoint-configuration: { disableExecuteApiEndpoint: true }
             x-amazon-apigateway-documentation: { version: "1" }
             x-amazon-apigateway-frobnicate: true
             paths:
@@ -378,7 +378,7 @@ private let petsDefinition = """
         let deployment = try #require(result.deployment)
         #expect(result.lines == [
             "sluice.yaml:1: warning: 1 method(s) require IAM (SigV4) authorization and iam.credentials lists no key: every request to them answers 403",
-            "api.yaml:2: warning: x-amazon-apigateway-minimum-compression-size is not supported yet and is ignored",
+            "api.yaml:2: warning: x-amazon-apigateway-endpoint-configuration is not supported yet and is ignored",
             "api.yaml:4: warning: unknown extension x-amazon-apigateway-frobnicate is ignored",
             "api.yaml:12: warning: POST /a: AWS service integrations are not supported; answers 500",
             "api.yaml:14: warning: PUT /a: the AWS_PROXY integration has no uri; answers 500",
@@ -391,6 +391,43 @@ private let petsDefinition = """
         #expect(deployment.operations[1].authorization == .none)
         #expect(deployment.operations[2].integration.unsupportedReason == "AWS_PROXY integration without a uri")
         #expect(deployment.operations[3].integration.mockResponse?.status == 200)
+    }
+
+    @Test func minimumCompressionSize() throws {
+        let result = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-minimum-compression-size: 1024
+            paths:
+              /a:
+                get:
+                  x-amazon-apigateway-integration: { type: mock, responses: { default: { statusCode: 200 } } }
+            """)
+        let deployment = try #require(result.deployment)
+        #expect(result.lines.isEmpty)
+        #expect(deployment.apis[0].minimumCompressionSizeBytes == 1024)
+        // Its MOCKs answer per request (compressed or not, by Accept-Encoding).
+        guard case .mock(let mock) = deployment.operations[0].integration else {
+            Issue.record("not a MOCK")
+            return
+        }
+        #expect(mock.isDynamic)
+        for (value, shown) in [("-1", "-1"), ("10485761", "10485761"), ("1.5", "1.5"), ("big", "big"), ("[1]", "a list")] {
+            let refused = loadDefinition("""
+                openapi: 3.0.1
+                x-amazon-apigateway-minimum-compression-size: \(value)
+                paths: {}
+                """)
+            #expect(refused.errors.map(\.description) == [
+                "api.yaml:2: error: x-amazon-apigateway-minimum-compression-size must be a whole number of bytes from 0 "
+                    + "to 10485760, not '\(shown)'",
+            ])
+        }
+        let zero = loadDefinition("""
+            openapi: 3.0.1
+            x-amazon-apigateway-minimum-compression-size: 0
+            paths: {}
+            """)
+        #expect(zero.deployment?.apis[0].minimumCompressionSizeBytes == 0)
     }
 
     /// A misspelt or missing integration type would make every request answer 500: the

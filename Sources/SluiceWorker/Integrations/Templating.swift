@@ -255,6 +255,18 @@ extension Worker {
         }
     }
 
+    /// `bindRequest` with the body as `awaitContent` found it (nil: the template does not read it).
+    func bindContent(_ bound: BoundTemplate, _ index: Int, _ bytes: Span<UInt8>, _ content: RequestContent?) {
+        switch content {
+        case .bytes(let range)?: bindRequest(bound, index, bytes, body: range)
+        case nil: bindRequest(bound, index, bytes, body: nil)
+        case .decoded?:
+            bindRequest(bound, index, bytes, body: nil)
+            let decoded = compression.decompressor.output
+            templating.renderer.setBody(decoded.span.extracting(0..<compression.decompressor.outputCount))
+        }
+    }
+
     /// A value from the URL goes to templates percent-decoded, as API Gateway gives them.
     private func setDecoded(_ position: Int, _ value: Span<UInt8>, decode: Bool) {
         guard decode, PercentDecoding.needsDecoding(value) else {
@@ -321,32 +333,36 @@ extension Worker {
         switch selection {
         case .passthrough:
             guard conversion != .none else { return .passthrough }
-            switch awaitBody(index, bytes) {
+            switch awaitContent(index, bytes) {
             case .wait: return .outcome(.wait)
             case .refuse(let answer): return .outcome(.refuse(answer))
-            case .ready(let range):
-                guard convert(bytes.extracting(range), conversion) else { return .outcome(.refuse(.internalServerError)) }
+            case .ready(let content):
+                guard withContent(content, in: bytes, { body in convert(body, conversion) }) else {
+                    return .outcome(.refuse(.internalServerError))
+                }
                 return .replaced(.converted)
             }
         case .unsupportedMediaType:
             return .outcome(.refuse(.unsupportedMediaType))
         case .template(let chosen):
             let bound = templates.bound[chosen]
-            var body: Range<Int>?
+            var content: RequestContent?
             if bound.template.readsBody {
-                switch awaitBody(index, bytes) {
+                switch awaitContent(index, bytes) {
                 case .wait: return .outcome(.wait)
                 case .refuse(let answer): return .outcome(.refuse(answer))
-                case .ready(let range): body = range
+                case .ready(let body): content = body
                 }
             }
-            if let range = body, conversion != .none {
-                guard convert(bytes.extracting(range), conversion) else { return .outcome(.refuse(.internalServerError)) }
+            if let content, conversion != .none {
+                guard withContent(content, in: bytes, { body in convert(body, conversion) }) else {
+                    return .outcome(.refuse(.internalServerError))
+                }
                 bindRequest(bound, index, bytes, body: nil)
                 let converted = templating.converted
                 templating.renderer.setBody(converted.span)
             } else {
-                bindRequest(bound, index, bytes, body: body)
+                bindContent(bound, index, bytes, content)
             }
             guard templating.renderer.render(bound.template) == .rendered else { return .outcome(.refuse(.templateTooLarge)) }
             return .replaced(.template(bound))
@@ -419,23 +435,23 @@ extension Worker {
             return .refuse(.unsupportedMediaType)
         case .passthrough:
             // The body is the integration request: its statusCode, if it has one, is the status.
-            switch awaitBody(index, bytes) {
+            switch awaitContent(index, bytes) {
             case .wait: return .wait
             case .refuse(let answer): return .refuse(answer)
-            case .ready(let body):
-                status = Worker.integrationStatus(bytes.extracting(body)) ?? status
+            case .ready(let content):
+                status = withContent(content, in: bytes) { body in Worker.integrationStatus(body) } ?? status
             }
         case .template(let chosen):
             let bound = mock.bound[chosen]
-            var body: Range<Int>?
+            var content: RequestContent?
             if bound.template.readsBody {
-                switch awaitBody(index, bytes) {
+                switch awaitContent(index, bytes) {
                 case .wait: return .wait
                 case .refuse(let answer): return .refuse(answer)
-                case .ready(let range): body = range
+                case .ready(let body): content = body
                 }
             }
-            bindRequest(bound, index, bytes, body: body)
+            bindContent(bound, index, bytes, content)
             guard templating.renderer.render(bound.template) == .rendered else { return .refuse(.templateTooLarge) }
             let rendered = templating.renderer.output
             status = Worker.integrationStatus(rendered.span) ?? status
@@ -507,7 +523,7 @@ extension Worker {
                         converted: Bool) -> StepOutcome {
         let output = converted ? templating.converted : templating.renderer.output
         let failure = rendered ? writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine,
-                                               body: output.span, overrides: true, traced: false)
+                                               body: output.span, overrides: true, traced: false, compressible: true)
             : writeRendered(index, status: status, lines: lines.span, contentTypeLine: contentTypeLine, body: nil,
                             overrides: false, traced: false)
         if let failure { return .refuse(failure) }
@@ -518,17 +534,41 @@ extension Worker {
         return .done
     }
 
-    /// Writes an answer made now: the status line, the given header lines (less those the
-    /// response template's `responseOverride` headers replace, with `overrides`), those override
-    /// headers, Content-Length, the gateway's own lines, and `body` (nil: none), streamed from a
-    /// body buffer when it does not fit the output slot. Nil when written; else the answer to give
-    /// instead (nothing was written).
-    func writeRendered(_ index: Int, status: Int, lines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Span<UInt8>?,
-                       overrides: Bool, traced: Bool) -> GatewayAnswer? {
+    /// Writes an answer made now: the status line (`statusLine`, or the standard one of
+    /// `status`), the given header lines (less those the response template's `responseOverride`
+    /// headers replace, with `overrides`), those override headers, Content-Length, the gateway's
+    /// own lines, and `body` (nil: none), streamed from a body buffer when it does not fit the
+    /// output slot. An integration's answer (`compressible`) is compressed when the request and
+    /// its API ask for it (Compression.swift). Nil when written; else the answer to give instead
+    /// (nothing was written).
+    func writeRendered(_ index: Int, status: Int, statusLine: Span<UInt8>? = nil, lines: Span<UInt8>,
+                       contentTypeLine: [UInt8]?, body: Span<UInt8>?, overrides: Bool, traced: Bool,
+                       compressible: Bool = false) -> GatewayAnswer? {
+        let overrideLines = overrides ? templating.renderer.responseHeaderLines : []
+        if compressible, let body {
+            let coding = answerCoding(index, status: status, bodyBytes: body.count, lines: lines,
+                                      moreLines: overrideLines.span)
+            if coding != .identity && compressAnswer(body, coding) {
+                let compressed = compression.compressor.output
+                let codingLines = CompressionState.lines(coding)
+                return writeAnswer(index, status: status, statusLine: statusLine, lines: lines,
+                                   overrideLines: overrideLines.span, contentTypeLine: contentTypeLine,
+                                   body: compressed.span.extracting(0..<compression.compressor.outputCount),
+                                   codingLines: codingLines.span, traced: traced)
+            }
+        }
+        let identity = Worker.noBytes
+        return writeAnswer(index, status: status, statusLine: statusLine, lines: lines, overrideLines: overrideLines.span,
+                           contentTypeLine: contentTypeLine, body: body, codingLines: identity.span, traced: traced)
+    }
+
+    /// `writeRendered`'s writer, with the body as it goes out and the lines that say how it is coded.
+    private func writeAnswer(_ index: Int, status: Int, statusLine: Span<UInt8>?, lines: Span<UInt8>,
+                             overrideLines: Span<UInt8>, contentTypeLine: [UInt8]?, body: Span<UInt8>?,
+                             codingLines: Span<UInt8>, traced: Bool) -> GatewayAnswer? {
         if !connections[index].sendInFlight { compactOutput(index) }
         // 204 and 304 end at their head.
         let bodyBytes = status == 204 || status == 304 ? 0 : (body?.count ?? 0)
-        let overrideLines = overrides ? templating.renderer.responseHeaderLines : []
         let keepAlive = connections[index].request.pending.keepAlive && !draining
             && !(connections[index].request.expectsContinue && !connections[index].request.continueSent)
         let http10 = connections[index].request.pending.http10
@@ -537,13 +577,14 @@ extension Worker {
         let outputEnd = connections[index].outputEnd
         var copied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer in
-            writer.append(Worker.statusLines[status - 100])
+            if let statusLine { writer.append(statusLine) } else { writer.append(Worker.statusLines[status - 100]) }
             if body != nil && status != 204 && status != 304, let contentTypeLine,
-               !Self.namesHeader(overrideLines.span, contentTypeLine.span) {
+               !Self.namesHeader(overrideLines, contentTypeLine.span) {
                 writer.append(contentTypeLine)
             }
-            Self.appendLines(lines, lessThoseIn: overrideLines.span, to: &writer)
+            Self.appendLines(lines, lessThoseIn: overrideLines, to: &writer)
             writer.append(overrideLines)
+            writer.append(codingLines)
             if status != 204 && status != 304 {
                 writer.append(ResponseHead.contentLengthPrefix)
                 ResponseHead.appendDecimal(bodyBytes, to: &writer)
@@ -559,13 +600,7 @@ extension Worker {
         if withBody, let body, copied < bodyBytes {
             guard bodyBytes - copied <= wholeBody.buffers.slotBytes else { return .templateTooLarge }
             // The rest waits in a body buffer, copied into the output as sends make room.
-            guard let buffer = wholeBody.free.popLast() else { return .serviceUnavailable }
-            _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
-                writer.append(body.extracting(copied..<bodyBytes))
-            }
-            connections[index].streamingBuffer = buffer
-            connections[index].streamingOffset = 0
-            connections[index].streamingEnd = bodyBytes - copied
+            guard queueRest(index, of: body, from: copied) else { return .serviceUnavailable }
         }
         connections[index].outputEnd += written.byteCount
         connections[index].answerStarted = true
@@ -708,7 +743,8 @@ extension Worker {
                 guard convert(bytes.extracting(linesEnd..<bodyEnd), conversion) else { return .internalServerError }
                 let converted = templating.converted
                 return writeRendered(client, status: response.status, lines: bytes.extracting(headLength..<linesEnd),
-                                     contentTypeLine: nil, body: converted.span, overrides: false, traced: true)
+                                     contentTypeLine: nil, body: converted.span, overrides: false, traced: true,
+                                     compressible: true)
             }
             let bound = responses.bound[selected][chosen]
             if conversion != .none {
@@ -724,7 +760,7 @@ extension Worker {
             let rendered = templating.renderer.output
             return writeRendered(client, status: templating.renderer.statusOverride ?? response.status,
                                  lines: bytes.extracting(headLength..<linesEnd), contentTypeLine: bound.contentTypeLine,
-                                 body: rendered.span, overrides: true, traced: true)
+                                 body: rendered.span, overrides: true, traced: true, compressible: true)
         }
     }
 

@@ -564,16 +564,7 @@ extension Worker {
         if !omitBody && copied < renderedBody.count {
             // The rest of a rendered body waits in a body buffer; without one free, the answer
             // is cut short and the connection closes (its Content-Length tells the client).
-            if renderedBody.count - copied <= wholeBody.buffers.slotBytes, let buffer = wholeBody.free.popLast() {
-                _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
-                    writer.append(renderedBody.span.extracting(copied..<renderedBody.count))
-                }
-                connections[index].streamingBuffer = buffer
-                connections[index].streamingOffset = 0
-                connections[index].streamingEnd = renderedBody.count - copied
-            } else {
-                connections[index].closeAfterFlush = true
-            }
+            if !queueRest(index, of: renderedBody.span, from: copied) { connections[index].closeAfterFlush = true }
         }
         if !omitBody && !prepared.body.isEmpty {
             connections[index].streamingResponse = response

@@ -159,6 +159,8 @@ public final class Worker {
     var wholeBody: WholeBodyState
     /// Mapping templates (Templating.swift).
     var templating: TemplatingState
+    /// Compressed bodies and answers (Compression.swift).
+    let compression: CompressionState
     /// Request validation (Validation.swift).
     var validating: ValidationState
     /// Each API's CORS policy (nil: none), and the most bytes one adds to a response head.
@@ -277,6 +279,7 @@ public final class Worker {
         authorization = try AuthorizationState(deployment: context.deployment, documents: context.keySets,
                                                resultCache: context.authorizerCache)
         wholeBody = try WholeBodyState(limits: context.deployment.limits)
+        compression = try CompressionState(deployment: context.deployment, bodyBufferBytes: wholeBody.buffers.slotBytes)
         templating = try TemplatingState(deployment: context.deployment, limits: context.deployment.limits,
                                          clientSlots: context.tuning.maxConnections)
         validating = try ValidationState(deployment: context.deployment, clientSlots: tuning.maxConnections)

@@ -59,6 +59,10 @@ struct RequestContext {
     var expectsContinue = false
     /// The first media type of the request's `Accept` is one of its API's binary media types.
     var wantsBinary = false
+    /// The coding an integration's answer is compressed in (identity: none), for an answer of at
+    /// least `compressFromBytes` (Compression.swift).
+    var answerCoding = ContentCoding.identity
+    var compressFromBytes: Int32 = 0
     /// A Lambda authorizer's invocation for the request is under way; or it failed, with this
     /// answer (a `GatewayAnswer`, -1 while none).
     var authorizerPending = false
@@ -79,6 +83,7 @@ extension Worker {
         let range = plan.range(of: match.operation)
         let resumeAt = Int(connections[index].request.resumeStep)
         connections[index].request.resumeStep = -1
+        if resumeAt < 0 { noteAnswerCoding(index, bytes) }
         var step = resumeAt >= 0 ? resumeAt : range.lowerBound
         while step < range.upperBound {
             switch runStep(plan.steps[step], index, bytes) {

@@ -59,15 +59,15 @@ extension Worker {
         }
         // A content type without a model is not validated (API Gateway's rule).
         guard let model else { return .proceed }
-        let body: Range<Int>
-        switch awaitBody(index, bytes) {
-        case .ready(let range): body = range
+        let content: RequestContent
+        switch awaitContent(index, bytes) {
+        case .ready(let body): content = body
         case .wait: return .wait
         case .refuse(let answer): return .refuse(answer)
         }
-        guard !validation.bodyModels[model].schema.validate(bytes.extracting(body), report: &validating.report) else {
-            return .proceed
-        }
+        let schema = validation.bodyModels[model].schema
+        let valid = withContent(content, in: bytes) { body in schema.validate(body, report: &validating.report) }
+        guard !valid else { return .proceed }
         keepValidationDetail(index, validating.report.validationErrorBytes)
         rejections.countValidation(slot: slot, stage: match.stage)
         return .refuse(.badRequestBody)

@@ -1,0 +1,153 @@
+import SluiceCompression
+import SluiceConfig
+import SluiceHTTP1
+import SluicePipeline
+import SluiceURing
+
+/// Payload compression as API Gateway does it (docs/compression.md). A request's compressed body
+/// (`Content-Encoding: gzip` or `deflate`) is decoded before the steps that read it — request
+/// validation, mapping templates — on every API. An API with
+/// `x-amazon-apigateway-minimum-compression-size` compresses an integration's answer of at least
+/// that many bytes (after its template) when the request's `Accept-Encoding` ranks gzip or
+/// deflate first and the integration did not encode the answer itself. Gateway responses are
+/// never compressed.
+///
+/// Bodies are coded whole, in one call, on zlib streams set up once: nothing is allocated per
+/// request. The room is a body buffer's: a larger answer goes uncompressed, a request body that
+/// decodes to more than `limits.buffered_body_bytes` is 413.
+struct CompressionState {
+    let compressor: Compressor
+    let decompressor: Decompressor
+    /// Per API: an answer of at least this many bytes is compressed; -1 for an API that does not
+    /// compress.
+    let minimumBytes: [Int32]
+    /// The largest compressed body an answer may carry: what a body buffer holds.
+    let compressedBytesMax: Int
+
+    /// zlib's level: its fastest, as nginx's `gzip_comp_level` defaults to (JSON still shrinks
+    /// four- to tenfold).
+    static let level = 1
+
+    init(deployment: Deployment, bodyBufferBytes: Int) throws(SystemError) {
+        guard let compressor = Compressor(level: Self.level, inputBytesMax: bodyBufferBytes),
+              let decompressor = Decompressor(outputBytesMax: deployment.limits.bufferedBodyBytesMax) else {
+            throw SystemError("zlib: cannot set up its streams", errno: 0)
+        }
+        self.compressor = compressor
+        self.decompressor = decompressor
+        minimumBytes = deployment.apis.map { api in api.minimumCompressionSizeBytes.map(Int32.init) ?? -1 }
+        compressedBytesMax = bodyBufferBytes
+    }
+
+    /// The header lines of a compressed answer.
+    static func lines(_ coding: ContentCoding) -> [UInt8] {
+        coding == .deflate ? deflateLines : gzipLines
+    }
+
+    static let gzipLines: [UInt8] = Array("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n".utf8)
+    static let deflateLines: [UInt8] = Array("Content-Encoding: deflate\r\nVary: Accept-Encoding\r\n".utf8)
+    static let contentEncodingName: [UInt8] = Array("content-encoding".utf8)
+    static let acceptEncodingName: [UInt8] = Array("accept-encoding".utf8)
+    static let contentEncodingLine: [UInt8] = Array("Content-Encoding:".utf8)
+}
+
+/// A request body as the steps read it: where it is in the request's bytes, or decoded (in the
+/// decompressor's output).
+enum RequestContent {
+    case bytes(Range<Int>)
+    case decoded
+}
+
+/// What a step that reads the body learns (as `BodyWait`, with the body decoded).
+enum ContentWait {
+    case ready(RequestContent)
+    case wait
+    case refuse(GatewayAnswer)
+}
+
+extension Worker {
+    // MARK: Request bodies
+
+    /// The request's body, whole and decoded from its `Content-Encoding`: an unknown coding, or a
+    /// body that is not what its coding says, is 415 (API Gateway's answer); one that decodes to
+    /// more than `limits.buffered_body_bytes` is 413.
+    func awaitContent(_ index: Int, _ bytes: Span<UInt8>) -> ContentWait {
+        let body: Range<Int>
+        switch awaitBody(index, bytes) {
+        case .ready(let range): body = range
+        case .wait: return .wait
+        case .refuse(let answer): return .refuse(answer)
+        }
+        guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
+            return .ready(.bytes(body))
+        }
+        guard let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else { return .refuse(.unsupportedMediaType) }
+        // An empty body has nothing to decode.
+        if coding == .identity || body.isEmpty { return .ready(.bytes(body)) }
+        switch compression.decompressor.decompress(bytes.extracting(body), coding) {
+        case .decoded: return .ready(.decoded)
+        case .malformed: return .refuse(.unsupportedMediaType)
+        case .tooLarge: return .refuse(.bodyTooLarge)
+        }
+    }
+
+    /// Runs `read` on the request's body as `awaitContent` found it.
+    func withContent<Result>(_ content: RequestContent, in bytes: Span<UInt8>,
+                             _ read: (Span<UInt8>) -> Result) -> Result {
+        switch content {
+        case .bytes(let range): return read(bytes.extracting(range))
+        case .decoded:
+            let decoded = compression.decompressor.output
+            return read(decoded.span.extracting(0..<compression.decompressor.outputCount))
+        }
+    }
+
+    // MARK: Answers
+
+    /// At a request's first step: the coding its answer may be compressed in (`Accept-Encoding`),
+    /// when its API compresses.
+    func noteAnswerCoding(_ index: Int, _ bytes: Span<UInt8>) {
+        connections[index].request.answerCoding = .identity
+        guard match.stage >= 0 else { return }
+        let minimum = compression.minimumBytes[Int(stageAPIs[match.stage])]
+        guard minimum >= 0, !connections[index].request.pending.omitBody,
+              let accept = head.value(ofHeader: CompressionState.acceptEncodingName.span, in: bytes),
+              let coding = ContentCoding.preferred(acceptEncoding: bytes.extracting(accept)) else { return }
+        connections[index].request.answerCoding = coding
+        connections[index].request.compressFromBytes = minimum
+    }
+
+    /// The coding to send an integration's answer to `index` in: gzip or deflate when the request
+    /// asked for it, the answer has a body of at least the API's minimum, and its header lines
+    /// (`lines`, and `moreLines`) do not say it is encoded already; identity otherwise.
+    func answerCoding(_ index: Int, status: Int, bodyBytes: Int, lines: Span<UInt8>,
+                      moreLines: Span<UInt8>) -> ContentCoding {
+        let request = connections[index].request
+        guard request.answerCoding != .identity, status != 204, status != 304, !request.pending.omitBody,
+              bodyBytes >= Int(request.compressFromBytes), bodyBytes <= compression.compressedBytesMax,
+              !Self.namesHeader(lines, CompressionState.contentEncodingLine.span),
+              !Self.namesHeader(moreLines, CompressionState.contentEncodingLine.span) else { return .identity }
+        return request.answerCoding
+    }
+
+    /// Compresses `body` into the compressor's output; false when its compressed form would not
+    /// fit a body buffer (the answer then goes uncompressed).
+    func compressAnswer(_ body: Span<UInt8>, _ coding: ContentCoding) -> Bool {
+        compression.compressor.compress(body, as: coding)
+            && compression.compressor.outputCount <= compression.compressedBytesMax
+    }
+
+    /// What of `body` did not fit the output slot (from `copied` on) waits in a body buffer, to
+    /// be copied into the output as sends make room. False when it is too large for one or none
+    /// is free.
+    func queueRest(_ index: Int, of body: Span<UInt8>, from copied: Int) -> Bool {
+        guard body.count - copied <= wholeBody.buffers.slotBytes, let buffer = wholeBody.free.popLast() else { return false }
+        _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
+            writer.append(body.extracting(copied..<body.count))
+        }
+        connections[index].streamingBuffer = buffer
+        connections[index].streamingOffset = 0
+        connections[index].streamingEnd = body.count - copied
+        return true
+    }
+}
