@@ -29,6 +29,7 @@ KIND:
 """
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -140,6 +141,12 @@ def serve(connection, kind):
                 connection.sendall(answer)
                 if answer.endswith(CUT_SHORT):
                     return  # The function's process died mid-answer.
+                continue
+            if kind == "encoded":
+                # An answer the upstream compressed itself (its Content-Encoding says so).
+                body = gzip.compress(json.dumps(request).encode(), mtime=0)
+                connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
                 continue
             if kind == "reflect":
                 # The request's body back as it came, of the type X-Answer-Type names.

@@ -551,7 +551,42 @@ extension Worker {
             keepFunctionAnswer(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
                                body: (start + bodyStart)..<(start + written.count))
         }
+        if !bodyless && !pending.omitBody && connections[client].request.answerCoding != .identity {
+            compressFunctionResponse(client: client, slot: slot, status: status, lines: start..<(start + linesEnd),
+                                     body: (start + bodyStart)..<(start + written.count), keepAlive: keepAlive,
+                                     http10: pending.http10, requestID: requestID)
+        }
         return nil
+    }
+
+    /// The client's response, written in the slot's response region (`lines`, then the framing
+    /// and gateway lines, then `body`), is written again compressed when the request asks for it
+    /// (Compression.swift) and the region has room for it.
+    private func compressFunctionResponse(client: Int, slot: Int, status: Int, lines: Range<Int>, body: Range<Int>,
+                                          keepAlive: Bool, http10: Bool, requestID: UInt64) {
+        let none = Worker.noBytes
+        let coding = invocations.withBytes(slot: slot, range: lines) { lines in
+            answerCoding(client, status: status, bodyBytes: body.count, lines: lines, moreLines: none.span)
+        }
+        guard coding != .identity, invocations.withBytes(slot: slot, range: body, { body in compressAnswer(body, coding) })
+        else { return }
+        let compressed = compression.compressor.output
+        let count = compression.compressor.outputCount
+        let codingLines = CompressionState.lines(coding)
+        // The framing and gateway lines are as long again, but for a Content-Length a digit or two longer.
+        let tailBytes = body.lowerBound - lines.upperBound
+        guard lines.upperBound + codingLines.count + tailBytes + 2 + count <= invocations.slotBytes else { return }
+        let rewritten = invocations.write(slot: slot, offset: lines.upperBound) { writer in
+            writer.append(codingLines)
+            writer.append(ResponseHead.contentLengthPrefix)
+            ResponseHead.appendDecimal(count, to: &writer)
+            writer.append(ResponseHead.crlf)
+            endResponseHead(client, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: true, to: &writer)
+            writer.append(compressed.span.extracting(0..<count))
+        }
+        precondition(!rewritten.overflowed, "the room was checked")
+        invocationStates[slot].responseEnd = lines.upperBound + rewritten.byteCount
+        connections[client].request.record.responseBytes = count
     }
 
     /// The client's invocation is over: its slot is free again (and gives its pages back when it

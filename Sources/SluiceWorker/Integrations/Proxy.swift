@@ -59,15 +59,8 @@ extension Worker {
         var streamed = false
         if let replaced, !written.overflowed, bodyCopied < replacementBody(replaced).count {
             // The rest of the body goes from a body buffer as sends make room.
-            if replacementBody(replaced).count - bodyCopied <= wholeBody.buffers.slotBytes,
-               let buffer = wholeBody.free.popLast() {
-                let body = replacementBody(replaced)
-                _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
-                    writer.append(body.span.extracting(bodyCopied..<body.count))
-                }
-                connections[upstream].streamingBuffer = buffer
-                connections[upstream].streamingOffset = 0
-                connections[upstream].streamingEnd = body.count - bodyCopied
+            let body = replacementBody(replaced)
+            if queueRest(upstream, of: body.span, from: bodyCopied) {
                 streamed = true
             } else {
                 connections[client].peer = -1
@@ -412,6 +405,7 @@ extension Worker {
                     upstreamFailed(index, answer: .badGateway)
                     return bytes.count
                 }
+                if connections[clientIndex].capturing { captureBody(client: clientIndex, bytes.extracting(offset..<offset + take)) }
                 offset += take
                 connections[index].responseRemaining -= take
                 if connections[index].responseRemaining == 0 {
@@ -554,9 +548,17 @@ extension Worker {
             upstreamFailed(index, answer: answer)
             return
         }
+        if case .relay = buffering {
+            let status = selected.map { target.responses[$0].status } ?? responseHead.status
+            buffering = gatherToCompress(index, client: client, status: status, bytes: bytes) { writer in
+                appendAnswerLines(target, selected: selected, bytes, dropsCORS: connections[client].request.corsAPI >= 0,
+                                  to: &writer)
+            }
+        }
         if case .buffering = buffering {
-            // A response template renders the answer once the upstream's body is whole.
-            endFill(client, keep: false)
+            // A response template renders the answer once the upstream's body is whole; an
+            // answer gathered to be compressed is kept by the cache as the upstream sent it.
+            if connections[client].answerResponse != Worker.gatheredToCompress { endFill(client, keep: false) }
             connections[index].relayChunked = false
             connections[index].discardAnswerBody = false
             connections[index].relayKeepAlive = responseHead.keepAlive
@@ -611,34 +613,7 @@ extension Worker {
         let bodyLength = connections[index].responseRemaining
         var linesEnd = 0
         let written = output.write(slot: client, offset: connections[client].outputEnd) { writer in
-            if let selected {
-                writer.append(target.responses[selected].statusLine)
-                Self.appendResponseLines(target.responses[selected], responseHead, bytes, contentType: true, to: &writer)
-            } else {
-                writer.append(Worker.httpVersionPrefix)
-                ResponseHead.appendDecimal(responseHead.status, to: &writer)
-                writer.append(32)
-                writer.append(bytes.extracting(responseHead.reason))
-                writer.append(ResponseHead.crlf)
-                for field in responseHead.headers {
-                    // The gateway frames the answer and writes its own Date and request id: the
-                    // upstream's framing names are sent remapped or not at all (API Gateway's
-                    // rules), as are names its Connection field lists.
-                    switch ReservedResponseHeaders.disposition(of: bytes, field.name) {
-                    case .drop: continue
-                    case .remap: writer.append(ReservedResponseHeaders.remappedPrefix)
-                    case .pass:
-                        if responseHead.isHopByHop(field.name, in: bytes) { continue }
-                        // The gateway sends the request's trace itself.
-                        if HeaderNames.equals(bytes.extracting(field.name), HeaderNames.amazonTrace) { continue }
-                        // API Gateway ignores an integration's CORS headers where the API
-                        // configures CORS.
-                        if dropsCORS && CORSPolicy.isCORSHeader(bytes.extracting(field.name)) { continue }
-                    }
-                    writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
-                    writer.append(ResponseHead.crlf)
-                }
-            }
+            appendAnswerLines(target, selected: selected, bytes, dropsCORS: dropsCORS, to: &writer)
             linesEnd = writer.count
             if status == 204 || status == 304 {
                 // These end at their head: no framing at all.
@@ -673,8 +648,42 @@ extension Worker {
         connections[client].outputEnd += written.byteCount
         countResponse(client, status: status)
         if connections[client].capture >= 0 {
-            startCapture(client: client, status: status, lines: headStart..<(headStart + linesEnd),
-                         framing: responseHead.framing, discard: discard)
+            startCapture(client: client, status: status, from: output, slot: client,
+                         lines: headStart..<(headStart + linesEnd), framing: responseHead.framing, discard: discard)
+        }
+    }
+
+    /// The client's status line and header lines for an upstream's answer (`responseHead`): the
+    /// selected integration response's (HTTP), or the upstream's own less what the gateway frames,
+    /// writes itself or drops (HTTP_PROXY).
+    func appendAnswerLines(_ target: CompiledTarget, selected: Int?, _ bytes: Span<UInt8>, dropsCORS: Bool,
+                           to writer: inout SlabWriter) {
+        if let selected {
+            writer.append(target.responses[selected].statusLine)
+            Self.appendResponseLines(target.responses[selected], responseHead, bytes, contentType: true, to: &writer)
+            return
+        }
+        writer.append(Worker.httpVersionPrefix)
+        ResponseHead.appendDecimal(responseHead.status, to: &writer)
+        writer.append(32)
+        writer.append(bytes.extracting(responseHead.reason))
+        writer.append(ResponseHead.crlf)
+        for field in responseHead.headers {
+            // The gateway frames the answer and writes its own Date and request id: the
+            // upstream's framing names are sent remapped or not at all (API Gateway's rules), as
+            // are names its Connection field lists.
+            switch ReservedResponseHeaders.disposition(of: bytes, field.name) {
+            case .drop: continue
+            case .remap: writer.append(ReservedResponseHeaders.remappedPrefix)
+            case .pass:
+                if responseHead.isHopByHop(field.name, in: bytes) { continue }
+                // The gateway sends the request's trace itself.
+                if HeaderNames.equals(bytes.extracting(field.name), HeaderNames.amazonTrace) { continue }
+                // API Gateway ignores an integration's CORS headers where the API configures CORS.
+                if dropsCORS && CORSPolicy.isCORSHeader(bytes.extracting(field.name)) { continue }
+            }
+            writer.append(bytes.extracting(field.name.lowerBound..<field.value.upperBound))
+            writer.append(ResponseHead.crlf)
         }
     }
 
@@ -741,6 +750,7 @@ extension Worker {
     func completeBufferedAnswer(_ index: Int, reusable: Bool) {
         let client = Int(connections[index].peer)
         if client >= 0, let failure = renderBufferedAnswer(client: client) {
+            endFill(client, keep: false)
             connections[client].request.pending.keepAlive = false
             respond(client, response: catalog.index(of: failure), keepAlive: false, omitBody: false, http10: false)
             connections[index].bufferingAnswer = false

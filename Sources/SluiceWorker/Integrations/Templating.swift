@@ -715,6 +715,7 @@ extension Worker {
     /// `$input.body` the upstream's body and `$input.params()` the request's (its head parsed
     /// again from the buffer). Nil when answered; else the answer to give instead.
     func renderBufferedAnswer(client: Int) -> GatewayAnswer? {
+        if connections[client].answerResponse == Worker.gatheredToCompress { return writeGatheredAnswer(client: client) }
         let buffer = Int(connections[client].answerBuffer)
         let operation = Int(connections[client].request.record.operation)
         let selected = Int(connections[client].answerResponse)

@@ -302,6 +302,14 @@ extension Worker {
                 case .outcome(let outcome): return outcome
                 }
             }
+            if replaced == nil {
+                // A compressed body is sent decoded (Compression.swift).
+                switch decodedForUpstream(index, bytes) {
+                case .passthrough: break
+                case .replaced(let replacement): replaced = replacement
+                case .outcome(let outcome): return outcome
+                }
+            }
             if templating.httpResponses[match.operation] != nil { holdRequestForAnswer(index, bytes) }
             refused = startExchange(index, operation: match.operation, target: target, bytes: bytes, replaced: replaced)
             if refused != nil { releaseAnswerBuffer(index) }

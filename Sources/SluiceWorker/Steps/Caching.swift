@@ -367,6 +367,26 @@ extension Worker {
         let requestID = connections[index].request.id
         // The loop's clock of this turn is close enough for whole seconds.
         let ageNanoseconds = policy.ttlNanoseconds[match.operation] - (entry.expiresAt - now)
+        // Entries hold answers as the integration sent them: one is compressed per hit when the
+        // request asks for it (Compression.swift).
+        var coding = ContentCoding.identity
+        if withBody && connections[index].request.answerCoding != .identity {
+            let none = Worker.noBytes
+            let decided = policy.index.withBytes(of: entry, range: entry.headRange) { lines in
+                answerCoding(index, status: entry.status, bodyBytes: entry.bodyLength, lines: lines, moreLines: none.span)
+            }
+            guard let decided else { return false }
+            if decided != .identity {
+                guard let compressed = policy.index.withBytes(of: entry, range: entry.bodyRange, { body in
+                    compressAnswer(body, decided)
+                }) else { return false }
+                if compressed { coding = decided }
+            }
+        }
+        let compressed = compression.compressor.output
+        let compressedBody = compressed.span.extracting(0..<(coding == .identity ? 0 : compression.compressor.outputCount))
+        let codingLines = coding == .identity ? Worker.noBytes : CompressionState.lines(coding)
+        let bodyLength = coding == .identity ? entry.bodyLength : compressedBody.count
         var bodyCopied = 0
         let written = output.write(slot: index, offset: outputEnd) { writer -> Bool in
             // The status line and header lines as the first client got them, but for the
@@ -383,14 +403,20 @@ extension Worker {
             writer.append(Worker.ageLinePrefix)
             ResponseHead.appendDecimal(age, to: &writer)
             writer.append(ResponseHead.crlf)
+            writer.append(codingLines)
             writer.append(ResponseHead.contentLengthPrefix)
-            ResponseHead.appendDecimal(entry.bodyLength, to: &writer)
+            ResponseHead.appendDecimal(bodyLength, to: &writer)
             writer.append(ResponseHead.crlf)
             // Only integrations' answers are kept, so a hit carries the request's trace as they do.
             endResponseHead(index, requestID: requestID, keepAlive: keepAlive, http10: http10, traced: true,
                             to: &writer)
             guard copied != nil else { return false }
             guard withBody && entry.bodyLength > 0 else { return true }
+            if coding != .identity {
+                bodyCopied = min(bodyLength, writer.freeCapacity)
+                writer.append(compressedBody.extracting(0..<bodyCopied))
+                return true
+            }
             let piece = min(entry.bodyLength, writer.freeCapacity)
             let start = entry.bodyRange.lowerBound
             let body: Void? = policy.index.withBytes(of: entry, range: start..<(start + piece)) { bytes in writer.append(bytes) }
@@ -398,14 +424,18 @@ extension Worker {
             return body != nil
         }
         guard written.result, !written.overflowed else { return false }
+        // The rest of a compressed body waits in a body buffer (none free: the integration answers).
+        if coding != .identity && bodyCopied < bodyLength && !queueRest(index, of: compressedBody, from: bodyCopied) {
+            return false
+        }
         connections[index].outputEnd += written.byteCount
-        connections[index].request.record.responseBytes = withBody ? entry.bodyLength : 0
+        connections[index].request.record.responseBytes = withBody ? bodyLength : 0
         countResponse(index, status: entry.status)
         connections[index].request.id = 0
         requestAnswered(index)
         connections[index].request.pending.keepAlive = keepAlive
         if !keepAlive { connections[index].closeAfterFlush = true }
-        if withBody && bodyCopied < entry.bodyLength {
+        if withBody && coding == .identity && bodyCopied < entry.bodyLength {
             connections[index].streamingCacheStage = Int32(stage)
             connections[index].streamingEntry = entry
             connections[index].streamingOffset = bodyCopied
@@ -433,8 +463,9 @@ extension Worker {
     /// The upstream's answer head is out: keep its status line and header lines as the client got
     /// them (not the framing or the gateway's own fields), when the answer is one to keep (2xx,
     /// with a length or chunked, not too large); give the claim up otherwise. `lines` is where they
-    /// are in the client's output slot.
-    func startCapture(client: Int, status: Int, lines: Range<Int>, framing: ResponseFraming, discard: Bool) {
+    /// are in `slab`'s `slot` (the client's output slot, or the body buffer an answer gathers in).
+    func startCapture(client: Int, status: Int, from slab: ByteSlab, slot source: Int, lines: Range<Int>,
+                      framing: ResponseFraming, discard: Bool) {
         let capture = Int(connections[client].capture)
         guard capture >= 0 else { return }
         let policy = cachePolicies[Int(connections[client].cacheStage)]!
@@ -451,7 +482,7 @@ extension Worker {
             endFill(client, keep: false)
             return
         }
-        captures.copy(from: output, slot: client, range: lines, toSlot: capture, offset: keyLength)
+        captures.copy(from: slab, slot: source, range: lines, toSlot: capture, offset: keyLength)
         connections[client].cacheStatus = Int32(status)
         connections[client].cacheHeadLength = Int32(lines.count)
         connections[client].capturing = true

@@ -102,6 +102,21 @@ extension Worker {
         }
     }
 
+    /// An HTTP or HTTP_PROXY integration's request whose body came compressed: the upstream gets
+    /// it decoded (API Gateway sends no Content-Encoding upstream), as the converted body.
+    func decodedForUpstream(_ index: Int, _ bytes: Span<UInt8>) -> RequestBody {
+        guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes),
+              ContentCoding.ofContent(bytes.extracting(encoding)) != .identity else { return .passthrough }
+        switch awaitContent(index, bytes) {
+        case .wait: return .outcome(.wait)
+        case .refuse(let answer): return .outcome(.refuse(answer))
+        case .ready(let content):
+            guard case .decoded = content else { return .passthrough }  // an empty body
+            _ = withContent(content, in: bytes) { body in convert(body, .none) }
+            return .replaced(.converted)
+        }
+    }
+
     // MARK: Answers
 
     /// At a request's first step: the coding its answer may be compressed in (`Accept-Encoding`),
@@ -149,5 +164,61 @@ extension Worker {
         connections[index].streamingOffset = 0
         connections[index].streamingEnd = body.count - copied
         return true
+    }
+}
+
+extension Worker {
+    /// `answerResponse` of an HTTP integration's answer gathered only to be compressed.
+    static let gatheredToCompress: Int32 = -2
+
+    /// An upstream's answer (`responseHead`) that will be compressed is gathered whole in a body
+    /// buffer first: its status line and header lines (`lines`), then its body as it arrives.
+    /// Only an answer with a Content-Length (of at least the API's minimum, fitting a body
+    /// buffer) is: a chunked or larger one, or one when no body buffer is free, is relayed as it
+    /// comes, uncompressed. The cache keeps the answer as the upstream sent it.
+    func gatherToCompress(_ index: Int, client: Int, status: Int, bytes: Span<UInt8>,
+                          lines: (inout SlabWriter) -> Void) -> AnswerBuffering {
+        guard connections[client].request.answerCoding != .identity, (200...599).contains(status), status != 204,
+              status != 304, case .length(let length) = responseHead.framing, length > 0,
+              length >= Int(connections[client].request.compressFromBytes),
+              HeaderNames.value(of: CompressionState.contentEncodingName, in: responseHead.headers, bytes: bytes) == nil,
+              let buffer = wholeBody.free.popLast() else { return .relay }
+        let written = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in lines(&writer) }
+        guard !written.overflowed, written.byteCount + length <= wholeBody.buffers.slotBytes else {
+            wholeBody.free.append(buffer)
+            return .relay
+        }
+        connections[client].answerBuffer = buffer
+        connections[client].answerConversion = .none
+        connections[client].answerHeadLength = 0
+        connections[client].answerLinesLength = Int32(written.byteCount)
+        connections[client].answerBodyLength = 0
+        connections[client].answerResponse = Worker.gatheredToCompress
+        connections[index].bufferingAnswer = true
+        if connections[client].capture >= 0 {
+            startCapture(client: client, status: status, from: wholeBody.buffers, slot: Int(buffer),
+                         lines: 0..<written.byteCount, framing: responseHead.framing, discard: false)
+        }
+        return .buffering
+    }
+
+    /// The gathered answer is whole: written compressed (or, when its compressed form does not
+    /// fit, as it is). Nil when answered; else the answer to give instead.
+    func writeGatheredAnswer(client: Int) -> GatewayAnswer? {
+        let buffer = Int(connections[client].answerBuffer)
+        let linesEnd = Int(connections[client].answerLinesLength)
+        let bodyEnd = linesEnd + Int(connections[client].answerBodyLength)
+        return wholeBody.buffers.withBytes(slot: buffer, range: 0..<bodyEnd) { bytes -> GatewayAnswer? in
+            // The status line ("HTTP/1.1 200 OK\r\n") comes first.
+            var statusEnd = 0
+            while statusEnd < linesEnd && bytes[statusEnd] != 0x0A { statusEnd += 1 }
+            statusEnd += 1
+            var status = 0
+            for offset in 9..<12 { status = status * 10 + Int(bytes[offset] &- 0x30) }
+            return writeRendered(client, status: status, statusLine: bytes.extracting(0..<statusEnd),
+                                 lines: bytes.extracting(statusEnd..<linesEnd), contentTypeLine: nil,
+                                 body: bytes.extracting(linesEnd..<bodyEnd), overrides: false, traced: true,
+                                 compressible: true)
+        }
     }
 }
