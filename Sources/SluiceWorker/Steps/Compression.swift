@@ -68,8 +68,8 @@ enum ContentWait {
 extension Worker {
     // MARK: Request bodies
 
-    /// The request's body, whole and decoded from its `Content-Encoding`: an unknown coding, or a
-    /// body that is not what its coding says, is 415 (API Gateway's answer); one that decodes to
+    /// The request's body, whole and decoded from its `Content-Encoding`: a body in an unknown
+    /// coding, or one that is not what its coding says, is 415 (API Gateway's answer); one that decodes to
     /// more than `limits.buffered_body_bytes` is 413.
     func awaitContent(_ index: Int, _ bytes: Span<UInt8>) -> ContentWait {
         let body: Range<Int>
@@ -78,12 +78,12 @@ extension Worker {
         case .wait: return .wait
         case .refuse(let answer): return .refuse(answer)
         }
-        guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
+        // An empty body has nothing to decode, whatever its coding says.
+        guard !body.isEmpty, let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
             return .ready(.bytes(body))
         }
         guard let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else { return .refuse(.unsupportedMediaType) }
-        // An empty body has nothing to decode.
-        if coding == .identity || body.isEmpty { return .ready(.bytes(body)) }
+        if coding == .identity { return .ready(.bytes(body)) }
         switch compression.decompressor.decompress(bytes.extracting(body), coding) {
         case .decoded: return .ready(.decoded)
         case .malformed: return .refuse(.unsupportedMediaType)
@@ -111,7 +111,7 @@ extension Worker {
         case .wait: return .outcome(.wait)
         case .refuse(let answer): return .outcome(.refuse(answer))
         case .ready(let content):
-            guard case .decoded = content else { return .passthrough }  // an empty body
+            guard case .decoded = content else { return .passthrough }  // an empty body, or identity
             _ = withContent(content, in: bytes) { body in convert(body, .none) }
             return .replaced(.converted)
         }
