@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "SluicePipelineTests", dependencies: ["SluicePipeline", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceWorkerTests",
                     dependencies: ["SluiceWorker", "SluiceHTTP1", "SluiceConfig", "SluiceURing", "SluiceMetrics",
-                                   "SluiceThrottle", "SluiceCache", "SluiceTemplates"],
+                                   "SluiceThrottle", "SluiceCache", "SluiceTemplates", "SluiceCompression"],
                     swiftSettings: swift6),
     ]
 )

@@ -900,10 +900,8 @@ final class Loader {
                 if case .ready(let ready) = operation.integration {
                     integration = ready
                     // With binary media types, a MOCK's answer may be decoded per request (by its
-                    // Accept), and with compression compressed per request (by its
-                    // Accept-Encoding): it is made per request.
-                    if case .mock(var mock) = ready,
-                       !definition.binaryMediaTypes.isEmpty || definition.minimumCompressionSizeBytes != nil {
+                    // Accept): it is made per request.
+                    if case .mock(var mock) = ready, !definition.binaryMediaTypes.isEmpty {
                         mock.isDynamic = true
                         integration = .mock(mock)
                     }

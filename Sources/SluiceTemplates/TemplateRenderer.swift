@@ -228,12 +228,29 @@ public struct TemplateRenderer {
 
     mutating func put(_ bytes: Bytes, _ template: Template) {
         switch bytes.space {
-        case .source:
-            for index in bytes.range { put(template.source[index]) }
-        case .input:
-            for index in bytes.range { put(input[index]) }
-        case .work:
-            for index in bytes.range { put(work[index]) }
+        case .source: put(template.source[bytes.range])
+        case .input: put(input[bytes.range])
+        case .work: put(work[bytes.range])
+        }
+    }
+
+    /// Puts a run of bytes at once (a memcpy into reserved room). Past the bounds, what fits is
+    /// put and the render fails, as byte by byte.
+    mutating func put(_ run: ArraySlice<UInt8>) {
+        if building > 0 {
+            let fits = min(run.count, max(0, workBytesMax - scratch.count))
+            scratch.append(contentsOf: run.prefix(fits))
+            if fits < run.count {
+                failed = true
+                stopped = true
+            }
+        } else {
+            let fits = min(run.count, max(0, outputBytesMax - output.count))
+            output.append(contentsOf: run.prefix(fits))
+            if fits < run.count {
+                failed = true
+                stopped = true
+            }
         }
     }
 
@@ -274,7 +291,7 @@ public struct TemplateRenderer {
     mutating func renderNode(_ template: Template, _ index: Int) {
         switch template.nodes[index] {
         case .text(let range):
-            for offset in Int(range.start)..<Int(range.end) { put(template.source[offset]) }
+            put(template.source[Int(range.start)..<Int(range.end)])
         case .output(let expression):
             let value = evaluate(template, Int(expression))
             write(value, template)

@@ -41,6 +41,16 @@ paths:
           default:
             statusCode: "200"
             responseTemplates: {{application/json: '{{"small": true}}'}}
+  /static:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {{method.response.header.X-Static: "'yes'"}}
+            responseTemplates: {{application/json: '{{"padding": "{BIG}"}}'}}
   /proxy:
     x-amazon-apigateway-any-method:
       x-amazon-apigateway-integration: {{type: http_proxy, httpMethod: ANY, uri: "http://127.0.0.1:MIRROR/proxy"}}
@@ -132,6 +142,14 @@ def test_answers_are_compressed_by_accept_encoding_and_size(tmp_path, upstreams)
         if coding:
             assert response.header("Vary") == "Accept-Encoding"
             assert len(response.body) < len(plain.body) / 4
+    # A static MOCK's answer, compressed once at start.
+    static = request(server, "GET", "/dev/static")
+    assert static.header("Content-Encoding") is None and static.header("X-Static") == "yes"
+    for coding in ("gzip", "deflate"):
+        response = request(server, "GET", "/dev/static", headers=f"Accept-Encoding: {coding}\r\n")
+        assert response.header("Content-Encoding") == coding and response.header("Vary") == "Accept-Encoding"
+        assert response.header("X-Static") == "yes" and decoded(response) == static.body
+        assert response.header("x-amzn-RequestId")
     # Under the minimum, and HEAD: as they are.
     small = request(server, "GET", "/dev/small", headers="Accept-Encoding: gzip\r\n")
     assert small.header("Content-Encoding") is None and small.body == b'{"small": true}'

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCompression
 import SluiceConfig
 import SluiceHTTP1
 import SluicePipeline
@@ -52,6 +53,41 @@ import Testing
 }
 
 @Suite struct ResponseCatalogTests {
+    /// A compressor per use: it is not for sharing across the test threads.
+    static var compressor: Compressor { Compressor(level: 1, inputBytesMax: 1 << 16)! }
+
+    @Test func staticMocksOfACompressingAPIAreCompressedOnceInBothCodings() throws {
+        let big = MockResponse(status: 200, contentType: "application/json", body: Array(repeating: 0x61, count: 300))
+        let small = MockResponse(status: 200, body: Array("{}".utf8))
+        let encoded = MockResponse(status: 200, headers: [ResponseHeader(name: "content-encoding", value: "br")],
+                                   body: Array(repeating: 0x61, count: 300))
+        var deployment = Deployment()
+        deployment.apis = [API(name: "a", definitionFile: "a.yaml")]
+        deployment.apis[0].minimumCompressionSizeBytes = 100
+        deployment.operations = [big, small, encoded].enumerated().map { index, response in
+            Operation(api: 0, resourcePath: "/\(index)", method: "GET", integration: .mock(MockIntegration(response: response)))
+        }
+        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [], compressor: Self.compressor)
+        #expect(catalog.compressed(0, .identity) == 0)
+        // Under the minimum, or encoded already: as it is.
+        #expect(catalog.compressed(1, .gzip) == 1)
+        #expect(catalog.compressed(2, .deflate) == 2)
+        let decompressor = try #require(Decompressor(outputBytesMax: 1024))
+        for coding in [ContentCoding.gzip, .deflate] {
+            let form = catalog[catalog.compressed(0, coding)]
+            let head = String(decoding: form.head, as: UTF8.self)
+            #expect(head.contains("Content-Encoding: \(coding == .gzip ? "gzip" : "deflate")\r\nVary: Accept-Encoding\r\n"))
+            #expect(head.hasSuffix("Content-Length: \(form.body.count)\r\n") && form.body.count < 40)
+            #expect(decompressor.decompress(form.body.span, coding) == .decoded)
+            #expect(Array(decompressor.output[0..<decompressor.outputCount]) == big.body)
+        }
+        // The gateway's answers are where they always are, and never compressed.
+        #expect(catalog[catalog.index(of: .missingAuthenticationToken)].status == 403)
+        #expect(catalog.answer(at: catalog.index(of: .tooManyRequests)) == .tooManyRequests)
+        #expect(catalog.compressed(catalog.index(of: .missingAuthenticationToken), .gzip)
+                == catalog.index(of: .missingAuthenticationToken))
+    }
+
     @Test func preparesMockAndGatewayAnswers() {
         let mock = MockResponse(status: 201, headers: [ResponseHeader(name: "X-A", value: "b")],
                                 contentType: "text/plain", body: Array("hi".utf8))
@@ -60,7 +96,7 @@ import Testing
         let unsupported = Operation(api: 0, resourcePath: "/b", method: "GET", integration: .unsupported("AWS"))
         var deployment = Deployment()
         deployment.operations = [operation, unsupported]
-        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [])
+        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [], compressor: Self.compressor)
         #expect(String(decoding: catalog[0].head, as: UTF8.self)
                 == "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-A: b\r\nContent-Length: 2\r\n")
         #expect(catalog[1].status == 500)
@@ -90,7 +126,7 @@ import Testing
         deployment.apis[1].gatewayResponses[0].compiledTemplate = try TemplateCompiler.compile(
             deployment.apis[1].gatewayResponses[0].template!.template)
         deployment.apis[1].gatewayResponses[1].compiledTemplate = try TemplateCompiler.compile("not here")
-        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [nil, nil])
+        let catalog = ResponseCatalog(deployment: deployment, corsPolicies: [nil, nil], compressor: Self.compressor)
         let throttled = catalog.index(of: .tooManyRequests)
         // The plain API keeps API Gateway's own answers.
         #expect(catalog.shaped(throttled, api: 0) == throttled)

@@ -526,7 +526,9 @@ extension Worker {
     func respond(_ index: Int, response unshaped: Int, keepAlive requested: Bool, omitBody: Bool, http10: Bool) {
         // The request's API may shape the gateway's answers (its gateway responses).
         let group = Int(connections[index].request.group)
-        let response = catalog.shaped(unshaped, api: group >= 0 ? Int(stageAPIs[group]) : -1)
+        // A static MOCK's answer goes compressed when the request asks for it (Compression.swift).
+        let response = catalog.shaped(catalog.compressed(unshaped, connections[index].request.answerCoding),
+                                      api: group >= 0 ? Int(stageAPIs[group]) : -1)
         let prepared = catalog[response]
         // Once draining, every answer is the connection's last.
         let keepAlive = requested && !draining

@@ -332,7 +332,8 @@ public final class Worker {
         operations = context.deployment.operations
         corsPolicies = context.deployment.apis.map { api in api.cors.map(CORSPolicy.init) }
         corsLinesBytesMax = corsPolicies.compactMap { $0?.addedBytesMax }.max() ?? 0
-        catalog = ResponseCatalog(deployment: context.deployment, corsPolicies: corsPolicies)
+        catalog = ResponseCatalog(deployment: context.deployment, corsPolicies: corsPolicies,
+                                  compressor: compression.compressor)
         if let simulator = context.simulator {
             ring = Ring(simulator: simulator)
         } else {

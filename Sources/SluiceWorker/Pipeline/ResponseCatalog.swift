@@ -1,3 +1,4 @@
+import SluiceCompression
 import SluiceConfig
 import SluiceCORS
 import SluiceHTTP1
@@ -17,7 +18,8 @@ struct PreparedResponse {
 
 struct ResponseCatalog {
     /// Indexed by operation, then one per `GatewayAnswer` after them, then each API's own shape
-    /// of every answer (for APIs with gateway responses), then each CORS API's preflight answer.
+    /// of every answer (for APIs with gateway responses), then each CORS API's preflight answer,
+    /// then static MOCKs' compressed answers.
     private(set) var responses: [PreparedResponse] = []
     let operationCount: Int
     /// The longest `head`, to know how much output space a response needs at least.
@@ -28,8 +30,11 @@ struct ResponseCatalog {
     private var shapedBase: [Int32] = []
     /// By API: its preflight answer, or -1 without CORS.
     private var preflights: [Int32] = []
+    /// By operation: where a static MOCK's compressed forms are (gzip, then deflate), for an API
+    /// that compresses answers as large as its body (Compression.swift); -1 for none.
+    private var compressedForms: [Int32] = []
 
-    init(deployment: Deployment, corsPolicies: [CORSPolicy?]) {
+    init(deployment: Deployment, corsPolicies: [CORSPolicy?], compressor: Compressor) {
         operationCount = deployment.operations.count
         for operation in deployment.operations {
             switch operation.integration {
@@ -67,10 +72,29 @@ struct ResponseCatalog {
                                               body: []))
             answers.append(-1)
         }
+        // A static MOCK's answer is compressed once, here, in both codings.
+        compressedForms = Array(repeating: -1, count: operationCount)
+        for (index, operation) in deployment.operations.enumerated() {
+            guard case .mock(let mock) = operation.integration, !mock.isDynamic, operation.api < deployment.apis.count,
+                  let minimum = deployment.apis[operation.api].minimumCompressionSizeBytes,
+                  let forms = ResponseCatalog.compressedForms(of: mock.response, minimumBytes: minimum, compressor: compressor)
+            else { continue }
+            compressedForms[index] = Int32(responses.count)
+            responses.append(forms.gzip)
+            responses.append(forms.deflate)
+            answers.append(-1)
+            answers.append(-1)
+        }
         headBytesMax = responses.map(\.head.count).max() ?? 0
     }
 
     func index(of answer: GatewayAnswer) -> Int { operationCount + answer.rawValue }
+
+    /// An operation's static MOCK answer compressed with `coding`, when it has one; else `response`.
+    func compressed(_ response: Int, _ coding: ContentCoding) -> Int {
+        guard coding != .identity, response < operationCount, compressedForms[response] >= 0 else { return response }
+        return Int(compressedForms[response]) + (coding == .gzip ? 0 : 1)
+    }
 
     /// The response to send for `response` to a request of `api` (-1: none): the API's own
     /// shape of a gateway answer when its gateway responses give one, else `response` itself.
@@ -110,6 +134,24 @@ struct ResponseCatalog {
             head += ResponseHead.headerLine("Content-Length", String(mock.body.count))
         }
         return PreparedResponse(status: mock.status, head: head, body: hasBody ? mock.body : [])
+    }
+
+    /// A MOCK's answer with its body compressed, as gzip and as deflate: nil when API Gateway
+    /// would not compress it (no body, under the minimum, a `Content-Encoding` of its own).
+    static func compressedForms(of mock: MockResponse, minimumBytes: Int, compressor: Compressor)
+        -> (gzip: PreparedResponse, deflate: PreparedResponse)? {
+        guard mock.status != 204, mock.status != 304, !mock.body.isEmpty, mock.body.count >= minimumBytes,
+              !mock.headers.contains(where: { $0.name.lowercased() == "content-encoding" }) else { return nil }
+        func form(_ coding: ContentCoding) -> PreparedResponse? {
+            guard compressor.compress(mock.body.span, as: coding) else { return nil }
+            var compressed = mock
+            compressed.body = Array(compressor.output[0..<compressor.outputCount])
+            compressed.headers.append(ResponseHeader(name: "Content-Encoding", value: coding == .gzip ? "gzip" : "deflate"))
+            compressed.headers.append(ResponseHeader(name: "Vary", value: "Accept-Encoding"))
+            return prepare(compressed)
+        }
+        guard let gzip = form(.gzip), let deflate = form(.deflate) else { return nil }
+        return (gzip, deflate)
     }
 
     /// A gateway answer as an API's gateway responses shape it: the entry for its response type,
