@@ -257,6 +257,10 @@ final class Loader {
                 if let milliseconds = reader.integer(value, "drain_timeout_ms", in: 0...3_600_000, unit: "ms") {
                     deployment.drainTimeoutMilliseconds = milliseconds
                 }
+            case "drain_delay_ms":
+                if let milliseconds = reader.integer(value, "drain_delay_ms", in: 0...3_600_000, unit: "ms") {
+                    deployment.drainDelayMilliseconds = milliseconds
+                }
             case "limits":
                 deployment.limits = limits(value, reader)
             case "workers":

@@ -20,6 +20,9 @@ public struct Deployment: Sendable {
     public var stateDirectory: String
     /// `drain_timeout_ms`: how long a graceful stop waits for in-flight requests.
     public var drainTimeoutMilliseconds: Int
+    /// `drain_delay_ms`: how long a stop keeps serving, with `/healthz` and `/readyz` already
+    /// answering 503, before it stops accepting: the time a load balancer takes to notice.
+    public var drainDelayMilliseconds = 0
     /// `limits`: request size limits and timeouts.
     public var limits: Limits
     /// `workers`: one tuning per worker slot, CPUs resolved.

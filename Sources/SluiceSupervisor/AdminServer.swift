@@ -1,8 +1,9 @@
 import SluiceHTTP1
 import SluiceURing
 
-/// The admin listener, served by the supervisor's own ring: `GET /healthz`, `GET /metrics`, the
-/// usage endpoints (`AdminUsage`) and `DELETE /admin/cache/{api}/{stage}`.
+/// The admin listener, served by the supervisor's own ring: `GET /healthz` (liveness),
+/// `GET /readyz` (readiness), `GET /metrics`, the usage endpoints (`AdminUsage`),
+/// `DELETE /admin/cache/{api}/{stage}` and `POST /admin/drain` (a stop, as SIGTERM).
 /// One request per connection (`Connection: close`), which is all that health checkers and
 /// Prometheus need; a bounded number of connections, each with bounded buffers.
 final class AdminServer {
@@ -156,16 +157,29 @@ final class AdminServer {
             respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
             return
         }
+        if path == "/admin/drain" {
+            guard head.method == .post else {
+                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+                return
+            }
+            supervisor.requestStop()
+            respond(slot, status: 202, contentType: "application/json", body: #"{"draining":true}"#)
+            return
+        }
         guard head.method == .get || head.method == .head else {
             respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
             return
         }
         switch path {
-        case "/healthz":
-            if supervisor.draining {
+        case "/healthz", "/readyz":
+            let healthy = path == "/healthz" ? supervisor.isHealthy : supervisor.isReady
+            if healthy {
+                respond(slot, status: 200, contentType: "text/plain", body: path == "/healthz" ? "ok\n" : "ready\n")
+            } else if supervisor.stopRequested || supervisor.draining {
                 respond(slot, status: 503, contentType: "text/plain", body: "draining\n")
             } else {
-                respond(slot, status: 200, contentType: "text/plain", body: "ok\n")
+                respond(slot, status: 503, contentType: "text/plain",
+                        body: path == "/healthz" ? "no worker serving\n" : "not every worker serving\n")
             }
         case "/metrics":
             supervisor.writeMetricsPage()

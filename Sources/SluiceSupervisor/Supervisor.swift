@@ -74,6 +74,10 @@ public final class Supervisor {
     var ring: Ring!
     var admin: AdminServer!
     var draining = false
+    /// A stop was asked for (SIGTERM, SIGINT, `POST /admin/drain`): `/healthz` and `/readyz`
+    /// answer 503 from now on, and the drain begins at `drainBeginsAt` (after `drain_delay_ms`).
+    var stopRequested = false
+    var drainBeginsAt: Int64 = 0
     var coordinatorStopped = false
     var drainDeadline: Int64 = 0
     var finished = false
@@ -342,7 +346,7 @@ public final class Supervisor {
         if completion.result > 0 {
             switch Signals.number(in: signalBuffer) {
             case SignalNumber.terminate, SignalNumber.interrupt:
-                beginDrain()
+                requestStop()
             case SignalNumber.child:
                 reapChildren()
             case SignalNumber.hangUp:
@@ -434,6 +438,7 @@ public final class Supervisor {
             ticketKeysRotateAt = now + TLSTicketKeys.rotationSeconds * 1_000_000_000
             if !ticketKeys.rotate() { StandardError.write("sluice: warning: session-ticket keys not rotated (no randomness)") }
         }
+        if stopRequested && !draining && now >= drainBeginsAt { beginDrain() }
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline); the
             // coordinator gets one more second for its last write.
@@ -446,6 +451,40 @@ public final class Supervisor {
     }
 
     var allChildrenGone: Bool { coordinator.pid == 0 && workers.allSatisfy { $0.pid == 0 } }
+
+    /// A stop: the health checks fail at once, so that a load balancer stops sending; the
+    /// gateway goes on serving for `drain_delay_ms`, then drains. A second stop while it waits
+    /// drains at once.
+    func requestStop() {
+        guard !stopRequested, deployment.drainDelayMilliseconds > 0 else {
+            stopRequested = true
+            beginDrain()
+            return
+        }
+        stopRequested = true
+        drainBeginsAt = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainDelayMilliseconds) * 1_000_000
+        StandardError.write("sluice: stopping: /healthz and /readyz answer 503; serving for "
+                            + "\(deployment.drainDelayMilliseconds) ms more, then draining")
+    }
+
+    /// Whether the worker in `slot` serves: it runs, and is not dying as soon as it starts.
+    func isServing(_ slot: Int, now: Int64) -> Bool {
+        let child = workers[slot]
+        return child.pid > 0 && (child.quickDeaths == 0 || now - child.startedAt >= Supervisor.quickDeathNanoseconds)
+    }
+
+    /// Liveness: some worker serves, and no stop was asked for.
+    var isHealthy: Bool {
+        let now = Clock.monotonicCoarseNanoseconds()
+        return !stopRequested && !draining && workers.indices.contains { isServing($0, now: now) }
+    }
+
+    /// Readiness: the configuration is loaded (it is, in a running supervisor), every worker
+    /// serves, and no stop was asked for.
+    var isReady: Bool {
+        let now = Clock.monotonicCoarseNanoseconds()
+        return !stopRequested && !draining && workers.indices.allSatisfy { isServing($0, now: now) }
+    }
 
     func beginDrain() {
         guard !draining else { return }

@@ -82,13 +82,14 @@ paths:
 BIG_BODY_BYTES = 100_000
 
 
-def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None, cpus=None, per_cpu=None, max_connections=1024):
+def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None, cpus=None, per_cpu=None, max_connections=1024,
+                drain_delay_ms=None, ring_entries=256):
     lines = [
         'listen: "127.0.0.1:0"',
         'admin: "127.0.0.1:0"',
         "workers:",
         f"  cpus: [{', '.join(map(str, cpus))}]" if cpus else f"  count: {workers}",
-        "  defaults: {ring_entries: 256, recv_buffers: 256, recv_buffer_bytes: 4096, "
+        f"  defaults: {{ring_entries: {ring_entries}, recv_buffers: 256, recv_buffer_bytes: 4096, "
         f"max_connections: {max_connections}}}",
     ]
     if per_cpu:
@@ -99,6 +100,8 @@ def sluice_yaml(workers=2, limits=None, drain_timeout_ms=None, cpus=None, per_cp
         lines += [f"  {key}: {value}" for key, value in limits.items()]
     if drain_timeout_ms is not None:
         lines.append(f"drain_timeout_ms: {drain_timeout_ms}")
+    if drain_delay_ms is not None:
+        lines.append(f"drain_delay_ms: {drain_delay_ms}")
     lines += [
         "apis:",
         "  - name: petstore",

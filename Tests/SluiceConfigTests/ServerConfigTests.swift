@@ -28,6 +28,7 @@ import Testing
             admin: "[::1]:9902"
             state_dir: /tmp/sluice-state
             drain_timeout_ms: 2_500
+            drain_delay_ms: 5000
             limits:
               request_head_bytes: 8192
               request_headers: 50
@@ -40,6 +41,7 @@ import Testing
         #expect(deployment.admin == ListenAddress(host: "::1", port: 9902, isIPv6: true))
         #expect(deployment.stateDirectory == "/tmp/sluice-state")
         #expect(deployment.drainTimeoutMilliseconds == 2_500)
+        #expect(deployment.drainDelayMilliseconds == 5000)
         #expect(deployment.limits.request == RequestLimits(headBytesMax: 8192, headersMax: 50, bodyBytesMax: 1_048_576))
         #expect(deployment.limits.headerTimeoutMilliseconds == 3000)
         #expect(deployment.limits.idleTimeoutMilliseconds == 5000)

@@ -246,6 +246,8 @@ public final class Worker {
     /// Out of descriptors: accepting again at once would fail at once, so wait for a tick.
     var acceptPaused = false
     var draining = false
+    /// When a drain closes the keep-alive connections that are still idle.
+    var idleCloseAt: Int64 = 0
     var drainDeadline: Int64 = 0
     var finished = false
     let signalFD: Int32
@@ -701,6 +703,11 @@ public final class Worker {
         for list in 0..<proxyTargets.timeoutsMilliseconds.count {
             expire(.integration(list)) { index in self.upstreamFailed(index, answer: .endpointTimeout) }
         }
+        if draining && now >= idleCloseAt {
+            for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
+                abort(index)
+            }
+        }
         if draining && now >= drainDeadline {
             for index in connections.indices where connections[index].isOpen { abort(index) }
             finished = openConnections == 0 || finished
@@ -748,9 +755,12 @@ public final class Worker {
         // With every copy of the listener closed (the supervisor closes its own), the kernel
         // refuses new connections instead of queueing them for nobody.
         for listener in listeners { Socket.close(listener) }
-        for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
-            abort(index)
-        }
+        // Idle keep-alive connections are closed after a grace: a request already on its way on
+        // one is answered (with `Connection: close`) rather than cut off by the close.
+        idleCloseAt = now + min(Worker.idleCloseGraceNanoseconds, drainTimeoutNanoseconds)
         if openConnections == 0 { finished = true }
     }
+
+    /// How long a drain leaves idle keep-alive connections open for a request already sent.
+    static let idleCloseGraceNanoseconds: Int64 = 500_000_000
 }
