@@ -128,6 +128,11 @@ int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog) {
     // Accepted sockets inherit TCP_NODELAY from the listener, which spares a setsockopt per connection.
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) goto fail;
     if (bind(fd, (struct sockaddr *)&storage, length) != 0) goto fail;
+    if (backlog < 0) {
+        // A probe: the bind alone says whether another process listens there.
+        close(fd);
+        return 0;
+    }
     if (listen(fd, backlog) != 0) goto fail;
     return fd;
 fail:;

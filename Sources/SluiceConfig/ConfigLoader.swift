@@ -233,6 +233,7 @@ final class Loader {
         var apiKeysNode: Node?
         var listenLine = 1
         var domainsLine: Int?
+        var adminLine: Int?
         var awsNode: Node?
         var issuersNode: Node?
         var iamNode: Node?
@@ -250,7 +251,10 @@ final class Loader {
                 }
             case "admin":
                 if let address = ListenersSection(reader: reader, environment: environment, configPath: path)
-                    .address(value, "admin") { deployment.admin = address }
+                    .address(value, "admin") {
+                    deployment.admin = address
+                    adminLine = key.line
+                }
             case "state_dir":
                 if let directory = reader.string(value, "state_dir") { deployment.stateDirectory = directory }
             case "drain_timeout_ms":
@@ -300,6 +304,13 @@ final class Loader {
         }
         if let plan = WorkersSection(reader: reader).resolve(workersNode, allowedCPUs: allowedCPUs) {
             deployment.workers = plan
+        }
+        // The admin listener cannot share a port with the gateway's (SO_REUSEPORT would split
+        // their connections between them).
+        if let adminLine, deployment.admin.port != 0,
+           let clash = deployment.listeners.first(where: { $0.address.overlaps(deployment.admin) }) {
+            log.error(path, adminLine, "admin \(deployment.admin) is the gateway's listen address \(clash.address); "
+                      + "give the admin listener a port of its own")
         }
         if deployment.domains.isEmpty && !log.hasErrors,
            deployment.listeners.contains(where: { $0.tls != nil && $0.tls?.certificate == nil }) {

@@ -102,6 +102,15 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// `host:port`, or `[host]:port` for IPv6, as written in sluice.yaml.
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether a socket bound to one would take connections meant for the other: the same port,
+    /// and the same host or a wildcard (`0.0.0.0`, `::`) of the same family on either side.
+    public func overlaps(_ other: ListenAddress) -> Bool {
+        guard port == other.port, port != 0 else { return false }
+        if host == other.host { return true }
+        let wildcard: (ListenAddress) -> Bool = { $0.host == "0.0.0.0" || $0.host == "::" }
+        return (wildcard(self) || wildcard(other)) && (isIPv6 == other.isIPv6 || host == "::" || other.host == "::")
+    }
 }
 
 /// `limits:` in sluice.yaml. Defaults are API Gateway's figures.

@@ -158,6 +158,8 @@ public final class Supervisor {
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
         Process.setName("sluice-sup")
+        // A log line written after the reader of stderr has gone is dropped, not fatal.
+        Process.ignoreBrokenPipes()
         // Scrapes, health checks and respawns wait for a worker's turn to end rather than
         // preempting it; the workers and the coordinator it forks are scheduled normally.
         do {
@@ -173,6 +175,14 @@ public final class Supervisor {
         if openFilesMax < connectionsMax + 64 {
             StandardError.write("sluice: warning: the open-file limit (\(openFilesMax)) is below max_connections "
                                 + "(\(connectionsMax)); workers refuse connections beyond it")
+        }
+        // The listeners share their ports with SO_REUSEPORT, which would as well let this process
+        // share them with another gateway already serving there: refuse instead.
+        for address in deployment.listeners.map(\.address) + [deployment.admin] where address.port != 0 {
+            if Socket.isListenedOn(host: address.host, port: Int(address.port)) {
+                throw SystemError("\(address) is already served by another process (another Sluice?); not starting",
+                                  errno: 0)
+            }
         }
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
         var ports = deployment.listeners.map { Int($0.address.port) }

@@ -59,6 +59,12 @@ public enum Socket {
         return fd
     }
 
+    /// Whether another socket listens on `host:port` now (a bind without SO_REUSEPORT fails);
+    /// TIME_WAIT connections of an earlier process do not count.
+    public static func isListenedOn(host: String, port: Int) -> Bool {
+        sluice_tcp_listen(host, Int32(port), 0, -1) == -EADDRINUSE
+    }
+
     public static func localPort(_ fd: Int32) -> Int { Int(sluice_local_port(fd)) }
 }
 
@@ -128,6 +134,12 @@ private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) 
 
 /// Process management for the supervisor and the processes it forks.
 public enum Process {
+    /// Ignores SIGPIPE in this process: a write to a closed pipe or socket fails with EPIPE
+    /// instead of killing it (a log reader that went away must not stop the gateway).
+    public static func ignoreBrokenPipes() {
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
+    }
+
     /// Forks; returns 0 in the child and the child's pid in the parent.
     public static func fork() throws(SystemError) -> Int32 {
         let pid = sluice_fork()

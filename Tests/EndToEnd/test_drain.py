@@ -2,6 +2,7 @@
 serving for drain_delay_ms (new connections too), then drains without losing a request that
 reached it; readiness apart from liveness; both fail when no worker serves."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -135,3 +136,46 @@ def test_a_request_sent_on_an_idle_connection_as_the_drain_begins_is_answered(sl
     answer = parse_response(data)
     assert answer.status == 200 and answer.header("Connection") == "close"
     assert server.wait(10) == 0
+
+
+def test_a_second_gateway_on_a_served_port_refuses_to_start(sluice, tmp_path):
+    first = sluice(workers=1)
+    text = first.config_path.read_text().replace('listen: "127.0.0.1:0"', f'listen: "127.0.0.1:{first.port}"')
+    second = Sluice(tmp_path / "second", config_text=text)
+    result = subprocess.run([BINARY, "serve", "-c", str(second.config_path)], capture_output=True, text=True,
+                            timeout=20)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{first.port} is already served by another process" in result.stderr
+    # The first one never shared its port: every connection is its own.
+    for _ in range(20):
+        assert parse_response(first.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
+    assert first.process.poll() is None
+
+
+def test_a_log_line_after_the_reader_of_stderr_has_gone_is_not_fatal(tmp_path):
+    gateway = Sluice(tmp_path / "gateway", workers=1)
+    reader, writer = os.pipe()
+    process = subprocess.Popen([BINARY, "serve", "-c", str(gateway.config_path)], stdout=subprocess.DEVNULL,
+                               stderr=writer)
+    os.close(writer)
+    try:
+        stream = os.fdopen(reader, "r")
+        match = None
+        deadline = time.time() + 20
+        while match is None and time.time() < deadline:
+            match = LISTENING.search(stream.readline())
+        assert match
+        stream.close()  # the log collector is gone
+        time.sleep(0.3)
+        # SIGHUP writes a line to stderr (and so does every later event).
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert process.poll() is None
+        with socket.create_connection(("127.0.0.1", int(match.group(2))), timeout=5) as connection:
+            connection.sendall(get("/prod/pets", "Connection: close\r\n"))
+            assert parse_response(read_until_close(connection)).status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -22,6 +22,26 @@ import Testing
         #expect(deployment.workers.slots == testCPUs.map { WorkerTuning(cpu: $0) })
     }
 
+    @Test func adminCannotShareTheGatewaysPort() {
+        for (listen, admin) in [("127.0.0.1:8080", "127.0.0.1:8080"), ("0.0.0.0:8080", "127.0.0.1:8080"),
+                                ("127.0.0.1:8080", ":8080")] {
+            let result = loadConfig("""
+                listen: "\(listen)"
+                admin: "\(admin)"
+                """)
+            #expect(result.errors.map(\.description).contains { $0.hasPrefix("sluice.yaml:2: error: admin ")
+                && $0.hasSuffix("give the admin listener a port of its own") }, "\(listen) \(admin)")
+        }
+        // Another port, or another host: fine.
+        for (listen, admin) in [("127.0.0.1:8080", "127.0.0.1:9901"), ("127.0.0.1:8080", "127.0.0.2:8080")] {
+            let result = loadConfig("""
+                listen: "\(listen)"
+                admin: "\(admin)"
+                """)
+            #expect(result.errors.isEmpty, "\(listen) \(admin)")
+        }
+    }
+
     @Test func everySettingIsRead() throws {
         let result = loadConfig("""
             listen: "127.0.0.1:0"

@@ -47,7 +47,8 @@ int sluice_signalfd_siginfo_size(void);
 int sluice_read_signal(int fd);
 // Opens a TCP listener: IPv4 or IPv6 literal `host`, `port` (0 for ephemeral), SO_REUSEADDR,
 // SO_REUSEPORT when `reuse_port`, TCP_NODELAY (inherited by accepted sockets), nonblocking,
-// close-on-exec. Returns the fd or -errno.
+// close-on-exec. Returns the fd or -errno. With a negative `backlog`, only binds and closes
+// again: 0 when the address is free, -EADDRINUSE when another socket listens on it.
 int sluice_tcp_listen(const char *host, int port, int reuse_port, int backlog);
 // Fills `address` (a struct sockaddr_storage) for a numeric IPv4/IPv6 `host` and `port`; returns the
 // address length or -EINVAL.
