@@ -178,10 +178,17 @@ public final class Supervisor {
         }
         // The listeners share their ports with SO_REUSEPORT, which would as well let this process
         // share them with another gateway already serving there: refuse instead.
+        // The workers of a supervisor killed outright close their listeners within moments (their
+        // parent-death signal): a restart right after waits for that, up to two seconds.
         for address in deployment.listeners.map(\.address) + [deployment.admin] where address.port != 0 {
-            if Socket.isListenedOn(host: address.host, port: Int(address.port)) {
-                throw SystemError("\(address) is already served by another process (another Sluice?); not starting",
-                                  errno: 0)
+            var attempts = 0
+            while Socket.isListenedOn(host: address.host, port: Int(address.port)) {
+                attempts += 1
+                guard attempts < 20 else {
+                    throw SystemError("\(address) is already served by another process (another Sluice?); not starting",
+                                      errno: 0)
+                }
+                Clock.sleep(nanoseconds: 100_000_000)
             }
         }
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.

@@ -9,6 +9,12 @@ public enum Clock {
     public static func monotonicNanoseconds() -> Int64 { sluice_monotonic_ns() }
     /// Wall-clock time in nanoseconds since the epoch (for `Date` headers).
     public static func realtimeNanoseconds() -> Int64 { sluice_realtime_ns() }
+    /// Blocks the calling process for a while (at start only: never in a loop that serves).
+    public static func sleep(nanoseconds: Int64) {
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while Glibc.nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
 }
 
 /// The clocks a loop reads: the system's (`Clock`), or the hand-advanced one of a simulated

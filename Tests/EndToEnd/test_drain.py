@@ -179,3 +179,22 @@ def test_a_log_line_after_the_reader_of_stderr_has_gone_is_not_fatal(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_restart_right_after_kill_9_of_the_supervisor_serves_at_once(sluice, tmp_path):
+    first = sluice(workers=2)
+    text = (first.config_path.read_text()
+            .replace('listen: "127.0.0.1:0"', f'listen: "127.0.0.1:{first.port}"')
+            .replace('admin: "127.0.0.1:0"', f'admin: "127.0.0.1:{first.admin_port}"'))
+    first.process.kill()  # SIGKILL: no drain, no goodbye
+    first.process.wait(5)
+    started = time.time()
+    second = Sluice(tmp_path / "second", config_text=text).start()
+    try:
+        assert time.time() - started < 5
+        assert second.port == first.port and second.admin_port == first.admin_port
+        for _ in range(20):
+            assert parse_response(second.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
+        assert second.admin_get("/readyz").status == 200
+    finally:
+        second.kill()
