@@ -178,6 +178,16 @@ public final class Supervisor {
         }
         // The listeners share their ports with SO_REUSEPORT, which would as well let this process
         // share them with another gateway already serving there: refuse instead.
+        // A worker setting this kernel cannot honour would make every worker fail as it starts:
+        // proven here, once, before anything is forked.
+        for entries in Set(slots.map(\.ringEntries)).sorted() {
+            do {
+                _ = try Ring(entries: entries)
+            } catch {
+                throw SystemError("workers: ring_entries \(entries): this kernel cannot set up such a ring (\(error)); "
+                                  + "not starting", errno: 0)
+            }
+        }
         // The workers of a supervisor killed outright close their listeners within moments (their
         // parent-death signal): a restart right after waits for that, up to two seconds.
         for address in deployment.listeners.map(\.address) + [deployment.admin] where address.port != 0 {
