@@ -30,7 +30,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swift6,
-            linkerSettings: [.linkedLibrary("jemalloc")]),
+            linkerSettings: [.linkedLibrary("jemalloc")],
+            plugins: ["BuildInfo"]),
+        // Writes the commit a build is made from into the executable (`sluice --version`).
+        .plugin(name: "BuildInfo", capability: .buildTool()),
 
         // Processes: fork, pin, respawn, drain, admin endpoints.
         .target(name: "SluiceSupervisor",

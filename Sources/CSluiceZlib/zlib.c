@@ -57,7 +57,18 @@ long sluice_inflate(void *inflater, const uint8_t *input, size_t input_length, u
         // One stream, and nothing after it.
         return stream->avail_in == 0 ? (long)(capacity - stream->avail_out) : -1;
     }
-    // Z_BUF_ERROR with input left and no room: the output is what ran out.
-    if ((status == Z_BUF_ERROR || status == Z_OK) && stream->avail_out == 0) return -2;
+    // No room left while input remains: the output is what ran out. With all the input read,
+    // the stream was cut short.
+    if ((status == Z_BUF_ERROR || status == Z_OK) && stream->avail_out == 0 && stream->avail_in > 0) return -2;
     return -1;
+}
+
+void sluice_deflater_free(void *deflater) {
+    deflateEnd(deflater);
+    free(deflater);
+}
+
+void sluice_inflater_free(void *inflater) {
+    inflateEnd(inflater);
+    free(inflater);
 }

@@ -15,11 +15,19 @@ public final class Compressor {
     /// nil when zlib cannot set them up.
     public init?(level: Int, inputBytesMax: Int) {
         guard let gzip = sluice_deflater_new(1, Int32(level)) else { return nil }
-        guard let zlib = sluice_deflater_new(0, Int32(level)) else { return nil }
+        guard let zlib = sluice_deflater_new(0, Int32(level)) else {
+            sluice_deflater_free(gzip)
+            return nil
+        }
         self.gzip = gzip
         self.zlib = zlib
         output = [UInt8](repeating: 0, count: max(sluice_deflate_bound(gzip, inputBytesMax),
                                                   sluice_deflate_bound(zlib, inputBytesMax)))
+    }
+
+    deinit {
+        sluice_deflater_free(gzip)
+        sluice_deflater_free(zlib)
     }
 
     /// Compresses `input` with `coding` (gzip or deflate) into `output`; false when it is
@@ -59,10 +67,19 @@ public final class Decompressor {
     }
 
     public init?(outputBytesMax: Int) {
-        guard let framed = sluice_inflater_new(0), let raw = sluice_inflater_new(1) else { return nil }
+        guard let framed = sluice_inflater_new(0) else { return nil }
+        guard let raw = sluice_inflater_new(1) else {
+            sluice_inflater_free(framed)
+            return nil
+        }
         self.framed = framed
         self.raw = raw
         output = [UInt8](repeating: 0, count: outputBytesMax)
+    }
+
+    deinit {
+        sluice_inflater_free(framed)
+        sluice_inflater_free(raw)
     }
 
     /// Decodes `input`, sent with `coding`, into `output`. A gzip body must carry gzip's

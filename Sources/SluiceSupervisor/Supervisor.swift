@@ -30,6 +30,9 @@ public final class Supervisor {
     }
 
     let deployment: Deployment
+    /// What this build is (`sluice_build_info`).
+    let build: BuildFacts
+    let buildLabels: PrometheusLabels
     let slots: [WorkerTuning]
     let processID = Process.id
     /// Per worker slot, one listening socket per `listen` entry.
@@ -84,8 +87,10 @@ public final class Supervisor {
     let loadedEpochSeconds = Clock.realtimeNanoseconds() / 1_000_000_000
     var refusedReloads: UInt64 = 0
 
-    public init(deployment: Deployment) {
+    public init(deployment: Deployment, build: BuildFacts = BuildFacts(version: "", commit: "", swift: "")) {
         self.deployment = deployment
+        self.build = build
+        buildLabels = PrometheusLabels([("version", build.version), ("commit", build.commit), ("swift", build.swift)])
         slots = deployment.workers.slots
         workers = Array(repeating: Child(), count: deployment.workers.slots.count)
     }
@@ -237,6 +242,12 @@ public final class Supervisor {
         let adminPort = Socket.localPort(adminListener)
         for (position, listener) in deployment.listeners.enumerated() {
             StandardError.write("sluice: listener \(position): \(listener.scheme) \(hostText(listener.address)):\(ports[position])")
+        }
+        // What is served: each API, its stages and its routes.
+        for (index, api) in deployment.apis.enumerated() {
+            let stages = deployment.stages.filter { $0.api == index }.map(\.name)
+            let routes = deployment.operations.filter { $0.api == index }.count
+            StandardError.write("sluice: api \(api.name): stages \(stages.joined(separator: ", ")); \(routes) route(s)")
         }
         StandardError.write("sluice: listening \(hostText(deployment.listen)):\(ports[0]) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
 
@@ -573,6 +584,8 @@ public final class Supervisor {
             methodMetrics.latencies.write(to: &metricsPage, labels: methodLabels)
             methodMetrics.cache.write(to: &metricsPage, labels: methodCacheLabels)
         }
+        metricsPage.family("sluice_build_info", type: "gauge", help: "The build serving: its version, commit and Swift.")
+        metricsPage.sample("sluice_build_info", buildLabels, value: 1)
         metricsPage.family("sluice_coordinator_restarts_total", type: "counter",
                            help: "Times the supervisor forked the coordinator again.")
         metricsPage.sample("sluice_coordinator_restarts_total", value: coordinator.restarts)
@@ -588,6 +601,22 @@ public final class Supervisor {
         metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[0], value: 0)
         metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[1], value: refusedReloads)
     }
+}
+
+/// What a build is: `sluice --version` and `sluice_build_info`.
+public struct BuildFacts: Sendable {
+    public var version: String
+    public var commit: String
+    public var swift: String
+
+    public init(version: String, commit: String, swift: String) {
+        self.version = version
+        self.commit = commit
+        self.swift = swift
+    }
+
+    /// `sluice 0.3.0 (commit 0123456789ab, Swift 6.3)`.
+    public var description: String { "sluice \(version) (commit \(commit), Swift \(swift))" }
 }
 
 enum SupervisorToken: UInt64 {

@@ -7,6 +7,7 @@ import SluiceURing
 struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A self-hosted API gateway data plane that runs Amazon API Gateway definitions.",
+        version: Version.facts.description,
         subcommands: [Serve.self, Check.self, TemplateCommand.self],
         defaultSubcommand: Serve.self)
 }
@@ -36,7 +37,8 @@ struct Serve: ParsableCommand {
         }
         if config == nil { printError("sluice: serving the built-in demo configuration (use -c FILE for your own)") }
         // No thread has been started: the supervisor forks from here.
-        let status = Supervisor(deployment: deployment).run()
+        printError("sluice: \(Version.facts.description)")
+        let status = Supervisor(deployment: deployment, build: Version.facts).run()
         throw ExitCode(status)
     }
 }

@@ -6,6 +6,7 @@ validation and mapping templates."""
 
 import gzip
 import json
+import os
 import zlib
 
 from conftest import Sluice, parse_responses
@@ -54,6 +55,9 @@ paths:
   /proxy:
     x-amazon-apigateway-any-method:
       x-amazon-apigateway-integration: {{type: http_proxy, httpMethod: ANY, uri: "http://127.0.0.1:MIRROR/proxy"}}
+  /reflect:
+    post:
+      x-amazon-apigateway-integration: {{type: http_proxy, httpMethod: POST, uri: "http://127.0.0.1:REFLECT/reflect"}}
   /encoded:
     get:
       x-amazon-apigateway-integration: {{type: http_proxy, httpMethod: GET, uri: "http://127.0.0.1:ENCODED/encoded"}}
@@ -101,7 +105,8 @@ paths:
 
 def start(tmp_path, upstreams, api=API, extra=""):  # noqa: F811
     ports = {name: upstreams(kind).port for name, kind in
-             (("MIRROR", "mirror"), ("ENCODED", "encoded"), ("CHUNKED", "chunked"), ("BIGPORT", "big"))}
+             (("MIRROR", "mirror"), ("ENCODED", "encoded"), ("CHUNKED", "chunked"), ("BIGPORT", "big"),
+              ("REFLECT", "reflect"))}
     function = upstreams("lambda")
     text = api
     for name, port in ports.items():
@@ -267,6 +272,10 @@ def test_compressed_request_bodies_are_decoded_before_validation_and_templates(t
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
     bare = compressor.compress(json.dumps({"name": "rex"}).encode()) + compressor.flush()
     assert request(server, "POST", "/dev/validated", bare, headers=json_type + "Content-Encoding: deflate\r\n").status == 200
+    # Two Content-Encoding fields are two codings: 415, even when the first says identity.
+    response = request(server, "POST", "/dev/validated", valid,
+                       headers=json_type + "Content-Encoding: identity\r\nContent-Encoding: gzip\r\n")
+    assert response.status == 415
     # Not what the coding says, or a coding the gateway does not decode: 415.
     for coding, body in (("gzip", json.dumps({"name": "rex"}).encode()), ("br", valid), ("gzip, gzip", valid)):
         response = request(server, "POST", "/dev/validated", body, headers=json_type + f"Content-Encoding: {coding}\r\n")
@@ -295,3 +304,20 @@ def test_an_api_without_the_setting_never_compresses(tmp_path, upstreams):  # no
     valid = gzip.compress(json.dumps({"name": "rex"}).encode())
     assert request(server, "POST", "/dev/validated", valid,
                    headers="Content-Type: application/json\r\nContent-Encoding: gzip\r\n").status == 200
+
+
+def test_a_gathered_answer_needs_no_second_body_buffer(tmp_path, upstreams):  # noqa: F811
+    # One body buffer: the answer is gathered in it, and when its compressed form does not fit
+    # the output at once, the rest waits in that same buffer (not a 503 for want of another).
+    server = start(tmp_path, upstreams, extra="limits:\n  buffered_bodies: 1\n")
+    noise = os.urandom(200_000)
+    for coding in ("gzip", "deflate", None):
+        accept = f"Accept-Encoding: {coding}\r\n" if coding else ""
+        response = request(server, "POST", "/dev/reflect", noise,
+                           headers="Content-Type: application/octet-stream\r\n" + accept)
+        assert response.status == 200, response.raw_head
+        assert response.header("Content-Encoding") == coding
+        assert decoded(response) == noise
+    # And the buffer is free again afterwards: a validated body still gets it.
+    valid = json.dumps({"name": "rex"}).encode()
+    assert request(server, "POST", "/dev/validated", valid, headers="Content-Type: application/json\r\n").status == 200

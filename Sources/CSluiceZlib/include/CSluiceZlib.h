@@ -24,4 +24,8 @@ void *sluice_inflater_new(int raw);
 // of bytes written, -1 when `input` is not such a stream, -2 when `output` is too small.
 long sluice_inflate(void *inflater, const uint8_t *input, size_t input_length, uint8_t *output, size_t capacity);
 
+// Releases a stream and its memory.
+void sluice_deflater_free(void *deflater);
+void sluice_inflater_free(void *inflater);
+
 #endif

@@ -63,6 +63,8 @@ struct RequestContext {
     /// least `compressFromBytes` (Compression.swift).
     var answerCoding = ContentCoding.identity
     var compressFromBytes: Int32 = 0
+    /// The request's body was decoded (`Content-Encoding`) for a step: later steps reuse it.
+    var contentDecoded = false
     /// A Lambda authorizer's invocation for the request is under way; or it failed, with this
     /// answer (a `GatewayAnswer`, -1 while none).
     var authorizerPending = false

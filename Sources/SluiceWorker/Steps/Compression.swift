@@ -23,6 +23,12 @@ struct CompressionState {
     let minimumBytes: [Int32]
     /// The largest compressed body an answer may carry: what a body buffer holds.
     let compressedBytesMax: Int
+    /// The connection whose request's body the decompressor's output holds (-1: none).
+    let decodedFor = DecodedBody()
+
+    final class DecodedBody {
+        var connection = -1
+    }
 
     /// zlib's level: its fastest, as nginx's `gzip_comp_level` defaults to (JSON still shrinks
     /// four- to tenfold).
@@ -47,8 +53,10 @@ struct CompressionState {
     static let gzipLines: [UInt8] = Array("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n".utf8)
     static let deflateLines: [UInt8] = Array("Content-Encoding: deflate\r\nVary: Accept-Encoding\r\n".utf8)
     static let contentEncodingName: [UInt8] = Array("content-encoding".utf8)
+    static let contentRangeName: [UInt8] = Array("content-range".utf8)
     static let acceptEncodingName: [UInt8] = Array("accept-encoding".utf8)
     static let contentEncodingLine: [UInt8] = Array("Content-Encoding:".utf8)
+    static let contentRangeLine: [UInt8] = Array("Content-Range:".utf8)
 }
 
 /// A request body as the steps read it: where it is in the request's bytes, or decoded (in the
@@ -82,10 +90,25 @@ extension Worker {
         guard !body.isEmpty, let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
             return .ready(.bytes(body))
         }
-        guard let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else { return .refuse(.unsupportedMediaType) }
+        // Two Content-Encoding fields are two codings applied (RFC 9110 §8.4): not decodable here.
+        var fields = 0
+        for field in head.headers where HTTPBytes.equalsIgnoringCase(bytes, field.name,
+                                                                      lowercased: CompressionState.contentEncodingName.span) {
+            fields += 1
+        }
+        guard fields == 1, let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else {
+            return .refuse(.unsupportedMediaType)
+        }
         if coding == .identity { return .ready(.bytes(body)) }
+        // Decoded once per request: the steps after the first read the decoder's output again.
+        if connections[index].request.contentDecoded && compression.decodedFor.connection == index {
+            return .ready(.decoded)
+        }
         switch compression.decompressor.decompress(bytes.extracting(body), coding) {
-        case .decoded: return .ready(.decoded)
+        case .decoded:
+            compression.decodedFor.connection = index
+            connections[index].request.contentDecoded = true
+            return .ready(.decoded)
         case .malformed: return .refuse(.unsupportedMediaType)
         case .tooLarge: return .refuse(.bodyTooLarge)
         }
@@ -138,10 +161,13 @@ extension Worker {
     func answerCoding(_ index: Int, status: Int, bodyBytes: Int, lines: Span<UInt8>,
                       moreLines: Span<UInt8>) -> ContentCoding {
         let request = connections[index].request
-        guard request.answerCoding != .identity, status != 204, status != 304, !request.pending.omitBody,
-              bodyBytes >= Int(request.compressFromBytes), bodyBytes <= compression.compressedBytesMax,
+        // A part of a representation (206, Content-Range) is never recoded: its ranges count the
+        // uncompressed bytes.
+        guard request.answerCoding != .identity, status != 204, status != 206, status != 304, !request.pending.omitBody,
+              bodyBytes > 0, bodyBytes >= Int(request.compressFromBytes), bodyBytes <= compression.compressedBytesMax,
               !Self.namesHeader(lines, CompressionState.contentEncodingLine.span),
-              !Self.namesHeader(moreLines, CompressionState.contentEncodingLine.span) else { return .identity }
+              !Self.namesHeader(moreLines, CompressionState.contentEncodingLine.span),
+              !Self.namesHeader(lines, CompressionState.contentRangeLine.span) else { return .identity }
         return request.answerCoding
     }
 
@@ -154,9 +180,20 @@ extension Worker {
 
     /// What of `body` did not fit the output slot (from `copied` on) waits in a body buffer, to
     /// be copied into the output as sends make room. False when it is too large for one or none
-    /// is free.
+    /// is free (neither a free one nor the one the answer was gathered in).
     func queueRest(_ index: Int, of body: Span<UInt8>, from copied: Int) -> Bool {
-        guard body.count - copied <= wholeBody.buffers.slotBytes, let buffer = wholeBody.free.popLast() else { return false }
+        guard body.count - copied <= wholeBody.buffers.slotBytes else { return false }
+        var buffer: Int32
+        if let free = wholeBody.free.popLast() {
+            buffer = free
+        } else if connections[index].answerBuffer >= 0 {
+            // None free: the buffer a gathered answer was held in is done with once its head is
+            // written, and takes the rest (a copy toward its start, safe when `body` is in it).
+            buffer = connections[index].answerBuffer
+            connections[index].answerBuffer = -1
+        } else {
+            return false
+        }
         _ = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in
             writer.append(body.extracting(copied..<body.count))
         }
@@ -179,9 +216,10 @@ extension Worker {
     func gatherToCompress(_ index: Int, client: Int, status: Int, bytes: Span<UInt8>,
                           lines: (inout SlabWriter) -> Void) -> AnswerBuffering {
         guard connections[client].request.answerCoding != .identity, (200...599).contains(status), status != 204,
-              status != 304, case .length(let length) = responseHead.framing, length > 0,
+              status != 206, status != 304, case .length(let length) = responseHead.framing, length > 0,
               length >= Int(connections[client].request.compressFromBytes),
               HeaderNames.value(of: CompressionState.contentEncodingName, in: responseHead.headers, bytes: bytes) == nil,
+              HeaderNames.value(of: CompressionState.contentRangeName, in: responseHead.headers, bytes: bytes) == nil,
               let buffer = wholeBody.free.popLast() else { return .relay }
         let written = wholeBody.buffers.write(slot: Int(buffer), offset: 0) { writer in lines(&writer) }
         guard !written.overflowed, written.byteCount + length <= wholeBody.buffers.slotBytes else {

@@ -1,8 +1,11 @@
-"""A stop a load balancer can see: /healthz and /readyz answer 503 at once, the gateway goes on
-serving for drain_delay_ms (new connections too), then drains without losing a request that
-reached it; readiness apart from liveness; both fail when no worker serves."""
+"""Operations: a stop a load balancer can see (/healthz and /readyz answer 503 at once, the
+gateway goes on serving for drain_delay_ms, new connections too, then drains without losing a
+request that reached it); readiness apart from liveness, both failing when no worker serves;
+refusals at start (a port already served, a ring the kernel cannot set up); a restart right after
+kill -9; a log line after stderr's reader has gone; what the build is and what it serves."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -208,3 +211,17 @@ def test_a_restart_right_after_kill_9_of_the_supervisor_serves_at_once(sluice, t
         assert second.admin_get("/readyz").status == 200
     finally:
         second.kill()
+
+
+def test_the_build_and_what_it_serves_are_told(sluice):
+    version = subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=10)
+    assert version.returncode == 0
+    assert re.fullmatch(r"sluice \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown), Swift [\d.+]+\)\n",
+                        version.stdout), version.stdout
+    server = sluice(workers=1)
+    assert any(line.startswith("sluice: sluice ") for line in server.stderr_lines)
+    assert "sluice: api petstore: stages prod; " in "\n".join(server.stderr_lines)
+    metrics = server.admin_get("/metrics").body.decode()
+    info = [line for line in metrics.splitlines() if line.startswith("sluice_build_info{")]
+    assert len(info) == 1 and info[0].endswith(" 1"), info
+    assert 'version="' in info[0] and 'commit="' in info[0] and 'swift="6.' in info[0]
