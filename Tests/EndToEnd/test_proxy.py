@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -205,6 +206,7 @@ def test_slow_upstream_times_out_with_504_while_others_keep_flowing(tmp_path, up
     assert response.status == 504
     assert response.body == b'{"message": "Endpoint request timed out"}'
     assert 0.9 <= elapsed < 2.0
+    assert wait_for_line(server, ": 504 for an integration: upstream ")
     slow.close()
 
 
@@ -215,6 +217,9 @@ def test_broken_upstreams_give_502(tmp_path, upstreams, kind):
     response = request(server, "GET", "/prod/x")
     assert response.status == 502
     assert response.body == b'{"message": "Internal server error"}'
+    # The error log says why.
+    cause = "connection closed or reset" if kind == "reset" else "malformed answer head"
+    assert wait_for_line(server, f"upstream http://127.0.0.1:{upstream.port}: {cause}")
     assert request(server, "GET", "/prod/mock").status == 200
 
 
@@ -227,6 +232,23 @@ def test_dead_upstream_gives_502(tmp_path):
     response = request(server, "GET", "/prod/x")
     assert response.status == 502
     assert response.body == b'{"message": "Internal server error"}'
+    # The error log says when, which upstream and why, with the request id.
+    deadline = time.time() + 5
+    while time.time() < deadline and not any(" error sluice-w" in line for line in server.stderr_lines):
+        time.sleep(0.05)
+    [line] = [line for line in server.stderr_lines if " error sluice-w" in line]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error sluice-w\d: 502 for an integration: upstream "
+                    rf"http://127\.0\.0\.1:{port}: cannot connect \(connect: Connection refused\); request ", line), line
+    assert response.header("x-amzn-RequestId") in line
+
+
+def wait_for_line(server, text, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(text in line for line in server.stderr_lines):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_stage_variables_choose_the_upstream_per_stage(tmp_path, upstreams):

@@ -352,7 +352,7 @@ extension Worker {
                 case .incomplete:
                     return offset
                 case .failed:
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .malformedHead)
                     return bytes.count
                 case .complete:
                     offset += responseHead.headLength
@@ -387,7 +387,7 @@ extension Worker {
                     completeInvocation(index, reusable: offset == bytes.count)
                     return bytes.count
                 case .failed:
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .malformedBody)
                     return bytes.count
                 }
             case .untilClose:
@@ -412,7 +412,7 @@ extension Worker {
             connections[index].responseRemaining = 0
         case .length(let length):
             guard length <= InvocationLayout.answerBytesMax else {
-                upstreamFailed(index, answer: .badGateway)
+                upstreamFailed(index, answer: .badGateway, cause: .answerTooLarge)
                 return false
             }
             connections[index].responsePhase = .length
@@ -432,7 +432,7 @@ extension Worker {
         let slot = Int(connections[index].invocation)
         let length = invocationStates[slot].answerLength
         guard length + bytes.count <= InvocationLayout.answerBytesMax else {
-            upstreamFailed(index, answer: .badGateway)
+            upstreamFailed(index, answer: .badGateway, cause: .answerTooLarge)
             return false
         }
         _ = invocations.write(slot: slot, offset: invocationLayout.answerStart + length) { writer in

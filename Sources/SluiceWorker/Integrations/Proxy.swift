@@ -134,13 +134,17 @@ extension Worker {
             return
         }
         guard completion.outcome == .done(0) else {
-            upstreamFailed(index, answer: .badGateway)
+            var errorNumber: Int32 = 0
+            if case .failed(let number) = completion.outcome { errorNumber = number }
+            upstreamFailed(index, answer: .badGateway, cause: .connect, errorNumber: errorNumber)
             return
         }
         if let context = upstreamTLS[Int(connections[index].upstream)] {
             guard connections[index].isOpen else { return }
             guard tlsConnected(index, context: context) else {
-                if connections[index].isOpen && !connections[index].closing { upstreamFailed(index, answer: .badGateway) }
+                if connections[index].isOpen && !connections[index].closing {
+                    upstreamFailed(index, answer: .badGateway, cause: .tls)
+                }
                 return
             }
         }
@@ -375,7 +379,7 @@ extension Worker {
                 case .incomplete:
                     return offset
                 case .failed:
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .malformedHead)
                     return bytes.count
                 case .complete:
                     offset += responseHead.headLength
@@ -402,7 +406,7 @@ extension Worker {
             case .length where connections[index].bufferingAnswer:
                 let take = min(connections[index].responseRemaining, bytes.count - offset)
                 guard bufferAnswer(client: clientIndex, bytes.extracting(offset..<offset + take)) else {
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .answerTooLarge)
                     return bytes.count
                 }
                 if connections[clientIndex].capturing { captureBody(client: clientIndex, bytes.extracting(offset..<offset + take)) }
@@ -416,7 +420,7 @@ extension Worker {
                 let step = connections[index].chunked.decode(bytes.extracting(offset..<bytes.count))
                 if let data = step.data {
                     guard bufferAnswer(client: clientIndex, bytes.extracting(offset..<bytes.count).extracting(data)) else {
-                        upstreamFailed(index, answer: .badGateway)
+                        upstreamFailed(index, answer: .badGateway, cause: .answerTooLarge)
                         return bytes.count
                     }
                 }
@@ -428,14 +432,14 @@ extension Worker {
                     completeBufferedAnswer(index, reusable: offset == bytes.count)
                     return bytes.count
                 case .failed:
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .malformedBody)
                     return bytes.count
                 }
             case .untilClose where connections[index].bufferingAnswer:
                 let take = bytes.count - offset
                 guard take <= connections[index].responseRemaining,
                       bufferAnswer(client: clientIndex, bytes.extracting(offset..<bytes.count)) else {
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .answerTooLarge)
                     return bytes.count
                 }
                 connections[index].responseRemaining -= take
@@ -489,7 +493,7 @@ extension Worker {
                     finishExchange(index, reusable: offset == bytes.count)
                     return bytes.count
                 case .failed:
-                    upstreamFailed(index, answer: .badGateway)
+                    upstreamFailed(index, answer: .badGateway, cause: .malformedBody)
                     return bytes.count
                 }
             case .untilClose:
@@ -527,7 +531,7 @@ extension Worker {
         if !target.passHeaders {
             selected = target.integrationResponse(forStatus: responseHead.status)
             if selected == nil {
-                upstreamFailed(index, answer: .internalServerError)
+                upstreamFailed(index, answer: .internalServerError, cause: .noIntegrationResponse)
                 return
             }
         }
@@ -545,7 +549,7 @@ extension Worker {
             }
         }
         if case .refuse(let answer) = buffering {
-            upstreamFailed(index, answer: answer)
+            upstreamFailed(index, answer: answer, cause: .noBodyBuffer)
             return
         }
         if case .relay = buffering {
@@ -640,7 +644,7 @@ extension Worker {
         }
         if written.overflowed {
             // Checked before parsing, so only a head over the limit lands here.
-            upstreamFailed(index, answer: .badGateway)
+            upstreamFailed(index, answer: .badGateway, cause: .headTooLarge)
             return
         }
         let headStart = connections[client].outputEnd
@@ -823,8 +827,9 @@ extension Worker {
 
     /// The upstream failed before or during its answer. Before any byte of the answer reached
     /// the client, the client gets API Gateway's status; after, the client connection is closed.
-    func upstreamFailed(_ index: Int, answer: GatewayAnswer) {
+    func upstreamFailed(_ index: Int, answer: GatewayAnswer, cause: UpstreamFailure, errorNumber: Int32 = 0) {
         if answer == .badGateway && retryOnFreshConnection(index) { return }
+        logUpstreamFailure(index, answer: answer, cause: cause, errorNumber: errorNumber)
         let invocation = Int(connections[index].invocation)
         if invocation < 0 || invocationStates[invocation].authorizer < 0 { observeIntegrationLatency(index) }
         let client = Int(connections[index].peer)
@@ -973,7 +978,7 @@ extension Worker {
                 finishExchange(index, reusable: false)
             }
         } else {
-            upstreamFailed(index, answer: .badGateway)
+            upstreamFailed(index, answer: .badGateway, cause: .closed)
         }
     }
 }

@@ -104,7 +104,7 @@ extension Worker {
                 let verification = tls.verifyFailure(slot: index).map { " (\($0))" } ?? ""
                 StandardError.write("sluice-w\(slot): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
             }
-            upstreamFailed(index, answer: .badGateway)
+            upstreamFailed(index, answer: .badGateway, cause: .tls)
             return
         }
         if !tls.isHandshakeDone(slot: index) { counters.add(slot: slot, .tlsHandshakesFailed) }

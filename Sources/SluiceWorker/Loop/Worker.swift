@@ -207,6 +207,8 @@ public final class Worker {
     var eventPathValues: [Range<Int>] = []
     /// Small text rendered for one request (its id, for the event).
     let textScratch: ByteSlab
+    /// The error log's rate limit (ErrorLog.swift).
+    var errorLog = ErrorLog()
     /// The evaluator's own scratch (RequestValues.swift): a value it renders before escaping it.
     let valueScratch: ByteSlab
     var responseHead: ResponseHead
@@ -613,7 +615,7 @@ public final class Worker {
             } else {
                 connections[peer].peer = Int32(index)
                 connections[index].peer = Int32(peer)
-                upstreamFailed(index, answer: .badGateway)
+                upstreamFailed(index, answer: .badGateway, cause: .closed)
                 return
             }
         }
@@ -701,7 +703,7 @@ public final class Worker {
         expire(.linger) { index in self.abort(index) }
         expire(.pool) { index in self.abort(index) }
         for list in 0..<proxyTargets.timeoutsMilliseconds.count {
-            expire(.integration(list)) { index in self.upstreamFailed(index, answer: .endpointTimeout) }
+            expire(.integration(list)) { index in self.upstreamFailed(index, answer: .endpointTimeout, cause: .timedOut) }
         }
         if draining && now >= idleCloseAt {
             for index in connections.indices where connections[index].isOpen && connections[index].isIdle {
