@@ -57,9 +57,9 @@ long sluice_inflate(void *inflater, const uint8_t *input, size_t input_length, u
         // One stream, and nothing after it.
         return stream->avail_in == 0 ? (long)(capacity - stream->avail_out) : -1;
     }
-    // No room left while input remains: the output is what ran out. With all the input read,
-    // the stream was cut short.
-    if ((status == Z_BUF_ERROR || status == Z_OK) && stream->avail_out == 0 && stream->avail_in > 0) return -2;
+    // No room left before the stream's end: the output is what ran out (a bare deflate stream
+    // has no trailer, so its input may be all read when that happens).
+    if ((status == Z_BUF_ERROR || status == Z_OK) && stream->avail_out == 0) return -2;
     return -1;
 }
 

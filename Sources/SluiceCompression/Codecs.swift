@@ -82,6 +82,14 @@ public final class Decompressor {
         sluice_inflater_free(raw)
     }
 
+    private func inflate(_ input: Span<UInt8>, with stream: UnsafeMutableRawPointer) -> Int {
+        input.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { output in
+                sluice_inflate(stream, input.baseAddress, input.count, output.baseAddress, output.count)
+            }
+        }
+    }
+
     /// Decodes `input`, sent with `coding`, into `output`. A gzip body must carry gzip's
     /// header; a deflate body may be zlib-framed (as RFC 9110 defines it) or a bare deflate
     /// stream (as some clients send it), told apart by zlib's header check.
@@ -96,11 +104,9 @@ public final class Decompressor {
             let zlibHeader = input.count >= 2 && input[0] & 0x0F == 8 && (Int(input[0]) << 8 | Int(input[1])) % 31 == 0
             stream = zlibHeader ? framed : raw
         }
-        let written = input.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { output in
-                sluice_inflate(stream, input.baseAddress, input.count, output.baseAddress, output.count)
-            }
-        }
+        var written = inflate(input, with: stream)
+        // A bare deflate stream passes zlib's header check one time in about 500: tried bare too.
+        if written == -1 && coding == .deflate && stream == framed { written = inflate(input, with: raw) }
         outputCount = max(0, written)
         switch written {
         case -2: return .tooLarge

@@ -321,3 +321,34 @@ def test_a_gathered_answer_needs_no_second_body_buffer(tmp_path, upstreams):  # 
     # And the buffer is free again afterwards: a validated body still gets it.
     valid = json.dumps({"name": "rex"}).encode()
     assert request(server, "POST", "/dev/validated", valid, headers="Content-Type: application/json\r\n").status == 200
+
+
+def test_each_request_on_a_keep_alive_connection_decodes_its_own_body(tmp_path, upstreams):  # noqa: F811
+    server = start(tmp_path, upstreams)
+    json_type = "Content-Type: application/json\r\n"
+
+    def post(path, body, coding="gzip"):
+        return (f"POST {path} HTTP/1.1\r\nHost: gateway.test\r\n{json_type}Content-Encoding: {coding}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    valid = gzip.compress(json.dumps({"name": "rex"}).encode())
+    invalid = gzip.compress(json.dumps({"name": "a name far too long for the model"}).encode())
+    raw = (post("/dev/validated", valid) + post("/dev/validated", invalid) + post("/dev/validated", b"not gzip")
+           + post("/dev/reshaped", gzip.compress(json.dumps({"name": "one"}).encode()))
+           + post("/dev/reshaped", gzip.compress(json.dumps({"name": "two"}).encode()))
+           + b"GET /dev/small HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n\r\n")
+    responses = parse_responses(server.exchange(raw, timeout=20))
+    assert [response.status for response in responses] == [200, 400, 415, 200, 200, 200]
+    assert json.loads(responses[3].json()["upstream saw"])["name"] == "one"
+    assert json.loads(responses[4].json()["upstream saw"])["name"] == "two"
+
+
+def test_two_content_encodings_are_refused_on_a_proxy_route_too(tmp_path, upstreams):  # noqa: F811
+    server = start(tmp_path, upstreams)
+    body = gzip.compress(b"abc" * 100)
+    response = request(server, "POST", "/dev/reflect", body,
+                       headers="Content-Encoding: identity\r\nContent-Encoding: gzip\r\n")
+    assert response.status == 415
+    # One identity field: the body goes as it is, streamed.
+    response = request(server, "POST", "/dev/reflect", b"plain", headers="Content-Encoding: identity\r\n")
+    assert response.status == 200 and response.body == b"plain"

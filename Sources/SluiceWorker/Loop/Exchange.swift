@@ -380,6 +380,8 @@ extension Worker {
             connections[index].request.authorizeStartedNanoseconds = 0
             connections[index].cacheWaitUntil = 0
             connections[index].bodyReplaced = false
+            // A body decoded for the previous request is not this one's.
+            connections[index].request.contentDecoded = false
             // A fill belongs to one exchange; none may outlive it into this request.
             endFill(index, keep: false)
         }

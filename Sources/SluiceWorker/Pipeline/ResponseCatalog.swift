@@ -140,8 +140,10 @@ struct ResponseCatalog {
     /// would not compress it (no body, under the minimum, a `Content-Encoding` of its own).
     static func compressedForms(of mock: MockResponse, minimumBytes: Int, compressor: Compressor)
         -> (gzip: PreparedResponse, deflate: PreparedResponse)? {
-        guard mock.status != 204, mock.status != 304, !mock.body.isEmpty, mock.body.count >= minimumBytes,
-              !mock.headers.contains(where: { $0.name.lowercased() == "content-encoding" }) else { return nil }
+        guard mock.status != 204, mock.status != 206, mock.status != 304, !mock.body.isEmpty,
+              mock.body.count >= minimumBytes,
+              !mock.headers.contains(where: { ["content-encoding", "content-range"].contains($0.name.lowercased()) })
+        else { return nil }
         func form(_ coding: ContentCoding) -> PreparedResponse? {
             guard compressor.compress(mock.body.span, as: coding) else { return nil }
             var compressed = mock

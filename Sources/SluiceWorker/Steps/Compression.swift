@@ -28,6 +28,7 @@ struct CompressionState {
 
     final class DecodedBody {
         var connection = -1
+        var request: UInt64 = 0
     }
 
     /// zlib's level: its fastest, as nginx's `gzip_comp_level` defaults to (JSON still shrinks
@@ -100,13 +101,17 @@ extension Worker {
             return .refuse(.unsupportedMediaType)
         }
         if coding == .identity { return .ready(.bytes(body)) }
-        // Decoded once per request: the steps after the first read the decoder's output again.
-        if connections[index].request.contentDecoded && compression.decodedFor.connection == index {
+        // Decoded once per request: the steps after the first read the decoder's output again
+        // (the same connection's same request: its id tells it from the one before).
+        let request = connections[index].request.id
+        if connections[index].request.contentDecoded && compression.decodedFor.connection == index
+            && compression.decodedFor.request == request {
             return .ready(.decoded)
         }
         switch compression.decompressor.decompress(bytes.extracting(body), coding) {
         case .decoded:
             compression.decodedFor.connection = index
+            compression.decodedFor.request = request
             connections[index].request.contentDecoded = true
             return .ready(.decoded)
         case .malformed: return .refuse(.unsupportedMediaType)
@@ -128,8 +133,16 @@ extension Worker {
     /// An HTTP or HTTP_PROXY integration's request whose body came compressed: the upstream gets
     /// it decoded (API Gateway sends no Content-Encoding upstream), as the converted body.
     func decodedForUpstream(_ index: Int, _ bytes: Span<UInt8>) -> RequestBody {
-        guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes),
-              ContentCoding.ofContent(bytes.extracting(encoding)) != .identity else { return .passthrough }
+        guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
+            return .passthrough
+        }
+        var fields = 0
+        for field in head.headers where HTTPBytes.equalsIgnoringCase(bytes, field.name,
+                                                                      lowercased: CompressionState.contentEncodingName.span) {
+            fields += 1
+        }
+        // One field saying identity: nothing to decode (and no need for the body whole).
+        guard fields > 1 || ContentCoding.ofContent(bytes.extracting(encoding)) != .identity else { return .passthrough }
         switch awaitContent(index, bytes) {
         case .wait: return .outcome(.wait)
         case .refuse(let answer): return .outcome(.refuse(answer))
@@ -167,7 +180,8 @@ extension Worker {
               bodyBytes > 0, bodyBytes >= Int(request.compressFromBytes), bodyBytes <= compression.compressedBytesMax,
               !Self.namesHeader(lines, CompressionState.contentEncodingLine.span),
               !Self.namesHeader(moreLines, CompressionState.contentEncodingLine.span),
-              !Self.namesHeader(lines, CompressionState.contentRangeLine.span) else { return .identity }
+              !Self.namesHeader(lines, CompressionState.contentRangeLine.span),
+              !Self.namesHeader(moreLines, CompressionState.contentRangeLine.span) else { return .identity }
         return request.answerCoding
     }
 
