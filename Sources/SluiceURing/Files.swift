@@ -81,6 +81,14 @@ public enum Files {
 
     /// Opens (creating it, mode 0644) a file to append to: a log. Every write lands at the end,
     /// whole, even when several processes append to the same file.
+    /// Whether `path` can be opened for appending (created when missing), without blocking: a
+    /// FIFO nobody reads is ENXIO, not a hang. For `check`.
+    public static func checkAppendable(_ path: String) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno: errno) }
+        close(fd)
+    }
+
     public static func openForAppending(_ path: String) throws(SystemError) -> Int32 {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("open \(path)", errno: errno) }

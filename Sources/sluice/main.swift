@@ -61,6 +61,19 @@ struct Check: ParsableCommand {
             print(diagnostic.description)
         }
         guard let deployment = result.deployment, !(strict && !result.warnings.isEmpty) else { throw ExitCode(1) }
+        // The access logs the workers will write: each must open (created if missing).
+        var unwritable = false
+        for stage in deployment.stages {
+            guard let log = stage.accessLog else { continue }
+            do {
+                try Files.checkAppendable(log.path)
+            } catch {
+                print("\(config): error: access log of stage '\(stage.name)' of API '\(deployment.apis[stage.api].name)': "
+                      + "\(error)")
+                unwritable = true
+            }
+        }
+        if unwritable { throw ExitCode(1) }
         print("\(config): OK: \(deployment.apis.count) API(s), \(deployment.stages.count) stage(s), "
               + "\(deployment.operations.count) operation(s), \(deployment.workers.slots.count) worker(s)")
     }

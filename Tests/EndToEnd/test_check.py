@@ -1,6 +1,7 @@
 """`sluice check`: every real API Gateway export in ../shared/examples/aws loads; broken
 configurations are reported as FILE:LINE: message with exit status 1."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -60,3 +61,24 @@ def test_a_1xx_mock_status_is_an_error(tmp_path):
     result = check(config)
     assert result.returncode == 1
     assert "api.yaml:11:" in result.stdout, result.stdout
+
+
+def test_check_opens_the_access_logs_it_will_write(tmp_path):
+    (tmp_path / "api.yaml").write_text('openapi: "3.0.1"\ninfo: {title: a, version: "1"}\npaths: {}\n')
+    fifo = tmp_path / "fifo.log"
+    os.mkfifo(fifo)
+
+    def config(log):
+        path = tmp_path / "sluice.yaml"
+        path.write_text(f'listen: "127.0.0.1:0"\nadmin: "127.0.0.1:0"\napis:\n  - name: a\n    definition: api.yaml\n'
+                        f"    stages:\n      prod:\n        access_log: {{path: {log}, format: json}}\n")
+        return path
+
+    writable = check(config(tmp_path / "access.log"))
+    assert writable.returncode == 0, writable.stdout
+    for log, reason in ((tmp_path / "missing" / "access.log", "No such file or directory"),
+                        (fifo, "No such device or address")):
+        result = check(config(log))
+        assert result.returncode == 1
+        assert f"sluice.yaml: error: access log of stage 'prod' of API 'a': open {log}: {reason}" in result.stdout, \
+            result.stdout
