@@ -1,6 +1,9 @@
 import CSluiceZlib
 import SluiceHTTP1
 
+// One of the unsafe modules (tools/tidy): zlib's streams are C objects held as raw pointers, and
+// bodies are lent to it through buffer pointers; nothing unsafe leaves this file.
+
 /// Whole-body gzip and deflate (zlib framing, RFC 9110 §8.4.1) for one worker: streams set up
 /// once, then reset per body, so nothing is allocated per request. Not for use from more than
 /// one thread.

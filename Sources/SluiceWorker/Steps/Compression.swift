@@ -92,12 +92,7 @@ extension Worker {
             return .ready(.bytes(body))
         }
         // Two Content-Encoding fields are two codings applied (RFC 9110 §8.4): not decodable here.
-        var fields = 0
-        for field in head.headers where HTTPBytes.equalsIgnoringCase(bytes, field.name,
-                                                                      lowercased: CompressionState.contentEncodingName.span) {
-            fields += 1
-        }
-        guard fields == 1, let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else {
+        guard contentEncodingFields(bytes) == 1, let coding = ContentCoding.ofContent(bytes.extracting(encoding)) else {
             return .refuse(.unsupportedMediaType)
         }
         if coding == .identity { return .ready(.bytes(body)) }
@@ -119,6 +114,16 @@ extension Worker {
         }
     }
 
+    /// How many `Content-Encoding` fields the request's head has.
+    func contentEncodingFields(_ bytes: Span<UInt8>) -> Int {
+        var fields = 0
+        for field in head.headers where HTTPBytes.equalsIgnoringCase(bytes, field.name,
+                                                                      lowercased: CompressionState.contentEncodingName.span) {
+            fields += 1
+        }
+        return fields
+    }
+
     /// Runs `read` on the request's body as `awaitContent` found it.
     func withContent<Result>(_ content: RequestContent, in bytes: Span<UInt8>,
                              _ read: (Span<UInt8>) -> Result) -> Result {
@@ -136,13 +141,8 @@ extension Worker {
         guard let encoding = head.value(ofHeader: CompressionState.contentEncodingName.span, in: bytes) else {
             return .passthrough
         }
-        var fields = 0
-        for field in head.headers where HTTPBytes.equalsIgnoringCase(bytes, field.name,
-                                                                      lowercased: CompressionState.contentEncodingName.span) {
-            fields += 1
-        }
         // One field saying identity: nothing to decode (and no need for the body whole).
-        guard fields > 1 || ContentCoding.ofContent(bytes.extracting(encoding)) != .identity else { return .passthrough }
+        guard contentEncodingFields(bytes) > 1 || ContentCoding.ofContent(bytes.extracting(encoding)) != .identity else { return .passthrough }
         switch awaitContent(index, bytes) {
         case .wait: return .outcome(.wait)
         case .refuse(let answer): return .outcome(.refuse(answer))
