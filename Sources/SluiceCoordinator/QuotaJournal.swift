@@ -51,25 +51,35 @@ public struct QuotaJournal: Sendable {
 
     // MARK: Writing
 
-    /// The journal for the counters' present values.
-    public func encode(_ quotas: QuotaCounters) -> [UInt8] {
-        var text = QuotaJournal.header + "\n"
-        var entries = 0
+    /// The counters' present values, by plan and key name: what a journal holds, and what a
+    /// reload carries into a new configuration's counters (`apply`).
+    public func entries(_ quotas: QuotaCounters) -> [Entry] {
+        var entries: [Entry] = []
         for subscription in 0..<plan.subscriptionCount {
             let planIndex = Int(plan.subscriptionPlan[subscription])
             guard let quota = plan.planQuota[planIndex] else { continue }
             let word = quotas.words.load(subscription)
             guard word != 0 else { continue }
-            let periodIndex = Int(word >> QuotaCounters.countBits)
-            let count = Int(word & QuotaCounters.countMask)
-            let key = deployment.apiKeys[Int(plan.subscriptionKey[subscription])].name
-            text += "\(Self.escaped(deployment.usagePlans[planIndex].name))\t\(Self.escaped(key))\t"
-                + "\(quota.period.rawValue)\t\(quota.offset)\t\(periodIndex)\t\(count)\n"
-            entries += 1
+            entries.append(Entry(plan: deployment.usagePlans[planIndex].name,
+                                 key: deployment.apiKeys[Int(plan.subscriptionKey[subscription])].name,
+                                 period: quota.period, offset: quota.offset,
+                                 periodIndex: Int(word >> QuotaCounters.countBits),
+                                 count: Int(word & QuotaCounters.countMask)))
+        }
+        return entries
+    }
+
+    /// The journal for the counters' present values.
+    public func encode(_ quotas: QuotaCounters) -> [UInt8] {
+        var text = QuotaJournal.header + "\n"
+        let entries = entries(quotas)
+        for entry in entries {
+            text += "\(Self.escaped(entry.plan))\t\(Self.escaped(entry.key))\t"
+                + "\(entry.period.rawValue)\t\(entry.offset)\t\(entry.periodIndex)\t\(entry.count)\n"
         }
         var bytes = Array(text.utf8)
         let checksum = HTTPBytes.fnv1a(bytes.span)
-        bytes += Array("end\t\(entries)\t\(String(checksum, radix: 16))\n".utf8)
+        bytes += Array("end\t\(entries.count)\t\(String(checksum, radix: 16))\n".utf8)
         return bytes
     }
 

@@ -153,7 +153,7 @@ extension WorkerCounters {
         func perWorker(_ name: String, _ type: String, _ help: String, _ counter: WorkerCounter) {
             page.family(name, type: type, help: help)
             for (position, facts) in slots.enumerated() {
-                page.sample(name, labels.worker[position], value: load(slot: facts.slot, counter))
+                page.sample(name, labels.worker[position], value: total(slot: facts.slot, counter))
             }
         }
         perWorker("sluice_worker_requests_total", "counter", "Requests whose head was parsed, per worker.", .requests)
@@ -161,7 +161,7 @@ extension WorkerCounters {
         for (position, facts) in slots.enumerated() {
             for (code, counter) in WorkerCounters.responseClasses {
                 page.sample("sluice_worker_responses_total", labels.worker[position], code,
-                            value: load(slot: facts.slot, counter))
+                            value: total(slot: facts.slot, counter))
             }
         }
         perWorker("sluice_worker_connections_accepted_total", "counter", "Client connections accepted, per worker.",
@@ -189,7 +189,7 @@ extension WorkerCounters {
         for (position, facts) in slots.enumerated() {
             for (result, counter) in WorkerCounters.tlsHandshakeResults {
                 page.sample("sluice_worker_tls_handshakes_total", labels.worker[position], result,
-                            value: load(slot: facts.slot, counter))
+                            value: total(slot: facts.slot, counter))
             }
         }
         perWorker("sluice_worker_tls_connections_open", "gauge", "TLS client connections open now, per worker.",

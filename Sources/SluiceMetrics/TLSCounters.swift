@@ -1,7 +1,7 @@
 import SluiceSharedMemory
 
 /// TLS handshakes on the listeners per protocol version and per cipher, per worker: a zone the
-/// supervisor maps before it forks; worker `slot` writes row `slot` only. Versions and ciphers are
+/// supervisor maps before it forks; a worker writes its own row only (as in `WorkerCounters`). Versions and ciphers are
 /// those API Gateway's security policies allow (`TLSSecurityPolicy`), by their IANA numbers; any
 /// other cipher is counted as `other`.
 public final class TLSCounters: @unchecked Sendable {
@@ -26,9 +26,20 @@ public final class TLSCounters: @unchecked Sendable {
     public static var linesPerWorker: Int { columns }
 
     let table: CounterTable
+    let slotCount: Int
+    let lanes: Int
 
-    public init(slots: Int) throws(ZoneError) {
-        table = try CounterTable(name: "tls-counters", rows: slots, countersPerRow: Self.columns)
+    /// Rows as `WorkerCounters`' are: a worker slot's row in each writer lane.
+    public init(slots: Int, lanes: Int = 1) throws(ZoneError) {
+        slotCount = slots
+        self.lanes = lanes
+        table = try CounterTable(name: "tls-counters", rows: slots * lanes, countersPerRow: Self.columns)
+    }
+
+    func total(slot: Int, column: Int) -> UInt64 {
+        var sum: UInt64 = 0
+        for lane in 0..<lanes { sum &+= table.load(row: lane * slotCount + slot, counter: column) }
+        return sum
     }
 
     /// A handshake completed with `version` and `cipher` (IANA numbers).
@@ -49,7 +60,7 @@ public final class TLSCounters: @unchecked Sendable {
         for (position, facts) in slots.enumerated() {
             for (column, version) in Self.versionLabels.enumerated() {
                 page.sample("sluice_worker_tls_versions_total", labels.worker[position], version,
-                            value: table.load(row: facts.slot, counter: column))
+                            value: total(slot: facts.slot, column: column))
             }
         }
         page.family("sluice_worker_tls_ciphers_total", type: "counter",
@@ -57,7 +68,7 @@ public final class TLSCounters: @unchecked Sendable {
         for (position, facts) in slots.enumerated() {
             for (offset, cipher) in Self.cipherLabels.enumerated() {
                 page.sample("sluice_worker_tls_ciphers_total", labels.worker[position], cipher,
-                            value: table.load(row: facts.slot, counter: Self.versions.count + offset))
+                            value: total(slot: facts.slot, column: Self.versions.count + offset))
             }
         }
     }

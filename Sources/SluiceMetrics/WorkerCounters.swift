@@ -42,14 +42,18 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     }
 }
 
-/// The supervisor maps this zone before forking; worker `slot` writes row `slot` only.
+/// The supervisor maps this zone before forking. A worker writes its own row only: its slot
+/// plus `slots × lane`, where the lane is its configuration generation's (`WriterLanes`), so that
+/// an old generation's worker draining next to the new one of its slot writes a row of its own.
 public final class WorkerCounters: @unchecked Sendable {
     public let table: CounterTable
     public let slotCount: Int
+    public let lanes: Int
 
-    public init(slots: Int) throws(ZoneError) {
+    public init(slots: Int, lanes: Int = 1) throws(ZoneError) {
         slotCount = slots
-        table = try CounterTable(name: "worker-counters", rows: slots, countersPerRow: WorkerCounter.allCases.count)
+        self.lanes = lanes
+        table = try CounterTable(name: "worker-counters", rows: slots * lanes, countersPerRow: WorkerCounter.allCases.count)
     }
 
     @inlinable
@@ -69,5 +73,12 @@ public final class WorkerCounters: @unchecked Sendable {
 
     public func load(slot: Int, _ counter: WorkerCounter) -> UInt64 {
         table.load(row: slot, counter: counter.rawValue)
+    }
+
+    /// A worker slot's counter summed over its lanes: what every process of that slot counted.
+    public func total(slot: Int, _ counter: WorkerCounter) -> UInt64 {
+        var sum: UInt64 = 0
+        for lane in 0..<lanes { sum &+= table.load(row: lane * slotCount + slot, counter: counter.rawValue) }
+        return sum
     }
 }

@@ -3,7 +3,8 @@ import SluiceURing
 
 /// The admin listener, served by the supervisor's own ring: `GET /healthz` (liveness),
 /// `GET /readyz` (readiness), `GET /metrics`, the usage endpoints (`AdminUsage`),
-/// `DELETE /admin/cache/{api}/{stage}` and `POST /admin/drain` (a stop, as SIGTERM).
+/// `DELETE /admin/cache/{api}/{stage}`, `POST /admin/reload` (as SIGHUP, answered with the outcome)
+/// and `POST /admin/drain` (a stop, as SIGTERM).
 /// One request per connection (`Connection: close`), which is all that health checkers and
 /// Prometheus need; a bounded number of connections, each with bounded buffers.
 final class AdminServer {
@@ -154,6 +155,15 @@ final class AdminServer {
                 String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
             }
             let answer = AdminUsage(supervisor: supervisor).answer(reset: reset, query: query)
+            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            return
+        }
+        if path == "/admin/reload" {
+            guard head.method == .post else {
+                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+                return
+            }
+            let answer = supervisor.reloadAnswer()
             respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
             return
         }

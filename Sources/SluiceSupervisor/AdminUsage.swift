@@ -24,8 +24,8 @@ struct AdminUsage {
         guard let planName = parameters["plan"] else {
             return Answer(status: 400, body: #"{"message":"the plan parameter is required"}"#)
         }
-        let deployment = supervisor.deployment
-        let gate = supervisor.gate!
+        let deployment = supervisor.current.deployment
+        let gate = supervisor.current.gate
         guard let planIndex = deployment.usagePlans.firstIndex(where: { $0.name == planName }) else {
             return Answer(status: 404, body: #"{"message":"no usage plan "# + AdminUsage.json(planName) + "}")
         }

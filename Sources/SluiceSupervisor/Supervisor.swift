@@ -9,11 +9,13 @@ import SluiceTLS
 import SluiceURing
 import SluiceWorker
 
-/// The supervisor: loads nothing itself (it is handed a compiled deployment), maps the shared
-/// zones, opens one SO_REUSEPORT listener per worker slot plus the admin listener, forks the
-/// coordinator and the workers, and then only watches: it forks a dead worker again into its
-/// slot, serves the admin endpoints, and on SIGTERM/SIGINT drains everything and exits 0.
-/// It is single-threaded and never starts a thread, so forking is safe at any time.
+/// The supervisor: handed a compiled deployment (and a way to load the configuration again), it
+/// maps the shared zones, opens one SO_REUSEPORT listener per worker slot plus the admin
+/// listener, forks the coordinator and the workers, and then only watches: it forks a dead worker
+/// again into its slot, serves the admin endpoints, reloads on SIGHUP or `POST /admin/reload`
+/// (a new generation of workers on the same listeners; `Generation`), and on SIGTERM/SIGINT
+/// drains everything and exits 0. It is single-threaded and never starts a thread, so forking
+/// is safe at any time.
 public final class Supervisor {
     static let tickNanoseconds: Int64 = 100_000_000
     /// A worker that dies sooner than this after starting counts as crashing; its next start
@@ -21,61 +23,44 @@ public final class Supervisor {
     static let quickDeathNanoseconds: Int64 = 1_000_000_000
     static let respawnDelayMaxNanoseconds: Int64 = 10_000_000_000
 
-    struct Child {
-        var pid: Int32 = 0
-        var startedAt: Int64 = 0
-        var quickDeaths = 0
-        var restarts: UInt64 = 0
-        var respawnAt: Int64 = -1
-    }
+    typealias Child = Generation.Child
 
-    let deployment: Deployment
+    /// The configuration in force, and the ones draining after a reload.
+    var current: Generation!
+    var retiring: [Generation] = []
+    /// Loads the configuration again for a reload (nil: reloading is refused).
+    let reloader: (() -> LoadResult)?
+    /// `serve --strict`: a reloaded configuration with warnings is refused too.
+    let strict: Bool
     /// What this build is (`sluice_build_info`).
     let build: BuildFacts
     let buildLabels: PrometheusLabels
-    let slots: [WorkerTuning]
+    /// Fixed for the supervisor's life: the listeners are per worker slot.
+    let slotCount: Int
     let processID = Process.id
-    /// Per worker slot, one listening socket per `listen` entry.
+    /// Per worker slot, one listening socket per `listen` entry; created once, kept across reloads.
     var listeners: [[Int32]] = []
     var adminListener: Int32 = -1
     /// The session-ticket keys of the TLS listeners, shared by every worker, and when they rotate next.
     var ticketKeys: TLSTicketKeys?
-    /// The issuers' signing keys, published for the workers (nil without `jwt_issuers`).
-    var keyFetcher: KeyFetcher?
-    /// Lambda authorizers' results, shared by every worker (nil when none keeps results).
-    var authorizerCache: CacheZones?
     var tlsCounters: TLSCounters?
     var ticketKeysRotateAt: Int64 = 0
+    /// Per-worker counters: a row per worker slot and lane (`Generation.lanes`).
     var counters: WorkerCounters!
-    /// Answers, latencies and cache results per stage (then the unrouted requests), and per
-    /// method of the stages with detailed metrics.
-    var stageMetrics: ScopedMetrics!
-    var methodMetrics: ScopedMetrics!
-    var methodGroups: MethodMetricGroups!
-    /// The `/metrics` page, kept between scrapes, and every series' labels, rendered once: per
-    /// worker slot, per group, per rejection row; the cache's only for the stages with a cache
-    /// and the methods it serves.
+    /// The `/metrics` page, kept between scrapes, and the per-worker labels, rendered once.
     var metricsPage = PrometheusText()
     var slotFacts: [WorkerSlotFacts] = []
     var slotLabels: WorkerCounters.Labels!
-    var stageLabels: [PrometheusLabels] = []
-    var methodLabels: [PrometheusLabels] = []
-    var stageCacheLabels: [PrometheusLabels?] = []
-    var methodCacheLabels: [PrometheusLabels?] = []
-    var rejectionLabels: [PrometheusLabels] = []
-    /// Throttle buckets and quota counters (shared with every worker and the coordinator), the
-    /// workers' rejection counters, and the journal that keeps quota counts across restarts.
-    var gate: Gate!
-    var rejections: RejectionCounters!
-    var journal: QuotaJournal!
-    /// Each stage's response cache (nil without one), shared by every worker.
-    var caches: [CacheZones?] = []
-    var workers: [Child]
     var coordinator = Child()
+    /// Coordinators of earlier generations, stopped by a reload and not reaped yet.
+    var retiredCoordinators: [Int32] = []
     var signalFD: Int32 = -1
     var signalBuffer: ByteSlab!
     var ring: Ring!
     var admin: AdminServer!
+    /// What the admin listener's answer buffers hold: a reload whose `/metrics` page could be
+    /// larger is refused.
+    var metricsPageCapacity = 0
     var draining = false
     /// A stop was asked for (SIGTERM, SIGINT, `POST /admin/drain`): `/healthz` and `/readyz`
     /// answer 503 from now on, and the drain begins at `drainBeginsAt` (after `drain_delay_ms`).
@@ -84,16 +69,25 @@ public final class Supervisor {
     var coordinatorStopped = false
     var drainDeadline: Int64 = 0
     var finished = false
-    let loadedEpochSeconds = Clock.realtimeNanoseconds() / 1_000_000_000
+    /// Reloads applied and refused, whether the last one was applied, and a SIGHUP that waits
+    /// for a lane (every lane had a generation draining).
+    var appliedReloads: UInt64 = 0
     var refusedReloads: UInt64 = 0
+    var lastReloadApplied = true
+    var pendingReload = false
 
-    public init(deployment: Deployment, build: BuildFacts = BuildFacts(version: "", commit: "", swift: "")) {
-        self.deployment = deployment
+    public init(deployment: Deployment, build: BuildFacts = BuildFacts(version: "", commit: "", swift: ""),
+                strict: Bool = false, reloader: (() -> LoadResult)? = nil) {
         self.build = build
+        self.strict = strict
+        self.reloader = reloader
         buildLabels = PrometheusLabels([("version", build.version), ("commit", build.commit), ("swift", build.swift)])
-        slots = deployment.workers.slots
-        workers = Array(repeating: Child(), count: deployment.workers.slots.count)
+        slotCount = deployment.workers.slots.count
+        firstDeployment = deployment
     }
+
+    /// The deployment `start` makes generation 1 of.
+    let firstDeployment: Deployment
 
     /// Runs until drained. Returns the exit status.
     public func run() -> Int32 {
@@ -119,34 +113,30 @@ public final class Supervisor {
 
     /// The last word on quota counts: written once every worker has stopped counting.
     func saveJournal() {
-        guard journal.isNeeded else { return }
+        guard let current, current.journal.isNeeded else { return }
         do {
-            try journal.save(gate.quotas)
+            try current.journal.save(current.gate.quotas)
         } catch {
             StandardError.write("sluice: cannot write the quota journal: \(error); counts of the last second are lost")
         }
     }
 
-    /// Maps the throttle zones and restores the quota counts, before anyone is forked.
-    func prepareThrottles() throws {
-        let plan = ThrottlePlan(deployment: deployment)
-        gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan))
-        rejections = try RejectionCounters(plan: plan, stageCount: deployment.stages.count, slots: slots.count)
-        rejectionLabels = RejectionCounters.rowLabels(plan: plan, deployment: deployment)
-        journal = QuotaJournal(deployment: deployment, plan: plan)
+    /// Restores the quota counts of generation 1 from the journal, before anyone is forked.
+    func restoreQuotas(_ generation: Generation) {
+        let journal = generation.journal
         guard journal.isNeeded else { return }
         do {
-            try Files.makeFolder(deployment.stateDirectory)
+            try Files.makeFolder(generation.deployment.stateDirectory)
         } catch {
             StandardError.write("sluice: warning: state_dir: \(error); quota counts will not survive a restart")
         }
         let now = Int(Clock.realtimeNanoseconds() / 1_000_000_000)
-        for line in journal.restore(into: gate.quotas, epochSeconds: now) { StandardError.write("sluice: \(line)") }
+        for line in journal.restore(into: generation.gate.quotas, epochSeconds: now) { StandardError.write("sluice: \(line)") }
     }
 
     /// Every access-log file can be opened (each worker opens its own): said now, once, rather
     /// than by workers failing one after another.
-    func checkAccessLogs() throws(SystemError) {
+    static func checkAccessLogs(_ deployment: Deployment) throws(SystemError) {
         for stage in deployment.stages {
             guard let log = stage.accessLog else { continue }
             do {
@@ -158,7 +148,21 @@ public final class Supervisor {
         }
     }
 
+    /// A worker setting this kernel cannot honour would make every worker fail as it starts:
+    /// proven here, once, before anything is forked.
+    static func checkRings(_ deployment: Deployment) throws(SystemError) {
+        for entries in Set(deployment.workers.slots.map(\.ringEntries)).sorted() {
+            do {
+                _ = try Ring(entries: entries)
+            } catch {
+                throw SystemError("workers: ring_entries \(entries): this kernel cannot set up such a ring (\(error)); "
+                                  + "not starting", errno: 0)
+            }
+        }
+    }
+
     func start() throws {
+        let deployment = firstDeployment
         // Signals are blocked and read from a signalfd from here on; children unblock them.
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
@@ -172,29 +176,20 @@ public final class Supervisor {
         } catch {
             StandardError.write("sluice: warning: \(error); the supervisor may preempt workers when it wakes")
         }
-        try checkAccessLogs()
+        try Supervisor.checkAccessLogs(deployment)
         // Each worker process needs a descriptor per connection: raise the soft limit (often
         // 1024) to the hard one, and say so when even that is short of max_connections.
         let openFilesMax = try Process.raiseOpenFileLimit()
-        let connectionsMax = slots.map(\.maxConnections).max() ?? 0
+        let connectionsMax = deployment.workers.slots.map(\.maxConnections).max() ?? 0
         if openFilesMax < connectionsMax + 64 {
             StandardError.write("sluice: warning: the open-file limit (\(openFilesMax)) is below max_connections "
                                 + "(\(connectionsMax)); workers refuse connections beyond it")
         }
+        try Supervisor.checkRings(deployment)
         // The listeners share their ports with SO_REUSEPORT, which would as well let this process
-        // share them with another gateway already serving there: refuse instead.
-        // A worker setting this kernel cannot honour would make every worker fail as it starts:
-        // proven here, once, before anything is forked.
-        for entries in Set(slots.map(\.ringEntries)).sorted() {
-            do {
-                _ = try Ring(entries: entries)
-            } catch {
-                throw SystemError("workers: ring_entries \(entries): this kernel cannot set up such a ring (\(error)); "
-                                  + "not starting", errno: 0)
-            }
-        }
-        // The workers of a supervisor killed outright close their listeners within moments (their
-        // parent-death signal): a restart right after waits for that, up to two seconds.
+        // share them with another gateway already serving there: refuse instead. The workers of
+        // a supervisor killed outright close their listeners within moments (their parent-death
+        // signal): a restart right after waits for that, up to two seconds.
         for address in deployment.listeners.map(\.address) + [deployment.admin] where address.port != 0 {
             var attempts = 0
             while Socket.isListenedOn(host: address.host, port: Int(address.port)) {
@@ -208,7 +203,7 @@ public final class Supervisor {
         }
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
         var ports = deployment.listeners.map { Int($0.address.port) }
-        for _ in slots {
+        for _ in 0..<slotCount {
             var sockets: [Int32] = []
             for (position, listener) in deployment.listeners.enumerated() {
                 let fd = try Socket.listen(host: listener.address.host, port: ports[position], reusePort: true)
@@ -219,77 +214,66 @@ public final class Supervisor {
         }
         adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
                                           backlog: 128)
-        counters = try WorkerCounters(slots: slots.count)
+        counters = try WorkerCounters(slots: slotCount, lanes: Generation.lanes)
         if deployment.listeners.contains(where: { $0.tls != nil }) {
             ticketKeys = try TLSTicketKeys()
-            tlsCounters = try TLSCounters(slots: slots.count)
+            tlsCounters = try TLSCounters(slots: slotCount, lanes: Generation.lanes)
             ticketKeysRotateAt = Clock.monotonicCoarseNanoseconds() + TLSTicketKeys.rotationSeconds * 1_000_000_000
         }
-        try prepareMetrics()
-        try prepareThrottles()
-        if deployment.authorizers.contains(where: { $0.function != nil && $0.resultTTLSeconds > 0 }) {
-            authorizerCache = try CacheZones(name: "authorizers", capacityBytes: 8 << 20, writers: slots.count)
-        }
-        if !deployment.jwtIssuers.isEmpty {
-            let fetcher = try KeyFetcher(issuers: deployment.jwtIssuers)
-            fetcher.start(nowSeconds: Clock.monotonicCoarseNanoseconds() / 1_000_000_000)
-            keyFetcher = fetcher
-        }
-        caches = try deployment.stages.indices.map { stage throws(ZoneError) in
-            guard let cache = deployment.stages[stage].cache else { return nil }
-            return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: slots.count)
-        }
+        let generation = try Generation(number: 1, lane: 0, deployment: deployment, previous: nil)
+        current = generation
+        restoreQuotas(generation)
+        setSlotLabels()
         let adminPort = Socket.localPort(adminListener)
         for (position, listener) in deployment.listeners.enumerated() {
             StandardError.write("sluice: listener \(position): \(listener.scheme) \(hostText(listener.address)):\(ports[position])")
         }
-        // What is served: each API, its stages and its routes.
-        for (index, api) in deployment.apis.enumerated() {
-            let stages = deployment.stages.filter { $0.api == index }.map(\.name)
-            let routes = deployment.operations.filter { $0.api == index }.count
-            StandardError.write("sluice: api \(api.name): stages \(stages.joined(separator: ", ")); \(routes) route(s)")
-        }
-        StandardError.write("sluice: listening \(hostText(deployment.listen)):\(ports[0]) admin \(hostText(deployment.admin)):\(adminPort) workers \(slots.count)")
+        logServed(deployment)
+        StandardError.write("sluice: listening \(hostText(deployment.listen)):\(ports[0]) admin \(hostText(deployment.admin)):\(adminPort) workers \(slotCount)")
 
         ring = try Ring(entries: 256)
         signalBuffer = try ByteSlab(slotCount: 1, slotBytes: max(Signals.recordBytes, 128))
         let now = Clock.monotonicCoarseNanoseconds()
         try forkCoordinator(now: now)
-        for slot in slots.indices { try forkWorker(slot: slot, now: now) }
-        admin = try AdminServer(ring: ring, listener: adminListener, responseBytesMax: metricsPageBytesMax() + 1024)
+        for slot in 0..<slotCount { try forkWorker(generation, slot: slot, now: now) }
+        // Room for twice the page this configuration makes, so that a reload that adds routes
+        // or stages need not be refused for it (the buffers are mapped lazily).
+        metricsPageCapacity = 2 * metricsPageBytesMax(generation)
+        admin = try AdminServer(ring: ring, listener: adminListener, responseBytesMax: metricsPageCapacity + 1024)
         admin.start()
         armSignal()
         ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue)
     }
 
-    func prepareMetrics() throws(ZoneError) {
-        let stages = deployment.stages
-        slotFacts = slots.indices.map { WorkerSlotFacts(slot: $0, cpu: slots[$0].cpu, restarts: 0, up: false) }
-        slotLabels = WorkerCounters.Labels(slots: slotFacts)
-        stageMetrics = try ScopedMetrics(slots: slots.count, groups: stages.count + 1, scope: .stage)
-        stageLabels = stages.map { PrometheusLabels([("api", deployment.apis[$0.api].name), ("stage", $0.name)]) }
-            + [PrometheusLabels([("api", ""), ("stage", "")])]
-        stageCacheLabels = stages.indices.map { stages[$0].cache != nil ? stageLabels[$0] : nil }
-        let groups = MethodMetricGroups(deployment: deployment)
-        methodGroups = groups
-        methodMetrics = try ScopedMetrics(slots: slots.count, groups: groups.count, scope: .method)
-        methodLabels = groups.labels(deployment).map(PrometheusLabels.init)
-        methodCacheLabels = groups.members.indices.map { group in
-            let member = groups.members[group]
-            let cached = stages[member.stage].cacheTTLSeconds(operation: member.operation, in: deployment.operations) > 0
-            return cached ? methodLabels[group] : nil
+    /// What is served: each API, its stages and its routes.
+    func logServed(_ deployment: Deployment) {
+        for (index, api) in deployment.apis.enumerated() {
+            let stages = deployment.stages.filter { $0.api == index }.map(\.name)
+            let routes = deployment.operations.filter { $0.api == index }.count
+            StandardError.write("sluice: api \(api.name): stages \(stages.joined(separator: ", ")); \(routes) route(s)")
         }
+    }
+
+    /// The `worker` and `cpu` labels of the per-worker series, from the generation in force.
+    func setSlotLabels() {
+        slotFacts = (0..<slotCount).map {
+            WorkerSlotFacts(slot: $0, cpu: current.slots[$0].cpu, restarts: 0, up: false)
+        }
+        slotLabels = WorkerCounters.Labels(slots: slotFacts)
     }
 
     /// An upper bound on the `/metrics` page, so that the admin listener's buffers hold it
     /// whatever the configuration: every series of every group present, each line with the
     /// longest labels, a 20-digit value and room for the family's name and one more label.
-    func metricsPageBytesMax() -> Int {
-        let labelBytes = (stageLabels + methodLabels + rejectionLabels).map(\.rendered.count).max() ?? 0
+    func metricsPageBytesMax(_ generation: Generation) -> Int {
+        let labelBytes = (generation.stageLabels + generation.methodLabels + generation.rejectionLabels)
+            .map(\.rendered.count).max() ?? 0
         let lineBytes = 192 + max(64, labelBytes)
         let histogramLines = 2 * (LatencyHistograms.boundsNanoseconds.count + 3)
         let perGroup = RequestCounters.classCount + histogramLines + 2
-        let lines = slots.count * (32 + TLSCounters.linesPerWorker) + (stageLabels.count + methodLabels.count) * perGroup + rejectionLabels.count * 3 + 32
+        let lines = slotCount * (32 + TLSCounters.linesPerWorker)
+            + (generation.stageLabels.count + generation.methodLabels.count) * perGroup
+            + generation.rejectionLabels.count * 3 + 32
         // HELP and TYPE lines: fewer than 64 families of at most 512 bytes each.
         return lines * lineBytes + 64 * 512
     }
@@ -300,40 +284,47 @@ public final class Supervisor {
 
     // MARK: Forking
 
-    func forkWorker(slot: Int, now: Int64) throws {
-        // Gauges of a dead worker would otherwise stay at its last values.
-        counters.set(slot: slot, .connectionsOpen, 0)
-        counters.set(slot: slot, .receiveBuffersLent, 0)
+    func forkWorker(_ generation: Generation, slot: Int, now: Int64) throws {
+        let writer = generation.writer(slot)
+        // Gauges of a dead worker would otherwise stay at its last values; the row is this
+        // worker's alone (its lane's earlier user, if any, has exited).
+        counters.set(slot: writer, .connectionsOpen, 0)
+        counters.set(slot: writer, .receiveBuffersLent, 0)
+        counters.set(slot: writer, .requestsInFlight, 0)
+        counters.set(slot: writer, .tlsConnectionsOpen, 0)
         // A worker that died writing a cache entry must not hold the arena back.
-        for zones in caches { zones?.arena.clear(writer: slot) }
+        for zones in generation.caches { zones?.arena.clear(writer: writer) }
+        generation.authorizerCache?.arena.clear(writer: writer)
         let pid = try Process.fork()
         if pid == 0 {
-            runWorker(slot: slot)
+            runWorker(generation, slot: slot)
         }
-        workers[slot].pid = pid
-        workers[slot].startedAt = now
-        workers[slot].respawnAt = -1
+        generation.workers[slot].pid = pid
+        generation.workers[slot].startedAt = now
+        generation.workers[slot].respawnAt = -1
     }
 
     /// The child side of a worker fork; never returns.
-    func runWorker(slot: Int) -> Never {
+    func runWorker(_ generation: Generation, slot: Int) -> Never {
         Process.prepareChild(name: "sluice-w\(slot)", parent: processID)
         closeInheritedDescriptors(keeping: listeners[slot])
-        let tuning = slots[slot]
+        let tuning = generation.slots[slot]
         do {
             try Process.pin(toCPU: tuning.cpu)
         } catch {
             StandardError.write("sluice-w\(slot): \(error)")
         }
-        var context = WorkerContext(slot: slot, tuning: tuning, listeners: listeners[slot], deployment: deployment,
-                                    counters: counters, stageMetrics: stageMetrics, methodMetrics: methodMetrics,
-                                    methodGroups: methodGroups,
+        var context = WorkerContext(slot: slot, tuning: tuning, listeners: listeners[slot],
+                                    deployment: generation.deployment, counters: counters,
+                                    stageMetrics: generation.stageMetrics, methodMetrics: generation.methodMetrics,
+                                    methodGroups: generation.methodGroups,
                                     listenPorts: listeners[slot].map(Socket.localPort),
-                                    gate: gate, rejections: rejections, caches: caches)
+                                    gate: generation.gate, rejections: generation.rejections, caches: generation.caches)
+        context.writer = generation.writer(slot)
         context.ticketKeys = ticketKeys
         context.tlsCounters = tlsCounters
-        context.keySets = keyFetcher?.documents
-        context.authorizerCache = authorizerCache
+        context.keySets = generation.keyFetcher?.documents
+        context.authorizerCache = generation.authorizerCache
         do {
             let worker = try Worker(context: context)
             Process.exitChild(worker.run())
@@ -344,11 +335,13 @@ public final class Supervisor {
     }
 
     func forkCoordinator(now: Int64) throws {
+        let generation = current!
         let pid = try Process.fork()
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
             closeInheritedDescriptors(keeping: [])
-            Process.exitChild(Coordinator(deployment: deployment, gate: gate, keys: keyFetcher, supervisor: processID).run())
+            Process.exitChild(Coordinator(deployment: generation.deployment, gate: generation.gate,
+                                          keys: generation.keyFetcher, supervisor: processID).run())
         }
         coordinator.pid = pid
         coordinator.startedAt = now
@@ -388,11 +381,12 @@ public final class Supervisor {
             case SignalNumber.child:
                 reapChildren()
             case SignalNumber.hangUp:
-                refusedReloads += 1
-                StandardError.write("sluice: SIGHUP: configuration reload is not supported yet; restart to apply a new configuration")
+                _ = reload(trigger: "SIGHUP")
             case SignalNumber.user1:
                 // Log rotation: every worker opens its access logs again.
-                for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.user1) }
+                for generation in [current!] + retiring {
+                    for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.user1) }
+                }
             default:
                 break
             }
@@ -412,13 +406,24 @@ public final class Supervisor {
                 }
                 continue
             }
-            guard let slot = workers.firstIndex(where: { $0.pid == pid }) else { continue }
-            workers[slot].pid = 0
-            if !draining {
-                StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
-                scheduleRespawn(&workers[slot], now: now)
+            if let position = retiredCoordinators.firstIndex(of: pid) {
+                retiredCoordinators.remove(at: position)
+                continue
+            }
+            if let slot = current.workers.firstIndex(where: { $0.pid == pid }) {
+                current.workers[slot].pid = 0
+                if !draining {
+                    StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
+                    scheduleRespawn(&current.workers[slot], now: now)
+                }
+                continue
+            }
+            // A worker of an earlier generation, done draining.
+            for generation in retiring {
+                if let slot = generation.workers.firstIndex(where: { $0.pid == pid }) { generation.workers[slot].pid = 0 }
             }
         }
+        retiring.removeAll { !$0.hasWorkers }
         respawnDue(now: now)
         if draining { stopCoordinatorOnceWorkersStopped() }
         if draining && allChildrenGone { finished = true }
@@ -427,7 +432,7 @@ public final class Supervisor {
     /// The coordinator writes the quota journal a last time when it stops, so it is asked to
     /// stop only once no worker is left to count.
     func stopCoordinatorOnceWorkersStopped() {
-        guard !coordinatorStopped, coordinator.pid > 0, workers.allSatisfy({ $0.pid == 0 }) else { return }
+        guard !coordinatorStopped, coordinator.pid > 0, !current.hasWorkers, retiring.isEmpty else { return }
         coordinatorStopped = true
         Process.signal(coordinator.pid, SignalNumber.terminate)
     }
@@ -446,13 +451,16 @@ public final class Supervisor {
 
     func respawnDue(now: Int64) {
         guard !draining else { return }
-        for slot in workers.indices where workers[slot].pid == 0 && workers[slot].respawnAt >= 0 && workers[slot].respawnAt <= now {
-            workers[slot].restarts += 1
+        let generation = current!
+        for slot in generation.workers.indices
+        where generation.workers[slot].pid == 0 && generation.workers[slot].respawnAt >= 0
+            && generation.workers[slot].respawnAt <= now {
+            generation.workers[slot].restarts += 1
             do {
-                try forkWorker(slot: slot, now: now)
+                try forkWorker(generation, slot: slot, now: now)
             } catch {
                 StandardError.write("sluice: cannot fork worker \(slot): \(error)")
-                workers[slot].respawnAt = now + Supervisor.quickDeathNanoseconds
+                generation.workers[slot].respawnAt = now + Supervisor.quickDeathNanoseconds
             }
         }
         if coordinator.pid == 0 && coordinator.respawnAt >= 0 && coordinator.respawnAt <= now {
@@ -476,11 +484,22 @@ public final class Supervisor {
             ticketKeysRotateAt = now + TLSTicketKeys.rotationSeconds * 1_000_000_000
             if !ticketKeys.rotate() { StandardError.write("sluice: warning: session-ticket keys not rotated (no randomness)") }
         }
+        // Earlier generations past their drain timeout (plus a grace second for the workers' own
+        // deadline) are stopped outright.
+        for generation in retiring where now >= generation.killAt {
+            for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+        }
+        if pendingReload && freeLane() != nil {
+            pendingReload = false
+            _ = reload(trigger: "SIGHUP (waited for a lane)")
+        }
         if stopRequested && !draining && now >= drainBeginsAt { beginDrain() }
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline); the
             // coordinator gets one more second for its last write.
-            for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+            for generation in [current!] + retiring {
+                for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+            }
             if coordinator.pid > 0 && now >= drainDeadline + Supervisor.quickDeathNanoseconds {
                 Process.signal(coordinator.pid, SignalNumber.kill)
             }
@@ -488,51 +507,54 @@ public final class Supervisor {
         if !finished { ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue) }
     }
 
-    var allChildrenGone: Bool { coordinator.pid == 0 && workers.allSatisfy { $0.pid == 0 } }
+    var allChildrenGone: Bool { coordinator.pid == 0 && !current.hasWorkers && retiring.isEmpty }
 
     /// A stop: the health checks fail at once, so that a load balancer stops sending; the
     /// gateway goes on serving for `drain_delay_ms`, then drains. A second stop while it waits
     /// drains at once.
     func requestStop() {
-        guard !stopRequested, deployment.drainDelayMilliseconds > 0 else {
+        let delay = current.deployment.drainDelayMilliseconds
+        guard !stopRequested, delay > 0 else {
             stopRequested = true
             beginDrain()
             return
         }
         stopRequested = true
-        drainBeginsAt = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainDelayMilliseconds) * 1_000_000
-        StandardError.write("sluice: stopping: /healthz and /readyz answer 503; serving for "
-                            + "\(deployment.drainDelayMilliseconds) ms more, then draining")
+        drainBeginsAt = Clock.monotonicCoarseNanoseconds() + Int64(delay) * 1_000_000
+        StandardError.write("sluice: stopping: /healthz and /readyz answer 503; serving for \(delay) ms more, then draining")
     }
 
     /// Whether the worker in `slot` serves: it runs, and is not dying as soon as it starts.
     func isServing(_ slot: Int, now: Int64) -> Bool {
-        let child = workers[slot]
+        let child = current.workers[slot]
         return child.pid > 0 && (child.quickDeaths == 0 || now - child.startedAt >= Supervisor.quickDeathNanoseconds)
     }
 
     /// Liveness: some worker serves, and no stop was asked for.
     var isHealthy: Bool {
         let now = Clock.monotonicCoarseNanoseconds()
-        return !stopRequested && !draining && workers.indices.contains { isServing($0, now: now) }
+        return !stopRequested && !draining && (0..<slotCount).contains { isServing($0, now: now) }
     }
 
     /// Readiness: the configuration is loaded (it is, in a running supervisor), every worker
     /// serves, and no stop was asked for.
     var isReady: Bool {
         let now = Clock.monotonicCoarseNanoseconds()
-        return !stopRequested && !draining && workers.indices.allSatisfy { isServing($0, now: now) }
+        return !stopRequested && !draining && (0..<slotCount).allSatisfy { isServing($0, now: now) }
     }
 
     func beginDrain() {
         guard !draining else { return }
         draining = true
+        pendingReload = false
         StandardError.write("sluice: draining")
         // New connections are refused from now on; the workers close their copies too.
         for fd in listeners.joined() { Socket.close(fd) }
-        drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(deployment.drainTimeoutMilliseconds) * 1_000_000
+        drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(current.deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
-        for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
+        for generation in [current!] + retiring {
+            for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
+        }
         stopCoordinatorOnceWorkersStopped()
         if allChildrenGone { finished = true }
     }
@@ -540,7 +562,9 @@ public final class Supervisor {
     /// The supervisor cannot go on (its ring failed): everything stops at once, and the quota
     /// counts are written as they are.
     func stopEverything() {
-        for child in workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+        for generation in [current!] + retiring {
+            for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
+        }
         if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }
         saveJournal()
     }
@@ -550,6 +574,7 @@ public final class Supervisor {
     /// `DELETE /admin/cache/{api}/{stage}` (API Gateway's FlushStageCache): every entry of the
     /// stage's cache stops matching at once, in every worker.
     func flushCache(path: Substring) -> AdminUsage.Answer {
+        let deployment = current.deployment
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let api = PercentDecoding.decode(parts[0]), let stageName = PercentDecoding.decode(parts[1]),
               let stage = deployment.stages.indices.first(where: {
@@ -557,7 +582,7 @@ public final class Supervisor {
               }) else {
             return AdminUsage.Answer(status: 404, body: #"{"message":"no such stage: write /admin/cache/{api}/{stage}"}"#)
         }
-        guard let zones = caches[stage] else {
+        guard let zones = current.caches[stage] else {
             return AdminUsage.Answer(status: 404, body: #"{"message":"the stage has no cache"}"#)
         }
         CacheIndex(zones: zones).flush()
@@ -568,38 +593,44 @@ public final class Supervisor {
 
     /// Writes the `/metrics` page into `metricsPage`.
     func writeMetricsPage() {
+        let generation = current!
         for slot in slotFacts.indices {
-            slotFacts[slot].restarts = workers[slot].restarts
-            slotFacts[slot].up = workers[slot].pid > 0
+            slotFacts[slot].restarts = generation.workers[slot].restarts
+            slotFacts[slot].up = generation.workers[slot].pid > 0
         }
         metricsPage.clear()
         counters.write(to: &metricsPage, slots: slotFacts, labels: slotLabels, draining: draining)
         tlsCounters?.write(to: &metricsPage, slots: slotFacts, labels: slotLabels)
-        stageMetrics.requests.write(to: &metricsPage, labels: stageLabels)
-        stageMetrics.latencies.write(to: &metricsPage, labels: stageLabels)
-        rejections.write(to: &metricsPage, labels: rejectionLabels)
-        stageMetrics.cache.write(to: &metricsPage, labels: stageCacheLabels)
-        if !methodLabels.isEmpty {
-            methodMetrics.requests.write(to: &metricsPage, labels: methodLabels)
-            methodMetrics.latencies.write(to: &metricsPage, labels: methodLabels)
-            methodMetrics.cache.write(to: &metricsPage, labels: methodCacheLabels)
+        generation.stageMetrics.requests.write(to: &metricsPage, labels: generation.stageLabels)
+        generation.stageMetrics.latencies.write(to: &metricsPage, labels: generation.stageLabels)
+        generation.rejections.write(to: &metricsPage, labels: generation.rejectionLabels)
+        generation.stageMetrics.cache.write(to: &metricsPage, labels: generation.stageCacheLabels)
+        if !generation.methodLabels.isEmpty {
+            generation.methodMetrics.requests.write(to: &metricsPage, labels: generation.methodLabels)
+            generation.methodMetrics.latencies.write(to: &metricsPage, labels: generation.methodLabels)
+            generation.methodMetrics.cache.write(to: &metricsPage, labels: generation.methodCacheLabels)
         }
         metricsPage.family("sluice_build_info", type: "gauge", help: "The build serving: its version, commit and Swift.")
         metricsPage.sample("sluice_build_info", buildLabels, value: 1)
         metricsPage.family("sluice_coordinator_restarts_total", type: "counter",
                            help: "Times the supervisor forked the coordinator again.")
         metricsPage.sample("sluice_coordinator_restarts_total", value: coordinator.restarts)
-        // The configuration in force: loaded once at start (reload on SIGHUP is not supported
-        // yet, so every SIGHUP is a refused reload).
         metricsPage.family("sluice_config_generation", type: "gauge",
-                           help: "The generation of the configuration in force; 1 is the one loaded at start.")
-        metricsPage.sample("sluice_config_generation", value: 1)
+                           help: "The generation of the configuration in force: 1 at start, one more per applied reload.")
+        metricsPage.sample("sluice_config_generation", value: UInt64(generation.number))
         metricsPage.family("sluice_config_loaded_timestamp_seconds", type: "gauge",
                            help: "When the configuration in force was loaded.")
-        metricsPage.sample("sluice_config_loaded_timestamp_seconds", value: UInt64(max(0, loadedEpochSeconds)))
-        metricsPage.family("sluice_config_reloads_total", type: "counter", help: "Reload requests (SIGHUP), by result.")
-        metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[0], value: 0)
+        metricsPage.sample("sluice_config_loaded_timestamp_seconds", value: UInt64(max(0, generation.loadedEpochSeconds)))
+        metricsPage.family("sluice_config_reloads_total", type: "counter",
+                           help: "Reloads (SIGHUP, POST /admin/reload), by result.")
+        metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[0], value: appliedReloads)
         metricsPage.sample("sluice_config_reloads_total", Supervisor.reloadResultLabels[1], value: refusedReloads)
+        metricsPage.family("sluice_config_last_reload_successful", type: "gauge",
+                           help: "0 when the last reload was refused (the configuration in force is the one before it).")
+        metricsPage.sample("sluice_config_last_reload_successful", value: lastReloadApplied ? 1 : 0)
+        metricsPage.family("sluice_generations_draining", type: "gauge",
+                           help: "Earlier configuration generations whose workers are still finishing requests.")
+        metricsPage.sample("sluice_generations_draining", value: UInt64(retiring.count))
     }
 }
 

@@ -32,7 +32,7 @@ public struct KeyDigest: Sendable, Equatable {
 /// Buckets: 0 is the account's; then each stage's throttle, each stage method throttle, and per
 /// subscription (a key in a usage plan) the plan's throttle and each of the plan's method
 /// throttles. Quota counters: one per subscription.
-public struct ThrottlePlan: Sendable {
+public struct ThrottlePlan: Sendable, Equatable {
     /// Indexed by bucket.
     public let limits: [RateLimit]
     public var bucketCount: Int { limits.count }

@@ -24,8 +24,13 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let environment = LoaderEnvironment.system
-        let result = config.map { ConfigLoader.load(path: $0, environment: environment) }
-            ?? ConfigLoader.loadDemo(allowedCPUs: environment.allowedCPUs, resolver: environment.resolver)
+        // Run again on each reload (SIGHUP): the files are read, names resolved and everything
+        // compiled anew.
+        let load: () -> LoadResult = { [config] in
+            config.map { ConfigLoader.load(path: $0, environment: environment) }
+                ?? ConfigLoader.loadDemo(allowedCPUs: environment.allowedCPUs, resolver: environment.resolver)
+        }
+        let result = load()
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
         guard let deployment = result.deployment else {
             printError("sluice: the configuration has errors; not serving")
@@ -38,7 +43,7 @@ struct Serve: ParsableCommand {
         if config == nil { printError("sluice: serving the built-in demo configuration (use -c FILE for your own)") }
         // No thread has been started: the supervisor forks from here.
         printError("sluice: \(Version.facts.description)")
-        let status = Supervisor(deployment: deployment, build: Version.facts).run()
+        let status = Supervisor(deployment: deployment, build: Version.facts, strict: strict, reloader: load).run()
         throw ExitCode(status)
     }
 }

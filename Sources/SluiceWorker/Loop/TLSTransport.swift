@@ -102,7 +102,7 @@ extension Worker {
             if now - upstreamTLSFailureLoggedAt[upstream] >= 1_000_000_000 {
                 upstreamTLSFailureLoggedAt[upstream] = now
                 let verification = tls.verifyFailure(slot: index).map { " (\($0))" } ?? ""
-                StandardError.write("sluice-w\(slot): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
+                StandardError.write("\(name): upstream \(upstreamNames[upstream]): TLS failed: \(reason)\(verification)")
             }
             upstreamFailed(index, answer: .badGateway, cause: .tls)
             return

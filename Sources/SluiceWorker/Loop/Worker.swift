@@ -14,7 +14,12 @@ import SluiceURing
 
 /// What the supervisor hands a worker process it forks.
 public struct WorkerContext {
+    /// The worker slot (its CPU), which names it in logs.
     public var slot: Int
+    /// Its row in every per-writer shared table (counters, metrics, cache arenas): the slot
+    /// plus `slots × lane`, where the lane is its configuration generation's, so that a worker
+    /// of the old generation draining next to the new one of its slot never shares a row.
+    public var writer: Int
     public var tuning: WorkerTuning
     /// The slot's listening sockets, one per `listen` entry (in its order), inherited from the
     /// supervisor and shared by every worker forked into this slot.
@@ -57,6 +62,7 @@ public struct WorkerContext {
         self.rejections = rejections
         self.listenPorts = listenPorts
         self.slot = slot
+        writer = slot
         self.tuning = tuning
         self.listeners = listeners
         self.deployment = deployment
@@ -73,7 +79,11 @@ public final class Worker {
     static let tickNanoseconds: Int64 = 250_000_000
     static let lingerNanoseconds: Int64 = 2_000_000_000
 
+    /// The worker's row in the shared tables (`WorkerContext.writer`): every counter, metric and
+    /// cache write names it.
     let slot: Int
+    /// How its log lines name it: `sluice-w` and its worker slot.
+    let name: String
     /// The listening sockets, one per `listen` entry; each listener's TLS context (nil: plain)
     /// and what it tells upstreams (`X-Forwarded-Proto` and `X-Forwarded-Port` lines).
     let listeners: [Int32]
@@ -256,7 +266,8 @@ public final class Worker {
 
     public init(context: WorkerContext) throws(SystemError) {
         let tuning = context.tuning
-        slot = context.slot
+        slot = context.writer
+        name = "sluice-w\(context.slot)"
         listeners = context.listeners
         acceptArmed = Array(repeating: false, count: context.listeners.count)
         let listenerSettings = context.deployment.listeners
@@ -471,7 +482,7 @@ public final class Worker {
         do {
             while try turn() {}
         } catch {
-            StandardError.write("worker \(slot): \(error)")
+            StandardError.write("\(name): \(error)")
             return 1
         }
         return 0
@@ -554,8 +565,11 @@ public final class Worker {
         if !acceptArmed[listener] && !acceptPaused && !draining { armAccept() }
     }
 
+    /// Takes an accepted connection. One accepted while draining (before the accept's cancel
+    /// landed) is served too: on a reload the connection reached the gateway, and its answer
+    /// says `Connection: close`.
     func open(fd: Int32, listener: Int) {
-        guard !draining, let index = freeConnections.popLast().map(Int.init) else {
+        guard let index = freeConnections.popLast().map(Int.init) else {
             counters.add(slot: slot, .connectionsRefused)
             Socket.close(fd)
             return

@@ -255,7 +255,7 @@ extension Worker {
             accessLogs[file].written += Int(count)
             if accessLogs[file].failing {
                 accessLogs[file].failing = false
-                StandardError.write("worker \(slot): access log \(accessLogs[file].path): writing again")
+                StandardError.write("\(name): access log \(accessLogs[file].path): writing again")
             }
             if accessLogs[file].written < fill {
                 // A short write: the rest goes next, at the end of the file.
@@ -269,7 +269,7 @@ extension Worker {
             counters.add(slot: slot, .accessLogLinesDropped, UInt64(accessLogs[file].lines[buffer]))
             if !accessLogs[file].failing {
                 accessLogs[file].failing = true
-                StandardError.write("worker \(slot): access log \(accessLogs[file].path): "
+                StandardError.write("\(name): access log \(accessLogs[file].path): "
                                     + "\(SystemError("write", result: completion.result)); dropping lines until it works again")
             }
         }
@@ -297,7 +297,7 @@ extension Worker {
             Files.close(accessLogs[file].fd)
             accessLogs[file].fd = fd
         } catch {
-            StandardError.write("worker \(slot): access log: cannot reopen: \(error); still writing to the old file")
+            StandardError.write("\(name): access log: cannot reopen: \(error); still writing to the old file")
         }
     }
 }

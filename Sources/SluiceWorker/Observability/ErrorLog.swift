@@ -57,9 +57,9 @@ extension Worker {
         }
         errorLog.linesInWindow += 1
         let upstream = Int(connections[index].upstream)
-        let name = upstream >= 0 && upstream < upstreamNames.count ? upstreamNames[upstream] : "?"
+        let upstreamName = upstream >= 0 && upstream < upstreamNames.count ? upstreamNames[upstream] : "?"
         var line = Worker.isoTimestamp(epochNanoseconds: epochNanoseconds)
-        line += " error sluice-w\(slot): \(answer.status) for an integration: upstream \(name): \(cause.text)"
+        line += " error \(name): \(answer.status) for an integration: upstream \(upstreamName): \(cause.text)"
         if errorNumber != 0 { line += " (\(SystemError("connect", errno: errorNumber)))" }
         let client = Int(connections[index].peer)
         if client >= 0 {

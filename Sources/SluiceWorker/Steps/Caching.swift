@@ -12,6 +12,10 @@ struct StageCachePolicy {
     /// By operation: how long an answer is kept, in nanoseconds; 0 when the method is not cached
     /// on this stage (another API's, not enabled, or a TTL of 0).
     let ttlNanoseconds: [Int64]
+    /// By operation: what names it in a key — its method and resource path, hashed — rather than
+    /// its index, so that a reload that adds or moves routes keeps the stage's entries meaning the
+    /// same methods (the zone is the stage's own, so the stage need not be in the key).
+    let operationKeys: [UInt64]
     let fillWaitNanoseconds: Int64
     /// The largest answer kept: its header lines and body together.
     let entryBytesMax: Int
@@ -23,6 +27,10 @@ struct StageCachePolicy {
         index = CacheIndex(zones: zones)
         ttlNanoseconds = operations.indices.map { operation in
             Int64(stage.cacheTTLSeconds(operation: operation, in: operations)) * 1_000_000_000
+        }
+        operationKeys = operations.map { operation in
+            let name = Array("\(operation.method) \(operation.resourcePath)".utf8)
+            return HTTPBytes.fnv1a(name.span)
         }
         fillWaitNanoseconds = Int64(settings.fillWaitMilliseconds) * 1_000_000
         entryBytesMax = settings.entryBytesMax
@@ -84,8 +92,8 @@ enum CacheOutcome {
     case parked
 }
 
-/// Pipeline step 8: the stage cache. The key is the stage, the operation (API, method and
-/// resource path), the cache's generation and the values of the integration's
+/// Pipeline step 8: the stage cache (one zone per stage). The key is the operation (its method
+/// and resource path), the cache's generation and the values of the integration's
 /// `cacheKeyParameters`; other parameters do not vary it, as on API Gateway.
 extension Worker {
     /// Fills a worker keeps at once; a miss beyond them goes to the integration uncached.
@@ -202,7 +210,8 @@ extension Worker {
         // A range request neither reads nor fills the cache: its answer (a 206, or the whole
         // entity) would be replayed to requests that asked for something else.
         if HeaderNames.value(of: Worker.rangeName, in: head.headers, bytes: bytes) != nil { return .uncached }
-        guard let keyLength = writeCacheKey(bytes, operation: operation, stage: stage, generation: policy.index.generation)
+        guard let keyLength = writeCacheKey(bytes, operation: operation, operationKey: policy.operationKeys[operation],
+                                              generation: policy.index.generation)
         else { return .uncached }
         let now = clock.monotonicNanoseconds()
         // `Cache-Control: max-age=0` asks for a fresh answer: granted to a request with a key
@@ -292,11 +301,10 @@ extension Worker {
     }
 
     /// Writes the request's cache key into the key slot; nil when it does not fit.
-    func writeCacheKey(_ bytes: Span<UInt8>, operation: Int, stage: Int, generation: UInt64) -> Int? {
+    func writeCacheKey(_ bytes: Span<UInt8>, operation: Int, operationKey: UInt64, generation: UInt64) -> Int? {
         let written = cacheKeys.write(slot: 0, offset: 0) { writer in
             Worker.appendWord(generation, bytes: 8, to: &writer)
-            Worker.appendWord(UInt64(stage), bytes: 4, to: &writer)
-            Worker.appendWord(UInt64(operation), bytes: 4, to: &writer)
+            Worker.appendWord(operationKey, bytes: 8, to: &writer)
             // The method too: an ANY operation's methods do not share entries.
             writer.append(head.method.rawValue)
             for parameter in cacheParameters[operation] {
