@@ -21,11 +21,21 @@ public final class CacheZones: Sendable {
 
     /// One slot per 2 KB of arena, a power of two, at least 1,024. `writers`: the worker slots.
     public init(name: String, capacityBytes: Int, writers: Int) throws(ZoneError) {
-        var slots = 1_024
-        while slots * 2_048 < capacityBytes { slots <<= 1 }
+        let slots = CacheZones.indexSlots(capacityBytes: capacityBytes)
         slotCount = slots
         index = try SharedWords(name: "\(name)-index", count: 1 + slots * CacheIndex.wordsPerSlot)
         arena = try ByteArena(name: "\(name)-arena", capacity: capacityBytes, writers: writers)
+    }
+
+    static func indexSlots(capacityBytes: Int) -> Int {
+        var slots = 1_024
+        while slots * 2_048 < capacityBytes { slots <<= 1 }
+        return slots
+    }
+
+    /// The memory a cache of `capacityBytes` takes when full: its arena and its index.
+    public static func bytes(capacityBytes: Int) -> Int {
+        capacityBytes + (1 + indexSlots(capacityBytes: capacityBytes) * CacheIndex.wordsPerSlot) * 8
     }
 }
 

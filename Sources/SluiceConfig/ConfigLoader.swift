@@ -256,7 +256,10 @@ final class Loader {
                     adminLine = key.line
                 }
             case "state_dir":
-                if let directory = reader.string(value, "state_dir") { deployment.stateDirectory = directory }
+                if let directory = reader.string(value, "state_dir") {
+                    deployment.stateDirectory = directory
+                    deployment.stateDirectoryConfigured = true
+                }
             case "drain_timeout_ms":
                 if let milliseconds = reader.integer(value, "drain_timeout_ms", in: 0...3_600_000, unit: "ms") {
                     deployment.drainTimeoutMilliseconds = milliseconds

@@ -18,6 +18,9 @@ public struct Deployment: Sendable {
     public var admin: ListenAddress
     /// `state_dir`: where durable state lives: the quota journal (`QuotaJournal`).
     public var stateDirectory: String
+    /// Whether `state_dir` was written: the folder is then used (locked, the deployment history
+    /// kept) even when no quota needs a journal.
+    public var stateDirectoryConfigured = false
     /// `drain_timeout_ms`: how long a graceful stop waits for in-flight requests.
     public var drainTimeoutMilliseconds: Int
     /// `drain_delay_ms`: how long a stop keeps serving, with `/healthz` and `/readyz` already

@@ -149,17 +149,26 @@ public struct QuotaJournal: Sendable {
         return applied
     }
 
+    /// What `restore` did: the lines to log, and whether the journal could not be read or
+    /// trusted (and was moved aside).
+    public struct Restored: Equatable, Sendable {
+        public var lines: [String]
+        public var unreadable: Bool
+    }
+
     /// Restores the counters from the journal, when there is one. A journal that cannot be read
-    /// or trusted is moved aside (`quotas.journal.corrupt-EPOCHSECONDS`, never over an earlier
-    /// one) and reported; counting starts from 0. Returns the lines to log.
-    public func restore(into quotas: QuotaCounters, epochSeconds: Int) -> [String] {
+    /// or trusted (corrupt, not a regular file) is moved aside (`quotas.journal.corrupt-EPOCHSECONDS`,
+    /// never over an earlier one) and reported; counting starts from 0.
+    public func restore(into quotas: QuotaCounters, epochSeconds: Int) -> Restored {
         let problem: String
         do {
-            guard let bytes = try Files.read(path, bytesMax: QuotaJournal.bytesMax) else { return [] }
+            guard let bytes = try Files.read(path, bytesMax: QuotaJournal.bytesMax) else {
+                return Restored(lines: [], unreadable: false)
+            }
             switch QuotaJournal.decode(bytes) {
             case .success(let entries):
                 let applied = apply(entries, to: quotas)
-                return ["\(path): restored the quota counts of \(applied) key(s)"]
+                return Restored(lines: ["\(path): restored the quota counts of \(applied) key(s)"], unreadable: false)
             case .failure(let error):
                 problem = "the quota journal is corrupt (\(error))"
             }
@@ -173,7 +182,7 @@ public struct QuotaJournal: Sendable {
         } catch {
             lines.append("\(path): cannot keep it aside (\(error)); it will be replaced")
         }
-        return lines
+        return Restored(lines: lines, unreadable: true)
     }
 
     // MARK: Helpers

@@ -194,6 +194,9 @@ extension WorkerCounters {
         }
         perWorker("sluice_worker_tls_connections_open", "gauge", "TLS client connections open now, per worker.",
                   .tlsConnectionsOpen)
+        perWorker("sluice_worker_log_write_failures_total", "counter",
+                  "Error-log lines the worker could not write to stderr (its reader gone, a full disk), dropped.",
+                  .logWriteFailures)
         page.family("sluice_worker_restarts_total", type: "counter", help: "Times the supervisor forked a worker slot again.")
         for (position, facts) in slots.enumerated() {
             page.sample("sluice_worker_restarts_total", labels.worker[position], value: facts.restarts)

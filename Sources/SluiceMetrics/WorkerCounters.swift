@@ -28,6 +28,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case tlsHandshakesResumed
     case tlsHandshakesFailed
     case tlsConnectionsOpen
+    /// Lines the worker could not write to stderr (the error log), dropped.
+    case logWriteFailures
 
     /// The response-class counter for a status code.
     @inlinable

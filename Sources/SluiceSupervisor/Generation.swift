@@ -15,6 +15,8 @@ final class Generation {
     /// after reloads. Each takes a lane: its workers write rows `slot + slots × lane` of the
     /// per-writer tables, so that two processes never write one row.
     static let lanes = 4
+    /// The Lambda authorizers' result cache, shared by every worker.
+    static let authorizerCacheBytes = 8 << 20
 
     struct Child {
         var pid: Int32 = 0
@@ -127,7 +129,8 @@ final class Generation {
             if let previous, let kept = previous.authorizerCache, previous.deployment.authorizers == deployment.authorizers {
                 authorizerCache = kept
             } else {
-                authorizerCache = try CacheZones(name: "authorizers", capacityBytes: 8 << 20, writers: writers)
+                authorizerCache = try CacheZones(name: "authorizers", capacityBytes: Generation.authorizerCacheBytes,
+                                                 writers: writers)
             }
         } else {
             authorizerCache = nil

@@ -49,6 +49,9 @@ extension Supervisor {
         problems = result.warnings.map(\.description)
         for warning in problems { StandardError.write("sluice: reload: \(warning)") }
         if let change = restartOnlyChange(to: deployment) { return .refused([change]) }
+        if let refusal = MemoryPlan(deployment).refusal(memoryBytes: SystemServices.memoryBytes()) {
+            return .refused([refusal])
+        }
         do {
             try Supervisor.checkAccessLogs(deployment)
             try Supervisor.checkRings(deployment)
@@ -101,6 +104,7 @@ extension Supervisor {
         for slot in 0..<slotCount {
             generation.workers[slot].restarts = old.workers[slot].restarts
             do {
+                try openListeners(slot: slot)
                 try forkWorker(generation, slot: slot, now: now)
             } catch {
                 StandardError.write("sluice: cannot fork worker \(slot): \(error)")

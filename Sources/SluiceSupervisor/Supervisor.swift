@@ -38,8 +38,12 @@ public final class Supervisor {
     /// Fixed for the supervisor's life: the listeners are per worker slot.
     let slotCount: Int
     let processID = Process.id
-    /// Per worker slot, one listening socket per `listen` entry; created once, kept across reloads.
+    /// Per worker slot, one listening socket per `listen` entry; created once, kept across
+    /// reloads. A slot whose worker is backing off after crashes has its sockets closed (-1)
+    /// until its next start, so that the kernel gives new connections to the other workers.
     var listeners: [[Int32]] = []
+    /// Each `listen` entry's host and bound port (the kernel's choice for port 0).
+    var listenAddresses: [(host: String, port: Int)] = []
     var adminListener: Int32 = -1
     /// The session-ticket keys of the TLS listeners, shared by every worker, and when they rotate next.
     var ticketKeys: TLSTicketKeys?
@@ -75,6 +79,10 @@ public final class Supervisor {
     var refusedReloads: UInt64 = 0
     var lastReloadApplied = true
     var pendingReload = false
+    /// The lock on `state_dir` (-1 when the folder is not used); closed in every child.
+    var stateLock: Int32 = -1
+    /// Quota journals found unreadable at start and kept aside.
+    var unreadableJournals: UInt64 = 0
 
     public init(deployment: Deployment, build: BuildFacts = BuildFacts(version: "", commit: "", swift: ""),
                 strict: Bool = false, reloader: (() -> LoadResult)? = nil) {
@@ -121,17 +129,46 @@ public final class Supervisor {
         }
     }
 
-    /// Restores the quota counts of generation 1 from the journal, before anyone is forked.
-    func restoreQuotas(_ generation: Generation) {
+    /// `state_dir`, when it is used (written in the configuration, or holding a quota journal):
+    /// created and locked against a second gateway, before any port is bound. A folder that
+    /// cannot be written is an error: quotas would lose their durability silently.
+    func lockStateDirectory(_ deployment: Deployment) throws(SystemError) {
+        let journal = QuotaJournal(deployment: deployment, plan: ThrottlePlan(deployment: deployment))
+        guard deployment.stateDirectoryConfigured || journal.isNeeded else { return }
+        let folder = deployment.stateDirectory
+        do {
+            try Files.makeFolder(folder)
+        } catch {
+            throw SystemError("state_dir \(folder): \(error); not starting", errno: 0)
+        }
+        let lockPath = folder.hasSuffix("/") ? folder + "sluice.lock" : folder + "/sluice.lock"
+        let lock: Int32?
+        do {
+            lock = try Files.lockExclusively(lockPath)
+        } catch {
+            throw SystemError("state_dir \(folder): \(error); not starting", errno: 0)
+        }
+        guard let lock else {
+            throw SystemError("state_dir \(folder) is in use by another Sluice (\(lockPath) is locked); not starting",
+                              errno: 0)
+        }
+        stateLock = lock
+    }
+
+    /// The quota counts restored from the journal and the journal proven writable, before
+    /// anyone is forked.
+    func restoreQuotas(_ generation: Generation) throws(SystemError) {
         let journal = generation.journal
         guard journal.isNeeded else { return }
-        do {
-            try Files.makeFolder(generation.deployment.stateDirectory)
-        } catch {
-            StandardError.write("sluice: warning: state_dir: \(error); quota counts will not survive a restart")
-        }
         let now = Int(Clock.realtimeNanoseconds() / 1_000_000_000)
-        for line in journal.restore(into: generation.gate.quotas, epochSeconds: now) { StandardError.write("sluice: \(line)") }
+        let restored = journal.restore(into: generation.gate.quotas, epochSeconds: now)
+        for line in restored.lines { StandardError.write("sluice: \(line)") }
+        if restored.unreadable { unreadableJournals += 1 }
+        do {
+            try journal.save(generation.gate.quotas)
+        } catch {
+            throw SystemError("cannot write the quota journal \(journal.path): \(error); not starting", errno: 0)
+        }
     }
 
     /// Every access-log file can be opened (each worker opens its own): said now, once, rather
@@ -185,7 +222,11 @@ public final class Supervisor {
             StandardError.write("sluice: warning: the open-file limit (\(openFilesMax)) is below max_connections "
                                 + "(\(connectionsMax)); workers refuse connections beyond it")
         }
+        if let refusal = MemoryPlan(deployment).refusal(memoryBytes: SystemServices.memoryBytes()) {
+            throw SystemError("\(refusal); not starting", errno: 0)
+        }
         try Supervisor.checkRings(deployment)
+        try lockStateDirectory(deployment)
         // The listeners share their ports with SO_REUSEPORT, which would as well let this process
         // share them with another gateway already serving there: refuse instead. The workers of
         // a supervisor killed outright close their listeners within moments (their parent-death
@@ -201,6 +242,11 @@ public final class Supervisor {
                 Clock.sleep(nanoseconds: 100_000_000)
             }
         }
+        // The admin listener first: it is bound without SO_REUSEPORT, so of two gateways started
+        // at the same moment (both past the probe), the second fails here, before it takes a
+        // share of the gateway's ports.
+        adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
+                                          backlog: 128)
         // Slot 0 binds first; with port 0 the kernel picks one, and every other slot binds it too.
         var ports = deployment.listeners.map { Int($0.address.port) }
         for _ in 0..<slotCount {
@@ -212,8 +258,7 @@ public final class Supervisor {
             }
             listeners.append(sockets)
         }
-        adminListener = try Socket.listen(host: deployment.admin.host, port: Int(deployment.admin.port), reusePort: false,
-                                          backlog: 128)
+        listenAddresses = zip(deployment.listeners, ports).map { ($0.address.host, $1) }
         counters = try WorkerCounters(slots: slotCount, lanes: Generation.lanes)
         if deployment.listeners.contains(where: { $0.tls != nil }) {
             ticketKeys = try TLSTicketKeys()
@@ -222,7 +267,7 @@ public final class Supervisor {
         }
         let generation = try Generation(number: 1, lane: 0, deployment: deployment, previous: nil)
         current = generation
-        restoreQuotas(generation)
+        try restoreQuotas(generation)
         setSlotLabels()
         let adminPort = Socket.localPort(adminListener)
         for (position, listener) in deployment.listeners.enumerated() {
@@ -350,9 +395,10 @@ public final class Supervisor {
 
     /// A child keeps only what it uses: its own slot's listeners.
     func closeInheritedDescriptors(keeping kept: [Int32]) {
-        for fd in listeners.joined() where !kept.contains(fd) { Socket.close(fd) }
+        for fd in listeners.joined() where fd >= 0 && !kept.contains(fd) { Socket.close(fd) }
         Socket.close(adminListener)
         Socket.close(signalFD)
+        if stateLock >= 0 { Files.close(stateLock) }
         if let ring { Socket.close(ring.fileDescriptor) }
         admin?.closeConnections()
     }
@@ -413,8 +459,16 @@ public final class Supervisor {
             if let slot = current.workers.firstIndex(where: { $0.pid == pid }) {
                 current.workers[slot].pid = 0
                 if !draining {
-                    StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
                     scheduleRespawn(&current.workers[slot], now: now)
+                    let delay = current.workers[slot].respawnAt - now
+                    if delay > 0 {
+                        StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status) again; "
+                                            + "starting it in \(delay / 1_000_000) ms, its connections going to the "
+                                            + "other workers meanwhile")
+                        closeListeners(slot: slot)
+                    } else {
+                        StandardError.write("sluice: worker \(slot) (pid \(pid)) exited with status \(status); starting it again")
+                    }
                 }
                 continue
             }
@@ -457,6 +511,7 @@ public final class Supervisor {
             && generation.workers[slot].respawnAt <= now {
             generation.workers[slot].restarts += 1
             do {
+                try openListeners(slot: slot)
                 try forkWorker(generation, slot: slot, now: now)
             } catch {
                 StandardError.write("sluice: cannot fork worker \(slot): \(error)")
@@ -471,6 +526,27 @@ public final class Supervisor {
                 StandardError.write("sluice: cannot fork the coordinator: \(error)")
                 coordinator.respawnAt = now + Supervisor.quickDeathNanoseconds
             }
+        }
+    }
+
+    /// Takes a slot's sockets out of the SO_REUSEPORT group while its worker backs off: the
+    /// kernel then spreads new connections over the other workers' sockets. Connections already
+    /// queued on them are reset (or, with `net.ipv4.tcp_migrate_req=1`, moved to another socket
+    /// of the group by the kernel) rather than waiting out the backoff.
+    func closeListeners(slot: Int) {
+        // With no other slot serving, the sockets stay: the connections wait for the restart.
+        guard (0..<slotCount).contains(where: { $0 != slot && listeners[$0].allSatisfy { $0 >= 0 } }) else { return }
+        for position in listeners[slot].indices where listeners[slot][position] >= 0 {
+            Socket.close(listeners[slot][position])
+            listeners[slot][position] = -1
+        }
+    }
+
+    /// Binds a slot's sockets again (after `closeListeners`), before its worker is forked.
+    func openListeners(slot: Int) throws(SystemError) {
+        for position in listeners[slot].indices where listeners[slot][position] < 0 {
+            let address = listenAddresses[position]
+            listeners[slot][position] = try Socket.listen(host: address.host, port: address.port, reusePort: true)
         }
     }
 
@@ -549,7 +625,7 @@ public final class Supervisor {
         pendingReload = false
         StandardError.write("sluice: draining")
         // New connections are refused from now on; the workers close their copies too.
-        for fd in listeners.joined() { Socket.close(fd) }
+        for fd in listeners.joined() where fd >= 0 { Socket.close(fd) }
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(current.deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
         for generation in [current!] + retiring {
@@ -628,6 +704,12 @@ public final class Supervisor {
         metricsPage.family("sluice_config_last_reload_successful", type: "gauge",
                            help: "0 when the last reload was refused (the configuration in force is the one before it).")
         metricsPage.sample("sluice_config_last_reload_successful", value: lastReloadApplied ? 1 : 0)
+        metricsPage.family("sluice_quota_journal_unreadable_total", type: "counter",
+                           help: "Quota journals found corrupt or unreadable at start, kept aside (counts began from 0).")
+        metricsPage.sample("sluice_quota_journal_unreadable_total", value: unreadableJournals)
+        metricsPage.family("sluice_supervisor_log_write_failures_total", type: "counter",
+                           help: "Log lines the supervisor could not write to stderr (its reader gone, a full disk), dropped.")
+        metricsPage.sample("sluice_supervisor_log_write_failures_total", value: StandardError.failedWrites)
         metricsPage.family("sluice_generations_draining", type: "gauge",
                            help: "Earlier configuration generations whose workers are still finishing requests.")
         metricsPage.sample("sluice_generations_draining", value: UInt64(retiring.count))

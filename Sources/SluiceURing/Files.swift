@@ -3,15 +3,21 @@ import Glibc
 /// Whole-file reads and atomic replacement, for durable state (the quota journal). Not for the
 /// request path: these are blocking calls, made by the coordinator and the supervisor.
 public enum Files {
-    /// The file's bytes; nil when it does not exist; an error when it cannot be read or is
-    /// larger than `bytesMax`.
+    /// The file's bytes; nil when it does not exist; an error when it cannot be read, is
+    /// larger than `bytesMax`, or is not a regular file. Never blocks on a FIFO or a device:
+    /// it is opened without blocking and refused unless regular.
     public static func read(_ path: String, bytesMax: Int) throws(SystemError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemError("open \(path)", errno: errno)
         }
         defer { Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(path)", errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw SystemError("\(path) is not a regular file (a FIFO, a device or a folder)", errno: 0)
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -97,6 +103,21 @@ public enum Files {
 
     public static func close(_ fd: Int32) {
         Glibc.close(fd)
+    }
+
+    /// Takes an exclusive lock on `path` (created if missing) and returns its descriptor, held
+    /// for as long as it stays open; nil when another process holds it. `flock` locks belong to
+    /// the open file: a forked child must close the descriptor, or it holds the lock too.
+    public static func lockExclusively(_ path: String) throws(SystemError) -> Int32? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("open \(path)", errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let error = errno
+            Glibc.close(fd)
+            if error == EWOULDBLOCK { return nil }
+            throw SystemError("flock \(path)", errno: error)
+        }
+        return fd
     }
 
     /// Creates a folder and its parents (mode 0750) unless they exist.

@@ -113,10 +113,15 @@ public enum Random {
 
 /// Log lines to standard error; one write per line so lines from several processes do not mix.
 public enum StandardError {
+    /// Lines this process could not write whole (the reader of stderr gone, a full disk): each
+    /// is dropped, never fatal, and counted here for the metrics.
+    public nonisolated(unsafe) static var failedWrites: UInt64 = 0
+
     public static func write(_ message: String) {
         var line = message
         line += "\n"
-        line.withUTF8 { bytes in writeAll(2, bytes) }
+        let whole = line.withUTF8 { bytes in writeAll(2, bytes) }
+        if !whole { failedWrites &+= 1 }
     }
 }
 
@@ -128,14 +133,17 @@ public enum StandardOutput {
 }
 
 /// Writes all of `bytes` to `descriptor`; stops at the first failure (a closed pipe or a full disk
-/// is not worth more than the line).
-private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+/// is not worth more than the line). Whether every byte was written.
+@discardableResult
+private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     var offset = 0
     while offset < bytes.count {
         let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-        if written <= 0 { return }
+        if written < 0 && errno == EINTR { continue }
+        if written <= 0 { return false }
         offset += written
     }
+    return true
 }
 
 /// Process management for the supervisor and the processes it forks.

@@ -18,6 +18,8 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String {
+        // errno 0: the call says it all (a refusal of Sluice's own, not the system's).
+        guard errno != 0 else { return call }
         guard let text = strerror(errno) else { return "\(call): errno \(errno)" }
         return "\(call): \(String(cString: text))"
     }

@@ -13,6 +13,7 @@ public enum SystemServices {
             }
             return .success(bytes)
         } catch {
+            if error.errno == 0 { return .failure(SystemServiceError("not a regular file (a FIFO, a device or a folder)")) }
             return .failure(SystemServiceError(error.errno == EFBIG ? "the file is larger than \(bytesMax >> 20) MiB"
                                                 : String(cString: strerror(error.errno))))
         }
@@ -32,6 +33,16 @@ public enum SystemServices {
         }
         guard count >= 0 else { return .failure(SystemServiceError(String(cString: strerror(Int32(-count))))) }
         return .success(Array(buffer[0..<count]))
+    }
+
+    /// The machine's memory (`MemTotal` of /proc/meminfo) in bytes; 0 when unknown.
+    public static func memoryBytes() -> Int {
+        guard case .success(let bytes) = readFile("/proc/meminfo", bytesMax: 1 << 20) else { return 0 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("MemTotal:") {
+            let digits = line.dropFirst("MemTotal:".count).filter(\.isNumber)
+            return (Int(digits) ?? 0) * 1_024
+        }
+        return 0
     }
 
     /// The CPUs this process may run on, in ascending order.

@@ -79,6 +79,13 @@ struct Check: ParsableCommand {
             }
         }
         if unwritable { throw ExitCode(1) }
+        // The memory it takes, and whether this machine has it.
+        let memory = MemoryPlan(deployment)
+        print("\(config): \(memory.summary)")
+        if let refusal = memory.refusal(memoryBytes: SystemServices.memoryBytes()) {
+            print("\(config): error: \(refusal)")
+            throw ExitCode(1)
+        }
         print("\(config): OK: \(deployment.apis.count) API(s), \(deployment.stages.count) stage(s), "
               + "\(deployment.operations.count) operation(s), \(deployment.workers.slots.count) worker(s)")
     }

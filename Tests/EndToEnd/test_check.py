@@ -82,3 +82,35 @@ def test_check_opens_the_access_logs_it_will_write(tmp_path):
         assert result.returncode == 1
         assert f"sluice.yaml: error: access log of stage 'prod' of API 'a': open {log}: {reason}" in result.stdout, \
             result.stdout
+
+
+def test_check_computes_the_memory_and_refuses_what_the_machine_cannot_hold(tmp_path):
+    api = tmp_path / "api.yaml"
+    api.write_text('openapi: "3.0.1"\ninfo: {title: t, version: "1"}\npaths:\n  /a:\n    get:\n'
+                   '      x-amazon-apigateway-integration: {type: mock, requestTemplates: {"application/json": '
+                   '\'{"statusCode": 200}\'}, responses: {default: {statusCode: "200"}}}\n')
+    config = tmp_path / "sluice.yaml"
+    text = ('listen: "127.0.0.1:0"\nworkers:\n  count: COUNT\n  defaults: {recv_buffers: 1024, recv_buffer_bytes: 16384}\n'
+            'apis:\n  - name: t\n    definition: api.yaml\n    stages: {prod: {cache: {capacity_mb: 64}}}\n')
+    config.write_text(text.replace("COUNT", "2"))
+    result = check(config)
+    assert result.returncode == 0, result.stdout
+    # 2 × (16 MiB of receive buffers + …) plus the 64 MiB cache (and its index).
+    line = next(line for line in result.stdout.splitlines() if "memory:" in line)
+    assert "2 worker(s)" in line and "receive buffers 16.0 MiB" in line and "shared zones 65.0 MiB" in line, line  # arena and index
+    # 1024 workers: more than this machine has (the supervisor refuses it too, before forking).
+    config.write_text(text.replace("COUNT", "1024"))
+    result = check(config)
+    assert result.returncode == 1
+    assert "error: the configuration needs" in result.stdout and "this machine has" in result.stdout
+    served = subprocess.run([BINARY, "serve", "-c", str(config)], capture_output=True, text=True, timeout=30)
+    assert served.returncode == 1 and "not starting" in served.stderr
+
+
+def test_a_fifo_in_place_of_a_definition_is_an_error_not_a_hang(tmp_path):
+    os.mkfifo(tmp_path / "api.yaml")
+    config = tmp_path / "sluice.yaml"
+    config.write_text('apis:\n  - name: t\n    definition: api.yaml\n    stages: {prod: {}}\n')
+    result = check(config)
+    assert result.returncode == 1
+    assert "not a regular file" in result.stdout

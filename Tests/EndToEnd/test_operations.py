@@ -233,3 +233,132 @@ def test_the_build_and_what_it_serves_are_told(sluice):
     info = [line for line in metrics.splitlines() if line.startswith("sluice_build_info{")]
     assert len(info) == 1 and info[0].endswith(" 1"), info
     assert 'version="' in info[0] and 'commit="' in info[0] and 'swift="6.' in info[0]
+
+
+def test_a_crash_looping_workers_connections_are_served_by_the_others(sluice):
+    server = sluice(workers=2)
+    # Worker 0 dies as soon as it starts, again and again: its restarts back off (0.2 s, 0.4 s,
+    # 0.8 s, 1.6 s …).
+    for _ in range(5):
+        deadline = time.time() + 5
+        while "sluice-w0" not in server.workers() and time.time() < deadline:
+            time.sleep(0.005)
+        os.kill(server.workers()["sluice-w0"], signal.SIGKILL)
+        time.sleep(0.05)
+    assert any("starting it in" in line and "other workers meanwhile" in line for line in server.stderr_lines)
+    assert "sluice-w0" not in server.workers()
+    # While it backs off, every new connection is answered at once, by worker 1.
+    slow = []
+    for _ in range(100):
+        started = time.time()
+        with server.connect(timeout=2) as connection:
+            connection.sendall(get("/prod/pets", "Connection: close\r\n"))
+            assert parse_response(read_until_close(connection)).status == 200
+        if time.time() - started > 0.3:
+            slow.append(time.time() - started)
+    assert slow == [], slow
+    assert server.admin_get("/readyz").status == 503
+    assert server.admin_get("/healthz").status == 200
+    # It comes back, on its own sockets again: both workers answer.
+    deadline = time.time() + 10
+    while time.time() < deadline and server.admin_get("/readyz").status != 200:
+        time.sleep(0.1)
+    assert server.admin_get("/readyz").status == 200
+    served = server.metrics()
+    before = served['sluice_worker_requests_total{worker="0"}']
+    for _ in range(40):
+        assert parse_response(server.exchange(get("/prod/pets", "Connection: close\r\n"))).status == 200
+    assert server.metrics()['sluice_worker_requests_total{worker="0"}'] > before
+
+
+STATE_API = """\
+usage_plans:
+  metered:
+    stages: ["petstore/prod"]
+    quota: {limit: 100, period: DAY}
+api_keys:
+  - {name: carol, value_sha256: "0000000000000000000000000000000000000000000000000000000000000000", usage_plans: [metered]}
+"""
+
+
+def serve_result(config, timeout=20):
+    return subprocess.run([BINARY, "serve", "-c", str(config)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_state_dir_or_journal_that_cannot_be_written_stops_the_start(tmp_path):
+    gateway = Sluice(tmp_path / "gateway", workers=1)
+    base = gateway.config_path.read_text() + STATE_API
+    # A file where the folder should be.
+    (tmp_path / "blocked").write_text("")
+    gateway.config_path.write_text(base + f'state_dir: "{tmp_path}/blocked/state"\n')
+    result = serve_result(gateway.config_path)
+    assert result.returncode == 1 and "state_dir" in result.stderr and "not starting" in result.stderr, result.stderr
+    # A folder in the journal's place.
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "quotas.journal").mkdir()
+    gateway.config_path.write_text(base + f'state_dir: "{tmp_path}/state"\n')
+    result = serve_result(gateway.config_path)
+    assert result.returncode == 1 and "cannot write the quota journal" in result.stderr, result.stderr
+
+
+def test_a_fifo_or_a_corrupt_journal_is_kept_aside_counted_and_the_start_goes_on(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "quotas.journal")
+    gateway = Sluice(tmp_path / "gateway", workers=1)
+    gateway.config_path.write_text(gateway.config_path.read_text() + STATE_API + f'state_dir: "{state}"\n')
+    gateway.start(timeout=10)
+    assert gateway.metrics()["sluice_quota_journal_unreadable_total"] == 1
+    assert any("not a regular file" in line for line in gateway.stderr_lines), gateway.stderr_lines
+    assert any(name.startswith("quotas.journal.corrupt-") for name in os.listdir(state))
+    assert (state / "quotas.journal").is_file()
+    gateway.signal(signal.SIGTERM)
+    assert gateway.wait(15) == 0
+    (state / "quotas.journal").write_text("sluice-quota-journal 1\ngarbage")
+    again = Sluice(tmp_path / "gateway", config_text=gateway.config_path.read_text()).start()
+    assert again.metrics()["sluice_quota_journal_unreadable_total"] == 1
+    assert any("the quota journal is corrupt" in line for line in again.stderr_lines)
+
+
+def test_a_second_gateway_on_the_same_state_dir_refuses_to_start(sluice, tmp_path):
+    first = Sluice(tmp_path / "first", workers=1)
+    first.config_path.write_text(first.config_path.read_text() + f'state_dir: "{tmp_path}/state"\n')
+    first.start()
+    # Other ports, the same state_dir: the lock says no.
+    result = serve_result(first.config_path)
+    assert result.returncode == 1 and "is in use by another Sluice" in result.stderr, result.stderr
+    first.signal(signal.SIGTERM)
+    assert first.wait(15) == 0
+    # Released with the supervisor.
+    Sluice(tmp_path / "again", config_text=first.config_path.read_text()).start()
+
+
+def test_log_lines_stderr_refuses_are_counted_and_dropped(tmp_path):
+    gateway = Sluice(tmp_path / "gateway", workers=1)
+    reader, writer = os.pipe()
+    process = subprocess.Popen([BINARY, "serve", "-c", str(gateway.config_path)], stdout=subprocess.DEVNULL,
+                               stderr=writer)
+    os.close(writer)
+    try:
+        stream = os.fdopen(reader, "r")
+        match = None
+        deadline = time.time() + 20
+        while match is None and time.time() < deadline:
+            match = LISTENING.search(stream.readline())
+        assert match
+        stream.close()
+        time.sleep(0.3)
+        for _ in range(3):
+            process.send_signal(signal.SIGHUP)  # each reload logs lines that cannot be written
+            time.sleep(0.3)
+        assert process.poll() is None
+        with socket.create_connection(("127.0.0.1", int(match.group(4))), timeout=5) as connection:
+            connection.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+            page = parse_response(read_until_close(connection)).body.decode()
+        failures = [line for line in page.splitlines() if line.startswith("sluice_supervisor_log_write_failures_total")]
+        assert failures and float(failures[0].split()[-1]) >= 3, failures
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

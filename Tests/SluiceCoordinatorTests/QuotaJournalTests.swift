@@ -83,18 +83,20 @@ struct QuotaJournalTests {
             rmdir(folder)
         }
         let (journal, quotas) = try counters(deployment(stateDirectory: folder))
-        #expect(journal.restore(into: quotas, epochSeconds: 77) == [])
+        #expect(journal.restore(into: quotas, epochSeconds: 77).lines == [])
         quotas.set(1, period: Self.day, count: 9)
         try journal.save(quotas)
         let (again, fresh) = try counters(deployment(stateDirectory: folder))
-        #expect(again.restore(into: fresh, epochSeconds: 77) == ["\(folder)/quotas.journal: restored the quota counts of 1 key(s)"])
+        #expect(again.restore(into: fresh, epochSeconds: 77).lines == ["\(folder)/quotas.journal: restored the quota counts of 1 key(s)"])
         #expect(fresh.used(1, period: Self.day) == 9)
 
         let file = fopen(folder + "/quotas.journal", "w")
         fputs("sluice-quota-journal 1\nfree\tbob", file)
         fclose(file)
         let (broken, empty) = try counters(deployment(stateDirectory: folder))
-        let lines = broken.restore(into: empty, epochSeconds: 77)
+        let restored = broken.restore(into: empty, epochSeconds: 77)
+        #expect(restored.unreadable)
+        let lines = restored.lines
         #expect(lines.first?.contains("the quota journal is corrupt (it is truncated") == true)
         #expect(lines.last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt-77")
         #expect(access(folder + "/quotas.journal.corrupt-77", F_OK) == 0)
@@ -104,7 +106,7 @@ struct QuotaJournalTests {
         let second = fopen(folder + "/quotas.journal", "w")
         fputs("garbage", second)
         fclose(second)
-        #expect(broken.restore(into: empty, epochSeconds: 77).last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt-77-1")
+        #expect(broken.restore(into: empty, epochSeconds: 77).lines.last == "\(folder)/quotas.journal: kept as \(folder)/quotas.journal.corrupt-77-1")
         #expect(access(folder + "/quotas.journal.corrupt-77", F_OK) == 0)
     }
 }

@@ -84,6 +84,8 @@ public final class Worker {
     let slot: Int
     /// How its log lines name it: `sluice-w` and its worker slot.
     let name: String
+    /// `StandardError.failedWrites` as last added to the worker's counters.
+    var logFailuresCounted = StandardError.failedWrites
     /// The listening sockets, one per `listen` entry; each listener's TLS context (nil: plain)
     /// and what it tells upstreams (`X-Forwarded-Proto` and `X-Forwarded-Port` lines).
     let listeners: [Int32]
@@ -697,6 +699,12 @@ public final class Worker {
     // MARK: Timers, signals, draining
 
     func onTick() {
+        // Error-log lines stderr refused since the last tick (the count is the process's own,
+        // inherited from the supervisor at fork: only what this worker adds is counted).
+        if StandardError.failedWrites != logFailuresCounted {
+            counters.add(slot: slot, .logWriteFailures, StandardError.failedWrites &- logFailuresCounted)
+            logFailuresCounted = StandardError.failedWrites
+        }
         if acceptPaused {
             acceptPaused = false
             if !draining { armAccept() }
