@@ -175,6 +175,8 @@ final class Loader {
     var lambdaFunctions: [String: LambdaEndpoint] = [:]
     /// FNV-1a over every input file read so far, path and contents: the deployment's id.
     var inputHash: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// FNV-1a of each input file's text alone, by path.
+    var textHashes: [String: UInt64] = [:]
 
     init(environment: LoaderEnvironment) {
         self.environment = environment
@@ -195,7 +197,12 @@ final class Loader {
         if case .success(let text) = result {
             for byte in path.utf8 { inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3 }
             inputHash = (inputHash ^ 0) &* 0x100_0000_01b3
-            for byte in text.utf8 { inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var textHash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in text.utf8 {
+                inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3
+                textHash = (textHash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+            textHashes[path] = textHash
         }
         return result
     }
@@ -891,6 +898,7 @@ final class Loader {
                                        basePath: entry.basePath.isEmpty ? nil : entry.basePath.joined(separator: "/"),
                                        mappedStage: entry.mappedStage, definitionFile: definitionPath,
                                        apiKeySource: definition.apiKeySource))
+            deployment.apis[apiIndex].definitionHash = textHashes[definitionPath] ?? 0
             deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
             deployment.apis[apiIndex].cors = definition.cors
             deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses

@@ -215,6 +215,8 @@ public struct API: Sendable {
     public var mappedStage: String?
     /// The definition file as diagnostics name it (joined to sluice.yaml's folder).
     public var definitionFile: String
+    /// FNV-1a of the definition's text: a reload keeps a stage's cache only when it is unchanged.
+    public var definitionHash: UInt64 = 0
     /// `x-amazon-apigateway-api-key-source`: where a request's API key comes from.
     public var apiKeySource: APIKeySource
     /// `x-amazon-apigateway-policy`: who may invoke the API, by source address (SluicePolicy).

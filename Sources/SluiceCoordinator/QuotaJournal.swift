@@ -137,16 +137,34 @@ public struct QuotaJournal: Sendable {
     public func apply(_ entries: [Entry], to quotas: QuotaCounters) -> Int {
         var applied = 0
         for entry in entries {
-            guard let planIndex = deployment.usagePlans.firstIndex(where: { $0.name == entry.plan }),
-                  let keyIndex = deployment.apiKeys.firstIndex(where: { $0.name == entry.key }),
-                  let quota = plan.planQuota[planIndex], quota.period == entry.period, quota.offset == entry.offset
-            else { continue }
-            let subscription = plan.subscription(key: keyIndex, plan: planIndex)
-            guard subscription >= 0 else { continue }
+            guard let subscription = subscription(of: entry) else { continue }
             quotas.set(subscription, period: entry.periodIndex, count: entry.count)
             applied += 1
         }
         return applied
+    }
+
+    /// Adds to the counters what was counted under an earlier configuration after its counts
+    /// were carried over (`handover`: its counts then; `final`: its counts at its end).
+    public func addCounted(after handover: [Entry], upTo final: [Entry], into quotas: QuotaCounters) {
+        for entry in final {
+            guard let subscription = subscription(of: entry) else { continue }
+            let before = handover.first {
+                $0.plan == entry.plan && $0.key == entry.key && $0.periodIndex == entry.periodIndex
+            }?.count ?? 0
+            quotas.add(subscription, period: entry.periodIndex, count: entry.count - before)
+        }
+    }
+
+    /// The counter of an entry's plan and key, when the plan's quota still has its period and
+    /// offset.
+    func subscription(of entry: Entry) -> Int? {
+        guard let planIndex = deployment.usagePlans.firstIndex(where: { $0.name == entry.plan }),
+              let keyIndex = deployment.apiKeys.firstIndex(where: { $0.name == entry.key }),
+              let quota = plan.planQuota[planIndex], quota.period == entry.period, quota.offset == entry.offset
+        else { return nil }
+        let subscription = plan.subscription(key: keyIndex, plan: planIndex)
+        return subscription >= 0 ? subscription : nil
     }
 
     /// What `restore` did: the lines to log, and whether the journal could not be read or

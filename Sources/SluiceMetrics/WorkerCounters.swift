@@ -30,6 +30,9 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case tlsConnectionsOpen
     /// Lines the worker could not write to stderr (the error log), dropped.
     case logWriteFailures
+    /// 1 once the worker's accept is armed, 0 again when it drains (the supervisor waits for it
+    /// before retiring the worker a reload replaces).
+    case accepting
 
     /// The response-class counter for a status code.
     @inlinable

@@ -24,6 +24,8 @@ final class AdminServer {
         var received = 0
         var responseLength = 0
         var sent = 0
+        /// A `POST /admin/reload` waiting for the reload's outcome (`answerReloads`).
+        var awaitingReload = false
     }
 
     let ring: Ring
@@ -64,8 +66,9 @@ final class AdminServer {
             acceptPaused = false
             start()
         }
+        // A reload's handover ends within `Supervisor.handoverNanosecondsMax`, and then answers.
         for slot in connections.indices where connections[slot].fd >= 0 && !connections[slot].shutDown
-            && now - connections[slot].openedAt > AdminServer.exchangeNanosecondsMax {
+            && !connections[slot].awaitingReload && now - connections[slot].openedAt > AdminServer.exchangeNanosecondsMax {
             connections[slot].shutDown = true
             Socket.shutdown(connections[slot].fd)
         }
@@ -163,8 +166,11 @@ final class AdminServer {
                 respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
                 return
             }
-            let answer = supervisor.reloadAnswer()
-            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            connections[slot].awaitingReload = true
+            if let answer = supervisor.reloadAnswer(), connections[slot].awaitingReload {
+                connections[slot].awaitingReload = false
+                respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            }
             return
         }
         if path == "/admin/drain" {
@@ -197,6 +203,14 @@ final class AdminServer {
             respond(slot, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: page.span)
         default:
             respond(slot, status: 404, contentType: "application/json", body: #"{"message":"Not Found"}"#)
+        }
+    }
+
+    /// Answers every `POST /admin/reload` waiting for the outcome of the reload under way.
+    func answerReloads(status: Int, body: String) {
+        for slot in connections.indices where connections[slot].fd >= 0 && connections[slot].awaitingReload {
+            connections[slot].awaitingReload = false
+            respond(slot, status: status, contentType: "application/json", body: body)
         }
     }
 

@@ -35,6 +35,9 @@ final class Generation {
     var workers: [Child]
     /// Once draining: when its workers are killed if they have not exited (monotonic).
     var killAt: Int64 = -1
+    /// Its quota counts when a reload carried them into new counters (nil when the counters
+    /// were kept): what it counts after that is added to the generation in force when it ends.
+    var quotaHandover: [QuotaJournal.Entry]?
 
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
     /// method of the stages with detailed metrics; the label sets of their series.
@@ -105,10 +108,17 @@ final class Generation {
         rejectionLabels = RejectionCounters.rowLabels(plan: plan, deployment: deployment)
         if let previous, previous.gate.plan == plan {
             gate = previous.gate
+        } else if let previous, previous.gate.plan.hasSameQuotas(as: plan) {
+            // New buckets (they refill within a second), the same quota counters.
+            gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan, quotas: previous.gate.quotas.words))
         } else {
             gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan))
             if let previous {
-                _ = journal.apply(previous.journal.entries(previous.gate.quotas), to: gate.quotas)
+                // Counts carried over by plan and key name; what the draining workers count
+                // after this is added when they have exited (`Supervisor.retire`).
+                let handover = previous.journal.entries(previous.gate.quotas)
+                _ = journal.apply(handover, to: gate.quotas)
+                previous.quotaHandover = handover
             }
         }
         if let previous, previous.gate.plan == plan, Generation.same(previous.rejectionLabels, rejectionLabels) {
@@ -119,14 +129,15 @@ final class Generation {
 
         caches = try stages.indices.map { stage throws(ZoneError) in
             guard let cache = stages[stage].cache else { return nil }
-            if let previous, let kept = previous.cache(api: deployment.apis[stages[stage].api].name,
-                                                        stage: stages[stage].name, capacityBytes: cache.capacityBytes) {
+            if let previous, let kept = previous.cache(fingerprint: Generation.cacheFingerprint(stage, in: deployment)) {
                 return kept
             }
             return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: writers)
         }
         if deployment.authorizers.contains(where: { $0.function != nil && $0.resultTTLSeconds > 0 }) {
-            if let previous, let kept = previous.authorizerCache, previous.deployment.authorizers == deployment.authorizers {
+            // Results are keyed by authorizer and stage index: kept only when both lists are.
+            if let previous, let kept = previous.authorizerCache, previous.deployment.authorizers == deployment.authorizers,
+               Generation.stageNames(previous.deployment) == Generation.stageNames(deployment) {
                 authorizerCache = kept
             } else {
                 authorizerCache = try CacheZones(name: "authorizers", capacityBytes: Generation.authorizerCacheBytes,
@@ -137,6 +148,9 @@ final class Generation {
         }
         if deployment.jwtIssuers.isEmpty {
             keyFetcher = nil
+        } else if let previous, let kept = previous.keyFetcher, previous.deployment.jwtIssuers == deployment.jwtIssuers {
+            // The coordinator goes on refreshing the same keys; nothing is fetched again.
+            keyFetcher = kept
         } else {
             let fetcher = try KeyFetcher(issuers: deployment.jwtIssuers)
             fetcher.start(nowSeconds: Clock.monotonicCoarseNanoseconds() / 1_000_000_000)
@@ -144,14 +158,40 @@ final class Generation {
         }
     }
 
-    /// The cache of stage `stage` of API `api`, if it has one of `capacityBytes`.
-    func cache(api: String, stage: String, capacityBytes: Int) -> CacheZones? {
-        for index in deployment.stages.indices where deployment.stages[index].name == stage
-            && deployment.apis[deployment.stages[index].api].name == api
-            && deployment.stages[index].cache?.capacityBytes == capacityBytes {
+    /// What a stage's cached answers depend on: its API and stage names, its API's definition
+    /// (by hash), its variables, its cache settings and each method's TTL. A reload keeps a
+    /// stage's cache only when this is unchanged; otherwise the cache starts empty (a kept cache
+    /// would serve answers of the old configuration, and its draining workers would go on
+    /// filling it with them).
+    struct CacheFingerprint: Equatable {
+        var api: String
+        var stage: String
+        var definitionHash: UInt64
+        var variables: [String: String]
+        var settings: StageCache?
+        var ttls: [Int]
+    }
+
+    static func cacheFingerprint(_ stage: Int, in deployment: Deployment) -> CacheFingerprint {
+        let info = deployment.stages[stage]
+        let api = deployment.apis[info.api]
+        let ttls = deployment.operations.indices.filter { deployment.operations[$0].api == info.api }
+            .map { info.cacheTTLSeconds(operation: $0, in: deployment.operations) }
+        return CacheFingerprint(api: api.name, stage: info.name, definitionHash: api.definitionHash,
+                                variables: info.variables, settings: info.cache, ttls: ttls)
+    }
+
+    /// This generation's cache of the stage with `fingerprint`, if it has one.
+    func cache(fingerprint: CacheFingerprint) -> CacheZones? {
+        for index in deployment.stages.indices where caches[index] != nil
+            && Generation.cacheFingerprint(index, in: deployment) == fingerprint {
             return caches[index]
         }
         return nil
+    }
+
+    static func stageNames(_ deployment: Deployment) -> [String] {
+        deployment.stages.map { deployment.apis[$0.api].name + "/" + $0.name }
     }
 
     /// The row worker `slot` of this generation writes in the per-writer tables.

@@ -4,13 +4,20 @@ import SluiceURing
 /// Reload (SIGHUP, `POST /admin/reload`): the configuration is loaded and compiled again; if it
 /// has errors, the one in force goes on serving and the errors are reported. Otherwise a new
 /// generation of workers starts on the same listening sockets (never closed, so no queued
-/// connection is lost), and the old generation drains: it stops accepting, answers the requests
-/// it has (the next answer on each keep-alive connection says `Connection: close`) and exits by
-/// its drain timeout. The coordinator is started again with the new configuration.
+/// connection is lost). Once every new worker has its accept armed, the old generation drains:
+/// it stops accepting, answers the requests it has (the next answer on each keep-alive
+/// connection says `Connection: close`) and exits by its drain timeout, and the coordinator is
+/// started again with the new configuration. Should a new worker die before it accepts, or not
+/// be accepting within `handoverNanosecondsMax`, the reload is undone: the old generation never
+/// stopped serving.
 extension Supervisor {
+    static let handoverNanosecondsMax: Int64 = 4_000_000_000
+
     enum ReloadOutcome {
-        case applied(generation: Int, deploymentID: String)
-        /// Every lane holds a generation still draining: applied as soon as one has finished.
+        /// The new generation is starting; the outcome is known at the end of the handover.
+        case starting(generation: Int)
+        /// Every lane holds a generation still running, or a handover is under way: applied as
+        /// soon as that is over.
         case pending
         case refused([String])
     }
@@ -19,27 +26,32 @@ extension Supervisor {
     func reload(trigger: String) -> ReloadOutcome {
         let outcome = attemptReload()
         switch outcome {
-        case .applied(let number, let id):
-            appliedReloads += 1
-            lastReloadApplied = true
-            StandardError.write("sluice: \(trigger): reloaded: generation \(number), deployment \(id)")
+        case .starting(let number):
+            StandardError.write("sluice: \(trigger): generation \(number) (deployment \(current.deployment.id)) "
+                                + "starting; generation \(handover?.number ?? 0) serves until it accepts")
         case .pending:
             pendingReload = true
-            StandardError.write("sluice: \(trigger): \(Generation.lanes) generations are running; "
-                                + "the reload waits for the oldest to finish draining")
+            StandardError.write("sluice: \(trigger): the reload waits for the running generations "
+                                + "(a handover, or \(Generation.lanes) draining) to finish")
         case .refused(let problems):
-            refusedReloads += 1
-            lastReloadApplied = false
-            for problem in problems { StandardError.write("sluice: \(trigger): \(problem)") }
-            StandardError.write("sluice: \(trigger): reload refused; still serving generation \(current.number)")
+            refused(problems, trigger: trigger)
         }
         return outcome
+    }
+
+    func refused(_ problems: [String], trigger: String) {
+        refusedReloads += 1
+        lastReloadApplied = false
+        for problem in problems { StandardError.write("sluice: \(trigger): \(problem)") }
+        StandardError.write("sluice: \(trigger): reload refused; still serving generation \(current.number)")
+        admin.answerReloads(status: 400, body: #"{"reloaded":false,"generation":\#(current.number),"errors":["#
+                            + problems.map(AdminUsage.json).joined(separator: ",") + "]}")
     }
 
     func attemptReload() -> ReloadOutcome {
         guard !stopRequested && !draining else { return .refused(["the gateway is stopping"]) }
         guard let reloader else { return .refused(["this gateway cannot load its configuration again"]) }
-        guard let lane = freeLane() else { return .pending }
+        guard handover == nil, let lane = freeLane() else { return .pending }
         let result = reloader()
         var problems = result.diagnostics.map(\.description)
         guard let deployment = result.deployment else { return .refused(problems) }
@@ -68,8 +80,8 @@ extension Supervisor {
             return .refused(["the new configuration's /metrics page could outgrow the admin listener's buffers; "
                              + "restart to apply it"])
         }
-        replace(with: generation)
-        return .applied(generation: generation.number, deploymentID: deployment.id)
+        begin(generation)
+        return .starting(generation: generation.number)
     }
 
     /// What a reload cannot change, because the supervisor made it once at start: the listening
@@ -91,31 +103,52 @@ extension Supervisor {
 
     /// A lane no generation with workers uses.
     func freeLane() -> Int? {
-        let used = Set(([current!] + retiring).map(\.lane))
+        let used = Set(generations.map(\.lane))
         return (0..<Generation.lanes).first { !used.contains($0) }
     }
 
-    /// Starts `generation`'s workers and coordinator, then sends the old generation to drain.
-    func replace(with generation: Generation) {
+    /// Starts `generation`'s workers next to the old generation's, which go on serving until
+    /// every new one accepts (`advanceHandover`).
+    func begin(_ generation: Generation) {
         let old = current!
         let now = Clock.monotonicCoarseNanoseconds()
+        handover = old
+        handoverDeadline = now + Supervisor.handoverNanosecondsMax
         current = generation
         setSlotLabels()
         for slot in 0..<slotCount {
             generation.workers[slot].restarts = old.workers[slot].restarts
+            counters.set(slot: generation.writer(slot), .accepting, 0)
             do {
                 try openListeners(slot: slot)
                 try forkWorker(generation, slot: slot, now: now)
             } catch {
                 StandardError.write("sluice: cannot fork worker \(slot): \(error)")
-                generation.workers[slot].respawnAt = now + Supervisor.quickDeathNanoseconds
+                undoHandover(because: "worker \(slot) could not be forked (\(error))")
+                return
             }
         }
-        // The old workers stop accepting once the new ones are there; the connections queued on
-        // the shared sockets meanwhile go to the new ones.
-        old.killAt = now + Int64(old.deployment.drainTimeoutMilliseconds) * 1_000_000 + Supervisor.quickDeathNanoseconds
-        for child in old.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
-        if old.hasWorkers { retiring.append(old) }
+    }
+
+    /// During a handover: retires the old generation once every new worker accepts, or undoes
+    /// the reload when a new worker died or the time is up.
+    func advanceHandover(now: Int64) {
+        guard let old = handover else { return }
+        let generation = current!
+        if let slot = generation.workers.indices.first(where: { generation.workers[$0].pid == 0 }) {
+            undoHandover(because: "worker \(slot) of the new configuration exited as it started")
+            return
+        }
+        let accepting = (0..<slotCount).allSatisfy { counters.load(slot: generation.writer($0), .accepting) == 1 }
+        guard accepting else {
+            if now >= handoverDeadline {
+                undoHandover(because: "the new workers were not accepting within "
+                             + "\(Supervisor.handoverNanosecondsMax / 1_000_000_000) s")
+            }
+            return
+        }
+        handover = nil
+        retire(old, now: now)
         // The old coordinator writes the journal once more as it stops; the new one writes the
         // new configuration's counts from its first tick.
         if coordinator.pid > 0 {
@@ -129,23 +162,53 @@ extension Supervisor {
             StandardError.write("sluice: cannot fork the coordinator: \(error)")
             coordinator.respawnAt = now + Supervisor.quickDeathNanoseconds
         }
+        appliedReloads += 1
+        lastReloadApplied = true
+        StandardError.write("sluice: reloaded: generation \(generation.number), deployment \(generation.deployment.id)")
         logServed(generation.deployment)
+        admin.answerReloads(status: 200, body: #"{"reloaded":true,"generation":\#(generation.number),"deploymentId":"#
+                            + AdminUsage.json(generation.deployment.id) + "}")
     }
-}
 
-extension Supervisor {
-    /// `POST /admin/reload`: 200 with the generation now in force, 202 when the reload waits for
-    /// a lane, 400 with the problems when it was refused (the old configuration still serves).
-    func reloadAnswer() -> AdminUsage.Answer {
+    /// The new generation did not take over: it is sent to drain (whatever it accepted is
+    /// answered) and the old one, which never stopped, is in force again.
+    func undoHandover(because reason: String) {
+        guard let old = handover else { return }
+        let failed = current!
+        handover = nil
+        current = old
+        setSlotLabels()
+        retire(failed, now: Clock.monotonicCoarseNanoseconds())
+        refused([reason], trigger: "reload")
+    }
+
+    /// Sends a generation's workers to drain; it is dropped once they have exited.
+    func retire(_ generation: Generation, now: Int64) {
+        generation.killAt = now + Int64(generation.deployment.drainTimeoutMilliseconds) * 1_000_000
+            + Supervisor.quickDeathNanoseconds
+        for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
+        retiring.append(generation)
+    }
+
+    /// A retired generation's last worker has exited: what it counted against quotas after its
+    /// counts were carried into new counters is added to the generation in force.
+    func ended(_ generation: Generation) {
+        guard let handover = generation.quotaHandover else { return }
+        current.journal.addCounted(after: handover, upTo: generation.journal.entries(generation.gate.quotas),
+                                   into: current.gate.quotas)
+    }
+
+    /// `POST /admin/reload`: answered when the outcome is known — 200 with the generation now in
+    /// force, 400 with the problems when it was refused or undone (the old configuration still
+    /// serves), 202 when it waits for running generations. Nil: the answer comes later.
+    func reloadAnswer() -> AdminUsage.Answer? {
         switch reload(trigger: "POST /admin/reload") {
-        case .applied(let number, let id):
-            return AdminUsage.Answer(status: 200, body: #"{"reloaded":true,"generation":\#(number),"deploymentId":"#
-                                     + AdminUsage.json(id) + "}")
+        case .starting:
+            return nil
         case .pending:
             return AdminUsage.Answer(status: 202, body: #"{"reloaded":false,"pending":true,"generation":\#(current.number)}"#)
-        case .refused(let problems):
-            return AdminUsage.Answer(status: 400, body: #"{"reloaded":false,"generation":\#(current.number),"errors":["#
-                                     + problems.map(AdminUsage.json).joined(separator: ",") + "]}")
+        case .refused:
+            return nil  // answered by `refused`, with every waiting request
         }
     }
 }

@@ -25,9 +25,15 @@ public final class Supervisor {
 
     typealias Child = Generation.Child
 
-    /// The configuration in force, and the ones draining after a reload.
+    /// The configuration in force; during a reload's handover, the one it replaces (serving
+    /// until every new worker accepts); and the ones draining after a reload.
     var current: Generation!
+    var handover: Generation?
+    var handoverDeadline: Int64 = 0
     var retiring: [Generation] = []
+
+    /// Every generation with workers.
+    var generations: [Generation] { [current!] + (handover.map { [$0] } ?? []) + retiring }
     /// Loads the configuration again for a reload (nil: reloading is refused).
     let reloader: (() -> LoadResult)?
     /// `serve --strict`: a reloaded configuration with warnings is refused too.
@@ -314,7 +320,9 @@ public final class Supervisor {
         let labelBytes = (generation.stageLabels + generation.methodLabels + generation.rejectionLabels)
             .map(\.rendered.count).max() ?? 0
         let lineBytes = 192 + max(64, labelBytes)
-        let histogramLines = 2 * (LatencyHistograms.boundsNanoseconds.count + 3)
+        // Three histograms per group (request, integration, authorizer), each its buckets, +Inf, sum
+        // and count.
+        let histogramLines = 3 * (LatencyHistograms.boundsNanoseconds.count + 3)
         let perGroup = RequestCounters.classCount + histogramLines + 2
         let lines = slotCount * (32 + TLSCounters.linesPerWorker)
             + (generation.stageLabels.count + generation.methodLabels.count) * perGroup
@@ -329,17 +337,21 @@ public final class Supervisor {
 
     // MARK: Forking
 
-    func forkWorker(_ generation: Generation, slot: Int, now: Int64) throws {
+    /// Clears what a worker that is gone leaves in its row: its gauges would otherwise stay at
+    /// their last values, and a worker killed while writing a cache entry must not hold the
+    /// arena back. Only for a row whose worker has exited (or before its first fork).
+    func clearRow(_ generation: Generation, slot: Int) {
         let writer = generation.writer(slot)
-        // Gauges of a dead worker would otherwise stay at its last values; the row is this
-        // worker's alone (its lane's earlier user, if any, has exited).
         counters.set(slot: writer, .connectionsOpen, 0)
         counters.set(slot: writer, .receiveBuffersLent, 0)
         counters.set(slot: writer, .requestsInFlight, 0)
         counters.set(slot: writer, .tlsConnectionsOpen, 0)
-        // A worker that died writing a cache entry must not hold the arena back.
         for zones in generation.caches { zones?.arena.clear(writer: writer) }
         generation.authorizerCache?.arena.clear(writer: writer)
+    }
+
+    func forkWorker(_ generation: Generation, slot: Int, now: Int64) throws {
+        clearRow(generation, slot: slot)
         let pid = try Process.fork()
         if pid == 0 {
             runWorker(generation, slot: slot)
@@ -430,7 +442,7 @@ public final class Supervisor {
                 _ = reload(trigger: "SIGHUP")
             case SignalNumber.user1:
                 // Log rotation: every worker opens its access logs again.
-                for generation in [current!] + retiring {
+                for generation in generations {
                     for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.user1) }
                 }
             default:
@@ -458,7 +470,9 @@ public final class Supervisor {
             }
             if let slot = current.workers.firstIndex(where: { $0.pid == pid }) {
                 current.workers[slot].pid = 0
-                if !draining {
+                clearRow(current, slot: slot)
+                // A new worker that dies during a handover undoes the reload (`advanceHandover`).
+                if !draining && handover == nil {
                     scheduleRespawn(&current.workers[slot], now: now)
                     let delay = current.workers[slot].respawnAt - now
                     if delay > 0 {
@@ -472,12 +486,17 @@ public final class Supervisor {
                 }
                 continue
             }
-            // A worker of an earlier generation, done draining.
-            for generation in retiring {
-                if let slot = generation.workers.firstIndex(where: { $0.pid == pid }) { generation.workers[slot].pid = 0 }
+            // A worker of an earlier generation, done draining (or of the one a handover
+            // replaces: the new generation takes over).
+            for generation in retiring + (handover.map { [$0] } ?? []) {
+                guard let slot = generation.workers.firstIndex(where: { $0.pid == pid }) else { continue }
+                generation.workers[slot].pid = 0
+                clearRow(generation, slot: slot)
             }
         }
+        for generation in retiring where !generation.hasWorkers { ended(generation) }
         retiring.removeAll { !$0.hasWorkers }
+        advanceHandover(now: now)
         respawnDue(now: now)
         if draining { stopCoordinatorOnceWorkersStopped() }
         if draining && allChildrenGone { finished = true }
@@ -486,7 +505,7 @@ public final class Supervisor {
     /// The coordinator writes the quota journal a last time when it stops, so it is asked to
     /// stop only once no worker is left to count.
     func stopCoordinatorOnceWorkersStopped() {
-        guard !coordinatorStopped, coordinator.pid > 0, !current.hasWorkers, retiring.isEmpty else { return }
+        guard !coordinatorStopped, coordinator.pid > 0, !generations.contains(where: \.hasWorkers) else { return }
         coordinatorStopped = true
         Process.signal(coordinator.pid, SignalNumber.terminate)
     }
@@ -565,15 +584,16 @@ public final class Supervisor {
         for generation in retiring where now >= generation.killAt {
             for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
         }
-        if pendingReload && freeLane() != nil {
+        advanceHandover(now: now)
+        if pendingReload && handover == nil && freeLane() != nil {
             pendingReload = false
-            _ = reload(trigger: "SIGHUP (waited for a lane)")
+            _ = reload(trigger: "reload (waited for the running generations)")
         }
         if stopRequested && !draining && now >= drainBeginsAt { beginDrain() }
         if draining && now >= drainDeadline {
             // Past the drain timeout (plus a grace second for the workers' own deadline); the
             // coordinator gets one more second for its last write.
-            for generation in [current!] + retiring {
+            for generation in generations {
                 for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
             }
             if coordinator.pid > 0 && now >= drainDeadline + Supervisor.quickDeathNanoseconds {
@@ -583,7 +603,9 @@ public final class Supervisor {
         if !finished { ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue) }
     }
 
-    var allChildrenGone: Bool { coordinator.pid == 0 && !current.hasWorkers && retiring.isEmpty }
+    var allChildrenGone: Bool {
+        coordinator.pid == 0 && retiredCoordinators.isEmpty && !generations.contains(where: \.hasWorkers)
+    }
 
     /// A stop: the health checks fail at once, so that a load balancer stops sending; the
     /// gateway goes on serving for `drain_delay_ms`, then drains. A second stop while it waits
@@ -623,12 +645,18 @@ public final class Supervisor {
         guard !draining else { return }
         draining = true
         pendingReload = false
+        if let old = handover {
+            // The reload under way is dropped; every generation drains.
+            handover = nil
+            retiring.append(old)
+            admin.answerReloads(status: 400, body: #"{"reloaded":false,"errors":["the gateway is stopping"]}"#)
+        }
         StandardError.write("sluice: draining")
         // New connections are refused from now on; the workers close their copies too.
         for fd in listeners.joined() where fd >= 0 { Socket.close(fd) }
         drainDeadline = Clock.monotonicCoarseNanoseconds() + Int64(current.deployment.drainTimeoutMilliseconds) * 1_000_000
             + Supervisor.quickDeathNanoseconds
-        for generation in [current!] + retiring {
+        for generation in generations {
             for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.terminate) }
         }
         stopCoordinatorOnceWorkersStopped()
@@ -638,7 +666,7 @@ public final class Supervisor {
     /// The supervisor cannot go on (its ring failed): everything stops at once, and the quota
     /// counts are written as they are.
     func stopEverything() {
-        for generation in [current!] + retiring {
+        for generation in generations {
             for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
         }
         if coordinator.pid > 0 { Process.signal(coordinator.pid, SignalNumber.kill) }

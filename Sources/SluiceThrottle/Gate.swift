@@ -116,8 +116,14 @@ public final class ThrottleZones: Sendable {
     public let buckets: SharedWords
     public let quotas: SharedWords
 
-    public init(plan: ThrottlePlan) throws(ZoneError) {
+    /// `quotas`: the counters of an earlier configuration with the same quota layout
+    /// (`ThrottlePlan.hasSameQuotas`), kept; nil maps new ones.
+    public init(plan: ThrottlePlan, quotas kept: SharedWords? = nil) throws(ZoneError) {
         buckets = try SharedWords(name: "throttle-buckets", count: plan.bucketCount)
-        quotas = try SharedWords(name: "quota-counters", count: plan.subscriptionCount)
+        if let kept {
+            quotas = kept
+        } else {
+            quotas = try SharedWords(name: "quota-counters", count: plan.subscriptionCount)
+        }
     }
 }

@@ -107,6 +107,24 @@ public struct QuotaCounters: Sendable {
         QuotaCounters.count(of: words.load(counter), period: period)
     }
 
+    /// Adds `count` requests to `counter` in `period` (counted by workers of a configuration
+    /// that has since been reloaded). A word counting an earlier period starts `period`; one
+    /// counting a later period is left alone.
+    public func add(_ counter: Int, period: Int, count: Int) {
+        guard count > 0 else { return }
+        var word = words.load(counter)
+        let added = UInt64(truncatingIfNeeded: period) & QuotaCounters.periodMask
+        while true {
+            let counting = word >> QuotaCounters.countBits
+            guard counting <= added else { return }
+            let used = counting == added ? Int(word & QuotaCounters.countMask) : 0
+            let result = words.compareExchange(counter, expected: word,
+                                               desired: QuotaCounters.word(period: period, count: used + count))
+            if result.exchanged { return }
+            word = result.original
+        }
+    }
+
     /// Sets the count of `counter` in `period` (a reset, or a count restored from the journal).
     public func set(_ counter: Int, period: Int, count: Int) {
         words.store(counter, QuotaCounters.word(period: period, count: count))

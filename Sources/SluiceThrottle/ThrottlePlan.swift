@@ -43,6 +43,13 @@ public struct ThrottlePlan: Sendable, Equatable {
 
     static let accountBucket: Int32 = 0
 
+    /// Whether quota counter `i` means the same (key, plan and quota) in both plans, so that
+    /// one set of counters serves both.
+    public func hasSameQuotas(as other: ThrottlePlan) -> Bool {
+        subscriptionKey == other.subscriptionKey && subscriptionPlan == other.subscriptionPlan
+            && planQuota == other.planQuota && keyDigests == other.keyDigests
+    }
+
     /// By operation.
     let keyRequired: [Bool]
     /// By operation: whether its API takes the key from the `x-api-key` header.

@@ -35,9 +35,10 @@ public enum Files {
     /// Replaces `path` with `bytes` so that a reader, or a crash at any moment, sees either the
     /// old file or the new one whole: the bytes go to `path.tmp`, are flushed to the disk, the
     /// temporary file is renamed over `path`, and the folder is flushed so the rename lasts.
-    /// One process at a time may replace a given path.
+    /// The temporary file is the process's own (`path.tmp.PID`): two processes replacing one
+    /// path (an old coordinator's last write during a reload) never mix their bytes.
     public static func replace(_ path: String, with bytes: [UInt8]) throws(SystemError) {
-        let temporary = path + ".tmp"
+        let temporary = path + ".tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("open \(temporary)", errno: errno) }
         var offset = 0

@@ -482,6 +482,10 @@ public final class Worker {
     public func run() -> Int32 {
         start()
         do {
+            // The accept is in the kernel: say so, for the supervisor to retire the worker this
+            // one replaces on a reload.
+            try ring.submit()
+            counters.set(slot: slot, .accepting, 1)
             while try turn() {}
         } catch {
             StandardError.write("\(name): \(error)")
@@ -514,6 +518,7 @@ public final class Worker {
         counters.set(slot: slot, .requestsInFlight, UInt64(max(0, requestsInFlight)))
         counters.add(slot: slot, .loopTurns)
         counters.add(slot: slot, .completions, UInt64(ring.completions.count))
+        if draining && !finished && drained { finished = true }
         return !finished || accessLogsBusy
     }
 
@@ -684,7 +689,6 @@ public final class Worker {
         freeConnections.append(Int32(index))
         openConnections -= 1
         counters.subtract(slot: slot, .connectionsOpen)
-        if draining && openConnections == 0 { finished = true }
     }
 
     /// After the final response is out: half-close, and keep reading until the client closes, so
@@ -734,9 +738,6 @@ public final class Worker {
         }
         if draining && now >= drainDeadline {
             for index in connections.indices where connections[index].isOpen { abort(index) }
-            finished = openConnections == 0 || finished
-            // Connections whose cancellations are still in flight cannot hold the exit back.
-            if now >= drainDeadline + Worker.tickNanoseconds * 4 { finished = true }
         }
         if !finished { ring.timeout(nanoseconds: Worker.tickNanoseconds, userData: Token.make(.tick)) }
     }
@@ -772,6 +773,7 @@ public final class Worker {
     func beginDrain() {
         guard !draining else { return }
         draining = true
+        counters.set(slot: slot, .accepting, 0)
         drainDeadline = now + drainTimeoutNanoseconds
         for listener in listeners.indices where acceptArmed[listener] {
             ring.cancel(userData: Token.make(.accept, connection: listener), userData: Token.make(.cancel))
@@ -782,7 +784,13 @@ public final class Worker {
         // Idle keep-alive connections are closed after a grace: a request already on its way on
         // one is answered (with `Connection: close`) rather than cut off by the close.
         idleCloseAt = now + min(Worker.idleCloseGraceNanoseconds, drainTimeoutNanoseconds)
-        if openConnections == 0 { finished = true }
+    }
+
+    /// Whether a drain is over: no connection left, and no accept armed (its cancel's last
+    /// completion seen, so that no connection it took is left unserved); or past the deadline,
+    /// where connections whose cancellations are still in flight cannot hold the exit back.
+    var drained: Bool {
+        (openConnections == 0 && !acceptArmed.contains(true)) || now >= drainDeadline + Worker.tickNanoseconds * 4
     }
 
     /// How long a drain leaves idle keep-alive connections open for a request already sent.
