@@ -9,6 +9,9 @@ public struct LoadResult: Sendable {
     /// Errors and warnings, in file order (sluice.yaml first, then each definition as the `apis`
     /// list names it), then line order.
     public var diagnostics: [Diagnostic]
+    /// Every input file read (sluice.yaml and the definitions it names), path and text: what
+    /// the deployment id is made from, and what the deployment history keeps of it.
+    public var inputs: [(path: String, text: String)] = []
 
     public init(deployment: Deployment?, diagnostics: [Diagnostic]) {
         self.deployment = deployment
@@ -26,8 +29,12 @@ public struct LoadResult: Sendable {
 public enum ConfigLoader {
     /// Loads sluice.yaml at `path` and every API definition it names (relative to its folder),
     /// reading files, CPUs and host names through `environment`.
-    public static func load(path: String, environment: LoaderEnvironment) -> LoadResult {
-        Loader(environment: environment).load(path: path)
+    /// - Parameter overrides: what the admin endpoints changed on stages (rollbacks, canaries);
+    ///   one naming a stage the configuration no longer has is dropped with a warning.
+    public static func load(path: String, environment: LoaderEnvironment, overrides: [StageOverride] = []) -> LoadResult {
+        let loader = Loader(environment: environment)
+        loader.overrides = overrides
+        return loader.load(path: path)
     }
 
     /// The same from in-memory files (used for the built-in demo and tests): `files` maps path →
@@ -148,6 +155,11 @@ private struct StageEntry {
     var name: String
     var line: Int
     var variables: [String: String] = [:]
+    /// `canary:`, or an admin endpoint's (`StageOverride`).
+    var canary: CanaryRelease?
+    var canaryLine = 0
+    /// The definition the stage serves instead of its API's file (`StageOverride`).
+    var definitionOverride: DefinitionSource?
     var throttle: ThrottleSettings?
     var cache: StageCache?
     var accessLog: AccessLogSettings?
@@ -177,6 +189,9 @@ final class Loader {
     var inputHash: UInt64 = 0xcbf2_9ce4_8422_2325
     /// FNV-1a of each input file's text alone, by path.
     var textHashes: [String: UInt64] = [:]
+    /// Every input file read, in order.
+    var inputs: [(path: String, text: String)] = []
+    var overrides: [StageOverride] = []
 
     init(environment: LoaderEnvironment) {
         self.environment = environment
@@ -188,7 +203,9 @@ final class Loader {
         log.register(file: path)
         var deployment = buildDeployment(path: path)
         deployment?.id = Self.deploymentID(inputHash)
-        return LoadResult(deployment: log.hasErrors ? nil : deployment, diagnostics: log.sorted)
+        var result = LoadResult(deployment: log.hasErrors ? nil : deployment, diagnostics: log.sorted)
+        result.inputs = inputs
+        return result
     }
 
     /// Reads an input file, folding its path and text into `inputHash`.
@@ -203,6 +220,7 @@ final class Loader {
                 textHash = (textHash ^ UInt64(byte)) &* 0x100_0000_01b3
             }
             textHashes[path] = textHash
+            inputs.append((path, text))
         }
         return result
     }
@@ -336,6 +354,7 @@ final class Loader {
         if let awsNode { authorization.readAWS(awsNode, into: &deployment) }
         if let issuersNode { authorization.readIssuers(issuersNode, into: &deployment) }
         if let iamNode { authorization.readIAM(iamNode, into: &deployment) }
+        applyOverrides(&apiEntries, configPath: path)
         checkMappings(apiEntries, file: path)
         buildAPIs(apiEntries, configPath: path, into: &deployment)
         authorization.resolve(&deployment)
@@ -741,22 +760,12 @@ final class Loader {
         for (key, value) in entries {
             switch key.text ?? "" {
             case "variables":
-                guard let pairs = reader.mapping(value, "variables") else { valid = false; continue }
-                for (variableKey, variableValue) in pairs {
-                    guard let variableName = variableKey.text, Self.isName(variableName, extraCharacters: "_") else {
-                        log.error(reader.file, variableKey.line, "stage variable name '\(variableKey.text ?? "?")' may "
-                                  + "only contain letters, digits and '_'")
-                        valid = false
-                        continue
-                    }
-                    guard let variableText = variableValue.text else {
-                        log.error(reader.file, variableValue.line, "stage variable '\(variableName)' must be a "
-                                  + "string, not \(variableValue.kindName)")
-                        valid = false
-                        continue
-                    }
-                    stage.variables[variableName] = variableText
-                }
+                guard let variables = stageVariables(value, "variables", reader) else { valid = false; continue }
+                stage.variables = variables
+            case "canary":
+                guard let canary = canary(value, stage: name, reader) else { valid = false; continue }
+                stage.canary = canary
+                stage.canaryLine = key.line
             case "throttling":
                 stage.throttle = ThrottleReader(reader: reader).throttle(value, "stages.\(name).throttling")
                 valid = valid && stage.throttle != nil
@@ -803,6 +812,76 @@ final class Loader {
             }
         }
         return valid ? stage : nil
+    }
+
+    /// Stage variables: names of letters, digits and `_`, string values.
+    private func stageVariables(_ node: Node, _ what: String, _ reader: ConfigReader) -> [String: String]? {
+        guard let pairs = reader.mapping(node, what) else { return nil }
+        var variables: [String: String] = [:]
+        var valid = true
+        for (variableKey, variableValue) in pairs {
+            guard let variableName = variableKey.text, Self.isName(variableName, extraCharacters: "_") else {
+                log.error(reader.file, variableKey.line, "stage variable name '\(variableKey.text ?? "?")' may "
+                          + "only contain letters, digits and '_'")
+                valid = false
+                continue
+            }
+            guard let variableText = variableValue.text else {
+                log.error(reader.file, variableValue.line, "stage variable '\(variableName)' must be a "
+                          + "string, not \(variableValue.kindName)")
+                valid = false
+                continue
+            }
+            variables[variableName] = variableText
+        }
+        return valid ? variables : nil
+    }
+
+    /// `canary: {definition, percent_traffic, stage_variable_overrides, use_stage_cache}` (API
+    /// Gateway's `canarySettings`, with the canary's definition as a file).
+    private func canary(_ node: Node, stage: String, _ reader: ConfigReader) -> CanaryRelease? {
+        let what = "stages.\(stage).canary"
+        guard let entries = reader.mapping(node, what) else { return nil }
+        var definition: String?
+        var percent: Double?
+        var overrides: [String: String] = [:]
+        var useStageCache = false
+        var valid = true
+        for (key, value) in entries {
+            switch key.text ?? "" {
+            case "definition":
+                definition = reader.string(value, "\(what).definition")
+                valid = valid && definition != nil
+            case "percent_traffic":
+                guard let text = value.text, let number = Double(text), number.isFinite, (0...100).contains(number) else {
+                    log.error(reader.file, value.line, "\(what).percent_traffic must be a number from 0.0 to 100.0, "
+                              + "not '\(value.text ?? value.kindName)'")
+                    valid = false
+                    continue
+                }
+                percent = number
+            case "stage_variable_overrides":
+                guard let variables = stageVariables(value, "\(what).stage_variable_overrides", reader) else {
+                    valid = false
+                    continue
+                }
+                overrides = variables
+            case "use_stage_cache":
+                guard let flag = reader.boolean(value, "\(what).use_stage_cache") else { valid = false; continue }
+                useStageCache = flag
+            default:
+                reader.unknownKey(key, in: what)
+                valid = false
+            }
+        }
+        guard valid else { return nil }
+        guard let definition, let percent else {
+            log.error(reader.file, node.line, "\(what) needs 'definition' (the canary's API definition) and "
+                      + "'percent_traffic'")
+            return nil
+        }
+        return CanaryRelease(source: nil, definitionPath: definition, percentTraffic: percent,
+                             stageVariableOverrides: overrides, useStageCache: useStageCache)
     }
 
     /// Two APIs may share a (host, base path) only when neither maps a stage and their stages
@@ -877,20 +956,95 @@ final class Loader {
 
     // MARK: Definitions and routes
 
+    /// Puts the admin endpoints' changes into the entries: a stage's definition from the
+    /// history, its canary set or removed.
+    private func applyOverrides(_ entries: inout [APIEntry], configPath: String) {
+        for change in overrides {
+            guard let api = entries.firstIndex(where: { $0.name == change.api }),
+                  let stage = entries[api].stages.firstIndex(where: { $0.name == change.stage }) else {
+                log.warning(configPath, 1, "the admin change to stage '\(change.api)/\(change.stage)' no longer "
+                            + "applies: the configuration has no such stage")
+                continue
+            }
+            if let definition = change.definition { entries[api].stages[stage].definitionOverride = definition }
+            switch change.canary {
+            case .none: break
+            case .removed: entries[api].stages[stage].canary = nil
+            case .set(let release): entries[api].stages[stage].canary = release
+            }
+        }
+    }
+
+    /// One API object of the deployment: an entry of `apis:` with the stages that serve one
+    /// definition. An entry usually makes one; a stage that serves another definition (a
+    /// rollback) makes one of its own, and so does each canary, whose routes go to the canary
+    /// table.
+    private struct BuildUnit {
+        var entry: APIEntry
+        var stages: [StageEntry]
+        /// From the deployment history; nil: the entry's definition file (or, for a canary, the
+        /// canary's `definition` file).
+        var source: DefinitionSource?
+        var definitionPath: String
+        /// For a canary: the name of the stage it is the canary of.
+        var canaryOf: String?
+    }
+
+    private func buildUnits(_ entries: [APIEntry], configPath: String) -> [BuildUnit] {
+        var units: [BuildUnit] = []
+        var canaries: [BuildUnit] = []
+        for entry in entries {
+            let path = Self.join(folderOf: configPath, entry.definition)
+            let fromFile = entry.stages.filter { $0.definitionOverride == nil }
+            if !fromFile.isEmpty {
+                units.append(BuildUnit(entry: entry, stages: fromFile, source: nil, definitionPath: path))
+            }
+            for stage in entry.stages {
+                if let source = stage.definitionOverride {
+                    units.append(BuildUnit(entry: entry, stages: [stage], source: source, definitionPath: source.path))
+                }
+                guard let canary = stage.canary else { continue }
+                var twin = stage
+                twin.canary = nil
+                twin.definitionOverride = nil
+                twin.variables.merge(canary.stageVariableOverrides) { $1 }
+                if !canary.useStageCache {
+                    twin.cache = nil
+                    twin.methodSettings = twin.methodSettings.map { setting in
+                        var setting = setting
+                        setting.caching = nil
+                        return setting
+                    }
+                }
+                canaries.append(BuildUnit(entry: entry, stages: [twin], source: canary.source,
+                                          definitionPath: canary.source?.path
+                                              ?? Self.join(folderOf: configPath, canary.definitionPath),
+                                          canaryOf: stage.name))
+            }
+        }
+        return units + canaries
+    }
+
     private func buildAPIs(_ entries: [APIEntry], configPath: String, into deployment: inout Deployment) {
         var imported: [String: ImportedDefinition?] = [:]
         var builder = RouteTableBuilder()
+        var canaryBuilder = RouteTableBuilder()
         var operationLines: [(file: String, line: Int)] = []
         // HTTP and Lambda integrations, compiled once every stage has its index.
         var pending: [(operation: Int, integration: ImportedIntegration, stages: [IntegrationCompiler.StageContext])] = []
 
-        for entry in entries {
-            let definitionPath = Self.join(folderOf: configPath, entry.definition)
-            if imported[definitionPath] == nil {
-                imported[definitionPath] = importDefinition(definitionPath, entry: entry, configPath: configPath,
-                                                            limits: deployment.limits)
+        for unit in buildUnits(entries, configPath: configPath) {
+            let entry = unit.entry
+            let definitionPath = unit.definitionPath
+            let importKey = (unit.source?.deploymentID ?? "") + "\u{0}" + definitionPath
+            if imported[importKey] == nil {
+                imported[importKey] = importDefinition(definitionPath, source: unit.source,
+                                                       line: unit.canaryOf.flatMap { name in
+                                                           unit.stages.first { $0.name == name }?.canaryLine
+                                                       } ?? entry.definitionLine,
+                                                       configPath: configPath, limits: deployment.limits)
             }
-            guard let definition = imported[definitionPath] ?? nil else { continue }
+            guard let definition = imported[importKey] ?? nil else { continue }
             let operations = definition.operations
 
             let apiIndex = deployment.apis.count
@@ -898,7 +1052,8 @@ final class Loader {
                                        basePath: entry.basePath.isEmpty ? nil : entry.basePath.joined(separator: "/"),
                                        mappedStage: entry.mappedStage, definitionFile: definitionPath,
                                        apiKeySource: definition.apiKeySource))
-            deployment.apis[apiIndex].definitionHash = textHashes[definitionPath] ?? 0
+            deployment.apis[apiIndex].definitionHash = unit.source.map { Self.textHash($0.text) }
+                ?? textHashes[definitionPath] ?? 0
             deployment.apis[apiIndex].resourcePolicy = definition.resourcePolicy
             deployment.apis[apiIndex].cors = definition.cors
             deployment.apis[apiIndex].gatewayResponses = definition.gatewayResponses
@@ -910,13 +1065,30 @@ final class Loader {
                 deployment.authorizers.append(authorizer)
             }
             var stageIndices: [String: Int] = [:]
-            for stage in entry.stages {
+            for stage in unit.stages {
                 stageIndices[stage.name] = deployment.stages.count
                 deployment.stages.append(Stage(api: apiIndex, name: stage.name, variables: stage.variables,
                                                throttle: stage.throttle, cache: stage.cache,
                                                accessLog: stage.accessLog))
+                deployment.stages[deployment.stages.count - 1].deploymentID = unit.source?.deploymentID
+                if let primaryName = unit.canaryOf {
+                    // The canary's own stage: its primary was built before every canary.
+                    let twin = deployment.stages.count - 1
+                    if let primary = deployment.stages.indices.first(where: { index in
+                        deployment.stages[index].canaryOf < 0 && deployment.stages[index].name == primaryName
+                            && deployment.apis[deployment.stages[index].api].name == entry.name
+                    }), let release = entries.first(where: { $0.name == entry.name })?
+                        .stages.first(where: { $0.name == primaryName })?.canary {
+                        deployment.stages[twin].canaryOf = primary
+                        deployment.stages[primary].canary = StageCanary(
+                            stage: twin, basisPoints: Int((release.percentTraffic * 100).rounded()),
+                            percentTraffic: release.percentTraffic, useStageCache: release.useStageCache,
+                            stageVariableOverrides: release.stageVariableOverrides,
+                            deploymentID: release.source?.deploymentID, definitionPath: definitionPath)
+                    }
+                }
             }
-            let stageContexts = entry.stages.map { stage in
+            let stageContexts = unit.stages.map { stage in
                 IntegrationCompiler.StageContext(index: stageIndices[stage.name]!, name: stage.name, apiName: entry.name,
                                                  variables: stage.variables)
             }
@@ -948,11 +1120,12 @@ final class Loader {
                 operationLines.append((definitionPath, operation.line))
             }
             let reader = ConfigReader(file: configPath, log: log)
-            for stage in entry.stages {
+            for stage in unit.stages {
                 let stageIndex = stageIndices[stage.name]!
                 deployment.stages[stageIndex].detailedMetrics = stage.detailedMetrics
                 var named: Set<Int> = []
                 for setting in stage.methodSettings {
+                    if unit.canaryOf != nil && !setting.key.names(api: apiIndex, in: deployment) { continue }
                     guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
                                                                 what: "stages.\(stage.name).method_settings") else { continue }
                     guard named.insert(operation).inserted else {
@@ -978,26 +1151,37 @@ final class Loader {
             }
 
             // Where this API's URLs live: one mount for a mapped stage, else one per stage.
+            // (A mapped stage lives in one unit; the others' stages are unreachable, as warned.)
             let mounts: [(prefix: [String], stage: Int)] = entry.mappedStage.map { mapped in
-                [(entry.urlPrefix(stage: mapped), stageIndices[mapped]!)]
-            } ?? entry.stages.map { (entry.urlPrefix(stage: $0.name), stageIndices[$0.name]!) }
-            for stage in entry.stages {
+                stageIndices[mapped].map { [(entry.urlPrefix(stage: mapped), $0)] } ?? []
+            } ?? unit.stages.map { (entry.urlPrefix(stage: $0.name), stageIndices[$0.name]!) }
+            for stage in unit.stages {
                 deployment.stages[stageIndices[stage.name]!].urlPrefix = entry.urlPrefix(stage: stage.name)
             }
 
             var reported: Set<String> = []
             for mount in mounts {
-                builder.mount(host: entry.host, prefix: mount.prefix, stage: mount.stage)
+                let isCanary = unit.canaryOf != nil
+                if isCanary {
+                    canaryBuilder.mount(host: entry.host, prefix: mount.prefix, stage: mount.stage)
+                } else {
+                    builder.mount(host: entry.host, prefix: mount.prefix, stage: mount.stage)
+                }
                 for (offset, operation) in operations.enumerated() {
                     let target = RouteTarget(operation: firstOperation + offset, stage: mount.stage)
-                    guard let conflict = builder.add(host: entry.host, prefix: mount.prefix, pattern: operation.pattern,
-                                                     method: operation.method, target: target) else { continue }
+                    let clash = isCanary
+                        ? canaryBuilder.add(host: entry.host, prefix: mount.prefix, pattern: operation.pattern,
+                                            method: operation.method, target: target)
+                        : builder.add(host: entry.host, prefix: mount.prefix, pattern: operation.pattern,
+                                      method: operation.method, target: target)
+                    guard let conflict = clash else { continue }
                     report(conflict, deployment: deployment, operationLines: operationLines, configPath: configPath,
                            entries: entries, reported: &reported)
                 }
             }
         }
         deployment.routes = builder.build()
+        deployment.canaryRoutes = canaryBuilder.build()
 
         let compiler = IntegrationCompiler(log: log, resolver: resolver, configPath: configPath,
                                            staticHosts: staticHosts, lambdaFunctions: lambdaFunctions)
@@ -1052,20 +1236,31 @@ final class Loader {
                     + "'\(winnerStage.name)' (same URL); further shadowed routes between them are not listed")
     }
 
-    private func importDefinition(_ definitionPath: String, entry: APIEntry, configPath: String,
+    /// Reads and imports a definition: from the disk (an input of this deployment), or from
+    /// the deployment history (`source`). `line`: where sluice.yaml names it.
+    private func importDefinition(_ definitionPath: String, source: DefinitionSource?, line: Int, configPath: String,
                                   limits: Limits) -> ImportedDefinition? {
         let text: String
-        switch readInput(definitionPath) {
-        case .success(let contents): text = contents
-        case .failure(let error):
-            log.error(configPath, entry.definitionLine, "cannot read API definition '\(definitionPath)': "
-                      + error.message)
-            return nil
+        if let source {
+            text = source.text
+        } else {
+            switch readInput(definitionPath) {
+            case .success(let contents): text = contents
+            case .failure(let error):
+                log.error(configPath, line, "cannot read API definition '\(definitionPath)': " + error.message)
+                return nil
+            }
         }
         log.register(file: definitionPath)
         guard let document = YAMLSupport.parse(text, file: definitionPath, log: log) else { return nil }
         var importer = OpenAPIImport(file: definitionPath, log: log, limits: limits)
         return importer.read(document)
+    }
+
+    static func textHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     /// `definition` relative to the folder of the configuration file, as the user would write it

@@ -66,6 +66,9 @@ public struct Deployment: Sendable {
     /// (sluice.yaml and the definitions it names, paths and bytes): the same inputs give the same
     /// id, and a change to any of them gives another.
     public var id = ""
+    /// The routes of the stages' canaries: a request of a stage with a canary is looked up here
+    /// instead, `percentTraffic` of the time.
+    public var canaryRoutes = RouteTable()
 
     public init(listen: ListenAddress = ListenAddress(host: "0.0.0.0", port: 8080),
                 admin: ListenAddress = ListenAddress(host: "127.0.0.1", port: 9901),
@@ -280,6 +283,16 @@ public struct Stage: Sendable {
     /// The literal path segments before this stage's resource paths: the API's base path, then
     /// the stage's name unless the API maps the stage or the stage is `$default`.
     public var urlPrefix: [String] = []
+    /// Its canary, when it has one (`StageReleases.swift`).
+    public var canary: StageCanary?
+    /// For a canary's own stage: the stage it is the canary of; -1 otherwise.
+    public var canaryOf = -1
+    /// The deployment whose definition it serves when that is not this one's files (a
+    /// rollback, a promoted canary, a canary from the history): `$context.deploymentId`.
+    public var deploymentID: String?
+
+    /// What tells a canary's metric series from its stage's: `canary="true"`, or nothing.
+    public var canaryLabel: [(String, String)] { canaryOf >= 0 ? [("canary", "true")] : [] }
 
     /// An HTTP API's default stage: its URLs have no stage segment.
     public static let defaultStageName = "$default"

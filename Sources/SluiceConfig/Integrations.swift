@@ -280,8 +280,12 @@ public enum ContextVariable: String, Sendable, CaseIterable {
     case userAgent = "identity.userAgent"
     /// The API's name in sluice.yaml (API Gateway's 10-character id has no equivalent).
     case apiId
-    /// The deployment's id (`Deployment.id`): changes with any input file.
+    /// The id of the deployment whose definition answered: `Deployment.id` (it changes with any
+    /// input file), or a rolled-back stage's or a canary's (`Stage.deploymentID`).
     case deploymentId
+    /// `true` for a request a stage's canary served, `false` for the others of a stage with a
+    /// canary; empty (`-` in access logs) where the stage has none.
+    case isCanaryRequest
     /// The request time, CLF format: `21/Nov/2026:08:48:26 +0000`.
     case requestTime
     /// The request time, epoch milliseconds.

@@ -63,7 +63,7 @@ public struct MethodMetricGroups: Sendable {
             let stage = deployment.stages[member.stage]
             let operation = deployment.operations[member.operation]
             return [("api", deployment.apis[stage.api].name), ("stage", stage.name),
-                    ("resource", operation.resourcePath), ("method", operation.method)]
+                    ("resource", operation.resourcePath), ("method", operation.method)] + stage.canaryLabel
         }
     }
 }

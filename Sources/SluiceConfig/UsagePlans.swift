@@ -177,6 +177,17 @@ struct MethodKey {
 
     /// The operation of API `api` that `METHOD /resource` names (`ANY` for an ANY method); nil
     /// (reported) when there is none.
+    /// Whether the API has the method, without a word (a stage's method settings on its
+    /// canary, whose definition may lack some of the stage's methods).
+    func names(api: Int, in deployment: Deployment) -> Bool {
+        let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2 else { return false }
+        let method = parts[0].uppercased()
+        return deployment.operations.contains {
+            $0.api == api && $0.method == method && $0.resourcePath == String(parts[1])
+        }
+    }
+
     func operation(api: Int, in deployment: Deployment, reader: ConfigReader, what: String) -> Int? {
         let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2 else {
@@ -279,6 +290,21 @@ struct UsagePlanSection {
         }
         if valid && (!sawStages || plan.stages.isEmpty) {
             log.warning(reader.file, node.line, "\(what) covers no stage; its keys are refused everywhere")
+        }
+        // A stage's canary takes the stage's keys: the plan covers it too, with the method
+        // throttles of the methods its definition has.
+        for planStage in plan.stages {
+            guard let canary = deployment.stages[planStage.stage].canary else { continue }
+            let twinAPI = deployment.stages[canary.stage].api
+            let throttles = planStage.methodThrottles.compactMap { throttle -> MethodThrottle? in
+                let operation = deployment.operations[throttle.operation]
+                guard let twin = deployment.operations.indices.first(where: {
+                    deployment.operations[$0].api == twinAPI && deployment.operations[$0].method == operation.method
+                        && deployment.operations[$0].resourcePath == operation.resourcePath
+                }) else { return nil }
+                return MethodThrottle(operation: twin, throttle: throttle.throttle)
+            }
+            plan.stages.append(PlanStage(stage: canary.stage, methodThrottles: throttles))
         }
         return valid ? plan : nil
     }

@@ -79,7 +79,9 @@ final class Generation {
         let writers = slots.count * Generation.lanes
         let stages = deployment.stages
 
-        let stageLabels = stages.map { PrometheusLabels([("api", deployment.apis[$0.api].name), ("stage", $0.name)]) }
+        let stageLabels = stages.map {
+            PrometheusLabels([("api", deployment.apis[$0.api].name), ("stage", $0.name)] + $0.canaryLabel)
+        }
             + [PrometheusLabels([("api", ""), ("stage", "")])]
         self.stageLabels = stageLabels
         stageCacheLabels = stages.indices.map { stages[$0].cache != nil ? stageLabels[$0] : nil }
@@ -127,13 +129,22 @@ final class Generation {
             rejections = try RejectionCounters(plan: plan, stageCount: stages.count, slots: writers)
         }
 
-        caches = try stages.indices.map { stage throws(ZoneError) in
-            guard let cache = stages[stage].cache else { return nil }
-            if let previous, let kept = previous.cache(fingerprint: Generation.cacheFingerprint(stage, in: deployment)) {
-                return kept
+        var caches: [CacheZones?] = []
+        for stage in stages.indices {
+            guard let cache = stages[stage].cache else {
+                caches.append(nil)
+                continue
             }
-            return try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: writers)
+            if stages[stage].canaryOf >= 0 {
+                // A canary with `use_stage_cache` reads and fills its stage's cache.
+                caches.append(caches[stages[stage].canaryOf])
+            } else if let previous, let kept = previous.cache(fingerprint: Generation.cacheFingerprint(stage, in: deployment)) {
+                caches.append(kept)
+            } else {
+                caches.append(try CacheZones(name: "cache-\(stage)", capacityBytes: cache.capacityBytes, writers: writers))
+            }
         }
+        self.caches = caches
         if deployment.authorizers.contains(where: { $0.function != nil && $0.resultTTLSeconds > 0 }) {
             // Results are keyed by authorizer and stage index: kept only when both lists are.
             if let previous, let kept = previous.authorizerCache, previous.deployment.authorizers == deployment.authorizers,

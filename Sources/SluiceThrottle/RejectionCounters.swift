@@ -49,7 +49,7 @@ public final class RejectionCounters: Sendable {
         func labels(stage: Int, planName: String) -> PrometheusLabels {
             let stageInfo = deployment.stages[stage]
             return PrometheusLabels([("api", deployment.apis[stageInfo.api].name), ("stage", stageInfo.name),
-                                     ("plan", planName)])
+                                     ("plan", planName)] + stageInfo.canaryLabel)
         }
         return deployment.stages.indices.map { labels(stage: $0, planName: "") }
             + plan.planStagePlan.indices.map { index in

@@ -119,7 +119,8 @@ struct ProxyTargets {
                 authorizerEvents[operationIndex * stageCount + stage] = Int32(authorizerEventContexts.count)
                 authorizerEventContexts.append(CompiledLambdaTarget.contexts(
                     format: authorizer.payloadFormatVersion, operation: operation, stage: settings,
-                    api: deployment.apis[operation.api], deploymentID: deployment.id, listeners: listeners))
+                    api: deployment.apis[operation.api], deploymentID: settings.deploymentID ?? deployment.id,
+                    listeners: listeners))
             }
         }
         for (operationIndex, operation) in deployment.operations.enumerated() {
@@ -140,7 +141,8 @@ struct ProxyTargets {
                     operationLambdaTargets[operationIndex * stageCount + stage] = Int32(lambdaTargets.count)
                     lambdaTargets.append(CompiledLambdaTarget(
                         target, integration: integration, operation: operation, stage: deployment.stages[stage],
-                        api: deployment.apis[operation.api], deploymentID: deployment.id,
+                        api: deployment.apis[operation.api],
+                        deploymentID: deployment.stages[stage].deploymentID ?? deployment.id,
                         listeners: deployment.listeners.indices.map { (deployment.listeners[$0].scheme, listenPorts[$0]) },
                         list: list))
                 }

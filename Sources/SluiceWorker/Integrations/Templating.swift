@@ -729,8 +729,9 @@ extension Worker {
             // The request's head and route, as when it arrived.
             var parser = RequestHeadParser(limits: limits.request)
             guard case .complete = parser.parse(bytes.extracting(0..<headLength), into: &head),
-                  routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path), method: head.method,
-                                into: &match), match.operation == operation else { return .internalServerError }
+                  routes(client).lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
+                                        method: head.method, into: &match),
+                  match.operation == operation else { return .internalServerError }
             let chosen: Int?
             if let accept = head.value(ofHeader: Worker.acceptName.span, in: bytes) {
                 chosen = MappingTemplates.selectResponse(responses.templates[selected], accept: bytes.extracting(accept))

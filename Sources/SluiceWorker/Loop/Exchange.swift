@@ -396,8 +396,7 @@ extension Worker {
             // 421: the client may retry on a connection made for the Host it names.
             connections[index].request.pending.response = catalog.index(of: .misdirectedRequest)
             connections[index].request.pending.keepAlive = false
-        } else if resumed || routes.lookup(host: bytes.extracting(head.host), path: bytes.extracting(head.path),
-                                           method: head.method, into: &match) {
+        } else if resumed || lookUpRoute(index, bytes) {
             connections[index].request.group = Int32(match.stage)
             connections[index].request.methodGroup = methodGroups.group(stage: match.stage, operation: match.operation)
             if !resumed {

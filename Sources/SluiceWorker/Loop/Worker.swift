@@ -154,6 +154,8 @@ public final class Worker {
     let stageAPINames: [[UInt8]]
     /// `$context.deploymentId`.
     let deploymentID: [UInt8]
+    /// By stage: the id of the deployment whose definition it serves (`Stage.deploymentID`).
+    let stageDeploymentIDs: [[UInt8]]
     let operationPaths: [[UInt8]]
     let answerMessages: [[UInt8]]
     let answerResponseTypes: [[UInt8]]
@@ -183,6 +185,15 @@ public final class Worker {
     var policyResource: [UInt8] = []
     let trustedProxyHops: Int
     let routes: RouteTable
+    /// The canaries' routes; by stage, the share of its requests its canary serves (hundredths of
+    /// a percent) and the canary's stage; the dice (xorshift) that picks them.
+    let canaryRoutes: RouteTable
+    let canaryShares: [Int32]
+    let canaryStages: [Int32]
+    /// By stage: the stage a canary's own stage is the canary of, or -1.
+    let canaryOf: [Int32]
+    let hasCanaries: Bool
+    var canaryDice: UInt64
     let operations: [Operation]
     let catalog: ResponseCatalog
     /// Gateway response headers read from each request (GatewayResponses.swift), and what each
@@ -469,6 +480,13 @@ public final class Worker {
         stageNames = stages.map { Array($0.name.utf8) }
         stageAPINames = stages.map { Array(deployment.apis[$0.api].name.utf8) }
         deploymentID = Array(deployment.id.utf8)
+        stageDeploymentIDs = stages.map { Array(($0.deploymentID ?? deployment.id).utf8) }
+        canaryRoutes = deployment.canaryRoutes
+        canaryShares = stages.map { Int32($0.canary?.basisPoints ?? 0) }
+        canaryStages = stages.map { Int32($0.canary?.stage ?? -1) }
+        canaryOf = stages.map { Int32($0.canaryOf) }
+        hasCanaries = stages.contains { $0.canary != nil }
+        canaryDice = Random.word() | 1
         operationPaths = deployment.operations.map { Array($0.resourcePath.utf8) }
         answerMessages = GatewayAnswer.allCases.map { Array($0.message.utf8) }
         answerResponseTypes = GatewayAnswer.allCases.map { Array($0.responseType.utf8) }
@@ -791,6 +809,36 @@ public final class Worker {
     /// where connections whose cancellations are still in flight cannot hold the exit back.
     var drained: Bool {
         (openConnections == 0 && !acceptArmed.contains(true)) || now >= drainDeadline + Worker.tickNanoseconds * 4
+    }
+
+    static let trueText = Array("true".utf8)
+    static let falseText = Array("false".utf8)
+
+    /// Looks the request's route up. A request of a stage with a canary goes to the canary's
+    /// routes `percentTraffic` of the time (decided once: a request that waits keeps its route),
+    /// whether or not the stage's own definition has the route.
+    func lookUpRoute(_ index: Int, _ bytes: Span<UInt8>) -> Bool {
+        let host = bytes.extracting(head.host)
+        let path = bytes.extracting(head.path)
+        let found = routes.lookup(host: host, path: path, method: head.method, into: &match)
+        connections[index].request.canary = false
+        guard hasCanaries else { return found }
+        let stage = found ? match.stage : match.enclosingStage
+        guard stage >= 0, canaryShares[stage] > 0 else { return found }
+        canaryDice ^= canaryDice << 13
+        canaryDice ^= canaryDice >> 7
+        canaryDice ^= canaryDice << 17
+        guard Int32(truncatingIfNeeded: canaryDice % 10_000) < canaryShares[stage] else { return found }
+        connections[index].request.canary = true
+        let twin = Int(canaryStages[stage])
+        if canaryRoutes.lookup(host: host, path: path, method: head.method, into: &match) { return true }
+        match.enclosingStage = twin
+        return false
+    }
+
+    /// The routes a request was looked up in: its stage's, or its stage's canary's.
+    func routes(_ index: Int) -> RouteTable {
+        connections[index].request.canary ? canaryRoutes : routes
     }
 
     /// How long a drain leaves idle keep-alive connections open for a request already sent.

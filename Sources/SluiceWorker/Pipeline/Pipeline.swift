@@ -35,6 +35,8 @@ struct RequestContext {
     var group: Int32 = -1
     /// Its method's detailed-metrics group, or -1 (`MethodMetricGroups`).
     var methodGroup: Int32 = -1
+    /// Its stage's canary serves it (`Worker.lookUpRoute`): its routes are the canary's.
+    var canary = false
     var pending = PendingAnswer()
     /// The step (an index into `PipelinePlan.steps`) the request waits at, to run again when it
     /// resumes; -1 when it does not wait. Its head's bytes stay at the start of the carry slot

@@ -130,7 +130,13 @@ extension Worker {
         case .apiId:
             if record.stage >= 0 { appendEscaped(stageAPINames[Int(record.stage)], escaping, to: &writer) }
         case .deploymentId:
-            appendEscaped(deploymentID, escaping, to: &writer)
+            appendEscaped(record.stage >= 0 ? stageDeploymentIDs[Int(record.stage)] : deploymentID, escaping, to: &writer)
+        case .isCanaryRequest:
+            guard record.stage >= 0 else { break }
+            let stage = Int(record.stage)
+            if canaryShares[stage] > 0 || canaryOf[stage] >= 0 {
+                appendEscaped(connections[index].request.canary ? Worker.trueText : Worker.falseText, escaping, to: &writer)
+            }
         case .stage:
             if record.stage >= 0 { appendEscaped(stageNames[Int(record.stage)], escaping, to: &writer) }
         case .domainName:
