@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "SluiceSupervisor",
                 dependencies: ["SluiceWorker", "SluiceCoordinator", "SluiceConfig", "SluiceMetrics",
                                "SluiceHTTP1", "SluiceURing", "SluiceSharedMemory", "SluiceThrottle", "SluiceCache",
-                               "SluiceTLS", "SluiceAuth"],
+                               "SluiceTLS", "SluiceAuth", "SluiceCrypto"],
                 swiftSettings: swift6),
         // The per-core io_uring loop and the request pipeline.
         .target(name: "SluiceWorker",
@@ -123,6 +123,7 @@ let package = Package(
         .testTarget(name: "SluicePolicyTests", dependencies: ["SluicePolicy", "SluiceConfig", "SluiceJSON"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceURingTests", dependencies: ["SluiceURing"], swiftSettings: swift6),
+        .testTarget(name: "SluiceSupervisorTests", dependencies: ["SluiceSupervisor", "SluiceConfig"], swiftSettings: swift6),
         .testTarget(name: "SluiceTLSTests", dependencies: ["SluiceTLS", "SluiceURing", "SluiceConfig"],
                     swiftSettings: swift6),
         .testTarget(name: "SluiceAuthTests", dependencies: ["SluiceAuth", "SluiceCrypto", "SluiceJSON", "SluiceHTTP1"],

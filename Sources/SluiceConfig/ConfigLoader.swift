@@ -185,11 +185,9 @@ final class Loader {
     var staticHosts: [String: [IntegrationCompiler.StaticAddress]] = [:]
     /// `lambda_functions`, by the most specific lookup key of each entry.
     var lambdaFunctions: [String: LambdaEndpoint] = [:]
-    /// FNV-1a over every input file read so far, path and contents: the deployment's id.
-    var inputHash: UInt64 = 0xcbf2_9ce4_8422_2325
     /// FNV-1a of each input file's text alone, by path.
     var textHashes: [String: UInt64] = [:]
-    /// Every input file read, in order.
+    /// Every input file read, once each, in the order first read.
     var inputs: [(path: String, text: String)] = []
     var overrides: [StageOverride] = []
 
@@ -208,18 +206,26 @@ final class Loader {
         return result
     }
 
-    /// Reads an input file, folding its path and text into `inputHash`.
+    /// FNV-1a over every input file, path and text, in path order: the deployment's id. In
+    /// path order, so that the id does not depend on the order the files were read in (the
+    /// admin endpoints' changes to stages change that order, not the files).
+    var inputHash: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for input in inputs.sorted(by: { $0.path < $1.path }) {
+            for byte in input.path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            hash = (hash ^ 0) &* 0x100_0000_01b3
+            for byte in input.text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            hash = (hash ^ 0) &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
+    /// Reads an input file (each path once: a second read gives the first one's text).
     private func readInput(_ path: String) -> Result<String, FileReadError> {
+        if let earlier = inputs.first(where: { $0.path == path }) { return .success(earlier.text) }
         let result = environment.readText(path)
         if case .success(let text) = result {
-            for byte in path.utf8 { inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            inputHash = (inputHash ^ 0) &* 0x100_0000_01b3
-            var textHash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in text.utf8 {
-                inputHash = (inputHash ^ UInt64(byte)) &* 0x100_0000_01b3
-                textHash = (textHash ^ UInt64(byte)) &* 0x100_0000_01b3
-            }
-            textHashes[path] = textHash
+            textHashes[path] = Self.textHash(text)
             inputs.append((path, text))
         }
         return result
@@ -288,6 +294,10 @@ final class Loader {
             case "drain_timeout_ms":
                 if let milliseconds = reader.integer(value, "drain_timeout_ms", in: 0...3_600_000, unit: "ms") {
                     deployment.drainTimeoutMilliseconds = milliseconds
+                }
+            case "deployment_history":
+                if let count = reader.integer(value, "deployment_history", in: 1...1_000) {
+                    deployment.deploymentHistory = count
                 }
             case "drain_delay_ms":
                 if let milliseconds = reader.integer(value, "drain_delay_ms", in: 0...3_600_000, unit: "ms") {
@@ -967,6 +977,16 @@ final class Loader {
                 continue
             }
             if let definition = change.definition { entries[api].stages[stage].definitionOverride = definition }
+            // A canary sluice.yaml gives, replaced or removed: its file is read all the same, as a
+            // part of the deployment (its id is the files', whatever the admin endpoints changed).
+            if change.canary != nil, let written = entries[api].stages[stage].canary, written.source == nil {
+                let path = Self.join(folderOf: configPath, written.definitionPath)
+                if case .failure(let error) = readInput(path) {
+                    log.error(configPath, entries[api].stages[stage].canaryLine,
+                              "cannot read API definition '\(path)': " + error.message)
+                }
+            }
+            entries[api].stages[stage].variables.merge(change.variables) { $1 }
             switch change.canary {
             case .none: break
             case .removed: entries[api].stages[stage].canary = nil
@@ -998,6 +1018,10 @@ final class Loader {
             let fromFile = entry.stages.filter { $0.definitionOverride == nil }
             if !fromFile.isEmpty {
                 units.append(BuildUnit(entry: entry, stages: fromFile, source: nil, definitionPath: path))
+            } else if case .failure(let error) = readInput(path) {
+                // Every stage serves another definition; the file is read all the same, as a
+                // part of the deployment (its id, its record).
+                log.error(configPath, entry.definitionLine, "cannot read API definition '\(path)': " + error.message)
             }
             for stage in entry.stages {
                 if let source = stage.definitionOverride {
@@ -1033,6 +1057,7 @@ final class Loader {
         // HTTP and Lambda integrations, compiled once every stage has its index.
         var pending: [(operation: Int, integration: ImportedIntegration, stages: [IntegrationCompiler.StageContext])] = []
 
+        for entry in entries { deployment.definitionFiles[entry.name] = Self.join(folderOf: configPath, entry.definition) }
         for unit in buildUnits(entries, configPath: configPath) {
             let entry = unit.entry
             let definitionPath = unit.definitionPath

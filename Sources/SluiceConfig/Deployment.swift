@@ -21,6 +21,8 @@ public struct Deployment: Sendable {
     /// Whether `state_dir` was written: the folder is then used (locked, the deployment history
     /// kept) even when no quota needs a journal.
     public var stateDirectoryConfigured = false
+    /// `deployment_history`: how many deployments are kept for rollbacks and canaries.
+    public var deploymentHistory = 10
     /// `drain_timeout_ms`: how long a graceful stop waits for in-flight requests.
     public var drainTimeoutMilliseconds: Int
     /// `drain_delay_ms`: how long a stop keeps serving, with `/healthz` and `/readyz` already
@@ -66,6 +68,9 @@ public struct Deployment: Sendable {
     /// (sluice.yaml and the definitions it names, paths and bytes): the same inputs give the same
     /// id, and a change to any of them gives another.
     public var id = ""
+    /// Each API's definition file, by API name, as `apis:` names it (joined to sluice.yaml's
+    /// folder), whatever its stages serve: what the deployment history records of it.
+    public var definitionFiles: [String: String] = [:]
     /// The routes of the stages' canaries: a request of a stage with a canary is looked up here
     /// instead, `percentTraffic` of the time.
     public var canaryRoutes = RouteTable()

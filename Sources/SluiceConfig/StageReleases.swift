@@ -59,13 +59,20 @@ public struct StageOverride: Sendable, Equatable {
     public var definition: DefinitionSource?
     /// nil: the canary sluice.yaml gives the stage, if any.
     public var canary: Canary?
+    /// Stage variables set on top of sluice.yaml's (a promoted canary's overrides).
+    public var variables: [String: String] = [:]
 
-    public init(api: String, stage: String, definition: DefinitionSource? = nil, canary: Canary? = nil) {
+    public init(api: String, stage: String, definition: DefinitionSource? = nil, canary: Canary? = nil,
+                variables: [String: String] = [:]) {
         self.api = api
         self.stage = stage
         self.definition = definition
         self.canary = canary
+        self.variables = variables
     }
+
+    /// Whether it changes nothing (and can be forgotten).
+    public var isEmpty: Bool { definition == nil && canary == nil && variables.isEmpty }
 }
 
 /// A stage's canary in a compiled deployment.

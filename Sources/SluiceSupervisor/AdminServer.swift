@@ -3,8 +3,9 @@ import SluiceURing
 
 /// The admin listener, served by the supervisor's own ring: `GET /healthz` (liveness),
 /// `GET /readyz` (readiness), `GET /metrics`, the usage endpoints (`AdminUsage`),
-/// `DELETE /admin/cache/{api}/{stage}`, `POST /admin/reload` (as SIGHUP, answered with the outcome)
-/// and `POST /admin/drain` (a stop, as SIGTERM).
+/// `DELETE /admin/cache/{api}/{stage}`, `POST /admin/reload` (as SIGHUP, answered with the outcome),
+/// `GET /admin/deployments` and the stage endpoints (`AdminStages`), and `POST /admin/drain` (a
+/// stop, as SIGTERM).
 /// One request per connection (`Connection: close`), which is all that health checkers and
 /// Prometheus need; a bounded number of connections, each with bounded buffers.
 final class AdminServer {
@@ -158,6 +159,27 @@ final class AdminServer {
                 String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
             }
             let answer = AdminUsage(supervisor: supervisor).answer(reset: reset, query: query)
+            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            return
+        }
+        if path.hasPrefix("/admin/stages/") {
+            let query = input.withBytes(slot: slot, range: head.query) { bytes in
+                String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
+            }
+            connections[slot].awaitingReload = true
+            if let answer = supervisor.stageAnswer(method: head.method, path: path.dropFirst("/admin/stages/".count),
+                                                   query: query), connections[slot].awaitingReload {
+                connections[slot].awaitingReload = false
+                respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            }
+            return
+        }
+        if path == "/admin/deployments" {
+            guard head.method == .get else {
+                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+                return
+            }
+            let answer = supervisor.deploymentsAnswer()
             respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
             return
         }

@@ -22,13 +22,16 @@ extension Supervisor {
         case refused([String])
     }
 
-    /// Reloads now; `trigger` says what asked, for the log.
-    func reload(trigger: String) -> ReloadOutcome {
-        let outcome = attemptReload()
+    /// Reloads now; `trigger` says what asked, for the log. `changes`: the admin endpoints'
+    /// changes to stages to load with (nil: those in force).
+    func reload(trigger: String, changes: StageChanges? = nil) -> ReloadOutcome {
+        let outcome = attemptReload(trigger: trigger, changes: changes)
         switch outcome {
         case .starting(let number):
             StandardError.write("sluice: \(trigger): generation \(number) (deployment \(current.deployment.id)) "
                                 + "starting; generation \(handover?.number ?? 0) serves until it accepts")
+        case .pending where changes != nil:
+            break
         case .pending:
             pendingReload = true
             StandardError.write("sluice: \(trigger): the reload waits for the running generations "
@@ -48,11 +51,20 @@ extension Supervisor {
                             + problems.map(AdminUsage.json).joined(separator: ",") + "]}")
     }
 
-    func attemptReload() -> ReloadOutcome {
+    func attemptReload(trigger: String, changes requested: StageChanges?) -> ReloadOutcome {
         guard !stopRequested && !draining else { return .refused(["the gateway is stopping"]) }
         guard let reloader else { return .refused(["this gateway cannot load its configuration again"]) }
+        // (A stage change is not queued: `stageAnswer` says to try again.)
         guard handover == nil, let lane = freeLane() else { return .pending }
-        let result = reloader()
+        var changes = requested ?? stageChanges
+        var result = reloader(changes.overrides)
+        if requested == nil, !changes.overrides.isEmpty, let loaded = result.deployment, loaded.id != changes.base {
+            // New files: a new deployment, which replaces what the admin endpoints set.
+            StandardError.write("sluice: \(trigger): the configuration's files changed: the admin changes to "
+                                + "\(changes.overrides.count) stage(s) no longer apply")
+            changes = StageChanges()
+            result = reloader([])
+        }
         var problems = result.diagnostics.map(\.description)
         guard let deployment = result.deployment else { return .refused(problems) }
         guard !strict || result.warnings.isEmpty else {
@@ -80,6 +92,10 @@ extension Supervisor {
             return .refused(["the new configuration's /metrics page could outgrow the admin listener's buffers; "
                              + "restart to apply it"])
         }
+        changes.base = deployment.id
+        handoverChanges = changes
+        handoverInputs = result.inputs
+        handoverTrigger = trigger
         begin(generation)
         return .starting(generation: generation.number)
     }
@@ -164,6 +180,14 @@ extension Supervisor {
         }
         appliedReloads += 1
         lastReloadApplied = true
+        stageChanges = handoverChanges
+        saveStageChanges()
+        history.keep = generation.deployment.deploymentHistory
+        if generation.deployment.id != old.deployment.id || history.record(id: generation.deployment.id) == nil,
+           let problem = history.add(generation.deployment, inputs: handoverInputs, description: handoverTrigger) {
+            StandardError.write("sluice: warning: \(problem)")
+        }
+        handoverInputs = []
         StandardError.write("sluice: reloaded: generation \(generation.number), deployment \(generation.deployment.id)")
         logServed(generation.deployment)
         admin.answerReloads(status: 200, body: #"{"reloaded":true,"generation":\#(generation.number),"deploymentId":"#

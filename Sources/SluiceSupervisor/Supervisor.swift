@@ -30,12 +30,23 @@ public final class Supervisor {
     var current: Generation!
     var handover: Generation?
     var handoverDeadline: Int64 = 0
+    /// What the reload under way brings with it: the stage changes, its files, what asked.
+    var handoverChanges = StageChanges()
+    var handoverInputs: [(path: String, text: String)] = []
+    var handoverTrigger = ""
     var retiring: [Generation] = []
 
     /// Every generation with workers.
     var generations: [Generation] { [current!] + (handover.map { [$0] } ?? []) + retiring }
     /// Loads the configuration again for a reload (nil: reloading is refused).
-    let reloader: (() -> LoadResult)?
+    let reloader: (([StageOverride]) -> LoadResult)?
+    let firstInputs: [(path: String, text: String)]
+    /// The deployments recorded (`GET /admin/deployments`), and the admin endpoints' changes
+    /// to stages in force.
+    var history: DeploymentHistory!
+    var stageChanges = StageChanges()
+    /// The state folder, when it is used (`lockStateDirectory`).
+    var stateFolder: String?
     /// `serve --strict`: a reloaded configuration with warnings is refused too.
     let strict: Bool
     /// What this build is (`sluice_build_info`).
@@ -90,9 +101,15 @@ public final class Supervisor {
     /// Quota journals found unreadable at start and kept aside.
     var unreadableJournals: UInt64 = 0
 
-    public init(deployment: Deployment, build: BuildFacts = BuildFacts(version: "", commit: "", swift: ""),
-                strict: Bool = false, reloader: (() -> LoadResult)? = nil) {
+    /// - Parameters:
+    ///   - inputs: the files `deployment` was loaded from (`LoadResult.inputs`), for its record
+    ///     in the deployment history.
+    ///   - reloader: loads the configuration again, with the admin endpoints' changes to stages.
+    public init(deployment: Deployment, inputs: [(path: String, text: String)] = [],
+                build: BuildFacts = BuildFacts(version: "", commit: "", swift: ""),
+                strict: Bool = false, reloader: (([StageOverride]) -> LoadResult)? = nil) {
         self.build = build
+        firstInputs = inputs
         self.strict = strict
         self.reloader = reloader
         buildLabels = PrometheusLabels([("version", build.version), ("commit", build.commit), ("swift", build.swift)])
@@ -159,6 +176,55 @@ public final class Supervisor {
                               errno: 0)
         }
         stateLock = lock
+        stateFolder = folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+    }
+
+    /// The deployment history and the admin endpoints' changes to stages, read back from the
+    /// state folder: changes made on the files being served apply again (the configuration is
+    /// loaded once more with them); changes made on other files are dropped.
+    func restoreHistory(_ deployment: Deployment) -> Deployment {
+        history = DeploymentHistory(folder: stateFolder.map { $0 + "/deployments" }, keep: deployment.deploymentHistory)
+        for line in history.restore() { StandardError.write("sluice: warning: \(line)") }
+        guard let stateFolder, let reloader else { return deployment }
+        let path = stateFolder + "/stages"
+        let bytes: [UInt8]?
+        do {
+            bytes = try Files.read(path, bytesMax: 16 << 20)
+        } catch {
+            StandardError.write("sluice: warning: \(path): \(error); the admin changes to stages are dropped")
+            return deployment
+        }
+        guard let bytes else { return deployment }
+        guard let changes = StageChanges.decode(bytes, history: history) else {
+            StandardError.write("sluice: warning: \(path) cannot be read back (or names a deployment no longer "
+                                + "recorded); the admin changes to stages are dropped")
+            return deployment
+        }
+        guard !changes.overrides.isEmpty else { return deployment }
+        guard changes.base == deployment.id else {
+            StandardError.write("sluice: the configuration's files changed since the admin changes to "
+                                + "\(changes.overrides.count) stage(s); they no longer apply")
+            return deployment
+        }
+        let result = reloader(changes.overrides)
+        guard let changed = result.deployment else {
+            for diagnostic in result.diagnostics { StandardError.write("sluice: \(diagnostic)") }
+            StandardError.write("sluice: the admin changes to stages no longer load; they are dropped")
+            return deployment
+        }
+        stageChanges = changes
+        StandardError.write("sluice: the admin changes to \(changes.overrides.count) stage(s) apply again")
+        return changed
+    }
+
+    /// Writes the admin endpoints' changes to stages to the state folder (when it is used).
+    func saveStageChanges() {
+        guard let stateFolder else { return }
+        do {
+            try Files.replace(stateFolder + "/stages", with: StageChanges.encode(stageChanges))
+        } catch {
+            StandardError.write("sluice: warning: cannot keep the changes to stages: \(error); a restart forgets them")
+        }
     }
 
     /// The quota counts restored from the journal and the journal proven writable, before
@@ -205,7 +271,7 @@ public final class Supervisor {
     }
 
     func start() throws {
-        let deployment = firstDeployment
+        var deployment = firstDeployment
         // Signals are blocked and read from a signalfd from here on; children unblock them.
         signalFD = try Signals.makeSignalFD([SignalNumber.terminate, SignalNumber.interrupt, SignalNumber.child,
                                              SignalNumber.hangUp, SignalNumber.user1])
@@ -233,6 +299,7 @@ public final class Supervisor {
         }
         try Supervisor.checkRings(deployment)
         try lockStateDirectory(deployment)
+        deployment = restoreHistory(deployment)
         // The listeners share their ports with SO_REUSEPORT, which would as well let this process
         // share them with another gateway already serving there: refuse instead. The workers of
         // a supervisor killed outright close their listeners within moments (their parent-death
@@ -274,6 +341,9 @@ public final class Supervisor {
         let generation = try Generation(number: 1, lane: 0, deployment: deployment, previous: nil)
         current = generation
         try restoreQuotas(generation)
+        if let problem = history.add(deployment, inputs: firstInputs, description: "start") {
+            StandardError.write("sluice: warning: \(problem)")
+        }
         setSlotLabels()
         let adminPort = Socket.localPort(adminListener)
         for (position, listener) in deployment.listeners.enumerated() {

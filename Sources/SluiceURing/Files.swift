@@ -121,6 +121,28 @@ public enum Files {
         return fd
     }
 
+    /// The names in a folder (not `.` and `..`); empty when it does not exist.
+    public static func list(_ folder: String) throws(SystemError) -> [String] {
+        guard let directory = opendir(folder) else {
+            if errno == ENOENT { return [] }
+            throw SystemError("opendir \(folder)", errno: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a file; one already gone is no error.
+    public static func remove(_ path: String) throws(SystemError) {
+        if unlink(path) != 0 && errno != ENOENT { throw SystemError("unlink \(path)", errno: errno) }
+    }
+
     /// Creates a folder and its parents (mode 0750) unless they exist.
     public static func makeFolder(_ path: String) throws(SystemError) {
         var prefix = ""

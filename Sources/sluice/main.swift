@@ -26,11 +26,11 @@ struct Serve: ParsableCommand {
         let environment = LoaderEnvironment.system
         // Run again on each reload (SIGHUP): the files are read, names resolved and everything
         // compiled anew.
-        let load: () -> LoadResult = { [config] in
-            config.map { ConfigLoader.load(path: $0, environment: environment) }
+        let load: ([StageOverride]) -> LoadResult = { [config] overrides in
+            config.map { ConfigLoader.load(path: $0, environment: environment, overrides: overrides) }
                 ?? ConfigLoader.loadDemo(allowedCPUs: environment.allowedCPUs, resolver: environment.resolver)
         }
-        let result = load()
+        let result = load([])
         for diagnostic in result.diagnostics { printError(diagnostic.description) }
         guard let deployment = result.deployment else {
             printError("sluice: the configuration has errors; not serving")
@@ -43,7 +43,8 @@ struct Serve: ParsableCommand {
         if config == nil { printError("sluice: serving the built-in demo configuration (use -c FILE for your own)") }
         // No thread has been started: the supervisor forks from here.
         printError("sluice: \(Version.facts.description)")
-        let status = Supervisor(deployment: deployment, build: Version.facts, strict: strict, reloader: load).run()
+        let status = Supervisor(deployment: deployment, inputs: result.inputs, build: Version.facts, strict: strict,
+                                reloader: load).run()
         throw ExitCode(status)
     }
 }

@@ -265,3 +265,102 @@ def test_a_stop_during_a_reload_leaves_nothing_behind(sluice):
     server.signal(signal.SIGTERM)
     assert server.wait(15) == 0
     assert server.children() == {}
+
+
+def deployments(server):
+    answer = server.admin_get("/admin/deployments")
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def stage_of(listing, name="prod"):
+    return next(stage for stage in listing["stages"] if stage["stage"] == name)
+
+
+def test_deployments_are_recorded_and_a_stage_rolls_back_without_editing_files(tmp_path):
+    server = Sluice(tmp_path / "gateway", workers=2)
+    text = server.config_path.read_text() + f'state_dir: "{tmp_path}/state"\n'
+    server.config_path.write_text(text)
+    server.start()
+    first = deployments(server)
+    assert [item["description"] for item in first["items"]] == ["start"]
+    first_id = first["current"]
+    assert re.fullmatch(r"[a-z0-9]{6}", first_id) and re.fullmatch(r"[0-9a-f]{64}", first["items"][0]["sha256"])
+    assert stage_of(first)["deploymentId"] == first_id
+    definition = server.directory / "petstore.oas30.yaml"
+    original = definition.read_text()
+    definition.write_text(version_b(original))
+    assert server.admin_request("POST", "/admin/reload").status == 200
+    second = deployments(server)
+    second_id = second["current"]
+    assert [item["id"] for item in second["items"]] == [second_id, first_id]
+    assert second["items"][0]["description"] == "POST /admin/reload"
+    assert get(server, "/prod/pets").body == b'[{"id":2,"type":"cat"}]'
+    # Rolled back to the deployment before: the first definition, though the files say B.
+    answer = server.admin_request("POST", "/admin/stages/petstore/prod/rollback")
+    assert answer.status == 200, answer.body
+    assert get(server, "/prod/pets").body == b'[{"id":1,"type":"dog"}]'
+    assert get(server, "/prod/cats").status == 403
+    assert stage_of(deployments(server))["deploymentId"] == first_id
+    # It survives a restart (same files, same state_dir).
+    server.signal(signal.SIGTERM)
+    assert server.wait(15) == 0
+    again = Sluice(tmp_path / "gateway", config_text=text)
+    definition.write_text(version_b(original))
+    again.start()
+    assert any("admin changes to 1 stage(s) apply again" in line for line in again.stderr_lines), again.stderr_lines
+    assert get(again, "/prod/pets").body == b'[{"id":1,"type":"dog"}]'
+    assert len(deployments(again)["items"]) == 2
+    # Forward again by id, then new files replace the rollback.
+    assert again.admin_request("POST", f"/admin/stages/petstore/prod/rollback?deploymentId={second_id}").status == 200
+    assert get(again, "/prod/pets").body == b'[{"id":2,"type":"cat"}]'
+    assert again.admin_request("POST", "/admin/stages/petstore/prod/rollback?deploymentId=zzzzzz").status == 404
+    assert again.admin_request("POST", "/admin/stages/petstore/nope/rollback").status == 404
+    assert again.admin_request("GET", "/admin/stages/petstore/prod/rollback").status == 405
+    assert again.admin_request("POST", "/admin/stages/petstore/prod/rollback").status == 200  # back to the first
+    definition.write_text(original.replace("dog", "fox"))
+    assert again.admin_request("POST", "/admin/reload").status == 200
+    assert get(again, "/prod/pets").body == b'[{"id":1,"type":"fox"}]'
+    assert stage_of(deployments(again))["deploymentId"] == deployments(again)["current"]
+
+
+def test_a_canary_from_a_recorded_deployment_is_set_promoted_and_removed(tmp_path):
+    server = Sluice(tmp_path / "gateway", workers=2)
+    server.config_path.write_text(server.config_path.read_text()
+                                  + "account_throttling: {rate_limit: 10000000, burst_limit: 10000000}\n")
+    server.start()
+    first_id = deployments(server)["current"]
+    definition = server.directory / "petstore.oas30.yaml"
+    original = definition.read_text()
+    definition.write_text(version_b(original))
+    assert server.admin_request("POST", "/admin/reload").status == 200
+    second_id = deployments(server)["current"]
+    # The stage back on A; B as its canary for half the requests.
+    assert server.admin_request("POST", f"/admin/stages/petstore/prod/rollback?deploymentId={first_id}").status == 200
+    answer = server.admin_request("POST", f"/admin/stages/petstore/prod/canary?deploymentId={second_id}"
+                                          "&percentTraffic=50&variable.color=green")
+    assert answer.status == 200, answer.body
+    canary = stage_of(deployments(server))["canary"]
+    assert canary == {"deploymentId": second_id, "percentTraffic": 50.0, "useStageCache": False,
+                      "stageVariableOverrides": {"color": "green"}}
+    bodies = [get(server, "/prod/pets").body for _ in range(400)]
+    assert 140 <= bodies.count(b'[{"id":2,"type":"cat"}]') <= 260
+    assert bodies.count(b'[{"id":1,"type":"dog"}]') + bodies.count(b'[{"id":2,"type":"cat"}]') == 400
+    # Another share, the same canary.
+    assert server.admin_request("POST", "/admin/stages/petstore/prod/canary?percentTraffic=100").status == 200
+    assert {get(server, "/prod/pets").body for _ in range(20)} == {b'[{"id":2,"type":"cat"}]'}
+    # Promoted: the stage serves B, no canary.
+    assert server.admin_request("POST", "/admin/stages/petstore/prod/canary/promote").status == 200
+    listing = deployments(server)
+    assert "canary" not in stage_of(listing) and stage_of(listing)["deploymentId"] == second_id
+    assert {get(server, "/prod/pets").body for _ in range(20)} == {b'[{"id":2,"type":"cat"}]'}
+    assert server.admin_request("DELETE", "/admin/stages/petstore/prod/canary").status == 404
+    assert server.admin_request("POST", "/admin/stages/petstore/prod/canary?percentTraffic=5").status == 400
+    assert server.admin_request("POST", f"/admin/stages/petstore/prod/canary?deploymentId={first_id}"
+                                        "&percentTraffic=101").status == 400
+    # Set again, then removed.
+    assert server.admin_request("POST", f"/admin/stages/petstore/prod/canary?deploymentId={first_id}"
+                                        "&percentTraffic=100").status == 200
+    assert get(server, "/prod/pets").body == b'[{"id":1,"type":"dog"}]'
+    assert server.admin_request("DELETE", "/admin/stages/petstore/prod/canary").status == 200
+    assert {get(server, "/prod/pets").body for _ in range(20)} == {b'[{"id":2,"type":"cat"}]'}

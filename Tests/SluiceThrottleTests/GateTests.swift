@@ -142,3 +142,19 @@ struct GateTests {
         #expect(first.subscription(key: 2, plan: 0) == -1)
     }
 }
+
+@Suite("Quota counters: counts carried over a reload")
+struct QuotaCarryTests {
+    @Test func addingCountsTheSamePeriodStartsANewOneAndLeavesALaterOneAlone() throws {
+        let counters = QuotaCounters(words: try SharedWords(name: "quota-carry-test", count: 1))
+        counters.set(0, period: 10, count: 5)
+        counters.add(0, period: 10, count: 3)
+        #expect(counters.used(0, period: 10) == 8)
+        counters.add(0, period: 11, count: 2)
+        #expect(counters.used(0, period: 11) == 2 && counters.used(0, period: 10) == 0)
+        counters.add(0, period: 10, count: 7)   // an earlier period: the later one stays
+        #expect(counters.used(0, period: 11) == 2)
+        counters.add(0, period: 11, count: 0)
+        #expect(counters.used(0, period: 11) == 2)
+    }
+}
