@@ -1150,7 +1150,16 @@ final class Loader {
                 deployment.stages[stageIndex].detailedMetrics = stage.detailedMetrics
                 var named: Set<Int> = []
                 for setting in stage.methodSettings {
-                    if unit.canaryOf != nil && !setting.key.names(api: apiIndex, in: deployment) { continue }
+                    // A canary, or a stage serving a recorded deployment (a rollback), may lack a
+                    // method the stage's settings name: skipped there (with a word for a rollback).
+                    if (unit.canaryOf != nil || unit.source != nil) && !setting.key.names(api: apiIndex, in: deployment) {
+                        if unit.canaryOf == nil {
+                            log.warning(configPath, setting.key.line, "stages.\(stage.name).method_settings "
+                                        + "'\(setting.key.text)': the stage serves deployment "
+                                        + "\(unit.source?.deploymentID ?? ""), which has no such method; skipped")
+                        }
+                        continue
+                    }
                     guard let operation = setting.key.operation(api: apiIndex, in: deployment, reader: reader,
                                                                 what: "stages.\(stage.name).method_settings") else { continue }
                     guard named.insert(operation).inserted else {

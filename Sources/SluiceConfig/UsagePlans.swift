@@ -175,10 +175,8 @@ struct MethodKey {
     var text: String
     var line: Int
 
-    /// The operation of API `api` that `METHOD /resource` names (`ANY` for an ANY method); nil
-    /// (reported) when there is none.
     /// Whether the API has the method, without a word (a stage's method settings on its
-    /// canary, whose definition may lack some of the stage's methods).
+    /// canary, or on a recorded deployment's definition, which may lack some of them).
     func names(api: Int, in deployment: Deployment) -> Bool {
         let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2 else { return false }
@@ -188,6 +186,8 @@ struct MethodKey {
         }
     }
 
+    /// The operation of API `api` that `METHOD /resource` names (`ANY` for an ANY method); nil
+    /// (reported) when there is none.
     func operation(api: Int, in deployment: Deployment, reader: ConfigReader, what: String) -> Int? {
         let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2 else {
@@ -291,20 +291,11 @@ struct UsagePlanSection {
         if valid && (!sawStages || plan.stages.isEmpty) {
             log.warning(reader.file, node.line, "\(what) covers no stage; its keys are refused everywhere")
         }
-        // A stage's canary takes the stage's keys: the plan covers it too, with the method
-        // throttles of the methods its definition has.
+        // A stage's canary takes the stage's keys: the plan covers it too. Its requests count
+        // against the stage's method throttles (`ThrottlePlan.throttleOperation`).
         for planStage in plan.stages {
             guard let canary = deployment.stages[planStage.stage].canary else { continue }
-            let twinAPI = deployment.stages[canary.stage].api
-            let throttles = planStage.methodThrottles.compactMap { throttle -> MethodThrottle? in
-                let operation = deployment.operations[throttle.operation]
-                guard let twin = deployment.operations.indices.first(where: {
-                    deployment.operations[$0].api == twinAPI && deployment.operations[$0].method == operation.method
-                        && deployment.operations[$0].resourcePath == operation.resourcePath
-                }) else { return nil }
-                return MethodThrottle(operation: twin, throttle: throttle.throttle)
-            }
-            plan.stages.append(PlanStage(stage: canary.stage, methodThrottles: throttles))
+            plan.stages.append(PlanStage(stage: canary.stage))
         }
         return valid ? plan : nil
     }
@@ -326,7 +317,8 @@ struct UsagePlanSection {
         let parts = label.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2,
               let stage = deployment.stages.indices.first(where: {
-                  deployment.stages[$0].name == parts[1] && deployment.apis[deployment.stages[$0].api].name == parts[0]
+                  deployment.stages[$0].canaryOf < 0 && deployment.stages[$0].name == parts[1]
+                      && deployment.apis[deployment.stages[$0].api].name == parts[0]
               }) else {
             log.error(reader.file, stageNode.line, "\(what): no stage '\(label)' (write 'api/stage', as apis: names them)")
             return nil
@@ -336,6 +328,15 @@ struct UsagePlanSection {
             let throttles = ThrottleReader(reader: reader)
             for (key, value) in entries {
                 let methodKey = MethodKey(text: key.text ?? "", line: key.line)
+                // A stage serving a recorded deployment's definition (a rollback) may lack a
+                // method the plan names: skipped there, with a word.
+                if deployment.stages[stage].deploymentID != nil
+                    && !methodKey.names(api: deployment.stages[stage].api, in: deployment) {
+                    log.warning(reader.file, key.line, "\(what) throttle '\(methodKey.text)': stage '\(label)' "
+                                + "serves deployment \(deployment.stages[stage].deploymentID ?? ""), which has no such "
+                                + "method; skipped there")
+                    continue
+                }
                 guard let operation = methodKey.operation(api: deployment.stages[stage].api, in: deployment,
                                                           reader: reader, what: "\(what) throttle"),
                       let throttle = throttles.throttle(value, "\(what) throttle '\(methodKey.text)'") else { return nil }

@@ -54,7 +54,9 @@ extension Supervisor {
         }) else {
             return Self.problem(404, "no stage \(apiName)/\(stageName)")
         }
-        let parameters = AdminUsage.parameters(query)
+        guard let parameters = AdminUsage.strictParameters(query) else {
+            return Self.problem(400, "a query parameter is not validly percent-encoded")
+        }
         var change = stageChanges.override(api: apiName, stage: stageName)
         let action = parts.dropFirst(2).joined(separator: "/")
         switch (method, action) {
@@ -72,8 +74,10 @@ extension Supervisor {
             guard let source = record.definition(api: apiName) else {
                 return Self.problem(409, "deployment \(record.id) has no API \(apiName)")
             }
-            // Back to the files in force is no longer a rollback.
+            // Back to the files in force is no longer a rollback. Variables a promoted canary
+            // brought go with the definition they came with.
             change.definition = record.id == deployment.id ? nil : source
+            change.variables = [:]
         case (.post, "canary"):
             guard let text = parameters["percentTraffic"], let percent = Double(text), percent.isFinite,
                   (0...100).contains(percent) else {
@@ -92,9 +96,11 @@ extension Supervisor {
                 change.canary = .set(CanaryRelease(source: source, definitionPath: source.path, percentTraffic: percent,
                                                    stageVariableOverrides: variables, useStageCache: useStageCache))
             } else if let canary = stage.canary {
-                let source = canary.deploymentID.map { history.record(id: $0)?.input(canary.definitionPath) }
-                if let source, source == nil { return Self.problem(409, "the canary's deployment is no longer recorded") }
-                change.canary = .set(CanaryRelease(source: source ?? nil, definitionPath: canary.definitionPath,
+                // The same definition, from the history (a canary sluice.yaml wrote is in the
+                // record of the files in force).
+                guard let source = history.record(id: canary.deploymentID ?? deployment.id)?.input(canary.definitionPath)
+                else { return Self.problem(409, "the canary's deployment is no longer recorded") }
+                change.canary = .set(CanaryRelease(source: source, definitionPath: canary.definitionPath,
                                                    percentTraffic: percent,
                                                    stageVariableOverrides: parameters.keys.contains { $0.hasPrefix("variable.") }
                                                        ? variables : canary.stageVariableOverrides,

@@ -78,6 +78,19 @@ struct AdminUsage {
         return result
     }
 
+    /// The same, nil when any name or value is not validly percent-encoded (an endpoint that
+    /// changes what is served must not take a garbled parameter for a missing one).
+    static func strictParameters(_ query: String) -> [String: String]? {
+        var result: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = PercentDecoding.decode(parts[0], plusAsSpace: true),
+                  let value = parts.count > 1 ? PercentDecoding.decode(parts[1], plusAsSpace: true) : "" else { return nil }
+            if result[name] == nil { result[name] = value }
+        }
+        return result
+    }
+
     /// A JSON string literal.
     static func json(_ text: String) -> String {
         var out = "\""

@@ -6,6 +6,9 @@ import SluiceURing
 /// canaries from the history.
 struct DeploymentRecord {
     var id: String
+    /// One more than the record before it: the history's order (wall-clock seconds may tie or
+    /// step back).
+    var sequence: Int = 0
     var createdEpochSeconds: Int64
     /// SHA-256 of the inputs (each path, a zero byte, its text, a zero byte), hex.
     var sha256: String
@@ -59,7 +62,8 @@ final class DeploymentHistory {
             let path = folder + "/" + name
             do {
                 guard let bytes = try Files.read(path, bytesMax: LoaderEnvironment.fileBytesMax * 4),
-                      let record = DeploymentHistory.decode(bytes) else {
+                      let record = DeploymentHistory.decode(bytes), name == record.id + DeploymentHistory.suffix,
+                      !records.contains(where: { $0.id == record.id }) else {
                     lines.append("\(path): not a deployment record; skipped")
                     continue
                 }
@@ -68,7 +72,7 @@ final class DeploymentHistory {
                 lines.append("\(path): \(error); skipped")
             }
         }
-        records.sort { $0.createdEpochSeconds < $1.createdEpochSeconds }
+        records.sort { $0.sequence < $1.sequence }
         trim()
         return lines
     }
@@ -86,13 +90,15 @@ final class DeploymentHistory {
     func add(_ deployment: Deployment, inputs: [(path: String, text: String)], description: String) -> String? {
         records.removeAll { $0.id == deployment.id }
         var hashed: [UInt8] = []
-        for input in inputs {
+        // In path order, as the id is made.
+        for input in inputs.sorted(by: { $0.path < $1.path }) {
             hashed += Array(input.path.utf8) + [0] + Array(input.text.utf8) + [0]
         }
         var digest: [UInt8] = []
         SHA256.digest(hashed.span, into: &digest)
         let record = DeploymentRecord(
-            id: deployment.id, createdEpochSeconds: Clock.realtimeNanoseconds() / 1_000_000_000,
+            id: deployment.id, sequence: (records.map(\.sequence).max() ?? 0) + 1,
+            createdEpochSeconds: Clock.realtimeNanoseconds() / 1_000_000_000,
             sha256: digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(), description: description,
             inputs: inputs,
             definitions: deployment.definitionFiles.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
@@ -127,7 +133,8 @@ final class DeploymentHistory {
     /// its bytes, then `end`.
     static func encode(_ record: DeploymentRecord) -> [UInt8] {
         var text = header + "\n"
-        text += "id\t\(record.id)\ncreated\t\(record.createdEpochSeconds)\nsha256\t\(record.sha256)\n"
+        text += "id\t\(record.id)\nsequence\t\(record.sequence)\ncreated\t\(record.createdEpochSeconds)\n"
+        text += "sha256\t\(record.sha256)\n"
         text += "description\t\(escaped(record.description))\n"
         for definition in record.definitions { text += "api\t\(escaped(definition.api))\t\(escaped(definition.path))\n" }
         var bytes = Array(text.utf8)
@@ -151,13 +158,18 @@ final class DeploymentHistory {
         while let text = line() {
             let fields = text.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             switch fields.first {
-            case "id" where fields.count == 2: record.id = fields[1]
+            case "id" where fields.count == 2:
+                // Six lowercase letters and digits, as the loader makes them (it names the file).
+                guard fields[1].utf8.count == 6, fields[1].utf8.allSatisfy({ ("a"..."z").contains(Character(UnicodeScalar($0)))
+                    || ("0"..."9").contains(Character(UnicodeScalar($0))) }) else { return nil }
+                record.id = fields[1]
+            case "sequence" where fields.count == 2: record.sequence = Int(fields[1]) ?? 0
             case "created" where fields.count == 2: record.createdEpochSeconds = Int64(fields[1]) ?? 0
             case "sha256" where fields.count == 2: record.sha256 = fields[1]
             case "description" where fields.count == 2: record.description = unescaped(fields[1])
             case "api" where fields.count == 3: record.definitions.append((unescaped(fields[1]), unescaped(fields[2])))
             case "file" where fields.count == 3:
-                guard let count = Int(fields[2]), count >= 0, position + count < bytes.count,
+                guard let count = Int(fields[2]), count >= 0, count < bytes.count - position,
                       bytes[position + count] == UInt8(ascii: "\n") else { return nil }
                 record.inputs.append((unescaped(fields[1]),
                                       String(decoding: bytes[position..<position + count], as: UTF8.self)))
@@ -171,38 +183,36 @@ final class DeploymentHistory {
         return nil
     }
 
-    /// `%`, tab and newline percent-encoded.
+    /// `%`, tab, newline and carriage return percent-encoded (scalar by scalar: `\r\n` is one
+    /// Character but two bytes).
     static func escaped(_ text: String) -> String {
         var out = ""
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "%": out += "%25"
             case "\t": out += "%09"
             case "\n": out += "%0A"
             case "\r": out += "%0D"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
 
     static func unescaped(_ text: String) -> String {
-        text.replacingOccurrences("%09", "\t").replacingOccurrences("%0A", "\n").replacingOccurrences("%0D", "\r")
-            .replacingOccurrences("%25", "%")
-    }
-}
-
-extension String {
-    /// Every occurrence of `target` replaced (no Foundation here).
-    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            out += rest[..<range.lowerBound]
-            out += replacement
-            rest = rest[range.upperBound...]
+        var out = String.UnicodeScalarView()
+        var scalars = Array(text.unicodeScalars)[...]
+        while let scalar = scalars.popFirst() {
+            if scalar == "%", scalars.count >= 2 {
+                let code = String(String.UnicodeScalarView(scalars.prefix(2)))
+                if let decoded = ["25": "%", "09": "\t", "0A": "\n", "0D": "\r"][code] as UnicodeScalar? {
+                    out.append(decoded)
+                    scalars = scalars.dropFirst(2)
+                    continue
+                }
+            }
+            out.append(scalar)
         }
-        return out + rest
+        return String(out)
     }
 }

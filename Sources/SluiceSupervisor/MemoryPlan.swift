@@ -12,8 +12,9 @@ public struct MemoryPlan: Sendable {
 
     public init(_ deployment: Deployment) {
         workers = deployment.workers.slots.map { WorkerMemory(tuning: $0, deployment: deployment) }
-        var zones = deployment.stages.compactMap(\.cache).map { CacheZones.bytes(capacityBytes: $0.capacityBytes) }
-            .reduce(0, +)
+        // A canary's stage has no cache of its own (it shares its stage's, or has none).
+        var zones = deployment.stages.filter { $0.canaryOf < 0 }.compactMap(\.cache)
+            .map { CacheZones.bytes(capacityBytes: $0.capacityBytes) }.reduce(0, +)
         if deployment.authorizers.contains(where: { $0.function != nil && $0.resultTTLSeconds > 0 }) {
             zones += CacheZones.bytes(capacityBytes: Generation.authorizerCacheBytes)
         }

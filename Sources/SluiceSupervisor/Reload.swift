@@ -58,12 +58,22 @@ extension Supervisor {
         guard handover == nil, let lane = freeLane() else { return .pending }
         var changes = requested ?? stageChanges
         var result = reloader(changes.overrides)
-        if requested == nil, !changes.overrides.isEmpty, let loaded = result.deployment, loaded.id != changes.base {
-            // New files: a new deployment, which replaces what the admin endpoints set.
-            StandardError.write("sluice: \(trigger): the configuration's files changed: the admin changes to "
-                                + "\(changes.overrides.count) stage(s) no longer apply")
-            changes = StageChanges()
-            result = reloader([])
+        if requested == nil, !changes.overrides.isEmpty {
+            // New files are a new deployment, which replaces what the admin endpoints set (also
+            // when the files no longer load with those changes).
+            var plain: LoadResult?
+            if result.deployment == nil { plain = reloader([]) }
+            if let id = result.deployment?.id ?? plain?.deployment?.id, id != changes.base {
+                StandardError.write("sluice: \(trigger): the configuration's files changed: the admin changes to "
+                                    + "\(changes.overrides.count) stage(s) no longer apply")
+                changes = StageChanges()
+                result = plain ?? reloader([])
+            }
+        }
+        if requested != nil, let loaded = result.deployment, loaded.id != current.deployment.id {
+            // A stage change is made on what is served, not on files edited since.
+            return .refused(["the configuration's files changed since the last reload: reload them first, then "
+                             + "change the stage"])
         }
         var problems = result.diagnostics.map(\.description)
         guard let deployment = result.deployment else { return .refused(problems) }

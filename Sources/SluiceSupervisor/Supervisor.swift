@@ -207,8 +207,9 @@ public final class Supervisor {
             return deployment
         }
         let result = reloader(changes.overrides)
-        guard let changed = result.deployment else {
-            for diagnostic in result.diagnostics { StandardError.write("sluice: \(diagnostic)") }
+        for diagnostic in result.diagnostics { StandardError.write("sluice: \(diagnostic)") }
+        guard let changed = result.deployment, changed.id == deployment.id,
+              !strict || result.warnings.isEmpty else {
             StandardError.write("sluice: the admin changes to stages no longer load; they are dropped")
             return deployment
         }
@@ -752,7 +753,8 @@ public final class Supervisor {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let api = PercentDecoding.decode(parts[0]), let stageName = PercentDecoding.decode(parts[1]),
               let stage = deployment.stages.indices.first(where: {
-                  deployment.stages[$0].name == stageName && deployment.apis[deployment.stages[$0].api].name == api
+                  deployment.stages[$0].canaryOf < 0 && deployment.stages[$0].name == stageName
+                      && deployment.apis[deployment.stages[$0].api].name == api
               }) else {
             return AdminUsage.Answer(status: 404, body: #"{"message":"no such stage: write /admin/cache/{api}/{stage}"}"#)
         }

@@ -60,11 +60,14 @@ public struct Gate: Sendable {
             guard grant >= 0 else { return Verdict(.forbidden) }
             subscription = Int(plan.grantSubscription[grant])
             planStage = plan.grantPlanStage[grant]
-            order[0] = plan.subscriptionMethodBucket(subscription, stage: stage, operation: operation)
+            order[0] = plan.subscriptionMethodBucket(subscription, stage: Int(plan.throttleStage[stage]),
+                                                     operation: Int(plan.throttleOperation[operation]))
             order[1] = plan.subscriptionBucket[subscription]
         }
-        order[2] = plan.stageMethodBucket(stage: stage, operation: operation)
-        order[3] = plan.stageBucket[stage]
+        // A canary's requests count against its stage's throttles (`ThrottlePlan.throttleStage`).
+        order[2] = plan.stageMethodBucket(stage: Int(plan.throttleStage[stage]),
+                                          operation: Int(plan.throttleOperation[operation]))
+        order[3] = plan.stageBucket[Int(plan.throttleStage[stage])]
         order[4] = ThrottlePlan.accountBucket
         let verdictSubscription = Int32(subscription)
         for step in 0..<5 {

@@ -56,6 +56,12 @@ public struct ThrottlePlan: Sendable, Equatable {
     let keyFromHeader: [Bool]
     /// By stage: its bucket, or -1.
     let stageBucket: [Int32]
+    /// By stage and by operation: whose throttles a request counts against. A canary's stage
+    /// counts against its stage's (as on API Gateway, where the canary shares the stage's
+    /// limits), and a canary's method against the stage's method with the same method and path;
+    /// every other stage and operation against its own.
+    let throttleStage: [Int32]
+    let throttleOperation: [Int32]
     /// By stage: its method throttles are `stageMethodStart[s]..<stageMethodStart[s + 1]`.
     let stageMethodStart: [Int32]
     let stageMethodOperation: [Int32]
@@ -92,6 +98,19 @@ public struct ThrottlePlan: Sendable, Equatable {
             return Int32(limits.count - 1)
         }
         keyRequired = deployment.operations.map(\.apiKeyRequired)
+        throttleStage = deployment.stages.indices.map { Int32(deployment.stages[$0].canaryOf >= 0 ? deployment.stages[$0].canaryOf : $0) }
+        throttleOperation = deployment.operations.indices.map { index in
+            let operation = deployment.operations[index]
+            // The API of a canary's stage: its operations map onto its stage's API's.
+            guard let twin = deployment.stages.first(where: { $0.api == operation.api && $0.canaryOf >= 0 }) else {
+                return Int32(index)
+            }
+            let primaryAPI = deployment.stages[twin.canaryOf].api
+            return Int32(deployment.operations.indices.first {
+                deployment.operations[$0].api == primaryAPI && deployment.operations[$0].method == operation.method
+                    && deployment.operations[$0].resourcePath == operation.resourcePath
+            } ?? index)
+        }
         keyFromHeader = deployment.operations.map { deployment.apis[$0.api].apiKeySource == .header }
 
         var stageBucket: [Int32] = []

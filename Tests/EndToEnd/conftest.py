@@ -145,8 +145,10 @@ class Sluice:
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files_max, self.open_files_max))
 
         RUNNING.append(self)
-        self.process = subprocess.Popen([BINARY, "serve", "-c", str(self.config_path)],
+        # A test may run it from another folder with a relative -c (`self.cwd`, `self.config_argument`).
+        self.process = subprocess.Popen([BINARY, "serve", "-c", getattr(self, "config_argument", str(self.config_path))],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        cwd=getattr(self, "cwd", None),
                                         preexec_fn=limit_open_files if self.open_files_max else None)
         ready = threading.Event()
 

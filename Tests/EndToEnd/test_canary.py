@@ -105,3 +105,40 @@ def test_0_and_100_percent_and_a_bad_setting(tmp_path):
     result = subprocess.run([BINARY, "check", "-c", str(bad.config_path)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "stages.prod.canary.percent_traffic must be a number from 0.0 to 100.0, not '101'" in result.stdout
+
+
+def test_the_canary_counts_against_its_stages_throttle(tmp_path):
+    server = canary_config(tmp_path, percent=50.0, log=False)
+    server.config_path.write_text(server.config_path.read_text().replace(
+        "        variables: {color: blue}\n", "        variables: {color: blue}\n"
+        "        throttling: {rate_limit: 1, burst_limit: 10}\n"))
+    server.start()
+    answers = send(server, 40, connections=1)
+    admitted = [answer for answer in answers if answer.status == 200]
+    # One bucket of 10 for the stage and its canary (two buckets would admit about 20).
+    assert 10 <= len(admitted) <= 11, [answer.status for answer in answers]
+    assert {answer.status for answer in answers} == {200, 429}
+
+
+def test_a_canary_written_in_sluice_yaml_changes_share_from_a_relative_config_path(tmp_path):
+    server = canary_config(tmp_path, percent=0.0, log=False)
+    server.cwd = str(tmp_path)
+    server.config_argument = "gateway/sluice.yaml"
+    server.start()
+    assert {answer.header("X-Static") for answer in send(server, 40)} == {"static-value"}
+    answer = server.admin_request("POST", "/admin/stages/petstore/prod/canary?percentTraffic=100")
+    assert answer.status == 200, answer.body
+    assert {answer.header("X-Static") for answer in send(server, 40)} == {"canary-value"}
+    assert server.admin_request("POST", "/admin/stages/petstore/prod/canary?percentTraffic=5&deploymentId=%zz").status == 400
+    # Promoted: the stage serves the canary's definition with its variables, no canary.
+    assert server.admin_request("POST", "/admin/stages/petstore/prod/canary/promote").status == 200
+    bodies = {answer.body for answer in send(server, 40)}
+    assert bodies == {b'[{"id":2,"type":"cat","stage":"green"}]'}
+    # A stage change on files edited since the last reload is refused: reload first.
+    definition = server.directory / "petstore.oas30.yaml"
+    definition.write_text(definition.read_text().replace("dog", "fox"))
+    answer = server.admin_request("DELETE", "/admin/stages/petstore/prod/canary")
+    assert answer.status == 404   # promoted: no canary any more
+    current = server.admin_get("/admin/deployments").json()["current"]
+    answer = server.admin_request("POST", f"/admin/stages/petstore/prod/rollback?deploymentId={current}")
+    assert answer.status == 400 and "reload them first" in answer.body.decode(), answer.body

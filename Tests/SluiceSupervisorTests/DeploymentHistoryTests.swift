@@ -26,6 +26,8 @@ struct DeploymentHistoryTests {
         #expect(DeploymentHistory.decode(Array(bytes.dropLast(5))) == nil)
         #expect(DeploymentHistory.decode(Array("sluice-deployment 1\nfile\tx\t999\nab\nend\n".utf8)) == nil)
         #expect(DeploymentHistory.decode(Array("other 1\nend\n".utf8)) == nil)
+        #expect(DeploymentHistory.decode(Array("sluice-deployment 1\nid\tabc123\nfile\tx\t9223372036854775807\nend\n".utf8)) == nil)
+        #expect(DeploymentHistory.decode(Array("sluice-deployment 1\nid\t../../x\nend\n".utf8)) == nil)
         #expect(DeploymentHistory.decode([]) == nil)
     }
 
@@ -62,9 +64,11 @@ struct DeploymentHistoryTests {
         #expect(StageChanges.decode(StageChanges.encode(changes), history: DeploymentHistory(folder: nil, keep: 1)) == nil)
     }
 
-    @Test func replacingEveryOccurrence() {
-        #expect("a%09b%09".replacingOccurrences("%09", "\t") == "a\tb\t")
-        #expect("none".replacingOccurrences("x", "y") == "none")
-        #expect(DeploymentHistory.unescaped(DeploymentHistory.escaped("%09\t%\n")) == "%09\t%\n")
+    @Test func escapingRoundTrips() {
+        for text in ["%09\t%\n", "a\r\nb", "%0A\u{301}", "%", "%2", "plain é"] {
+            let escaped = DeploymentHistory.escaped(text)
+            #expect(!escaped.unicodeScalars.contains { $0 == "\t" || $0 == "\n" || $0 == "\r" })
+            #expect(DeploymentHistory.unescaped(escaped) == text)
+        }
     }
 }

@@ -441,7 +441,7 @@ public final class Worker {
         freeInvocations = (0..<Int32(invocationCount)).reversed()
         eventScratch = LambdaEventScratch(headersMax: limits.request.headersMax,
                                           queryParametersMax: limits.request.headBytesMax / 2)
-        eventPathValues.reserveCapacity(deployment.routes.parametersMax)
+        eventPathValues.reserveCapacity(max(deployment.routes.parametersMax, deployment.canaryRoutes.parametersMax))
         textScratch = try ByteSlab(slotCount: 1, slotBytes: 64 + LambdaEvent.traceIDBytesMax)
         valueScratch = try ByteSlab(slotCount: 1, slotBytes: 64)
         responseHead = ResponseHead(headersCapacity: limits.request.headersMax)
@@ -461,7 +461,7 @@ public final class Worker {
         deadlines = DeadlineLists(capacity: slotCount, integrationTimeouts: proxyTargets.timeoutsMilliseconds.count)
         head = RequestHead(headersCapacity: limits.request.headersMax)
         resolvedPath.reserveCapacity(limits.request.headBytesMax)
-        let parametersCapacity = max(16, deployment.routes.parametersMax)
+        let parametersCapacity = max(16, deployment.routes.parametersMax, deployment.canaryRoutes.parametersMax)
         let headersCapacity = context.deployment.limits.request.headersMax
         match = RouteMatch(parametersCapacity: parametersCapacity)
         let parkedSlots = min(tuning.maxConnections, Worker.parkedHeadSlotsMax)
@@ -831,7 +831,11 @@ public final class Worker {
         guard Int32(truncatingIfNeeded: canaryDice % 10_000) < canaryShares[stage] else { return found }
         connections[index].request.canary = true
         let twin = Int(canaryStages[stage])
-        if canaryRoutes.lookup(host: host, path: path, method: head.method, into: &match) { return true }
+        // Only the canary's own routes: a match elsewhere in the canary table (another stage's
+        // canary, by backtracking) is a miss within this one.
+        if canaryRoutes.lookup(host: host, path: path, method: head.method, into: &match), match.stage == twin {
+            return true
+        }
         match.enclosingStage = twin
         return false
     }

@@ -134,7 +134,7 @@ extension Worker {
         case .isCanaryRequest:
             guard record.stage >= 0 else { break }
             let stage = Int(record.stage)
-            if canaryShares[stage] > 0 || canaryOf[stage] >= 0 {
+            if canaryStages[stage] >= 0 || canaryOf[stage] >= 0 {
                 appendEscaped(connections[index].request.canary ? Worker.trueText : Worker.falseText, escaping, to: &writer)
             }
         case .stage:
