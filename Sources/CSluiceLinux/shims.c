@@ -79,8 +79,15 @@ int sluice_signalfd(const int *signals, int count) {
 }
 
 void sluice_reset_signals(void) {
+    // The signals a child reads from a signalfd stay blocked until it has made one: a SIGUSR1 for
+    // log rotation, or a SIGTERM, that arrives while a worker is still setting up waits for it
+    // instead of killing it. (SIGHUP is the supervisor's alone; a child never dies of one.)
     sigset_t mask;
     sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_SETMASK, &mask, NULL);
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;

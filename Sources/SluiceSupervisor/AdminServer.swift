@@ -27,6 +27,9 @@ final class AdminServer {
         var sent = 0
         /// A `POST /admin/reload` waiting for the reload's outcome (`answerReloads`).
         var awaitingReload = false
+        /// The request was HEAD: its answer has no body (kept per connection, since the parsed
+        /// head is the last request's by the time a deferred answer goes out).
+        var headOnly = false
     }
 
     let ring: Ring
@@ -135,6 +138,7 @@ final class AdminServer {
     }
 
     func route(_ slot: Int, supervisor: Supervisor) {
+        connections[slot].headOnly = head.method == .head
         let path = input.withBytes(slot: slot, range: head.path) { bytes in
             var text = ""
             for index in bytes.indices { text.unicodeScalars.append(UnicodeScalar(bytes[index])) }
@@ -244,7 +248,7 @@ final class AdminServer {
     func respond(_ slot: Int, status: Int, contentType: String, body: Span<UInt8>) {
         let head = Array(("HTTP/1.1 \(status) \(ResponseHead.reasonPhrase(status))\r\nContent-Type: \(contentType)\r\n"
                           + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n").utf8)
-        let includeBody = self.head.method != .head
+        let includeBody = !connections[slot].headOnly
         let written = output.write(slot: slot, offset: 0) { writer in
             writer.append(head.span)
             if includeBody { writer.append(body) }

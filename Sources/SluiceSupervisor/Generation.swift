@@ -38,6 +38,8 @@ final class Generation {
     /// Its quota counts when a reload carried them into new counters (nil when the counters
     /// were kept): what it counts after that is added to the generation in force when it ends.
     var quotaHandover: [QuotaJournal.Entry]?
+    /// The previous generation's counts this one's new counters started from (nil: none carried).
+    var carriedQuotas: [QuotaJournal.Entry]?
 
     /// Answers, latencies and cache results per stage (then the unrouted requests), and per
     /// method of the stages with detailed metrics; the label sets of their series.
@@ -116,11 +118,12 @@ final class Generation {
         } else {
             gate = Gate(plan: plan, zones: try ThrottleZones(plan: plan))
             if let previous {
-                // Counts carried over by plan and key name; what the draining workers count
-                // after this is added when they have exited (`Supervisor.retire`).
+                // Counts carried over by plan and key name; what the previous generation's
+                // workers count after this is added when they have exited (`Supervisor.ended`),
+                // once this generation has taken over.
                 let handover = previous.journal.entries(previous.gate.quotas)
                 _ = journal.apply(handover, to: gate.quotas)
-                previous.quotaHandover = handover
+                carriedQuotas = handover
             }
         }
         if let previous, previous.gate.plan == plan, Generation.same(previous.rejectionLabels, rejectionLabels) {

@@ -1,4 +1,6 @@
 import SluiceConfig
+import SluiceCoordinator
+import SluiceThrottle
 import SluiceURing
 
 /// Reload (SIGHUP, `POST /admin/reload`): the configuration is loaded and compiled again; if it
@@ -47,6 +49,8 @@ extension Supervisor {
         lastReloadApplied = false
         for problem in problems { StandardError.write("sluice: \(trigger): \(problem)") }
         StandardError.write("sluice: \(trigger): reload refused; still serving generation \(current.number)")
+        // Those waiting for a handover under way get its outcome, not this one's.
+        guard handover == nil else { return }
         admin.answerReloads(status: 400, body: #"{"reloaded":false,"generation":\#(current.number),"errors":["#
                             + problems.map(AdminUsage.json).joined(separator: ",") + "]}")
     }
@@ -124,6 +128,11 @@ extension Supervisor {
         }
         if deployment.admin != old.admin { return "admin: the admin address changed; restart to apply it" }
         if deployment.stateDirectory != old.stateDirectory { return "state_dir changed; restart to apply it" }
+        if stateFolder == nil && (deployment.stateDirectoryConfigured || QuotaJournal(
+            deployment: deployment, plan: ThrottlePlan(deployment: deployment)).isNeeded) {
+            return "state_dir: the new configuration needs the state folder (written, or a quota), which is locked and "
+                + "checked at start; restart to apply it"
+        }
         return nil
     }
 
@@ -174,6 +183,9 @@ extension Supervisor {
             return
         }
         handover = nil
+        // Its quota counts were carried into new counters: what it counts from now on is added
+        // when it has ended (`ended`).
+        old.quotaHandover = generation.carriedQuotas
         retire(old, now: now)
         // The old coordinator writes the journal once more as it stops; the new one writes the
         // new configuration's counts from its first tick.
@@ -211,6 +223,11 @@ extension Supervisor {
         let failed = current!
         handover = nil
         current = old
+        // Its workers that died meanwhile start again.
+        let now = Clock.monotonicCoarseNanoseconds()
+        for slot in old.workers.indices where old.workers[slot].pid == 0 && old.workers[slot].respawnAt < 0 {
+            old.workers[slot].respawnAt = now
+        }
         setSlotLabels()
         retire(failed, now: Clock.monotonicCoarseNanoseconds())
         refused([reason], trigger: "reload")

@@ -250,7 +250,8 @@ public final class Supervisor {
         for stage in deployment.stages {
             guard let log = stage.accessLog else { continue }
             do {
-                Files.close(try Files.openForAppending(log.path))
+                // Without blocking: a FIFO nobody reads is an error, not a hung supervisor.
+                try Files.checkAppendable(log.path)
             } catch {
                 throw SystemError("access log of stage '\(stage.name)' of API '\(deployment.apis[stage.api].name)': "
                                   + error.call, errno: error.errno)
@@ -463,7 +464,8 @@ public final class Supervisor {
     }
 
     func forkCoordinator(now: Int64) throws {
-        let generation = current!
+        // During a handover the coordinator serves the generation in force until it ends.
+        let generation = handover ?? current!
         let pid = try Process.fork()
         if pid == 0 {
             Process.prepareChild(name: "sluice-coord", parent: processID)
@@ -667,8 +669,8 @@ public final class Supervisor {
             for generation in generations {
                 for child in generation.workers where child.pid > 0 { Process.signal(child.pid, SignalNumber.kill) }
             }
-            if coordinator.pid > 0 && now >= drainDeadline + Supervisor.quickDeathNanoseconds {
-                Process.signal(coordinator.pid, SignalNumber.kill)
+            if now >= drainDeadline + Supervisor.quickDeathNanoseconds {
+                for pid in [coordinator.pid] + retiredCoordinators where pid > 0 { Process.signal(pid, SignalNumber.kill) }
             }
         }
         if !finished { ring.timeout(nanoseconds: Supervisor.tickNanoseconds, userData: SupervisorToken.tick.rawValue) }
@@ -719,7 +721,7 @@ public final class Supervisor {
         if let old = handover {
             // The reload under way is dropped; every generation drains.
             handover = nil
-            retiring.append(old)
+            retire(old, now: Clock.monotonicCoarseNanoseconds())
             admin.answerReloads(status: 400, body: #"{"reloaded":false,"errors":["the gateway is stopping"]}"#)
         }
         StandardError.write("sluice: draining")
