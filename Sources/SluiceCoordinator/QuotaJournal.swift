@@ -74,7 +74,7 @@ public struct QuotaJournal: Sendable {
         var text = QuotaJournal.header + "\n"
         let entries = entries(quotas)
         for entry in entries {
-            text += "\(Self.escaped(entry.plan))\t\(Self.escaped(entry.key))\t"
+            text += "\(PercentDecoding.fieldEscaped(entry.plan))\t\(PercentDecoding.fieldEscaped(entry.key))\t"
                 + "\(entry.period.rawValue)\t\(entry.offset)\t\(entry.periodIndex)\t\(entry.count)\n"
         }
         var bytes = Array(text.utf8)
@@ -201,22 +201,5 @@ public struct QuotaJournal: Sendable {
             lines.append("\(path): cannot keep it aside (\(error)); it will be replaced")
         }
         return Restored(lines: lines, unreadable: true)
-    }
-
-    // MARK: Helpers
-
-    /// Names with `%`, tab, newline or carriage return percent-encoded.
-    static func escaped(_ name: String) -> String {
-        var text = ""
-        for scalar in name.unicodeScalars {
-            switch scalar {
-            case "%": text += "%25"
-            case "\t": text += "%09"
-            case "\n": text += "%0A"
-            case "\r": text += "%0D"
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text
     }
 }

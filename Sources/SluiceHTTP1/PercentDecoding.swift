@@ -56,3 +56,22 @@ public enum PercentDecoding {
         }
     }
 }
+
+extension PercentDecoding {
+    /// `%`, tab, newline and carriage return percent-encoded, scalar by scalar: a name made safe
+    /// for one tab-separated field of a line (the quota journal, the deployment records), which
+    /// `decode` reads back.
+    public static func fieldEscaped(_ text: String) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "%": escaped += "%25"
+            case "\t": escaped += "%09"
+            case "\n": escaped += "%0A"
+            case "\r": escaped += "%0D"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}

@@ -167,36 +167,20 @@ final class AdminServer {
             return
         }
         if path.hasPrefix("/admin/stages/") {
-            let query = input.withBytes(slot: slot, range: head.query) { bytes in
-                String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
-            }
-            connections[slot].awaitingReload = true
-            if let answer = supervisor.stageAnswer(method: head.method, path: path.dropFirst("/admin/stages/".count),
-                                                   query: query), connections[slot].awaitingReload {
-                connections[slot].awaitingReload = false
-                respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            let query = queryText(slot)
+            answerWhenKnown(slot) {
+                supervisor.stageAnswer(method: head.method, path: path.dropFirst("/admin/stages/".count), query: query)
             }
             return
         }
         if path == "/admin/deployments" {
-            guard head.method == .get else {
-                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
-                return
-            }
-            let answer = supervisor.deploymentsAnswer()
-            respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+            guard head.method == .get else { return refuseMethod(slot) }
+            respond(slot, supervisor.deploymentsAnswer())
             return
         }
         if path == "/admin/reload" {
-            guard head.method == .post else {
-                respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
-                return
-            }
-            connections[slot].awaitingReload = true
-            if let answer = supervisor.reloadAnswer(), connections[slot].awaitingReload {
-                connections[slot].awaitingReload = false
-                respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
-            }
+            guard head.method == .post else { return refuseMethod(slot) }
+            answerWhenKnown(slot) { supervisor.reloadAnswer() }
             return
         }
         if path == "/admin/drain" {
@@ -229,6 +213,30 @@ final class AdminServer {
             respond(slot, status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: page.span)
         default:
             respond(slot, status: 404, contentType: "application/json", body: #"{"message":"Not Found"}"#)
+        }
+    }
+
+    /// Runs an endpoint whose answer may come with a reload's outcome (nil: later, from
+    /// `answerReloads`, which may also have answered already).
+    func answerWhenKnown(_ slot: Int, _ endpoint: () -> AdminUsage.Answer?) {
+        connections[slot].awaitingReload = true
+        if let answer = endpoint(), connections[slot].awaitingReload {
+            connections[slot].awaitingReload = false
+            respond(slot, answer)
+        }
+    }
+
+    func respond(_ slot: Int, _ answer: AdminUsage.Answer) {
+        respond(slot, status: answer.status, contentType: "application/json", body: answer.body)
+    }
+
+    func refuseMethod(_ slot: Int) {
+        respond(slot, status: 405, contentType: "application/json", body: #"{"message":"Method Not Allowed"}"#)
+    }
+
+    func queryText(_ slot: Int) -> String {
+        input.withBytes(slot: slot, range: head.query) { bytes in
+            String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self)
         }
     }
 

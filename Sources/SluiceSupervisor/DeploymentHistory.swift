@@ -1,4 +1,5 @@
 import SluiceConfig
+import SluiceHTTP1
 import SluiceCrypto
 import SluiceURing
 
@@ -183,36 +184,9 @@ final class DeploymentHistory {
         return nil
     }
 
-    /// `%`, tab, newline and carriage return percent-encoded (scalar by scalar: `\r\n` is one
-    /// Character but two bytes).
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "%": out += "%25"
-            case "\t": out += "%09"
-            case "\n": out += "%0A"
-            case "\r": out += "%0D"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    /// A field made safe for a line (`PercentDecoding.fieldEscaped`), and read back; a field
+    /// that does not decode is kept as written (the record's checks refuse what matters).
+    static func escaped(_ text: String) -> String { PercentDecoding.fieldEscaped(text) }
 
-    static func unescaped(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        var scalars = Array(text.unicodeScalars)[...]
-        while let scalar = scalars.popFirst() {
-            if scalar == "%", scalars.count >= 2 {
-                let code = String(String.UnicodeScalarView(scalars.prefix(2)))
-                if let decoded = ["25": "%", "09": "\t", "0A": "\n", "0D": "\r"][code] as UnicodeScalar? {
-                    out.append(decoded)
-                    scalars = scalars.dropFirst(2)
-                    continue
-                }
-            }
-            out.append(scalar)
-        }
-        return String(out)
-    }
+    static func unescaped(_ text: String) -> String { PercentDecoding.decode(Substring(text)) ?? text }
 }
