@@ -163,17 +163,27 @@ public struct CompiledSchema: Sendable {
     public var nodeCount: Int { nodes.count }
 }
 
-/// A compiled regex. Swift's `Regex` is not declared Sendable, but it is immutable once built and
-/// its lowered program is made at compile (`SchemaCompiler.regex` matches once), after which
-/// matching only reads it; compiled schemas are built at load and then only read.
+/// A compiled `pattern`: a `PatternProgram` when the pattern is within its subset (matched
+/// without allocating), else Swift's `Regex`. `Regex` is not declared Sendable, but it is
+/// immutable once built and its lowered program is made at compile (`SchemaCompiler.regex`
+/// matches once), after which matching only reads it; compiled schemas are built at load and
+/// then only read.
 final class SchemaRegex: @unchecked Sendable {
+    let program: PatternProgram?
     let regex: Regex<AnyRegexOutput>
 
-    init(_ regex: Regex<AnyRegexOutput>) {
+    init(_ regex: Regex<AnyRegexOutput>, program: PatternProgram?) {
         self.regex = regex
+        self.program = program
     }
 
-    /// ECMA 262's unanchored search: a match anywhere in `text`.
+    /// ECMA 262's unanchored search: a match anywhere in `utf8` (a decoded string).
+    func matches(_ utf8: [UInt8], _ scratch: inout PatternScratch) -> Bool {
+        if let program { return program.matches(utf8.span, &scratch) }
+        return matches(String(decoding: utf8, as: UTF8.self))
+    }
+
+    /// The same through Swift's Regex (allocates).
     func matches(_ text: String) -> Bool {
         (try? regex.firstMatch(in: text)) != nil
     }

@@ -647,7 +647,8 @@ struct SchemaCompiler {
         return decimals.count - 1
     }
 
-    /// `source` compiled as the regex to search with. ECMA 262 semantics as near as Swift's Regex
+    /// `source` compiled as the regex to search with: a `PatternProgram` when it is within that
+    /// subset, and Swift's Regex (which also checks the syntax) otherwise. ECMA 262 semantics as near as Swift's Regex
     /// gives them: matched scalar by scalar (not by grapheme), `\d` and `\w` ASCII only, `^` and
     /// `$` only at the ends of the input. Where the syntaxes differ (Swift accepts some that ECMA
     /// does not, such as possessive quantifiers; it has no lookbehind), Swift's answer stands.
@@ -658,7 +659,8 @@ struct SchemaCompiler {
         } catch {
             throw Self.error(line, "\(keyword) \"\(source)\" is not a valid regular expression: \(error)")
         }
-        let regex = SchemaRegex(built.matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWordCharacters())
+        let regex = SchemaRegex(built.matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWordCharacters(),
+                                program: PatternProgram.compile(source))
         // The first match lowers the regex's program, so that later matches (from any thread) only read it.
         _ = regex.matches("")
         return regex

@@ -271,17 +271,30 @@ extension CompiledSchema {
         return false
     }
 
-    /// A member's key as a String, for the regexes (allocates).
-    private func keyString(_ key: JSONScanner.Value, _ body: Span<UInt8>, _ report: inout ValidationReport) -> String {
+    /// A string's decoded bytes into `report.decoded`, for the patterns.
+    private func decode(_ string: JSONScanner.Value, _ body: Span<UInt8>, _ report: inout ValidationReport) {
         report.decoded.removeAll(keepingCapacity: true)
-        var bytes = DecodedBytes(key.content, hasEscapes: key.hasEscapes)
+        var bytes = DecodedBytes(string.content, hasEscapes: string.hasEscapes)
         while let byte = bytes.next(body) { report.decoded.append(byte) }
-        return String(decoding: report.decoded, as: UTF8.self)
     }
 
-    private func matchesPattern(_ node: Node, _ key: String) -> Bool {
-        for position in node.patternProperties where patterns[position].regex.matches(key) { return true }
+    private func matchesPattern(_ position: Int, _ string: JSONScanner.Value, _ body: Span<UInt8>,
+                                _ report: inout ValidationReport) -> Bool {
+        decode(string, body, &report)
+        return matches(position, &report)
+    }
+
+    /// Whether any of the node's `patternProperties` matches `key`.
+    private func matchesAnyPattern(_ node: Node, _ key: JSONScanner.Value, _ body: Span<UInt8>,
+                                   _ report: inout ValidationReport) -> Bool {
+        decode(key, body, &report)
+        for position in node.patternProperties where matches(position, &report) { return true }
         return false
+    }
+
+    /// Whether pattern `position` matches the string last decoded into `report.decoded`.
+    private func matches(_ position: Int, _ report: inout ValidationReport) -> Bool {
+        patterns[position].regex.matches(report.decoded, &report.patternScratch)
     }
 
     /// minProperties, maxProperties, required, dependencies, additionalProperties.
@@ -301,7 +314,7 @@ extension CompiledSchema {
                 if presence >= 0 && presence < 64 { bits |= 1 << UInt64(presence) }
             }
             if checksAdditional && (name == nil || names[name!].property < 0)
-                && (node.patternProperties.isEmpty || !matchesPattern(node, keyString(key, body, &report))) {
+                && (node.patternProperties.isEmpty || !matchesAnyPattern(node, key, body, &report)) {
                 additionalCount += 1
             }
         }
@@ -315,7 +328,7 @@ extension CompiledSchema {
             while let (key, _) = again.next(body) {
                 let name = lookup(node, key, body, pool)
                 if (name == nil || names[name!].property < 0)
-                    && (node.patternProperties.isEmpty || !matchesPattern(node, keyString(key, body, &report))) {
+                    && (node.patternProperties.isEmpty || !matchesAnyPattern(node, key, body, &report)) {
                     if written > 0 { report.write(",") }
                     written += 1
                     report.writeQuoted(body, key.content, decode: key.hasEscapes)
@@ -423,8 +436,8 @@ extension CompiledSchema {
                 }
             }
             if !node.patternProperties.isEmpty {
-                let text = keyString(key, body, &report)
-                for position in node.patternProperties where patterns[position].regex.matches(text) {
+                decode(key, body, &report)
+                for position in node.patternProperties where matches(position, &report) {
                     matched = true
                     if !check(patterns[position].schema, member, depth: depth + 1, body, pool, &report) {
                         guard report.isRecording else { return false }
@@ -554,7 +567,7 @@ extension CompiledSchema {
                 report.end()
             }
         }
-        if node.pattern >= 0 && !patterns[node.pattern].regex.matches(keyString(string, body, &report)) {
+        if node.pattern >= 0 && !matchesPattern(node.pattern, string, body, &report) {
             guard report.isRecording else { return false }
             valid = false
             report.begin()

@@ -1,8 +1,8 @@
 import SluiceJSON
 
 /// What one validation found, and the scratch it needs, both allocated once (per worker) and
-/// reused: validating does not allocate (but for `pattern` and `patternProperties`, which hand
-/// Swift's Regex a String).
+/// reused: validating does not allocate (but for a `pattern` outside `PatternProgram`'s subset,
+/// which hands Swift's Regex a String).
 ///
 /// The messages are fge's texts, laid out as API Gateway's `$context.error.validationErrorString`:
 /// `[msg1, msg2]`, cut at `messageBytesMax` (the closing bracket kept).
@@ -16,8 +16,9 @@ public struct ValidationReport {
     public private(set) var isTruncated = false
 
     var scratch: HashScratch
-    /// A string's decoded bytes, for regex matching.
+    /// A string's decoded bytes, for regex matching, and the pattern matcher's lists.
     var decoded: [UInt8]
+    var patternScratch = PatternScratch()
     /// Whether messages are being written: false inside anyOf, oneOf and not, whose branches'
     /// messages fge does not report (only the keyword's own).
     var isRecording = true
