@@ -250,6 +250,9 @@ struct PatternParser {
     typealias Node = PatternProgram.Node
     let scalars: [Unicode.Scalar]
     var position = 0
+    /// Groups open around the parser: deeper nesting is left to Swift (the parser recurses).
+    var depth = 0
+    static let depthMax = 64
 
     init(_ scalars: [Unicode.Scalar]) { self.scalars = scalars }
 
@@ -339,6 +342,9 @@ struct PatternParser {
         position += 1
         switch scalar {
         case "(":
+            guard depth < Self.depthMax else { return nil }
+            depth += 1
+            defer { depth -= 1 }
             if peek == "?" {
                 // Only a non-capturing group; lookaround and named groups are left to Swift.
                 guard position + 1 < scalars.count, scalars[position + 1] == ":" else { return nil }

@@ -35,6 +35,21 @@ struct PatternTests {
         }
     }
 
+    /// ECMA 262's `\b`: between an ASCII word character and anything else (or an end), never at
+    /// an end next to a non-word character. (Swift's Regex, which finds Unicode's word boundaries,
+    /// says yes for `\b` on "" and on " é".)
+    @Test func wordBoundariesFollowECMA262() throws {
+        var scratch = PatternScratch()
+        for (source, input, expected) in [("\\b", "", false), ("\\b", "a", true), ("\\b", " é", false), ("\\B", "", true),
+                                          ("\\B", "a", false), ("a\\b", "ab", false), ("a\\b", "a b", true),
+                                          ("\\bcat\\b", "the cat", true), ("\\bcat\\b", "concat", false),
+                                          ("\\Bat", "cat", true), ("\\Bat", "at", false), ("é\\b", "é", false)] {
+            let program = try #require(PatternProgram.compile(source))
+            let bytes = Array(input.utf8)
+            #expect(program.matches(bytes.span, &scratch) == expected, "\(source) on \(input.debugDescription)")
+        }
+    }
+
     @Test func patternsOutsideTheSubsetAreLeftToSwift() {
         for source in Self.unsupported { #expect(PatternProgram.compile(source) == nil, "\(source)") }
         // Too large a program.
@@ -47,5 +62,70 @@ struct PatternTests {
         let input = Array(String(repeating: "a", count: 20_000).utf8)
         #expect(!program.matches(input.span, &scratch))
         #expect(program.matches(Array("aaab".utf8).span, &scratch))
+    }
+}
+
+/// Random patterns of the subset over a small alphabet, against Swift's Regex on random inputs
+/// (a fixed seed: the same cases every run).
+@Suite("Patterns: random differential against Swift's Regex")
+struct RandomPatternTests {
+    struct Generator {
+        var state: UInt64
+        mutating func next(_ bound: Int) -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+    }
+
+    static func atom(_ random: inout Generator, depth: Int) -> String {
+        switch random.next(depth > 2 ? 9 : 11) {
+        case 0, 1, 2: return ["a", "b", "c"][random.next(3)]
+        case 3: return "."
+        case 4: return ["[ab]", "[^a]", "[a-c]", "[\\d]", "[\\s]", "[^\\w]", "[-a]"][random.next(7)]
+        case 5: return ["\\d", "\\w", "\\s", "\\W", "\\S", "\\D"][random.next(6)]
+        // (`\b` and `\B` are left out: Swift's Regex finds Unicode word boundaries, UAX #29, where
+        // ECMA 262 compares ASCII word characters; `wordBoundariesFollowECMA262` checks those.)
+        case 6: return ["^", "$"][random.next(2)]
+        case 7: return ["\\n", "\\.", "\\x61", "\\u0062"][random.next(4)]
+        case 8: return "1"
+        default: return "(" + (random.next(2) == 0 ? "?:" : "") + pattern(&random, depth: depth + 1) + ")"
+        }
+    }
+
+    static func pattern(_ random: inout Generator, depth: Int) -> String {
+        var branches: [String] = []
+        for _ in 0...(random.next(4) == 0 ? 1 : 0) {
+            var branch = ""
+            for _ in 0..<random.next(4) {
+                let atom = atom(&random, depth: depth)
+                branch += atom
+                // Quantifiers only after what ECMA 262 lets them follow (not after assertions).
+                guard !["^", "$"].contains(atom) else { continue }
+                branch += ["", "", "*", "+", "?", "{2}", "{1,2}", "{0,}", "*?", "+?"][random.next(10)]
+            }
+            branches.append(branch)
+        }
+        return branches.joined(separator: "|")
+    }
+
+    @Test func randomPatternsAgree() throws {
+        var random = Generator(state: 0x9E37_79B9_7F4A_7C15)
+        var scratch = PatternScratch()
+        var compared = 0
+        for _ in 0..<1_500 {
+            let source = Self.pattern(&random, depth: 0)
+            guard let program = PatternProgram.compile(source),
+                  let regex = try? SchemaCompiler.regex(source, line: 1, keyword: "pattern") else { continue }
+            for _ in 0..<12 {
+                let input = String((0..<random.next(7)).map { _ in ["a", "b", "c", "1", " ", "\n", "_", "é"][random.next(8)] })
+                let bytes = Array(input.utf8)
+                #expect(program.matches(bytes.span, &scratch) == regex.matches(input),
+                        "\(source) on \(input.debugDescription)")
+                compared += 1
+            }
+        }
+        #expect(compared > 10_000)
     }
 }
